@@ -1,0 +1,170 @@
+/**
+ * Model specifications: the architecture of every family, as plain data.
+ *
+ * A spec plus a list of named weights is everything needed to rebuild a model,
+ * in tfjs (train/) or as ONNX graphs (export/). Both stages implement exactly
+ * the maths written in the comments below; if you change one, change both and
+ * the parity test tells you when they disagree.
+ *
+ * Conventions shared by all families
+ * ----------------------------------
+ * Dense layer `P.W` has shape [in, out] and `P.b` shape [out]: y = x W + b.
+ * An MLP with sizes [s0, s1, ..., sk] has layers `${prefix}.${i}` for
+ * i = 0..k-1; every layer but the last is followed by `hidden`, the last by
+ * `output` (activations below).
+ *
+ * Data space vs model space: every model works on y = pre(x), where x is in the
+ * data space the API speaks (toys: raw coordinates; images: pixel intensities
+ * in [0, 256), flattened row-major). `Preprocess` defines pre(), its inverse
+ * post(), and log|det d pre / dx|, which every density includes, so densities
+ * are always densities of x in data space, in nats.
+ */
+
+export type Family = 'vae' | 'gan' | 'flow' | 'made';
+export type Activation = 'linear' | 'relu' | 'leakyRelu' | 'tanh' | 'sigmoid' | 'elu';
+/** leakyRelu(x) = x > 0 ? x : LEAKY_SLOPE * x */
+export const LEAKY_SLOPE = 0.2;
+
+export interface MlpSpec {
+  sizes: number[];
+  hidden: Activation;
+  output: Activation;
+}
+
+/**
+ * pre(x) per data dimension d:
+ * - affine:  y = (x - shift[d]) / scale[d];                logdet = -sum_d log scale[d]
+ *            post(y) = y * scale[d] + shift[d]
+ * - unit:    y = x / 256;                                   logdet = -D log 256
+ *            post(y) = clamp(y * 256, 0, 255)
+ * - logit:   p = alpha + (1 - 2 alpha) x / 256;  y = log p - log(1 - p)
+ *            logdet = sum_d [log(1 - 2 alpha) - log 256 - log p_d - log(1 - p_d)]
+ *            post(y) = clamp((sigmoid(y) - alpha) / (1 - 2 alpha) * 256, 0, 255)
+ * Images expect x already dequantised (integer pixel + u, u ~ U[0,1)), so
+ * bits/dim = -log p(x) / (D ln 2) compares with published figures.
+ */
+export type Preprocess =
+  | { kind: 'affine'; shift: number[]; scale: number[] }
+  | { kind: 'unit' }
+  | { kind: 'logit'; alpha: number };
+
+interface SpecBase {
+  family: Family;
+  /** short model name: 'vae', 'dcgan', 'gan', 'nice', 'realnvp', 'made' */
+  model: string;
+  /** one sample's shape, e.g. [2] or [28, 28] */
+  shape: number[];
+  preprocess: Preprocess;
+}
+
+/**
+ * VAE with Gaussian posterior and Gaussian decoder (on model space y).
+ * enc: MLP D -> ... -> 2L (output linear); mu = out[:, :L], logvar = out[:, L:]
+ * z = mu + exp(logvar / 2) * eps
+ * dec: MLP L -> ... -> D (output linear) = decoder mean m(z)
+ * `dec.logstd` [D]: per-dimension log standard deviation of p(y|z)
+ * log p(y|z) = sum_d [-0.5 log 2pi - logstd_d - 0.5 ((y_d - m_d) / exp(logstd_d))^2]
+ * log p(z) = sum_l [-0.5 log 2pi - 0.5 z_l^2]
+ * log q(z|y) = sum_l [-0.5 log 2pi - 0.5 logvar_l - 0.5 eps_l^2]
+ * w_k = log p(y|z_k) + log p(z_k) - log q(z_k|y) + logdet(pre)
+ * ELBO = mean_k w_k;  IWAE_K = logsumexp_k w_k - log K
+ * sample: x_mean = post(m(z)); x = post(m(z) + exp(logstd) * noise)
+ */
+export interface VaeSpec extends SpecBase {
+  family: 'vae';
+  latentDim: number;
+  encoder: MlpSpec;
+  decoder: MlpSpec;
+  /** lower bound applied to dec.logstd (clamp) so the likelihood cannot collapse */
+  minLogStd: number;
+}
+
+/**
+ * GAN: generator `gen` MLP L -> ... -> D; x = post(gen(z)).
+ * Discriminator `disc` MLP D -> ... -> 1 (logit), used only in training.
+ * Non-saturating loss: L_D = softplus(-D(x)) + softplus(D(G(z))), L_G = softplus(-D(G(z))).
+ */
+export interface GanSpec extends SpecBase {
+  family: 'gan';
+  latentDim: number;
+  generator: MlpSpec;
+  discriminator: MlpSpec;
+}
+
+/**
+ * Flow (NICE / RealNVP) on model space y in R^D, D = prod(shape).
+ * Step l (l = 0..steps-1), applied in order from data to latent:
+ *   if actnorm:  y = y * exp(`step{l}.an.logs`) + `step{l}.an.bias`; logdet += sum logs
+ *   mask m = masks[l] (1 = passes through unchanged and conditions the rest)
+ *   h = MLP `step{l}.net` applied to (y * m); sizes [D, ..., D] (nice) or [D, ..., 2D] (realnvp)
+ *   nice:    t = h;                    y = y + (1 - m) * t;                 logdet += 0
+ *   realnvp: s = `step{l}.scale` * tanh(h[:, :D]); t = h[:, D:]
+ *            y = m * y + (1 - m) * (y * exp(s) + t);      logdet += sum (1 - m) * s
+ * After the last step, if finalScale: z = y * exp(`final.logs`); logdet += sum final.logs
+ * log p(x) = sum_d [-0.5 log 2pi - 0.5 z_d^2] + logdet(steps) + logdet(pre)
+ * The inverse undoes the steps in reverse order (exact).
+ */
+export interface FlowSpec extends SpecBase {
+  family: 'flow';
+  /** number of coupling steps */
+  steps: number;
+  /** one mask per step, each of length D with entries 0 or 1 */
+  masks: number[][];
+  coupling: 'additive' | 'affine';
+  /** hidden sizes of each coupling net (input D and output D or 2D are implied) */
+  hidden: number[];
+  activation: Activation;
+  actnorm: boolean;
+  finalScale: boolean;
+}
+
+/** MADE (stretch): autoregressive Gaussian, exact density. Not yet implemented. */
+export interface MadeSpec extends SpecBase {
+  family: 'made';
+  hidden: number[];
+}
+
+export type ModelSpec = VaeSpec | GanSpec | FlowSpec | MadeSpec;
+
+/** A named weight tensor, row-major. */
+export interface NamedWeight {
+  name: string;
+  shape: number[];
+  data: Float32Array;
+}
+
+export function dataDim(spec: { shape: number[] }): number {
+  return spec.shape.reduce((a, b) => a * b, 1);
+}
+
+export function latentDim(spec: ModelSpec): number {
+  switch (spec.family) {
+    case 'vae':
+    case 'gan':
+      return spec.latentDim;
+    case 'flow':
+    case 'made':
+      return dataDim(spec);
+  }
+}
+
+/** Alternating masks: checkerboard over the flattened index for images, halves for toys. */
+export function alternatingMasks(dim: number, steps: number, shape: number[]): number[][] {
+  const masks: number[][] = [];
+  for (let l = 0; l < steps; l++) {
+    const m: number[] = [];
+    for (let i = 0; i < dim; i++) {
+      let bit: number;
+      if (shape.length === 2) {
+        const r = Math.floor(i / shape[1]);
+        const c = i % shape[1];
+        bit = (r + c) % 2;
+      } else {
+        bit = i < dim / 2 ? 1 : 0;
+      }
+      m.push(l % 2 === 0 ? bit : 1 - bit);
+    }
+    masks.push(m);
+  }
+  return masks;
+}
