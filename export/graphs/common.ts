@@ -1,0 +1,146 @@
+/**
+ * Building blocks shared by every family's graphs: weight lookup, MLPs,
+ * activations, the data-space preprocessing of core/spec.ts, and Gaussian
+ * log-densities. Each helper emits ONNX nodes into a GraphBuilder and returns
+ * the name of the tensor it produced.
+ */
+import { LEAKY_SLOPE, type Activation, type MlpSpec, type NamedWeight, type Preprocess } from '../../core/spec';
+import { float, type GraphBuilder } from '../onnx/graph';
+
+export const HALF_LOG_2PI = 0.5 * Math.log(2 * Math.PI);
+
+/** Weights by name, with shape checks, so a mismatched checkpoint fails with the weight's name. */
+export class WeightTable {
+  private byName = new Map<string, NamedWeight>();
+  constructor(weights: NamedWeight[]) {
+    for (const w of weights) this.byName.set(w.name, w);
+  }
+  get(name: string, shape?: number[]): NamedWeight {
+    const w = this.byName.get(name);
+    if (!w) throw new Error(`missing weight ${name}`);
+    if (shape && (w.shape.length !== shape.length || w.shape.some((d, i) => d !== shape[i]))) {
+      throw new Error(`weight ${name} has shape [${w.shape}], the spec implies [${shape}]`);
+    }
+    return w;
+  }
+  /** Stores weight `name` as an initializer. */
+  init(g: GraphBuilder, name: string, shape?: number[]): string {
+    const w = this.get(name, shape);
+    return g.floats(name.replace(/\W/g, '_'), w.shape, w.data);
+  }
+}
+
+export function activation(g: GraphBuilder, x: string, act: Activation): string {
+  switch (act) {
+    case 'linear':
+      return x;
+    case 'relu':
+      return g.node('Relu', [x]);
+    case 'leakyRelu':
+      return g.node('LeakyRelu', [x], { alpha: float(LEAKY_SLOPE) });
+    case 'tanh':
+      return g.node('Tanh', [x]);
+    case 'sigmoid':
+      return g.node('Sigmoid', [x]);
+    case 'elu':
+      return g.node('Elu', [x], { alpha: float(1) });
+  }
+}
+
+/**
+ * y = act(... act(x W0 + b0) ... ) W_{k-1} + b_{k-1}, then `output`.
+ * MatMul broadcasts over leading axes, so x may be [N, in] or [N, K, in].
+ */
+export function mlp(g: GraphBuilder, w: WeightTable, prefix: string, spec: MlpSpec, x: string): string {
+  let h = x;
+  const k = spec.sizes.length - 1;
+  for (let i = 0; i < k; i++) {
+    const [din, dout] = [spec.sizes[i], spec.sizes[i + 1]];
+    const W = w.init(g, `${prefix}.${i}.W`, [din, dout]);
+    const b = w.init(g, `${prefix}.${i}.b`, [dout]);
+    h = g.node('Add', [g.node('MatMul', [h, W]), b]);
+    h = activation(g, h, i < k - 1 ? spec.hidden : spec.output);
+  }
+  return h;
+}
+
+/** Sum over the last axis, dropping it: [..., D] -> [...]. ReduceSum takes axes as an input from opset 13. */
+export function sumLast(g: GraphBuilder, x: string): string {
+  return g.node('ReduceSum', [x, g.ints([-1], 'axes')], { keepdims: 0 });
+}
+
+/** x[..., start:end] on the last axis. */
+export function sliceLast(g: GraphBuilder, x: string, start: number, end: number): string {
+  return g.node('Slice', [x, g.ints([start], 'starts'), g.ints([end], 'ends'), g.ints([-1], 'axes')]);
+}
+
+/** sum_d [-0.5 log 2pi - 0.5 z_d^2] over the last axis (standard normal log-density). */
+export function stdNormalLogProb(g: GraphBuilder, z: string, dim: number): string {
+  const sq = sumLast(g, g.node('Mul', [z, z]));
+  return g.node('Sub', [g.scalar(-dim * HALF_LOG_2PI), g.node('Mul', [g.scalar(0.5), sq])]);
+}
+
+/** y = pre(x) per core/spec.ts `Preprocess`. */
+export function pre(g: GraphBuilder, p: Preprocess, x: string, dim: number): string {
+  switch (p.kind) {
+    case 'affine':
+      checkLen(p.shift, dim, 'preprocess.shift');
+      checkLen(p.scale, dim, 'preprocess.scale');
+      return g.node('Div', [g.node('Sub', [x, g.floats('shift', [dim], p.shift)]), g.floats('scale', [dim], p.scale)]);
+    case 'unit':
+      return g.node('Div', [x, g.scalar(256)]);
+    case 'logit': {
+      const prob = logitP(g, p.alpha, x);
+      return g.node('Sub', [g.node('Log', [prob]), g.node('Log', [g.node('Sub', [g.scalar(1), prob])])]);
+    }
+  }
+}
+
+/** p = alpha + (1 - 2 alpha) x / 256 */
+function logitP(g: GraphBuilder, alpha: number, x: string): string {
+  return g.node('Add', [g.scalar(alpha), g.node('Mul', [g.scalar(1 - 2 * alpha), g.node('Div', [x, g.scalar(256)])])]);
+}
+
+/**
+ * log |det d pre / dx| per row: a scalar constant for affine and unit (it
+ * broadcasts when added to a [N] log-density), a [N] tensor for logit.
+ */
+export function preLogDet(g: GraphBuilder, p: Preprocess, x: string, dim: number): string {
+  switch (p.kind) {
+    case 'affine': {
+      const c = -p.scale.reduce((s, v) => s + Math.log(v), 0);
+      return g.scalar(c, 'logdet_pre');
+    }
+    case 'unit':
+      return g.scalar(-dim * Math.log(256), 'logdet_pre');
+    case 'logit': {
+      // sum_d [log(1 - 2 alpha) - log 256 - log p_d - log(1 - p_d)]
+      const prob = logitP(g, p.alpha, x);
+      const terms = g.node('Add', [g.node('Log', [prob]), g.node('Log', [g.node('Sub', [g.scalar(1), prob])])]);
+      const c = dim * (Math.log(1 - 2 * p.alpha) - Math.log(256));
+      return g.node('Sub', [g.scalar(c), sumLast(g, terms)]);
+    }
+  }
+}
+
+/** x = post(y) per core/spec.ts. */
+export function post(g: GraphBuilder, p: Preprocess, y: string, dim: number): string {
+  switch (p.kind) {
+    case 'affine':
+      return g.node('Add', [g.node('Mul', [y, g.floats('scale', [dim], p.scale)]), g.floats('shift', [dim], p.shift)]);
+    case 'unit':
+      return clip255(g, g.node('Mul', [y, g.scalar(256)]));
+    case 'logit': {
+      const u = g.node('Div', [g.node('Sub', [g.node('Sigmoid', [y]), g.scalar(p.alpha)]), g.scalar(1 - 2 * p.alpha)]);
+      return clip255(g, g.node('Mul', [u, g.scalar(256)]));
+    }
+  }
+}
+
+function clip255(g: GraphBuilder, x: string): string {
+  return g.node('Clip', [x, g.scalar(0), g.scalar(255)]);
+}
+
+function checkLen(v: number[], dim: number, what: string): void {
+  if (v.length !== dim) throw new Error(`${what} has ${v.length} entries, the data has ${dim} dimensions`);
+}

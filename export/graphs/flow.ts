@@ -1,0 +1,152 @@
+/**
+ * Flow graphs: NICE (Dinh et al. 2014, additive coupling) and RealNVP
+ * (Dinh et al. 2016, affine coupling), per core/spec.ts FlowSpec.
+ *
+ * Forward (data -> latent), step l with mask m (1 = conditioning half):
+ *   actnorm:  y <- y * exp(logs) + bias                        logdet += sum logs
+ *   h = net_l(y * m)
+ *   nice:     y <- y + (1 - m) * h
+ *   realnvp:  s = scale * tanh(h[:, :D]), t = h[:, D:]
+ *             y <- m * y + (1 - m) * (y * exp(s) + t)           logdet += sum (1 - m) s
+ *   final:    z = y * exp(final.logs)                          logdet += sum final.logs
+ * Inverse (latent -> data) runs the steps backwards; since the conditioning
+ * half passes through unchanged, net_l(y * m) is the same in both directions:
+ *   nice:     y <- y - (1 - m) * h
+ *   realnvp:  y <- m * y + (1 - m) * (y - t) * exp(-s)
+ *   actnorm:  y <- (y - bias) * exp(-logs)
+ *
+ * density: x -> logp = sum_d N(z_d; 0, 1) + logdet + logdet(pre)
+ * encode:  x -> z;   sample: z -> x = post(inverse(z))
+ * exp(logs) of actnorm/final are constants and are folded at export time.
+ */
+import { dataDim, type FlowSpec, type NamedWeight } from '../../core/spec';
+import { BATCH, GraphBuilder } from '../onnx/graph';
+import { WeightTable, activation, post, pre, preLogDet, sliceLast, stdNormalLogProb, sumLast } from './common';
+import type { Graph } from './types';
+
+interface Step {
+  mask: number[];
+  /** actnorm: multiplier exp(logs), its log, and bias */
+  an?: { mul: number[]; logs: number[]; bias: string };
+  /** realnvp per-dimension scale of tanh(s) */
+  scale?: string;
+}
+
+export function flowGraphs(spec: FlowSpec, weights: NamedWeight[]): Graph[] {
+  const D = dataDim(spec);
+  if (spec.masks.length !== spec.steps) throw new Error(`flow has ${spec.steps} steps but ${spec.masks.length} masks`);
+  spec.masks.forEach((m, l) => {
+    if (m.length !== D || m.some((v) => v !== 0 && v !== 1)) throw new Error(`mask ${l} must have ${D} entries of 0 or 1`);
+  });
+  const w = new WeightTable(weights);
+  const affine = spec.coupling === 'affine';
+  const finalLogs = spec.finalScale ? Array.from(w.get('final.logs', [D]).data) : null;
+
+  /** Emits the coupling net of step l on (y * m); returns [s, t] for affine or [null, t] for additive. */
+  const couplingNet = (g: GraphBuilder, l: number, ym: string): [string | null, string] => {
+    const sizes = [D, ...spec.hidden, affine ? 2 * D : D];
+    let h = ym;
+    for (let i = 0; i + 1 < sizes.length; i++) {
+      const W = w.init(g, `step${l}.net.${i}.W`, [sizes[i], sizes[i + 1]]);
+      const b = w.init(g, `step${l}.net.${i}.b`, [sizes[i + 1]]);
+      h = g.node('Add', [g.node('MatMul', [h, W]), b]);
+      if (i + 2 < sizes.length) h = activation(g, h, spec.activation);
+    }
+    if (!affine) return [null, h];
+    const scale = w.init(g, `step${l}.scale`);
+    const s = g.node('Mul', [scale, g.node('Tanh', [sliceLast(g, h, 0, D)])]);
+    return [s, sliceLast(g, h, D, 2 * D)];
+  };
+
+  const stepConsts = (g: GraphBuilder, l: number) => {
+    const m = spec.masks[l];
+    const mask = g.floats(`mask${l}`, [D], m);
+    const inv = g.floats(`inv_mask${l}`, [D], m.map((v) => 1 - v));
+    return { m, mask, inv };
+  };
+
+  /** x [N,D] -> (z [N,D], logdet [N] or null when it is a constant folded into `constLogdet`) */
+  const forward = (g: GraphBuilder, y0: string): { z: string; logdet: string | null; constLogdet: number } => {
+    let y = y0;
+    let logdet: string | null = null;
+    let constLogdet = 0;
+    for (let l = 0; l < spec.steps; l++) {
+      if (spec.actnorm) {
+        const logs = Array.from(w.get(`step${l}.an.logs`, [D]).data);
+        const bias = w.init(g, `step${l}.an.bias`, [D]);
+        y = g.node('Add', [g.node('Mul', [y, g.floats(`an${l}_exp`, [D], logs.map(Math.exp))]), bias]);
+        constLogdet += logs.reduce((a, b) => a + b, 0);
+      }
+      const { mask, inv } = stepConsts(g, l);
+      const [s, t] = couplingNet(g, l, g.node('Mul', [y, mask]));
+      if (!s) {
+        y = g.node('Add', [y, g.node('Mul', [inv, t])]);
+      } else {
+        const moved = g.node('Add', [g.node('Mul', [y, g.node('Exp', [s])]), t]);
+        y = g.node('Add', [g.node('Mul', [mask, y]), g.node('Mul', [inv, moved])]);
+        const ld = sumLast(g, g.node('Mul', [inv, s]));
+        logdet = logdet ? g.node('Add', [logdet, ld]) : ld;
+      }
+    }
+    if (finalLogs) {
+      y = g.node('Mul', [y, g.floats('final_exp', [D], finalLogs.map(Math.exp))]);
+      constLogdet += finalLogs.reduce((a, b) => a + b, 0);
+    }
+    return { z: y, logdet, constLogdet };
+  };
+
+  const inverse = (g: GraphBuilder, z: string): string => {
+    let y = z;
+    if (finalLogs) {
+      y = g.node('Mul', [y, g.floats('final_inv', [D], finalLogs.map((v) => Math.exp(-v)))]);
+    }
+    for (let l = spec.steps - 1; l >= 0; l--) {
+      const { mask, inv } = stepConsts(g, l);
+      const [s, t] = couplingNet(g, l, g.node('Mul', [y, mask]));
+      if (!s) {
+        y = g.node('Sub', [y, g.node('Mul', [inv, t])]);
+      } else {
+        const back = g.node('Mul', [g.node('Sub', [y, t]), g.node('Exp', [g.node('Neg', [s])])]);
+        y = g.node('Add', [g.node('Mul', [mask, y]), g.node('Mul', [inv, back])]);
+      }
+      if (spec.actnorm) {
+        const logs = Array.from(w.get(`step${l}.an.logs`, [D]).data);
+        const bias = w.init(g, `step${l}.an.bias`, [D]);
+        y = g.node('Mul', [g.node('Sub', [y, bias]), g.floats(`an${l}_inv`, [D], logs.map((v) => Math.exp(-v)))]);
+      }
+    }
+    return y;
+  };
+
+  const density = new GraphBuilder('flow_density');
+  {
+    const g = density;
+    const x = g.input('x', [BATCH, D]);
+    const { z, logdet, constLogdet } = forward(g, pre(g, spec.preprocess, x, D));
+    let logp = stdNormalLogProb(g, z, D);
+    if (logdet) logp = g.node('Add', [logp, logdet]);
+    if (constLogdet !== 0) logp = g.node('Add', [logp, g.scalar(constLogdet, 'logdet_const')]);
+    logp = g.node('Add', [logp, preLogDet(g, spec.preprocess, x, D)]);
+    g.output(logp, 'logp', [BATCH]);
+  }
+
+  const encode = new GraphBuilder('flow_encode');
+  {
+    const g = encode;
+    const x = g.input('x', [BATCH, D]);
+    g.output(forward(g, pre(g, spec.preprocess, x, D)).z, 'z', [BATCH, D]);
+  }
+
+  const sample = new GraphBuilder('flow_sample');
+  {
+    const g = sample;
+    const z = g.input('z', [BATCH, D]);
+    g.output(post(g, spec.preprocess, inverse(g, z), D), 'x', [BATCH, D]);
+  }
+
+  return [
+    { capability: 'sample', builder: sample },
+    { capability: 'density', builder: density },
+    { capability: 'encode', builder: encode },
+  ];
+}

@@ -1,0 +1,22 @@
+/**
+ * GAN graph (core/spec.ts GanSpec; Goodfellow et al. 2014).
+ * sample: z [N,L] -> x = post(gen(z)) [N,D]. Nothing else ships: a GAN has no
+ * tractable density and its generator has no inverse, and the discriminator
+ * is a training device only.
+ */
+import { dataDim, type GanSpec, type NamedWeight } from '../../core/spec';
+import { BATCH, GraphBuilder } from '../onnx/graph';
+import { WeightTable, mlp, post } from './common';
+import type { Graph } from './types';
+
+export function ganGraphs(spec: GanSpec, weights: NamedWeight[]): Graph[] {
+  const D = dataDim(spec);
+  const L = spec.latentDim;
+  const s = spec.generator.sizes;
+  if (s[0] !== L || s[s.length - 1] !== D) throw new Error(`GAN generator sizes [${s}] must run ${L} -> ... -> ${D}`);
+  const w = new WeightTable(weights);
+  const g = new GraphBuilder('gan_sample');
+  const z = g.input('z', [BATCH, L]);
+  g.output(post(g, spec.preprocess, mlp(g, w, 'gen', spec.generator, z), D), 'x', [BATCH, D]);
+  return [{ capability: 'sample', builder: g }];
+}

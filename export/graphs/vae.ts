@@ -1,0 +1,94 @@
+/**
+ * VAE graphs (core/spec.ts VaeSpec; Kingma & Welling 2014, IWAE: Burda et al. 2016).
+ *
+ * sample:  z [N,L], noise [N,D] -> x = post(m(z) + sigma * noise), x_mean = post(m(z))
+ * density: x [N,D], eps [N,K,L] -> elbo [N], iwae [N]
+ *          z_k = mu + exp(logvar / 2) eps_k
+ *          w_k = log p(y|z_k) + log p(z_k) - log q(z_k|y) + logdet(pre)
+ *          elbo = mean_k w_k;  iwae = logsumexp_k w_k - log K  (K read from eps' shape)
+ * encode:  x [N,D] -> mu [N,L], logvar [N,L]
+ *
+ * The decoder's log-std is clamped at minLogStd exactly as in training; since
+ * it is a constant, the clamp and its exp are folded at export time.
+ */
+import { dataDim, type NamedWeight, type VaeSpec } from '../../core/spec';
+import { BATCH, GraphBuilder } from '../onnx/graph';
+import { HALF_LOG_2PI, WeightTable, mlp, post, pre, preLogDet, sliceLast, stdNormalLogProb, sumLast } from './common';
+import type { Graph } from './types';
+
+export function vaeGraphs(spec: VaeSpec, weights: NamedWeight[]): Graph[] {
+  const D = dataDim(spec);
+  const L = spec.latentDim;
+  checkSizes(spec, D, L);
+  const w = new WeightTable(weights);
+  const logstd = Array.from(w.get('dec.logstd', [D]).data, (v) => Math.max(v, spec.minLogStd));
+  const sigma = logstd.map(Math.exp);
+
+  const sample = new GraphBuilder('vae_sample');
+  {
+    const g = sample;
+    const z = g.input('z', [BATCH, L]);
+    const noise = g.input('noise', [BATCH, D]);
+    const m = mlp(g, w, 'dec', spec.decoder, z);
+    const drawn = g.node('Add', [m, g.node('Mul', [noise, g.floats('sigma', [D], sigma)])]);
+    g.output(post(g, spec.preprocess, drawn, D), 'x', [BATCH, D]);
+    g.output(post(g, spec.preprocess, m, D), 'x_mean', [BATCH, D]);
+  }
+
+  const encode = new GraphBuilder('vae_encode');
+  {
+    const g = encode;
+    const x = g.input('x', [BATCH, D]);
+    const h = mlp(g, w, 'enc', spec.encoder, pre(g, spec.preprocess, x, D));
+    g.output(sliceLast(g, h, 0, L), 'mu', [BATCH, L]);
+    g.output(sliceLast(g, h, L, 2 * L), 'logvar', [BATCH, L]);
+  }
+
+  const density = new GraphBuilder('vae_density');
+  {
+    const g = density;
+    const x = g.input('x', [BATCH, D]);
+    const eps = g.input('eps', [BATCH, 'K', L]);
+    const y = pre(g, spec.preprocess, x, D);
+    const h = mlp(g, w, 'enc', spec.encoder, y);
+    const mu = sliceLast(g, h, 0, L);
+    const logvar = sliceLast(g, h, L, 2 * L);
+    const axis1 = g.ints([1], 'axes');
+    // z [N,K,L] = mu[:,None] + exp(logvar/2)[:,None] * eps
+    const std = g.node('Exp', [g.node('Mul', [logvar, g.scalar(0.5)])]);
+    const z = g.node('Add', [g.node('Unsqueeze', [mu, axis1]), g.node('Mul', [g.node('Unsqueeze', [std, axis1]), eps])]);
+    // log p(y|z) [N,K] = sum_d [-0.5 log 2pi - logstd_d] - 0.5 sum_d ((y_d - m_d) / sigma_d)^2
+    const m = mlp(g, w, 'dec', spec.decoder, z);
+    const r = g.node('Div', [g.node('Sub', [g.node('Unsqueeze', [y, axis1]), m]), g.floats('sigma', [D], sigma)]);
+    const cY = -D * HALF_LOG_2PI - logstd.reduce((a, b) => a + b, 0);
+    const logPyz = g.node('Sub', [g.scalar(cY), g.node('Mul', [g.scalar(0.5), sumLast(g, g.node('Mul', [r, r]))])]);
+    const logPz = stdNormalLogProb(g, z, L);
+    // log q(z|y) [N,K] = -L/2 log 2pi - 0.5 sum logvar [N,1] - 0.5 sum eps^2 [N,K]
+    const halfSumLogvar = g.node('Mul', [g.scalar(0.5), g.node('Unsqueeze', [sumLast(g, logvar), axis1])]);
+    const logQ = g.node('Sub', [stdNormalLogProb(g, eps, L), halfSumLogvar]);
+    let logw = g.node('Sub', [g.node('Add', [logPyz, logPz]), logQ]);
+    const ldPre = preLogDet(g, spec.preprocess, x, D);
+    // a [N] log-det must line up with the batch axis of w [N,K]
+    logw = g.node('Add', [logw, spec.preprocess.kind === 'logit' ? g.node('Unsqueeze', [ldPre, axis1]) : ldPre]);
+    g.output(g.node('ReduceMean', [logw], { axes: [1], keepdims: 0 }), 'elbo', [BATCH]);
+    // logsumexp with the max subtracted, written out so every execution provider is stable
+    const wmax = g.node('ReduceMax', [logw], { axes: [1], keepdims: 1 });
+    const sumExp = g.node('ReduceSum', [g.node('Exp', [g.node('Sub', [logw, wmax])]), axis1], { keepdims: 0 });
+    const lse = g.node('Add', [g.node('Log', [sumExp]), g.node('Squeeze', [wmax, axis1])]);
+    const k = g.node('Cast', [g.node('Gather', [g.node('Shape', [eps]), g.ints([1], 'k_index')])], { to: 1 });
+    g.output(g.node('Sub', [lse, g.node('Log', [k])]), 'iwae', [BATCH]);
+  }
+
+  return [
+    { capability: 'sample', builder: sample },
+    { capability: 'density', builder: density },
+    { capability: 'encode', builder: encode },
+  ];
+}
+
+function checkSizes(spec: VaeSpec, D: number, L: number): void {
+  const e = spec.encoder.sizes;
+  const d = spec.decoder.sizes;
+  if (e[0] !== D || e[e.length - 1] !== 2 * L) throw new Error(`VAE encoder sizes [${e}] must run ${D} -> ... -> ${2 * L}`);
+  if (d[0] !== L || d[d.length - 1] !== D) throw new Error(`VAE decoder sizes [${d}] must run ${L} -> ... -> ${D}`);
+}

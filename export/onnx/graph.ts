@@ -1,0 +1,162 @@
+/**
+ * A small ONNX graph builder.
+ *
+ * Why `onnx-proto`: it is the ONNX protobuf schema (v1.10.2: IR 8, opsets up to
+ * 15) compiled to protobuf.js classes, so TypeScript can write valid .onnx
+ * files without Python and without hand-rolling protobuf encoding. IR 8 and
+ * opset <= 15 are also what Debian's onnx 1.12 checker and every onnxruntime
+ * we target understand, so one writer serves all three readers.
+ *
+ * The builder keeps only what our graphs need: float32 initializers (stored as
+ * raw little-endian bytes), int64 constants for shapes/axes, nodes with
+ * attributes, and named float32 inputs/outputs whose first dimension is the
+ * symbolic batch `N`. Names are generated from a counter so graphs stay
+ * readable in Netron without colliding.
+ */
+import onnxProto from 'onnx-proto';
+
+const { onnx } = onnxProto;
+type INode = import('onnx-proto').onnx.INodeProto;
+type ITensor = import('onnx-proto').onnx.ITensorProto;
+type IValueInfo = import('onnx-proto').onnx.IValueInfoProto;
+type IAttribute = import('onnx-proto').onnx.IAttributeProto;
+
+export const OPSET = 13;
+export const IR_VERSION = 8;
+/** The symbolic batch dimension every graph input and output starts with. */
+export const BATCH = 'N';
+
+export type AttrValue = number | number[] | string;
+/** Integers go out as INT/INTS, everything else as FLOAT/FLOATS; wrap in `float()` to force a float. */
+export class FloatAttr {
+  constructor(readonly value: number) {}
+}
+export const float = (v: number): FloatAttr => new FloatAttr(v);
+
+/** A dimension: a number, or a symbolic name such as `N`. */
+export type Dim = number | string;
+
+export class GraphBuilder {
+  private nodes: INode[] = [];
+  private inits: ITensor[] = [];
+  private inputs: IValueInfo[] = [];
+  private outputs: IValueInfo[] = [];
+  private names = new Set<string>();
+  private counter = 0;
+
+  constructor(readonly name: string) {}
+
+  /** A fresh tensor name, `${hint}_${k}`. */
+  fresh(hint: string): string {
+    let n: string;
+    do n = `${hint}_${this.counter++}`;
+    while (this.names.has(n));
+    this.names.add(n);
+    return n;
+  }
+
+  private claim(name: string): string {
+    if (this.names.has(name)) throw new Error(`graph ${this.name}: duplicate tensor name ${name}`);
+    this.names.add(name);
+    return name;
+  }
+
+  input(name: string, dims: Dim[]): string {
+    this.inputs.push(valueInfo(this.claim(name), dims));
+    return name;
+  }
+
+  /** Marks `tensor` as a graph output called `name` (through an Identity if the names differ). */
+  output(tensor: string, name: string, dims: Dim[]): string {
+    if (tensor !== name) this.node('Identity', [tensor], {}, this.claim(name));
+    this.outputs.push(valueInfo(name, dims));
+    return name;
+  }
+
+  /** A float32 initializer. */
+  floats(hint: string, shape: number[], data: ArrayLike<number>): string {
+    const size = shape.reduce((a, b) => a * b, 1);
+    if (data.length !== size) throw new Error(`initializer ${hint}: ${data.length} values for shape [${shape}]`);
+    const f = Float32Array.from(data);
+    const name = this.fresh(hint);
+    this.inits.push({
+      name,
+      dims: shape,
+      dataType: onnx.TensorProto.DataType.FLOAT,
+      rawData: new Uint8Array(f.buffer, f.byteOffset, f.byteLength),
+    });
+    return name;
+  }
+
+  /** A float32 scalar constant (shape []), broadcastable against anything. */
+  scalar(value: number, hint = 'c'): string {
+    return this.floats(hint, [], [value]);
+  }
+
+  /** An int64 1-D constant, for the axes/starts/ends/shape inputs of opset-13 ops. */
+  ints(values: number[], hint = 'i'): string {
+    const buf = new BigInt64Array(values.map((v) => BigInt(v)));
+    const name = this.fresh(hint);
+    this.inits.push({
+      name,
+      dims: [values.length],
+      dataType: onnx.TensorProto.DataType.INT64,
+      rawData: new Uint8Array(buf.buffer),
+    });
+    return name;
+  }
+
+  /** Adds a node; returns its (first) output name. */
+  node(op: string, inputs: string[], attrs: Record<string, AttrValue | FloatAttr> = {}, out?: string): string {
+    const output = out ?? this.fresh(op.toLowerCase());
+    this.nodes.push({
+      opType: op,
+      name: `${op}_${this.nodes.length}`,
+      input: inputs,
+      output: [output],
+      attribute: Object.entries(attrs).map(([k, v]) => attribute(k, v)),
+    });
+    return output;
+  }
+
+  /** Serialises the graph as an IR-8 / opset-13 model. */
+  toBytes(doc = ''): Uint8Array {
+    const model = onnx.ModelProto.create({
+      irVersion: IR_VERSION,
+      opsetImport: [{ domain: '', version: OPSET }],
+      producerName: 'edgegen',
+      producerVersion: '0.1.0',
+      docString: doc,
+      graph: {
+        name: this.name,
+        node: this.nodes,
+        initializer: this.inits,
+        input: this.inputs,
+        output: this.outputs,
+      },
+    });
+    return onnx.ModelProto.encode(model).finish();
+  }
+}
+
+function valueInfo(name: string, dims: Dim[]): IValueInfo {
+  return {
+    name,
+    type: {
+      tensorType: {
+        elemType: onnx.TensorProto.DataType.FLOAT,
+        shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
+      },
+    },
+  };
+}
+
+function attribute(name: string, v: AttrValue | FloatAttr): IAttribute {
+  const T = onnx.AttributeProto.AttributeType;
+  if (v instanceof FloatAttr) return { name, type: T.FLOAT, f: v.value };
+  if (typeof v === 'string') return { name, type: T.STRING, s: new TextEncoder().encode(v) };
+  if (Array.isArray(v)) {
+    return v.every(Number.isInteger) ? { name, type: T.INTS, ints: v } : { name, type: T.FLOATS, floats: v };
+  }
+  return Number.isInteger(v) ? { name, type: T.INT, i: v } : { name, type: T.FLOAT, f: v };
+}

@@ -1,0 +1,36 @@
+/**
+ * The one file of export/ that touches onnxruntime-node: load a graph from
+ * bytes and run it on float32 inputs.
+ */
+import * as ort from 'onnxruntime-node';
+
+export interface Feed {
+  [name: string]: { data: Float32Array; dims: number[] };
+}
+export type Fetched = Record<string, { data: Float32Array; dims: number[] }>;
+
+export async function runGraph(bytes: Uint8Array, feed: Feed): Promise<Fetched> {
+  const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1, graphOptimizationLevel: 'all' });
+  try {
+    const inputs: Record<string, ort.Tensor> = {};
+    for (const [name, t] of Object.entries(feed)) inputs[name] = new ort.Tensor('float32', t.data, t.dims);
+    const out = await session.run(inputs);
+    const fetched: Fetched = {};
+    for (const [name, t] of Object.entries(out)) {
+      fetched[name] = { data: t.data as Float32Array, dims: [...t.dims] };
+    }
+    return fetched;
+  } finally {
+    await session.release();
+  }
+}
+
+/** Input names and (possibly symbolic) dims as the runtime reads them, for signature tests. */
+export async function graphSignature(bytes: Uint8Array): Promise<{ inputs: string[]; outputs: string[] }> {
+  const session = await ort.InferenceSession.create(bytes);
+  try {
+    return { inputs: [...session.inputNames], outputs: [...session.outputNames] };
+  } finally {
+    await session.release();
+  }
+}

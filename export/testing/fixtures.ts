@@ -1,0 +1,235 @@
+/**
+ * Small specs and random weights for every family, plus a plain-TypeScript
+ * (float64) reference of core/spec.ts maths. Used by the writer's unit tests,
+ * independently of train/, so the graphs are checked against the spec itself.
+ */
+import { Prng } from '../../core/prng';
+import {
+  LEAKY_SLOPE, alternatingMasks, dataDim,
+  type Activation, type FlowSpec, type GanSpec, type MlpSpec, type ModelSpec, type NamedWeight, type Preprocess, type VaeSpec,
+} from '../../core/spec';
+
+export function tinySpecs(shape: number[] = [2], preprocess: Preprocess = { kind: 'affine', shift: [0.5, -0.2], scale: [0.9, 1.3] }) {
+  const D = dataDim({ shape });
+  const vae: VaeSpec = {
+    family: 'vae', model: 'vae', shape, preprocess, latentDim: 2, minLogStd: -3,
+    encoder: { sizes: [D, 8, 4], hidden: 'elu', output: 'linear' },
+    decoder: { sizes: [2, 8, D], hidden: 'leakyRelu', output: 'linear' },
+  };
+  const gan: GanSpec = {
+    family: 'gan', model: 'gan', shape, preprocess, latentDim: 3,
+    generator: { sizes: [3, 8, D], hidden: 'relu', output: 'tanh' },
+    discriminator: { sizes: [D, 8, 1], hidden: 'leakyRelu', output: 'linear' },
+  };
+  const flow = (coupling: 'affine' | 'additive'): FlowSpec => ({
+    family: 'flow', model: coupling === 'affine' ? 'realnvp' : 'nice', shape, preprocess,
+    steps: 4, masks: alternatingMasks(D, 4, shape), coupling, hidden: [8, 8], activation: 'relu',
+    actnorm: coupling === 'affine', finalScale: true,
+  });
+  return { vae, gan, realnvp: flow('affine'), nice: flow('additive') };
+}
+
+/** Every weight the spec names, drawn N(0, scale^2) from a seeded PRNG. */
+export function randomWeights(spec: ModelSpec, seed = 1, scale = 0.4): NamedWeight[] {
+  const rng = new Prng(seed);
+  const out: NamedWeight[] = [];
+  const add = (name: string, shape: number[]) => {
+    const n = shape.reduce((a, b) => a * b, 1);
+    out.push({ name, shape, data: rng.normals(n, scale) });
+  };
+  const addMlp = (prefix: string, sizes: number[]) => {
+    for (let i = 0; i + 1 < sizes.length; i++) {
+      add(`${prefix}.${i}.W`, [sizes[i], sizes[i + 1]]);
+      add(`${prefix}.${i}.b`, [sizes[i + 1]]);
+    }
+  };
+  const D = dataDim(spec);
+  switch (spec.family) {
+    case 'vae':
+      addMlp('enc', spec.encoder.sizes);
+      addMlp('dec', spec.decoder.sizes);
+      add('dec.logstd', [D]);
+      break;
+    case 'gan':
+      addMlp('gen', spec.generator.sizes);
+      addMlp('disc', spec.discriminator.sizes);
+      break;
+    case 'flow':
+      for (let l = 0; l < spec.steps; l++) {
+        if (spec.actnorm) {
+          add(`step${l}.an.logs`, [D]);
+          add(`step${l}.an.bias`, [D]);
+        }
+        addMlp(`step${l}.net`, [D, ...spec.hidden, spec.coupling === 'affine' ? 2 * D : D]);
+        if (spec.coupling === 'affine') add(`step${l}.scale`, [D]);
+      }
+      if (spec.finalScale) add('final.logs', [D]);
+      break;
+    case 'made':
+      throw new Error('no MADE fixtures');
+  }
+  return out;
+}
+
+// ---- float64 reference ------------------------------------------------------------
+
+type Rows = number[][];
+const LOG2PI = Math.log(2 * Math.PI);
+
+function act(v: number, a: Activation): number {
+  switch (a) {
+    case 'linear': return v;
+    case 'relu': return Math.max(v, 0);
+    case 'leakyRelu': return v > 0 ? v : LEAKY_SLOPE * v;
+    case 'tanh': return Math.tanh(v);
+    case 'sigmoid': return 1 / (1 + Math.exp(-v));
+    case 'elu': return v > 0 ? v : Math.exp(v) - 1;
+  }
+}
+
+export function refMlp(ws: Map<string, NamedWeight>, prefix: string, spec: Pick<MlpSpec, 'sizes' | 'hidden' | 'output'>, x: number[]): number[] {
+  let h = x;
+  const k = spec.sizes.length - 1;
+  for (let i = 0; i < k; i++) {
+    const W = ws.get(`${prefix}.${i}.W`)!;
+    const b = ws.get(`${prefix}.${i}.b`)!;
+    const [din, dout] = W.shape;
+    const y = Array.from(b.data);
+    for (let r = 0; r < din; r++) for (let c = 0; c < dout; c++) y[c] += h[r] * W.data[r * dout + c];
+    h = y.map((v) => act(v, i < k - 1 ? spec.hidden : spec.output));
+  }
+  return h;
+}
+
+export function refPre(p: Preprocess, x: number[]): { y: number[]; logdet: number } {
+  switch (p.kind) {
+    case 'affine':
+      return { y: x.map((v, d) => (v - p.shift[d]) / p.scale[d]), logdet: -p.scale.reduce((s, v) => s + Math.log(v), 0) };
+    case 'unit':
+      return { y: x.map((v) => v / 256), logdet: -x.length * Math.log(256) };
+    case 'logit': {
+      const a = p.alpha;
+      const pr = x.map((v) => a + ((1 - 2 * a) * v) / 256);
+      const logdet = pr.reduce((s, q) => s + Math.log(1 - 2 * a) - Math.log(256) - Math.log(q) - Math.log(1 - q), 0);
+      return { y: pr.map((q) => Math.log(q) - Math.log(1 - q)), logdet };
+    }
+  }
+}
+
+export function refPost(p: Preprocess, y: number[]): number[] {
+  const clip = (v: number) => Math.min(255, Math.max(0, v));
+  switch (p.kind) {
+    case 'affine': return y.map((v, d) => v * p.scale[d] + p.shift[d]);
+    case 'unit': return y.map((v) => clip(v * 256));
+    case 'logit': return y.map((v) => clip(((1 / (1 + Math.exp(-v)) - p.alpha) / (1 - 2 * p.alpha)) * 256));
+  }
+}
+
+/** Reference outputs for one family, row by row, keyed like the graph outputs. */
+export function reference(spec: ModelSpec, weights: NamedWeight[]) {
+  const ws = new Map(weights.map((w) => [w.name, w]));
+  const D = dataDim(spec);
+  const get = (n: string) => Array.from(ws.get(n)!.data);
+  if (spec.family === 'gan') {
+    return { sample: (z: Rows) => ({ x: z.map((r) => refPost(spec.preprocess, refMlp(ws, 'gen', spec.generator, r))) }) };
+  }
+  if (spec.family === 'vae') {
+    const L = spec.latentDim;
+    const logstd = get('dec.logstd').map((v) => Math.max(v, spec.minLogStd));
+    const encode = (x: Rows) => {
+      const h = x.map((r) => refMlp(ws, 'enc', spec.encoder, refPre(spec.preprocess, r).y));
+      return { mu: h.map((r) => r.slice(0, L)), logvar: h.map((r) => r.slice(L)) };
+    };
+    return {
+      sample: (z: Rows, noise: Rows) => {
+        const m = z.map((r) => refMlp(ws, 'dec', spec.decoder, r));
+        return {
+          x: m.map((r, i) => refPost(spec.preprocess, r.map((v, d) => v + Math.exp(logstd[d]) * noise[i][d]))),
+          x_mean: m.map((r) => refPost(spec.preprocess, r)),
+        };
+      },
+      encode,
+      density: (x: Rows, eps: number[][][]) => {
+        const elbo: number[] = [];
+        const iwae: number[] = [];
+        x.forEach((r, i) => {
+          const { y, logdet } = refPre(spec.preprocess, r);
+          const h = refMlp(ws, 'enc', spec.encoder, y);
+          const w = eps[i].map((e) => {
+            const z = e.map((v, l) => h[l] + Math.exp(h[L + l] / 2) * v);
+            const m = refMlp(ws, 'dec', spec.decoder, z);
+            let lp = 0;
+            for (let d = 0; d < D; d++) lp += -0.5 * LOG2PI - logstd[d] - 0.5 * ((y[d] - m[d]) / Math.exp(logstd[d])) ** 2;
+            let lz = 0;
+            let lq = 0;
+            for (let l = 0; l < L; l++) {
+              lz += -0.5 * LOG2PI - 0.5 * z[l] ** 2;
+              lq += -0.5 * LOG2PI - 0.5 * h[L + l] - 0.5 * e[l] ** 2;
+            }
+            return lp + lz - lq + logdet;
+          });
+          const mx = Math.max(...w);
+          elbo.push(w.reduce((a, b) => a + b, 0) / w.length);
+          iwae.push(mx + Math.log(w.reduce((a, b) => a + Math.exp(b - mx), 0)) - Math.log(w.length));
+        });
+        return { elbo, iwae };
+      },
+    };
+  }
+  if (spec.family === 'flow') {
+    const affine = spec.coupling === 'affine';
+    const net = (l: number, y: number[], m: number[]) => {
+      const h = refMlp(ws, `step${l}.net`, { sizes: [D, ...spec.hidden, affine ? 2 * D : D], hidden: spec.activation, output: 'linear' }, y.map((v, d) => v * m[d]));
+      if (!affine) return { s: new Array(D).fill(0), t: h };
+      const sc = get(`step${l}.scale`);
+      return { s: h.slice(0, D).map((v, d) => sc[d] * Math.tanh(v)), t: h.slice(D) };
+    };
+    const forward = (x: number[]) => {
+      let { y, logdet } = refPre(spec.preprocess, x);
+      let ld = 0;
+      for (let l = 0; l < spec.steps; l++) {
+        if (spec.actnorm) {
+          const logs = get(`step${l}.an.logs`);
+          const bias = get(`step${l}.an.bias`);
+          y = y.map((v, d) => v * Math.exp(logs[d]) + bias[d]);
+          ld += logs.reduce((a, b) => a + b, 0);
+        }
+        const m = spec.masks[l];
+        const { s, t } = net(l, y, m);
+        y = y.map((v, d) => (m[d] ? v : v * Math.exp(s[d]) + t[d]));
+        ld += s.reduce((a, v, d) => a + (1 - m[d]) * v, 0);
+      }
+      if (spec.finalScale) {
+        const fl = get('final.logs');
+        y = y.map((v, d) => v * Math.exp(fl[d]));
+        ld += fl.reduce((a, b) => a + b, 0);
+      }
+      const logp = y.reduce((a, v) => a - 0.5 * LOG2PI - 0.5 * v * v, 0) + ld + logdet;
+      return { z: y, logp };
+    };
+    const inverse = (z: number[]) => {
+      let y = z;
+      if (spec.finalScale) {
+        const fl = get('final.logs');
+        y = y.map((v, d) => v * Math.exp(-fl[d]));
+      }
+      for (let l = spec.steps - 1; l >= 0; l--) {
+        const m = spec.masks[l];
+        const { s, t } = net(l, y, m);
+        y = y.map((v, d) => (m[d] ? v : (v - t[d]) * Math.exp(-s[d])));
+        if (spec.actnorm) {
+          const logs = get(`step${l}.an.logs`);
+          const bias = get(`step${l}.an.bias`);
+          y = y.map((v, d) => (v - bias[d]) * Math.exp(-logs[d]));
+        }
+      }
+      return refPost(spec.preprocess, y);
+    };
+    return {
+      sample: (z: Rows) => ({ x: z.map(inverse) }),
+      density: (x: Rows) => ({ logp: x.map((r) => forward(r).logp) }),
+      encode: (x: Rows) => ({ z: x.map((r) => forward(r).z) }),
+    };
+  }
+  throw new Error(`no reference for ${spec.family}`);
+}
