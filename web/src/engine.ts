@@ -1,0 +1,196 @@
+/**
+ * What the views ask of a model, answered two ways with the same noise:
+ * in the browser (onnxruntime-web) or by the API (/v1, JSON per core/api.ts).
+ *
+ * Noise conventions (shared with the API so a seed names the same result):
+ * - sample: core/prng.ts `sampleNoise`: z [n, L] then, for a VAE, the
+ *   observation noise [n, D], both scaled by the temperature.
+ * - density: one Prng(seed): first, for images, the dequantisation noise
+ *   u [n, D] in [0, 1) added to the integer pixels; then, for a VAE, eps [n, K, L].
+ */
+import type { DensityResponse, SampleRequest } from '../../core/api';
+import type { Capability, DensityKind, Manifest } from '../../core/manifest';
+import { Prng, sampleNoise } from '../../core/prng';
+import { loadGraph, loadManifest, type Progress } from './models';
+import { Session } from './runtime';
+
+export type Mode = 'mean' | 'sample';
+
+export interface SampleResult {
+  /** flattened rows in data space */
+  rows: Float32Array[];
+  ms: number;
+}
+
+export interface DensityResult {
+  logp: number[];
+  kind: DensityKind;
+  bitsPerDim?: number[];
+  elbo?: number[];
+  ms: number;
+}
+
+export interface Engine {
+  readonly name: 'browser' | 'api';
+  sample(m: Manifest, req: { n: number; seed: number; temperature: number; mode: Mode }): Promise<SampleResult>;
+  /** decode latents (VAE: decoder mean) */
+  decode(m: Manifest, z: Float32Array[]): Promise<SampleResult>;
+  density(m: Manifest, x: Float32Array[], opts: { seed: number; k: number }): Promise<DensityResult>;
+}
+
+export const dimOf = (m: Pick<Manifest, 'shape'>): number => m.shape.reduce((a, b) => a * b, 1);
+
+function split(data: Float32Array, n: number): Float32Array[] {
+  const d = data.length / n;
+  return Array.from({ length: n }, (_, i) => data.slice(i * d, (i + 1) * d));
+}
+
+function stack(rows: Float32Array[]): Float32Array {
+  const d = rows[0]?.length ?? 0;
+  const out = new Float32Array(rows.length * d);
+  rows.forEach((r, i) => out.set(r, i * d));
+  return out;
+}
+
+/** Latents for interpolation: the z the sample endpoint would draw for each seed (n = 1). */
+export function latentFor(m: Manifest, seed: number, temperature: number): Float32Array {
+  return sampleNoise(seed, 1, m.latentDim, { temperature }).z;
+}
+
+export function lerpLatents(a: Float32Array, b: Float32Array, steps: number): Float32Array[] {
+  return Array.from({ length: steps }, (_, i) => {
+    const t = steps === 1 ? 0 : i / (steps - 1);
+    return a.map((v, j) => (1 - t) * v + t * b[j]);
+  });
+}
+
+export const bitsPerDim = (logp: number, dim: number): number => -logp / (dim * Math.LN2);
+
+// ---------------------------------------------------------------- in the browser
+
+export class BrowserEngine implements Engine {
+  readonly name = 'browser' as const;
+  private sessions = new Map<string, Promise<Session>>();
+
+  constructor(private readonly onProgress: Progress) {}
+
+  session(m: Manifest, cap: Capability): Promise<Session> {
+    const key = `${m.id}/${cap}`;
+    let s = this.sessions.get(key);
+    if (!s) {
+      s = loadGraph(m, cap, this.onProgress).then((bytes) => Session.create(bytes));
+      s.catch(() => this.sessions.delete(key));
+      this.sessions.set(key, s);
+    }
+    return s;
+  }
+
+  private async runSample(m: Manifest, z: Float32Array, noise: Float32Array | undefined, n: number, mode: Mode): Promise<Float32Array[]> {
+    const s = await this.session(m, 'sample');
+    const feeds: Record<string, { data: Float32Array; dims: number[] }> = { z: { data: z, dims: [n, m.latentDim] } };
+    if (m.family === 'vae') feeds.noise = { data: noise ?? new Float32Array(n * dimOf(m)), dims: [n, dimOf(m)] };
+    const out = await s.run(feeds);
+    const x = m.family === 'vae' && mode === 'mean' ? out.x_mean : out.x;
+    return split(x.data, n);
+  }
+
+  async sample(m: Manifest, req: { n: number; seed: number; temperature: number; mode: Mode }): Promise<SampleResult> {
+    await this.session(m, 'sample'); // download and compile outside the timed part
+    const t0 = performance.now();
+    const { z, noise } = sampleNoise(req.seed, req.n, m.latentDim, {
+      temperature: req.temperature,
+      observationDim: m.family === 'vae' ? dimOf(m) : undefined,
+    });
+    const rows = await this.runSample(m, z, noise, req.n, req.mode);
+    return { rows, ms: performance.now() - t0 };
+  }
+
+  async decode(m: Manifest, zs: Float32Array[]): Promise<SampleResult> {
+    await this.session(m, 'sample');
+    const t0 = performance.now();
+    const rows = await this.runSample(m, stack(zs), undefined, zs.length, 'mean');
+    return { rows, ms: performance.now() - t0 };
+  }
+
+  async density(m: Manifest, xs: Float32Array[], opts: { seed: number; k: number }): Promise<DensityResult> {
+    if (!m.capabilities.includes('density')) throw new Error(m.unavailable.density ?? `${m.id} has no density`);
+    const s = await this.session(m, 'density');
+    const t0 = performance.now();
+    const n = xs.length;
+    const d = dimOf(m);
+    const rng = new Prng(opts.seed);
+    const x = stack(xs);
+    if (m.discrete) {
+      const u = rng.uniforms(n * d);
+      for (let i = 0; i < x.length; i++) x[i] += u[i];
+    }
+    const feeds: Record<string, { data: Float32Array; dims: number[] }> = { x: { data: x, dims: [n, d] } };
+    if (m.family === 'vae') feeds.eps = { data: rng.normals(n * opts.k * m.latentDim), dims: [n, opts.k, m.latentDim] };
+    const out = await s.run(feeds);
+    let result: Omit<DensityResult, 'ms'>;
+    if (m.family === 'vae') {
+      const elbo = Array.from(out.elbo.data);
+      const iwae = Array.from(out.iwae.data);
+      result = opts.k > 1 ? { logp: iwae, kind: 'iwae', elbo } : { logp: elbo, kind: 'elbo', elbo };
+    } else {
+      result = { logp: Array.from(out.logp.data), kind: m.density ?? 'exact' };
+    }
+    if (m.discrete) result.bitsPerDim = result.logp.map((l) => bitsPerDim(l, d));
+    return { ...result, ms: performance.now() - t0 };
+  }
+}
+
+// ---------------------------------------------------------------- through the API
+
+async function post<T>(path: string, body: unknown): Promise<T> {
+  const res = await fetch(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const json = (await res.json().catch(() => null)) as (T & { error?: { message: string } }) | null;
+  if (!res.ok || !json) throw new Error(json?.error?.message ?? `${path}: HTTP ${res.status}`);
+  return json;
+}
+
+export class ApiEngine implements Engine {
+  readonly name = 'api' as const;
+
+  async sample(m: Manifest, req: { n: number; seed: number; temperature: number; mode: Mode }): Promise<SampleResult> {
+    const t0 = performance.now();
+    const body: SampleRequest = { n: req.n, seed: req.seed, temperature: req.temperature };
+    if (m.family === 'vae') body.mode = req.mode;
+    const res = await post<{ samples: number[][] }>(`v1/models/${encodeURIComponent(m.id)}/sample`, body);
+    return { rows: res.samples.map((r) => Float32Array.from(r)), ms: performance.now() - t0 };
+  }
+
+  async decode(m: Manifest, zs: Float32Array[]): Promise<SampleResult> {
+    const t0 = performance.now();
+    const res = await post<{ samples: number[][] }>(`v1/models/${encodeURIComponent(m.id)}/decode`, {
+      z: zs.map((r) => Array.from(r)),
+      mode: 'mean',
+    });
+    return { rows: res.samples.map((r) => Float32Array.from(r)), ms: performance.now() - t0 };
+  }
+
+  async density(m: Manifest, xs: Float32Array[], opts: { seed: number; k: number }): Promise<DensityResult> {
+    const t0 = performance.now();
+    const res = await post<DensityResponse>(`v1/models/${encodeURIComponent(m.id)}/density`, {
+      x: xs.map((r) => Array.from(r)),
+      k: opts.k,
+      seed: opts.seed,
+    });
+    return { ...res, ms: performance.now() - t0 };
+  }
+}
+
+/** Whether an API answers beside the page (GET healthz); a static host gives 404 or HTML. */
+export async function probeApi(): Promise<boolean> {
+  try {
+    const ctl = new AbortController();
+    const timer = setTimeout(() => ctl.abort(), 3000);
+    const res = await fetch('healthz', { signal: ctl.signal, cache: 'no-store' });
+    clearTimeout(timer);
+    return res.ok && (res.headers.get('content-type') ?? '').includes('json');
+  } catch {
+    return false;
+  }
+}
+
+export { loadManifest };

@@ -1,0 +1,126 @@
+/**
+ * View 2: every family trained on one data set, side by side: samples, and for
+ * 2-D models the density on a grid under them (or why there is none), then the
+ * DESIGN.md table built from core/manifest.ts FAMILY_TRAITS and the manifests.
+ */
+import { FAMILY_TRAITS, type Manifest } from '../../../core/manifest';
+import type { Family } from '../../../core/spec';
+import { $, app, guarded, intValue, isImage, setStatus, where } from '../app';
+import { boxFromRange, drawImageGrid, drawScatter, gridPoints } from '../draw';
+
+const FAMILY_NAMES: Record<Family, string> = { vae: 'VAE', gan: 'GAN', flow: 'Flow (NICE / RealNVP)', made: 'Autoregressive (MADE)' };
+const HEAT_RES = 48;
+
+export function initCompare(): void {
+  $<HTMLFormElement>('compare-form').addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    void guarded('Compare', run);
+  });
+}
+
+export function refreshCompare(): void {
+  const sel = $<HTMLSelectElement>('compare-dataset');
+  const current = sel.value;
+  const datasets = [...new Set(app.index.models.map((m) => m.dataset))];
+  sel.replaceChildren(...datasets.map((d) => new Option(d, d)));
+  if (datasets.includes(current)) sel.value = current;
+  void renderTable([]);
+}
+
+async function run(): Promise<void> {
+  const dataset = $<HTMLSelectElement>('compare-dataset').value;
+  const seed = intValue('compare-seed', 0);
+  const ids = app.index.models.filter((m) => m.dataset === dataset).map((m) => m.id);
+  const manifests = await Promise.all(ids.map((id) => app.manifest(id)));
+  const order: Family[] = ['vae', 'gan', 'flow', 'made'];
+  manifests.sort((a, b) => order.indexOf(a.family) - order.indexOf(b.family) || a.id.localeCompare(b.id));
+  const cards = $('compare-cards');
+  cards.replaceChildren();
+  await renderTable(manifests);
+  for (const m of manifests) {
+    const card = document.createElement('article');
+    card.className = 'card';
+    card.dataset.model = m.id;
+    card.dataset.family = m.family;
+    const h = document.createElement('h3');
+    h.textContent = `${m.id}: ${FAMILY_NAMES[m.family]}`;
+    const canvas = document.createElement('canvas');
+    canvas.setAttribute('aria-label', `Samples from ${m.id}`);
+    const note = document.createElement('p');
+    note.className = 'note';
+    card.append(h, canvas, note);
+    cards.append(card);
+    setStatus(`comparing: ${m.id} ${where()}…`);
+    try {
+      await renderCard(m, seed, canvas, note);
+      card.dataset.state = 'done';
+    } catch (err) {
+      note.textContent = `failed: ${err instanceof Error ? err.message : String(err)}`;
+      note.classList.add('error');
+      card.dataset.state = 'error';
+    }
+  }
+  setStatus(`compared ${manifests.length} models on ${dataset} ${where()}`);
+}
+
+async function renderCard(m: Manifest, seed: number, canvas: HTMLCanvasElement, note: HTMLElement): Promise<void> {
+  const engine = app.engine();
+  const lines: string[] = [];
+  if (isImage(m)) {
+    const { rows, ms } = await engine.sample(m, { n: 16, seed, temperature: 1, mode: 'mean' });
+    drawImageGrid(canvas, rows, m.shape, 4, 2);
+    lines.push(`16 samples in ${ms.toFixed(1)} ms.`);
+  } else {
+    const { rows, ms } = await engine.sample(m, { n: 500, seed, temperature: 1, mode: 'sample' });
+    lines.push(`500 samples in ${ms.toFixed(1)} ms.`);
+    const box = boxFromRange(m.range);
+    let heat: { logp: number[]; res: number } | undefined;
+    if (m.capabilities.includes('density')) {
+      const res = await engine.density(m, gridPoints(box, HEAT_RES), { seed, k: 8 });
+      heat = { logp: res.logp, res: HEAT_RES };
+      lines.push(`Heat-map: ${res.kind === 'exact' ? 'exact log p(x)' : `${res.kind.toUpperCase()} bound on log p(x) (K = 8)`} on a ${HEAT_RES}×${HEAT_RES} grid, ${res.ms.toFixed(1)} ms.`);
+    }
+    drawScatter(canvas, rows, box, heat);
+  }
+  if (m.unavailable.density) lines.push(`No density: ${m.unavailable.density}`);
+  const metrics = Object.entries(m.metrics).map(([k, v]) => `${k} ${Number(v).toFixed(3)}`).join(', ');
+  if (metrics) lines.push(`Held-out: ${metrics}.`);
+  note.textContent = lines.join(' ');
+}
+
+/** DESIGN.md's table, one column per family; families with models on this data set are highlighted. */
+async function renderTable(manifests: Manifest[]): Promise<void> {
+  const families = Object.keys(FAMILY_TRAITS) as Family[];
+  const present = new Set(manifests.map((m) => m.family));
+  const row = (head: string, cells: string[]): HTMLTableRowElement => {
+    const tr = document.createElement('tr');
+    const th = document.createElement('th');
+    th.scope = 'row';
+    th.textContent = head;
+    tr.append(th, ...cells.map((c) => Object.assign(document.createElement('td'), { textContent: c })));
+    return tr;
+  };
+  const headRow = document.createElement('tr');
+  headRow.append(document.createElement('th'));
+  for (const f of families) {
+    const th = document.createElement('th');
+    th.scope = 'col';
+    th.textContent = FAMILY_NAMES[f];
+    if (present.has(f)) th.className = 'present';
+    headRow.append(th);
+  }
+  const modelsOf = (f: Family): Manifest[] => manifests.filter((m) => m.family === f);
+  const thead = document.createElement('thead');
+  thead.append(headRow);
+  const tbody = document.createElement('tbody');
+  tbody.append(
+    row('z -> x', families.map((f) => FAMILY_TRAITS[f].decoder)),
+    row('training loss', families.map((f) => FAMILY_TRAITS[f].training)),
+    row('log p(x)', families.map((f) => FAMILY_TRAITS[f].logp)),
+    row('x -> z', families.map((f) => FAMILY_TRAITS[f].inverse)),
+    row('models here', families.map((f) => modelsOf(f).map((m) => m.id).join(', ') || '—')),
+    row('capabilities', families.map((f) => modelsOf(f).map((m) => m.capabilities.join(' / ')).join('; ') || '—')),
+    row('held-out', families.map((f) => modelsOf(f).map((m) => Object.entries(m.metrics).map(([k, v]) => `${k} ${Number(v).toFixed(3)}`).join(', ')).join('; ') || '—')),
+  );
+  $('traits').replaceChildren(thead, tbody);
+}

@@ -1,0 +1,33 @@
+/** View 3: linear interpolation in latent space between the latents of two seeds. */
+import { $, app, fillModelSelect, guarded, intValue, isImage, numValue, setStatus, where } from '../app';
+import { boxFromRange, drawImageGrid, drawScatter } from '../draw';
+import { latentFor, lerpLatents } from '../engine';
+
+export function initInterpolate(): void {
+  $<HTMLFormElement>('interp-form').addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    void guarded('Interpolate', run);
+  });
+}
+
+export function refreshInterpolate(): void {
+  fillModelSelect($<HTMLSelectElement>('interp-model'), (m) => m.capabilities.includes('sample'));
+}
+
+async function run(): Promise<void> {
+  const id = $<HTMLSelectElement>('interp-model').value;
+  if (!id) throw new Error('no model selected');
+  const m = await app.manifest(id);
+  const a = intValue('interp-a', 1);
+  const b = intValue('interp-b', 2);
+  const steps = intValue('interp-steps', 10, 2, 64);
+  const temperature = Math.max(0, numValue('interp-temp', 1));
+  const zs = lerpLatents(latentFor(m, a, temperature), latentFor(m, b, temperature), steps);
+  setStatus(`interpolating ${m.id} ${where()}…`);
+  const { rows, ms } = await app.engine().decode(m, zs);
+  const canvas = $<HTMLCanvasElement>('interp-canvas');
+  if (isImage(m)) drawImageGrid(canvas, rows, m.shape, steps, 3);
+  else drawScatter(canvas, rows, boxFromRange(m.range), undefined, 400);
+  $('interp-info').textContent = `${steps} steps from seed ${a} to seed ${b}: ${ms.toFixed(1)} ms ${where()}`;
+  setStatus(`interpolated ${m.id} ${where()}`);
+}

@@ -1,0 +1,48 @@
+/** View 1: draw samples for (model, seed, temperature, count) and plot them. */
+import { $, app, fillModelSelect, guarded, intValue, isImage, numValue, setStatus, where } from '../app';
+import { boxFromRange, drawImageGrid, drawScatter } from '../draw';
+import type { Mode } from '../engine';
+
+export function initSample(): void {
+  const form = $<HTMLFormElement>('sample-form');
+  const modelSel = $<HTMLSelectElement>('sample-model');
+  const syncMode = async (): Promise<void> => {
+    const id = modelSel.value;
+    const m = id ? await app.manifest(id) : null;
+    $('sample-mode-label').hidden = m?.family !== 'vae';
+  };
+  modelSel.addEventListener('change', () => void syncMode());
+  form.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    void guarded('Sample', run);
+  });
+  fillModelSelect(modelSel);
+  void syncMode();
+}
+
+export function refreshSample(): void {
+  fillModelSelect($<HTMLSelectElement>('sample-model'));
+  $<HTMLSelectElement>('sample-model').dispatchEvent(new Event('change'));
+}
+
+async function run(): Promise<void> {
+  const id = $<HTMLSelectElement>('sample-model').value;
+  if (!id) throw new Error('no model selected');
+  const m = await app.manifest(id);
+  const req = {
+    n: intValue('sample-n', 64, 1, 1024),
+    seed: intValue('sample-seed', 0),
+    temperature: Math.max(0, numValue('sample-temp', 1)),
+    mode: $<HTMLSelectElement>('sample-mode').value as Mode,
+  };
+  const engine = app.engine();
+  setStatus(`sampling ${m.id} ${where()}…`);
+  const { rows, ms } = await engine.sample(m, req);
+  const canvas = $<HTMLCanvasElement>('sample-canvas');
+  if (isImage(m)) drawImageGrid(canvas, rows, m.shape, Math.ceil(Math.sqrt(rows.length)));
+  else drawScatter(canvas, rows, boxFromRange(m.range), undefined, 400);
+  $('sample-info').textContent = `${rows.length} samples of ${m.id}, seed ${req.seed}, temperature ${req.temperature}: ${ms.toFixed(1)} ms ${where()}`;
+  $('sample-json').textContent = JSON.stringify({ id: m.id, engine: engine.name, ...req, samples: rows.map((r) => Array.from(r)) });
+  $('sample-info').dataset.engine = engine.name;
+  setStatus(`sampled ${m.id} ${where()} in ${ms.toFixed(1)} ms`);
+}
