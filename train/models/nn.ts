@@ -1,0 +1,244 @@
+/**
+ * The building blocks every family shares: a named parameter store, dense MLPs
+ * with the activations of core/spec.ts, the Preprocess maps pre()/post() with
+ * their log-determinant, and Adam.
+ *
+ * Weights are plain tf.Variables kept in a Map under the names core/spec.ts
+ * gives them, so a snapshot of a model is exactly the list export/ expects.
+ * Initial values come from the project PRNG, not tf.random*, so `--seed`
+ * fixes a run on every backend.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { LEAKY_SLOPE, Prng, type Activation, type MlpSpec, type NamedWeight, type Preprocess } from '../../core';
+
+const LOG_2PI = Math.log(2 * Math.PI);
+
+export interface ParamDecl {
+  name: string;
+  shape: number[];
+  init: (rng: Prng, n: number) => Float32Array;
+}
+
+export const zeros = (_: Prng, n: number): Float32Array => new Float32Array(n);
+export const ones = (_: Prng, n: number): Float32Array => new Float32Array(n).fill(1);
+/** Glorot/Xavier uniform for a [fanIn, fanOut] matrix. */
+export const glorot = (fanIn: number, fanOut: number) => (rng: Prng, n: number): Float32Array => {
+  const lim = Math.sqrt(6 / (fanIn + fanOut));
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) a[i] = (2 * rng.uniform() - 1) * lim;
+  return a;
+};
+
+export function mlpDecls(prefix: string, mlp: MlpSpec, zeroLast = false): ParamDecl[] {
+  const out: ParamDecl[] = [];
+  for (let i = 0; i + 1 < mlp.sizes.length; i++) {
+    const [a, b] = [mlp.sizes[i], mlp.sizes[i + 1]];
+    const last = i + 2 === mlp.sizes.length;
+    out.push({ name: `${prefix}.${i}.W`, shape: [a, b], init: last && zeroLast ? zeros : glorot(a, b) });
+    out.push({ name: `${prefix}.${i}.b`, shape: [b], init: zeros });
+  }
+  return out;
+}
+
+const size = (s: number[]): number => s.reduce((a, b) => a * b, 1);
+
+/** Named tf.Variables; builds from declarations, either random or from given weights. */
+export class Params {
+  readonly vars = new Map<string, tf.Variable>();
+
+  constructor(decls: ParamDecl[], weights: NamedWeight[] | undefined, seed: number, what: string) {
+    const given = new Map((weights ?? []).map((w) => [w.name, w]));
+    if (weights) {
+      const known = new Set(decls.map((d) => d.name));
+      const extra = weights.filter((w) => !known.has(w.name)).map((w) => w.name);
+      if (extra.length) throw new Error(`${what}: unexpected weight(s) ${extra.slice(0, 5).join(', ')} not in the spec`);
+    }
+    const rng = new Prng(seed >>> 0);
+    for (const d of decls) {
+      let data: Float32Array;
+      if (weights) {
+        const w = given.get(d.name);
+        if (!w) throw new Error(`${what}: weight "${d.name}" [${d.shape}] is missing`);
+        if (w.shape.length !== d.shape.length || w.shape.some((v, i) => v !== d.shape[i])) {
+          throw new Error(`${what}: weight "${d.name}" has shape [${w.shape}], the spec needs [${d.shape}]`);
+        }
+        if (w.data.length !== size(d.shape)) throw new Error(`${what}: weight "${d.name}" holds ${w.data.length} values, needs ${size(d.shape)}`);
+        data = w.data;
+      } else {
+        data = d.init(rng, size(d.shape));
+      }
+      // No variable name: tfjs registers names globally, and two models of one spec must coexist.
+      const init = tf.tensor(data, d.shape, 'float32');
+      this.vars.set(d.name, tf.variable(init, true));
+      init.dispose(); // the variable holds its own copy
+    }
+  }
+
+  get(name: string): tf.Variable {
+    const v = this.vars.get(name);
+    if (!v) throw new Error(`internal: no parameter ${name}`);
+    return v;
+  }
+
+  /** Variables whose names start with one of the prefixes (e.g. 'gen.'). */
+  select(...prefixes: string[]): Map<string, tf.Variable> {
+    return new Map([...this.vars].filter(([n]) => prefixes.some((p) => n.startsWith(p))));
+  }
+
+  snapshot(): NamedWeight[] {
+    return [...this.vars].map(([name, v]) => ({ name, shape: [...v.shape], data: v.dataSync() as Float32Array }));
+  }
+
+  count(): number {
+    let n = 0;
+    for (const v of this.vars.values()) n += v.size;
+    return n;
+  }
+
+  dispose(): void {
+    for (const v of this.vars.values()) v.dispose();
+    this.vars.clear();
+  }
+}
+
+export function activate(x: tf.Tensor, a: Activation): tf.Tensor {
+  switch (a) {
+    case 'linear': return x;
+    case 'relu': return tf.relu(x);
+    case 'leakyRelu': return tf.leakyRelu(x, LEAKY_SLOPE);
+    case 'tanh': return tf.tanh(x);
+    case 'sigmoid': return tf.sigmoid(x);
+    case 'elu': return tf.elu(x);
+  }
+}
+
+/** y = act(x W + b) per layer, as core/spec.ts `MlpSpec` defines. */
+export function mlp(p: Params, prefix: string, spec: MlpSpec, x: tf.Tensor2D): tf.Tensor2D {
+  let h: tf.Tensor2D = x;
+  const n = spec.sizes.length - 1;
+  for (let i = 0; i < n; i++) {
+    h = tf.add(tf.matMul(h, p.get(`${prefix}.${i}.W`)), p.get(`${prefix}.${i}.b`)) as tf.Tensor2D;
+    h = activate(h, i + 1 === n ? spec.output : spec.hidden) as tf.Tensor2D;
+  }
+  return h;
+}
+
+/** y = pre(x) and log|det dy/dx| per row [N], exactly as core/spec.ts `Preprocess`. */
+export function pre(p: Preprocess, x: tf.Tensor2D): { y: tf.Tensor2D; logdet: tf.Tensor1D } {
+  const n = x.shape[0];
+  const d = x.shape[1];
+  switch (p.kind) {
+    case 'affine': {
+      const y = tf.div(tf.sub(x, tf.tensor1d(p.shift)), tf.tensor1d(p.scale)) as tf.Tensor2D;
+      const c = -p.scale.reduce((s, v) => s + Math.log(v), 0);
+      return { y, logdet: tf.fill([n], c) as tf.Tensor1D };
+    }
+    case 'unit':
+      return { y: tf.div(x, 256) as tf.Tensor2D, logdet: tf.fill([n], -d * Math.log(256)) as tf.Tensor1D };
+    case 'logit': {
+      const a = p.alpha;
+      const q = tf.add(a, tf.mul((1 - 2 * a) / 256, x));
+      const logq = tf.log(q);
+      const log1mq = tf.log(tf.sub(1, q));
+      const y = tf.sub(logq, log1mq) as tf.Tensor2D;
+      const c = d * (Math.log(1 - 2 * a) - Math.log(256));
+      const logdet = tf.sub(c, tf.sum(tf.add(logq, log1mq), 1)) as tf.Tensor1D;
+      return { y, logdet };
+    }
+  }
+}
+
+/** x = post(y): back to data space (clamped to pixel range for images). */
+export function post(p: Preprocess, y: tf.Tensor2D): tf.Tensor2D {
+  switch (p.kind) {
+    case 'affine':
+      return tf.add(tf.mul(y, tf.tensor1d(p.scale)), tf.tensor1d(p.shift)) as tf.Tensor2D;
+    case 'unit':
+      return tf.clipByValue(tf.mul(y, 256), 0, 255) as tf.Tensor2D;
+    case 'logit':
+      return tf.clipByValue(tf.mul(tf.sub(tf.sigmoid(y), p.alpha), 256 / (1 - 2 * p.alpha)), 0, 255) as tf.Tensor2D;
+  }
+}
+
+/** sum_d log N(z_d; 0, 1) over the last axis. */
+export function stdNormalLogProb(z: tf.Tensor, axis = -1): tf.Tensor {
+  return tf.sub(tf.mul(-0.5, tf.sum(tf.square(z), axis)), 0.5 * LOG_2PI * z.shape[z.shape.length - 1]!);
+}
+export { LOG_2PI };
+
+/**
+ * Adam (Kingma & Ba) with bias correction. Its moments are named after the
+ * parameter they belong to (`${prefix}${name}.m` / `.v`) and the step count is
+ * `${prefix}t`, so optimizer state goes into a checkpoint next to the weights.
+ */
+export class Adam {
+  private m = new Map<string, tf.Variable>();
+  private v = new Map<string, tf.Variable>();
+  private t = 0;
+
+  constructor(
+    private readonly vars: Map<string, tf.Variable>,
+    public lr: number,
+    private readonly prefix = 'opt.',
+    private readonly beta1 = 0.9,
+    private readonly beta2 = 0.999,
+    private readonly eps = 1e-8,
+  ) {
+    for (const [n, w] of vars) {
+      this.m.set(n, tf.tidy(() => tf.variable(tf.zerosLike(w), false)));
+      this.v.set(n, tf.tidy(() => tf.variable(tf.zerosLike(w), false)));
+    }
+  }
+
+  /**
+   * One step minimising `f` over this optimizer's variables; returns the loss
+   * value (computed before the update) and leaves no tensors behind.
+   */
+  minimize(f: () => tf.Scalar): number {
+    this.t += 1;
+    const names = [...this.vars.keys()];
+    const list = names.map((n) => this.vars.get(n)!);
+    const lrT = (this.lr * Math.sqrt(1 - this.beta2 ** this.t)) / (1 - this.beta1 ** this.t);
+    const loss = tf.tidy(() => {
+      const { value, grads } = tf.variableGrads(f, list);
+      names.forEach((n, i) => {
+        const g = grads[list[i].name];
+        const m = this.m.get(n)!;
+        const v = this.v.get(n)!;
+        m.assign(tf.add(tf.mul(this.beta1, m), tf.mul(1 - this.beta1, g)));
+        v.assign(tf.add(tf.mul(this.beta2, v), tf.mul(1 - this.beta2, tf.square(g))));
+        list[i].assign(tf.sub(list[i], tf.mul(lrT, tf.div(m, tf.add(tf.sqrt(v), this.eps)))));
+      });
+      return value;
+    });
+    const out = loss.dataSync()[0];
+    loss.dispose();
+    return out;
+  }
+
+  state(): NamedWeight[] {
+    const out: NamedWeight[] = [{ name: `${this.prefix}t`, shape: [1], data: Float32Array.of(this.t) }];
+    for (const [n, m] of this.m) out.push({ name: `${this.prefix}${n}.m`, shape: [...m.shape], data: m.dataSync() as Float32Array });
+    for (const [n, v] of this.v) out.push({ name: `${this.prefix}${n}.v`, shape: [...v.shape], data: v.dataSync() as Float32Array });
+    return out;
+  }
+
+  /** Restores moments saved by state(); entries for other prefixes are ignored. */
+  load(saved: NamedWeight[]): void {
+    const by = new Map(saved.map((w) => [w.name, w]));
+    const t = by.get(`${this.prefix}t`);
+    if (!t) throw new Error(`optimizer state ${this.prefix}t missing from checkpoint`);
+    this.t = t.data[0];
+    for (const [kind, store] of [['m', this.m], ['v', this.v]] as const) {
+      for (const [n, variable] of store) {
+        const w = by.get(`${this.prefix}${n}.${kind}`);
+        if (!w || w.data.length !== variable.size) throw new Error(`optimizer state ${this.prefix}${n}.${kind} missing or wrong size`);
+        tf.tidy(() => variable.assign(tf.tensor(w.data, variable.shape)));
+      }
+    }
+  }
+
+  dispose(): void {
+    for (const v of [...this.m.values(), ...this.v.values()]) v.dispose();
+  }
+}

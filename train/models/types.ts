@@ -1,0 +1,34 @@
+/**
+ * The one surface every family offers (what export/ and the training loop use).
+ */
+import type * as tf from '@tensorflow/tfjs';
+import type { ModelSpec, NamedWeight, Prng } from '../../core';
+
+export interface GenerativeModel {
+  spec: ModelSpec;
+  /** snapshot of all weights with the names/shapes of core/spec.ts */
+  weights(): NamedWeight[];
+  /** data space in, data space out (post() of core/spec.ts applied); noise only for the VAE's draw from p(x|z) */
+  sample(z: tf.Tensor2D, noise?: tf.Tensor2D): { x: tf.Tensor2D; xMean?: tf.Tensor2D };
+  /** flow: { logp }; VAE: eps [N,K,L] required, returns { elbo, iwae }; GAN: absent */
+  density?(x: tf.Tensor2D, eps?: tf.Tensor3D): { logp?: tf.Tensor1D; elbo?: tf.Tensor1D; iwae?: tf.Tensor1D };
+  /** flow: { z }; VAE: { mu, logvar }; GAN: absent */
+  encode?(x: tf.Tensor2D): { z?: tf.Tensor2D; mu?: tf.Tensor2D; logvar?: tf.Tensor2D };
+  dispose(): void;
+}
+
+/** What training needs on top of GenerativeModel. */
+export interface TrainableModel extends GenerativeModel {
+  /** number of scalar parameters */
+  parameterCount(): number;
+  /**
+   * Data-dependent initialisation from a first batch (actnorm); a no-op for
+   * families without it. Called once on a fresh model, never on resume.
+   */
+  initialize(x: tf.Tensor2D): void;
+  /** one optimisation step on a data-space batch; noise comes from `rng` */
+  trainStep(x: tf.Tensor2D, rng: Prng): Record<string, number>;
+  setLearningRate(lr: number): void;
+  optimizerState(): NamedWeight[];
+  loadOptimizerState(state: NamedWeight[]): void;
+}

@@ -1,0 +1,112 @@
+/**
+ * VAE with a Gaussian posterior q(z|y) and a Gaussian decoder p(y|z) on model
+ * space y = pre(x) (Kingma & Welling 2014, https://arxiv.org/abs/1312.6114),
+ * plus the importance-weighted bound of Burda et al. 2016
+ * (https://arxiv.org/abs/1509.00519). The maths is core/spec.ts `VaeSpec`:
+ *
+ *   w_k  = log p(y|z_k) + log p(z_k) - log q(z_k|y) + logdet(pre),  z_k = mu + sigma eps_k
+ *   ELBO = mean_k w_k            IWAE_K = logsumexp_k w_k - log K
+ *
+ * Both bound log p(x) from below and IWAE_K >= ELBO (Jensen), tightening as K grows.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { dataDim, type NamedWeight, type Prng, type VaeSpec } from '../../core';
+import { Adam, LOG_2PI, mlp, mlpDecls, Params, post, pre, stdNormalLogProb, zeros, type ParamDecl } from './nn';
+import type { TrainableModel } from './types';
+
+export function vaeDecls(spec: VaeSpec): ParamDecl[] {
+  const D = dataDim(spec);
+  const L = spec.latentDim;
+  if (spec.encoder.sizes[0] !== D || spec.encoder.sizes.at(-1) !== 2 * L) {
+    throw new Error(`vae: encoder sizes must run ${D} -> ... -> ${2 * L}, got [${spec.encoder.sizes}]`);
+  }
+  if (spec.decoder.sizes[0] !== L || spec.decoder.sizes.at(-1) !== D) {
+    throw new Error(`vae: decoder sizes must run ${L} -> ... -> ${D}, got [${spec.decoder.sizes}]`);
+  }
+  return [...mlpDecls('enc', spec.encoder), ...mlpDecls('dec', spec.decoder), { name: 'dec.logstd', shape: [D], init: zeros }];
+}
+
+export class Vae implements TrainableModel {
+  private readonly p: Params;
+  private opt?: Adam;
+  private lr = 1e-3;
+
+  constructor(readonly spec: VaeSpec, weights?: NamedWeight[], seed = 0) {
+    this.p = new Params(vaeDecls(spec), weights, seed, `vae ${spec.model}`);
+  }
+
+  weights(): NamedWeight[] { return this.p.snapshot(); }
+  parameterCount(): number { return this.p.count(); }
+  initialize(): void {}
+
+  private logstd(): tf.Tensor1D {
+    return tf.maximum(this.p.get('dec.logstd'), this.spec.minLogStd) as tf.Tensor1D;
+  }
+
+  encode(x: tf.Tensor2D): { mu: tf.Tensor2D; logvar: tf.Tensor2D } {
+    return tf.tidy(() => {
+      const { y } = pre(this.spec.preprocess, x);
+      return this.encodeY(y);
+    }) as { mu: tf.Tensor2D; logvar: tf.Tensor2D };
+  }
+
+  private encodeY(y: tf.Tensor2D): { mu: tf.Tensor2D; logvar: tf.Tensor2D } {
+    const L = this.spec.latentDim;
+    const h = mlp(this.p, 'enc', this.spec.encoder, y);
+    const [mu, logvar] = tf.split(h, [L, L], 1) as [tf.Tensor2D, tf.Tensor2D];
+    return { mu, logvar };
+  }
+
+  sample(z: tf.Tensor2D, noise?: tf.Tensor2D): { x: tf.Tensor2D; xMean: tf.Tensor2D } {
+    return tf.tidy(() => {
+      const m = mlp(this.p, 'dec', this.spec.decoder, z);
+      const xMean = post(this.spec.preprocess, m);
+      const x = noise ? post(this.spec.preprocess, tf.add(m, tf.mul(tf.exp(this.logstd()), noise)) as tf.Tensor2D) : xMean.clone();
+      return { x, xMean };
+    });
+  }
+
+  /** w [N, K] of the file comment, for eps [N, K, L]. Not tidied: callers are. */
+  private logWeights(x: tf.Tensor2D, eps: tf.Tensor3D): tf.Tensor2D {
+    const [N, K, L] = eps.shape;
+    if (L !== this.spec.latentDim) throw new Error(`vae: eps must be [N, K, ${this.spec.latentDim}], got [${eps.shape}]`);
+    if (N !== x.shape[0]) throw new Error(`vae: eps has ${N} rows, x has ${x.shape[0]}`);
+    const D = dataDim(this.spec);
+    const { y, logdet } = pre(this.spec.preprocess, x);
+    const { mu, logvar } = this.encodeY(y);
+    const z = tf.add(tf.expandDims(mu, 1), tf.mul(tf.exp(tf.mul(0.5, tf.expandDims(logvar, 1))), eps)); // [N,K,L]
+    const m = tf.reshape(mlp(this.p, 'dec', this.spec.decoder, tf.reshape(z, [N * K, L]) as tf.Tensor2D), [N, K, D]);
+    const logstd = this.logstd();
+    const r = tf.div(tf.sub(tf.expandDims(y, 1), m), tf.exp(logstd));
+    // log p(y|z) = sum_d [-0.5 log 2pi - logstd_d - 0.5 r_d^2]
+    const logPyz = tf.sub(tf.sub(tf.mul(-0.5, tf.sum(tf.square(r), 2)), 0.5 * LOG_2PI * D), tf.sum(logstd));
+    const logPz = stdNormalLogProb(z, 2);
+    // log q(z|y) = sum_l [-0.5 log 2pi - 0.5 logvar_l - 0.5 eps_l^2]
+    const logQ = tf.sub(tf.sub(tf.mul(-0.5, tf.sum(tf.square(eps), 2)), 0.5 * LOG_2PI * L), tf.expandDims(tf.mul(0.5, tf.sum(logvar, 1)), 1));
+    return tf.add(tf.sub(tf.add(logPyz, logPz), logQ), tf.expandDims(logdet, 1)) as tf.Tensor2D;
+  }
+
+  density(x: tf.Tensor2D, eps?: tf.Tensor3D): { elbo: tf.Tensor1D; iwae: tf.Tensor1D } {
+    if (!eps) throw new Error('vae: density needs eps [N, K, latentDim] (draw it from core/prng.ts)');
+    return tf.tidy(() => {
+      const w = this.logWeights(x, eps);
+      const K = eps.shape[1];
+      return { elbo: tf.mean(w, 1) as tf.Tensor1D, iwae: tf.sub(tf.logSumExp(w, 1), Math.log(K)) as tf.Tensor1D };
+    });
+  }
+
+  /** Maximise the single-sample ELBO (the reparameterisation trick). */
+  trainStep(x: tf.Tensor2D, rng: Prng): Record<string, number> {
+    this.opt ??= new Adam(this.p.vars, this.lr);
+    const N = x.shape[0];
+    const eps = tf.tensor3d(rng.normals(N * this.spec.latentDim), [N, 1, this.spec.latentDim]);
+    const loss = this.opt.minimize(() => tf.neg(tf.mean(this.logWeights(x, eps))) as tf.Scalar);
+    eps.dispose();
+    return { loss };
+  }
+
+  setLearningRate(lr: number): void { this.lr = lr; if (this.opt) this.opt.lr = lr; }
+  optimizerState(): NamedWeight[] { return this.opt?.state() ?? []; }
+  loadOptimizerState(s: NamedWeight[]): void { this.opt ??= new Adam(this.p.vars, this.lr); this.opt.load(s); }
+  dispose(): void { this.p.dispose(); this.opt?.dispose(); }
+}
