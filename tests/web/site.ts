@@ -1,0 +1,124 @@
+/**
+ * The site the web tests drive: dist/web as static files, the models, and the
+ * edge app (Node adapter) for /v1 and /healthz, on one free loopback port,
+ * the way the Worker serves them in production.
+ *
+ * Models: the exported ones in models/ when present; any family / data kind
+ * missing there is filled with small random-weight models built by export/'s
+ * graph writer (ids `fixture-*`), so the page is tested against the artifact
+ * contract before (and whatever) models have been trained.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync, cpSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { extname, join, normalize, resolve } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import type { Manifest, ModelIndex } from '../../core/manifest';
+import type { ModelSpec } from '../../core/spec';
+import { buildGraphs } from '../../export/graphs';
+import { randomWeights, tinySpecs } from '../../export/testing/fixtures';
+import { createApp } from '../../edge/app';
+import { nodeRuntime } from '../../edge/node';
+
+const ROOT = resolve(import.meta.dirname, '..', '..');
+export const WEB_DIR = join(ROOT, 'dist', 'web');
+
+function writeModel(dir: string, id: string, dataset: string, spec: ModelSpec, seed: number): ModelIndex['models'][number] {
+  const graphs = buildGraphs(spec, randomWeights(spec, seed, 0.3));
+  mkdirSync(join(dir, id), { recursive: true });
+  const files = graphs.map((g) => {
+    const bytes = g.builder.toBytes(`${id} ${g.capability} (test fixture)`);
+    const file = `${g.capability}.onnx`;
+    writeFileSync(join(dir, id, file), bytes);
+    return { capability: g.capability, file, bytes: bytes.byteLength, sha256: createHash('sha256').update(bytes).digest('hex') };
+  });
+  const image = spec.shape.length === 2;
+  const manifest: Manifest = {
+    id, family: spec.family, model: spec.model, dataset, shape: spec.shape,
+    range: image ? [0, 256] : [-2, 2], discrete: image,
+    latentDim: spec.family === 'vae' || spec.family === 'gan' ? spec.latentDim : spec.shape.reduce((a, b) => a * b, 1),
+    capabilities: files.map((f) => f.capability),
+    density: spec.family === 'flow' ? 'exact' : spec.family === 'vae' ? 'iwae' : null,
+    unavailable: spec.family === 'gan' ? { density: 'GANs define no tractable density', encode: 'inverting a GAN generator is ill-posed' } : {},
+    opset: 13, files,
+    training: { steps: 0, backend: 'none', seconds: 0, batchSize: 0, seed, command: 'test fixture: random weights' },
+    metrics: {}, parameters: 0, description: `random-weight ${spec.model} fixture`,
+  };
+  writeFileSync(join(dir, id, 'manifest.json'), JSON.stringify(manifest, null, 2));
+  const { id: _i, family, model, shape, capabilities, density, description } = manifest;
+  return { id, family, model, dataset, shape, capabilities, density, description };
+}
+
+/** A models folder: models/ copied when present, plus fixtures for what it lacks. */
+export function prepareModels(): { dir: string; index: ModelIndex } {
+  const dir = mkdtempSync(join(tmpdir(), 'edgegen-web-models-'));
+  const real = join(ROOT, 'models', 'index.json');
+  const index: ModelIndex = existsSync(real) ? JSON.parse(readFileSync(real, 'utf8')) : { models: [] };
+  if (existsSync(real)) cpSync(join(ROOT, 'models'), dir, { recursive: true });
+  const has = (pred: (m: ModelIndex['models'][number]) => boolean) => index.models.some(pred);
+  const toy = tinySpecs([2]);
+  if (!has((m) => m.shape.length === 1 && m.family === 'flow')) {
+    index.models.push(
+      writeModel(dir, 'fixture-realnvp-2d', 'fixture-2d', toy.realnvp, 11),
+      writeModel(dir, 'fixture-vae-2d', 'fixture-2d', toy.vae, 12),
+      writeModel(dir, 'fixture-gan-2d', 'fixture-2d', toy.gan, 13),
+    );
+  }
+  if (!has((m) => m.shape.length === 2 && m.capabilities.includes('density'))) {
+    const img = tinySpecs([28, 28], { kind: 'logit', alpha: 0.05 });
+    index.models.push(
+      writeModel(dir, 'fixture-realnvp-mnist', 'mnist', img.realnvp, 21),
+      writeModel(dir, 'fixture-vae-mnist', 'mnist', img.vae, 22),
+    );
+  }
+  writeFileSync(join(dir, 'index.json'), JSON.stringify(index, null, 2));
+  return { dir, index };
+}
+
+const TYPES: Record<string, string> = {
+  '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.css': 'text/css',
+  '.json': 'application/json', '.wasm': 'application/wasm', '.onnx': 'application/octet-stream',
+};
+
+export interface Site { url: string; modelsDir: string; index: ModelIndex; requests: string[]; close(): Promise<void> }
+
+/** Starts the site on 127.0.0.1:<free port>. `api: false` serves static files only (a plain static host). */
+export async function startSite(opts: { api: boolean; models?: { dir: string; index: ModelIndex } }): Promise<Site> {
+  const { dir, index } = opts.models ?? prepareModels();
+  const app = opts.api ? createApp(nodeRuntime(dir)) : null;
+  const requests: string[] = [];
+  const server: Server = createServer(async (req, res) => {
+    const path = decodeURIComponent((req.url ?? '/').split('?')[0]);
+    requests.push(path);
+    try {
+      if (app && (path.startsWith('/v1/') || path === '/healthz')) {
+        const chunks: Buffer[] = [];
+        for await (const c of req) chunks.push(c as Buffer);
+        const body = chunks.length ? Buffer.concat(chunks) : undefined;
+        const r = await app.fetch(new Request(`http://127.0.0.1${req.url}`, { method: req.method, headers: req.headers as Record<string, string>, body }));
+        res.writeHead(r.status, Object.fromEntries(r.headers));
+        res.end(Buffer.from(await r.arrayBuffer()));
+        return;
+      }
+      const base = path.startsWith('/models/') ? dir : WEB_DIR;
+      const rel = normalize(path.startsWith('/models/') ? path.slice('/models/'.length) : path.slice(1) || 'index.html');
+      const file = join(base, rel);
+      if (!file.startsWith(base) || !existsSync(file)) {
+        res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
+        return;
+      }
+      const bytes = readFileSync(file);
+      res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream', 'content-length': bytes.byteLength });
+      res.end(bytes);
+    } catch (err) {
+      res.writeHead(500, { 'content-type': 'text/plain' }).end(String(err));
+    }
+  });
+  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/`, modelsDir: dir, index, requests,
+    close: () => new Promise((ok) => server.close(() => ok())),
+  };
+}

@@ -1,0 +1,191 @@
+/**
+ * End-to-end tests of the web client in real Chromium (playwright-core driving
+ * /usr/bin/chromium), against the built page (npm run build:web), real models
+ * (or contract fixtures, see site.ts) and the real Node API for comparison.
+ * Screenshots go to test-results/screenshots/.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { prepareModels, startSite, WEB_DIR, type Site } from './site';
+
+const SHOTS = join(import.meta.dirname, '..', '..', 'test-results', 'screenshots');
+const BASE_ARGS = ['--headless=new', '--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+
+async function launch(webgpu: boolean): Promise<{ browser: BrowserContext; close(): Promise<void> }> {
+  const profile = mkdtempSync(join(tmpdir(), 'edgegen-chromium-'));
+  const browser = await chromium.launchPersistentContext(profile, {
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: webgpu ? [...BASE_ARGS, '--enable-unsafe-webgpu'] : BASE_ARGS,
+    viewport: { width: 1100, height: 900 },
+  });
+  return { browser, close: async () => { await browser.close(); rmSync(profile, { recursive: true, force: true }); } };
+}
+
+async function open(ctx: BrowserContext, url: string): Promise<Page> {
+  const page = await ctx.newPage();
+  page.on('pageerror', (e) => console.error('page error:', e.message));
+  await page.goto(url);
+  await page.waitForSelector('body[data-ready=true]', { timeout: 30_000 });
+  return page;
+}
+
+/** Samples drawn through the Sample view: the rows the page shows in its "raw values" panel. */
+async function sampleInPage(page: Page, id: string, seed: number, n: number, mode = 'sample'): Promise<{ engine: string; samples: number[][] }> {
+  await page.click('#tab-sample');
+  await page.selectOption('#sample-model', id);
+  await page.fill('#sample-seed', String(seed));
+  await page.fill('#sample-n', String(n));
+  await page.fill('#sample-temp', '1');
+  if (await page.isVisible('#sample-mode')) await page.selectOption('#sample-mode', mode);
+  await page.evaluate(() => { document.getElementById('sample-json')!.textContent = ''; });
+  await page.click('#sample-form button[type=submit]');
+  await page.waitForFunction(() => (document.getElementById('sample-json')!.textContent ?? '').length > 0, null, { timeout: 60_000 });
+  return JSON.parse((await page.textContent('#sample-json'))!);
+}
+
+async function apiSample(site: Site, id: string, seed: number, n: number, mode = 'sample'): Promise<number[][]> {
+  const res = await fetch(`${site.url}v1/models/${id}/sample`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ n, seed, temperature: 1, mode }) });
+  expect(res.status).toBe(200);
+  return ((await res.json()) as { samples: number[][] }).samples;
+}
+
+function maxAbsDiff(a: number[][], b: number[][]): number {
+  expect(a.length).toBe(b.length);
+  let worst = 0;
+  a.forEach((row, i) => row.forEach((v, j) => { worst = Math.max(worst, Math.abs(v - b[i][j])); }));
+  return worst;
+}
+
+let site: Site;
+let staticSite: Site;
+
+beforeAll(async () => {
+  if (!existsSync(join(WEB_DIR, 'index.html'))) execFileSync('npx', ['vite', 'build', '--config', 'web/vite.config.ts', '--logLevel', 'warn']);
+  mkdirSync(SHOTS, { recursive: true });
+  const models = prepareModels();
+  site = await startSite({ api: true, models });
+  staticSite = await startSite({ api: false, models });
+});
+afterAll(async () => {
+  await site?.close();
+  await staticSite?.close();
+});
+
+const pick = (pred: (m: Site['index']['models'][number]) => boolean) => site.index.models.find(pred)!;
+
+describe('web client on wasm (no WebGPU)', () => {
+  let b: Awaited<ReturnType<typeof launch>>;
+  let page: Page;
+  beforeAll(async () => {
+    b = await launch(false);
+    page = await open(b.browser, site.url);
+  });
+  afterAll(async () => b?.close());
+
+  it('chooses the wasm provider and says so', async () => {
+    expect(await page.getAttribute('#backend', 'data-backend')).toBe('wasm');
+    expect(await page.textContent('#backend')).toContain('wasm');
+  });
+
+  it('draws the same samples as the Node API for a seed (flow, GAN, VAE)', async () => {
+    for (const family of ['flow', 'gan', 'vae'] as const) {
+      const m = pick((x) => x.family === family && x.shape.length === 1) ?? pick((x) => x.family === family);
+      if (!m) continue;
+      const local = await sampleInPage(page, m.id, 7, 32);
+      expect(local.engine).toBe('browser');
+      const remote = await apiSample(site, m.id, 7, 32);
+      expect(maxAbsDiff(local.samples, remote), m.id).toBeLessThan(1e-4);
+    }
+    await page.screenshot({ path: join(SHOTS, 'sample-wasm.png'), fullPage: true });
+  });
+
+  it('runs the same request through the API when switched', async () => {
+    const m = pick((x) => x.family === 'flow');
+    await page.check('#use-api');
+    const viaApi = await sampleInPage(page, m.id, 3, 8);
+    await page.uncheck('#use-api');
+    const local = await sampleInPage(page, m.id, 3, 8);
+    expect(viaApi.engine).toBe('api');
+    expect(maxAbsDiff(local.samples, viaApi.samples)).toBeLessThan(1e-4);
+  });
+
+  it('renders every family of a data set in the compare view', async () => {
+    const toy = pick((x) => x.shape.length === 1).dataset;
+    const expected = site.index.models.filter((x) => x.dataset === toy);
+    await page.click('#tab-compare');
+    await page.selectOption('#compare-dataset', toy);
+    await page.click('#compare-form button[type=submit]');
+    await page.waitForFunction((n) => document.querySelectorAll('#compare-cards .card[data-state]').length === n, expected.length, { timeout: 60_000 });
+    const states = await page.$$eval('#compare-cards .card', (cs) => cs.map((c) => [(c as HTMLElement).dataset.family, (c as HTMLElement).dataset.state]));
+    expect(states.every(([, s]) => s === 'done')).toBe(true);
+    expect(new Set(states.map(([f]) => f))).toEqual(new Set(expected.map((x) => x.family)));
+    const gan = expected.find((x) => x.family === 'gan');
+    if (gan) expect(await page.textContent(`.card[data-model="${gan.id}"]`)).toMatch(/No density/);
+    expect(await page.$$eval('#traits tbody tr', (r) => r.length)).toBeGreaterThanOrEqual(4);
+    await page.screenshot({ path: join(SHOTS, 'compare-wasm.png'), fullPage: true });
+  });
+
+  it('scores a held-out test image with a finite log-density that agrees with the API', async () => {
+    const m = pick((x) => x.shape.length === 2 && x.capabilities.includes('density'));
+    await page.click('#tab-density');
+    await page.selectOption('#density-model', m.id);
+    await page.waitForFunction(() => document.querySelectorAll('#density-pick option').length > 1);
+    await page.selectOption('#density-pick', '3');
+    if (await page.isVisible('#density-k')) await page.fill('#density-k', '8');
+    await page.click('#density-form button[type=submit]');
+    await page.waitForFunction(() => (document.getElementById('density-out')!.dataset.logp ?? '') !== '', null, { timeout: 60_000 });
+    const logp = Number(await page.getAttribute('#density-out', 'data-logp'));
+    expect(Number.isFinite(logp)).toBe(true);
+    expect(await page.textContent('#density-out')).toMatch(/bits\/dim/);
+    await page.waitForFunction(() => /More typical than/.test(document.getElementById('density-hist-note')!.textContent ?? ''), null, { timeout: 60_000 });
+    // the same image through the API, with the same seed: same dequantisation noise and eps
+    const img = await page.evaluate(async () => ((await (await fetch('testset-mnist.json')).json()) as { images: number[][] }).images[3]);
+    const res = await fetch(`${site.url}v1/models/${m.id}/density`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ x: [img], seed: 0, k: 8 }) });
+    const api = (await res.json()) as { logp: number[] };
+    expect(Math.abs(api.logp[0] - logp)).toBeLessThan(1e-4 * Math.max(1, Math.abs(logp)));
+    await page.screenshot({ path: join(SHOTS, 'density-wasm.png'), fullPage: true });
+  });
+
+  it('serves model files from the Cache API after a reload', async () => {
+    const before = site.requests.filter((p) => p.endsWith('.onnx')).length;
+    expect(before).toBeGreaterThan(0);
+    await page.reload();
+    await page.waitForSelector('body[data-ready=true]');
+    const m = pick((x) => x.family === 'flow');
+    await sampleInPage(page, m.id, 1, 4);
+    expect(site.requests.filter((p) => p.endsWith('.onnx')).length).toBe(before);
+    expect(await page.evaluate(() => (globalThis as unknown as { edgegenFetchStats: { cache: number } }).edgegenFetchStats.cache)).toBeGreaterThan(0);
+  });
+});
+
+describe('web client on WebGPU (SwiftShader here)', () => {
+  let b: Awaited<ReturnType<typeof launch>>;
+  beforeAll(async () => { b = await launch(true); });
+  afterAll(async () => b?.close());
+
+  it('chooses WebGPU and samples equal the Node API within 1e-4', async () => {
+    const page = await open(b.browser, site.url);
+    await page.waitForFunction(() => document.getElementById('backend')!.dataset.backend !== undefined);
+    expect(await page.getAttribute('#backend', 'data-backend')).toBe('webgpu');
+    const m = pick((x) => x.family === 'flow' && x.shape.length === 1);
+    const local = await sampleInPage(page, m.id, 5, 64);
+    expect(await page.getAttribute('#backend', 'data-backend')).toBe('webgpu'); // no silent fallback
+    expect(maxAbsDiff(local.samples, await apiSample(site, m.id, 5, 64))).toBeLessThan(1e-4);
+    await page.screenshot({ path: join(SHOTS, 'sample-webgpu.png'), fullPage: true });
+  });
+
+  it('works as plain static files: the API switch is disabled with a reason', async () => {
+    const page = await open(b.browser, staticSite.url);
+    await page.waitForFunction(() => /no API/.test(document.getElementById('api-note')!.textContent ?? ''));
+    expect(await page.isDisabled('#use-api')).toBe(true);
+    const m = pick((x) => x.shape.length === 2);
+    await page.setViewportSize({ width: 380, height: 800 });
+    await sampleInPage(page, m.id, 0, 16, 'mean');
+    await page.screenshot({ path: join(SHOTS, 'static-narrow.png'), fullPage: true });
+  });
+});
