@@ -17,7 +17,7 @@ import { FAMILY_TRAITS, type Capability, type Manifest, type ManifestFile, type 
 import { latentDim, type ModelSpec } from '../core/spec';
 import { buildGraphs } from './graphs';
 import { OPSET } from './onnx/graph';
-import { verifyGraphs, type Reference, type VerifyReport } from './verify';
+import { verifyGraphs, type GraphBytes, type Reference, type VerifyReport } from './verify';
 
 export const UNAVAILABLE: Record<string, Partial<Record<Capability, string>>> = {
   gan: {
@@ -64,9 +64,9 @@ export async function exportCheckpoint(path: string, opts: ExportOptions = {}): 
   if (!/^[a-z0-9][a-z0-9-]*$/.test(id)) throw new Error(`model id ${JSON.stringify(id)}: use lowercase letters, digits and '-'`);
   const out = opts.out ?? 'models';
 
-  let graphs;
+  let graphs: GraphBytes[];
   try {
-    graphs = buildGraphs(spec, ck.weights);
+    graphs = buildGraphs(spec, ck.weights).map((g) => ({ capability: g.capability, bytes: g.builder.toBytes(`edgegen ${id} ${g.capability}`) }));
   } catch (e) {
     throw new CheckpointError(`${path}: weights do not match the checkpoint's own spec: ${(e as Error).message}`);
   }
@@ -81,8 +81,7 @@ export async function exportCheckpoint(path: string, opts: ExportOptions = {}): 
 
   const dir = join(out, id);
   mkdirSync(dir, { recursive: true });
-  const files: ManifestFile[] = graphs.map(({ capability, builder }) => {
-    const bytes = builder.toBytes(`edgegen ${id} ${capability}`);
+  const files: ManifestFile[] = graphs.map(({ capability, bytes }) => {
     const file = `${capability}.onnx`;
     writeAtomic(join(dir, file), bytes);
     return { capability, file, bytes: bytes.length, sha256: sha256(bytes) };

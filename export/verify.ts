@@ -12,7 +12,7 @@
  */
 import { Prng } from '../core/prng';
 import { dataDim, latentDim, type ModelSpec } from '../core/spec';
-import type { Graph } from './graphs';
+import type { Capability } from '../core/manifest';
 import { runGraph, type Feed } from './ort';
 
 export const SAMPLE_TOL = 1e-4;
@@ -47,7 +47,13 @@ export function testInputs(spec: ModelSpec, n: number, rng: Prng): Float32Array 
   return e.map((v, i) => p.shift[i % D] + p.scale[i % D] * v);
 }
 
-export async function verifyGraphs(spec: ModelSpec, graphs: Graph[], ref: Reference, opts: { n?: number; k?: number; seed?: number } = {}): Promise<VerifyReport[]> {
+/** Serialised graphs, as written to disk or as read back from models/. */
+export interface GraphBytes {
+  capability: Capability;
+  bytes: Uint8Array;
+}
+
+export async function verifyGraphs(spec: ModelSpec, graphs: GraphBytes[], ref: Reference, opts: { n?: number; k?: number; seed?: number } = {}): Promise<VerifyReport[]> {
   const n = opts.n ?? 64;
   const K = opts.k ?? 8;
   const rng = new Prng(opts.seed ?? 20240601);
@@ -76,8 +82,7 @@ export async function verifyGraphs(spec: ModelSpec, graphs: Graph[], ref: Refere
     }
   };
 
-  for (const { capability, builder } of graphs) {
-    const bytes = builder.toBytes();
+  for (const { capability, bytes } of graphs) {
     const x = testInputs(spec, n, rng);
     const feedX: Feed = { x: { data: x, dims: [n, D] } };
     if (capability === 'sample') {

@@ -1,0 +1,101 @@
+// The exporter end to end on small tfjs models from train/: files, manifest,
+// index, independent ONNX checks, and the ways a bad checkpoint must fail.
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { encodeCheckpoint, type Checkpoint } from '../core/checkpoint';
+import type { Manifest, ModelIndex } from '../core/manifest';
+import type { Family } from '../core/spec';
+import { buildModel, defaultSpec } from '../train/models';
+import { exportCheckpoint } from './export';
+import { checkOnnxFiles } from './testing/onnx-check';
+import { tfjsReference } from './tfjs-reference';
+
+const tmp = mkdtempSync(join(tmpdir(), 'edgegen-export-'));
+
+function writeCheckpoint(family: Family, model: string, dataset = 'moons', edit?: (ck: Checkpoint) => void): string {
+  const spec = defaultSpec(family, model, dataset, { size: 'tiny', shift: [0.5, 0.25], scale: [0.9, 0.5] });
+  const m = buildModel(spec, undefined, { seed: 11 });
+  const ck: Checkpoint = {
+    spec, weights: m.weights(), optimizer: [], step: 42,
+    meta: { dataset, range: [-1.5, 2.5], discrete: false, backend: 'cpu', seconds: 1.5, batchSize: 64, seed: 5, command: 'test', metrics: { testNll: 1.25, note: 'ignored' } },
+  };
+  m.dispose();
+  edit?.(ck);
+  const path = join(tmp, `${family}-${model}-${Math.random().toString(36).slice(2)}.egck`);
+  writeFileSync(path, encodeCheckpoint(ck));
+  return path;
+}
+
+describe('exportCheckpoint', () => {
+  const out = join(tmp, 'models');
+
+  it.each([['vae', 'vae'], ['gan', 'gan'], ['flow', 'realnvp'], ['flow', 'nice']] as const)('%s %s: verified graphs, manifest and index', async (family, model) => {
+    const { manifest, dir, verification } = await exportCheckpoint(writeCheckpoint(family, model), { out });
+    const expectedCaps = family === 'gan' ? ['sample'] : ['sample', 'density', 'encode'];
+    expect(manifest.capabilities).toEqual(expectedCaps);
+    expect(verification.every((r) => r.maxError <= 1e-4)).toBe(true);
+    const onDisk: Manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
+    expect(onDisk).toEqual(manifest);
+    for (const f of manifest.files) {
+      const bytes = readFileSync(join(dir, f.file));
+      expect(bytes.length).toBe(f.bytes);
+      expect(createHash('sha256').update(bytes).digest('hex')).toBe(f.sha256);
+    }
+    expect(checkOnnxFiles(manifest.files.map((f) => join(dir, f.file))).every(([, ir, op]) => ir === 8 && op === 13)).toBe(true);
+    expect(manifest.training).toEqual({ steps: 42, backend: 'cpu', seconds: 1.5, batchSize: 64, seed: 5, command: 'test' });
+    expect(manifest.metrics).toEqual({ testNll: 1.25 });
+    expect(manifest.range).toEqual([-1.5, 2.5]);
+    expect(manifest.density).toBe({ vae: 'elbo', gan: null, flow: 'exact' }[family]);
+    if (family === 'gan') {
+      expect(manifest.unavailable).toEqual({ density: 'GANs define no tractable density', encode: 'inverting a GAN generator is ill-posed' });
+      // the discriminator does not ship: parameters are the generator's alone
+      const sizes = defaultSpec('gan', 'gan', 'moons', { size: 'tiny' }) as { generator: { sizes: number[] } };
+      const gen = sizes.generator.sizes.slice(1).reduce((n, s, i) => n + (sizes.generator.sizes[i] + 1) * s, 0);
+      expect(manifest.parameters).toBe(gen);
+    }
+    expect(existsSync(join(dir, 'checkpoint.egck'))).toBe(true);
+    const index: ModelIndex = JSON.parse(readFileSync(join(out, 'index.json'), 'utf8'));
+    expect(index.models.find((m) => m.id === manifest.id)?.family).toBe(family);
+  });
+
+  it('names models by family, model and dataset unless --id is given', async () => {
+    const { manifest } = await exportCheckpoint(writeCheckpoint('flow', 'nice'), { out, id: 'my-flow' });
+    expect(manifest.id).toBe('my-flow');
+    const index: ModelIndex = JSON.parse(readFileSync(join(out, 'index.json'), 'utf8'));
+    expect(index.models.map((m) => m.id)).toContain('flow-nice-moons');
+    await expect(exportCheckpoint(writeCheckpoint('gan', 'gan'), { out, id: 'Bad Id' })).rejects.toThrow(/model id/);
+  });
+
+  it('refuses corrupt, truncated and mismatched checkpoints with a clear message', async () => {
+    const good = readFileSync(writeCheckpoint('vae', 'vae'));
+    const corrupt = join(tmp, 'corrupt.egck');
+    const flipped = Uint8Array.from(good);
+    flipped[flipped.length - 3] ^= 0xff;
+    writeFileSync(corrupt, flipped);
+    await expect(exportCheckpoint(corrupt, { out })).rejects.toThrow(/checksum mismatch/);
+    writeFileSync(corrupt, good.subarray(0, good.length - 8));
+    await expect(exportCheckpoint(corrupt, { out })).rejects.toThrow(/truncated/);
+    writeFileSync(corrupt, 'not a checkpoint');
+    await expect(exportCheckpoint(corrupt, { out })).rejects.toThrow(/bad magic/);
+    await expect(exportCheckpoint(join(tmp, 'nope.egck'), { out })).rejects.toThrow(/no such checkpoint/);
+    const renamed = writeCheckpoint('flow', 'realnvp', 'moons', (ck) => {
+      ck.weights = ck.weights.filter((w) => w.name !== 'step1.net.0.W');
+    });
+    await expect(exportCheckpoint(renamed, { out })).rejects.toThrow(/do not match.*step1\.net\.0\.W/);
+  });
+
+  it('writes nothing when a graph disagrees with the reference model', async () => {
+    const path = writeCheckpoint('gan', 'gan');
+    const id = 'gan-off-by-a-little';
+    // a reference whose samples are shifted by 1e-3: the ONNX graph must be refused
+    const reference = async (ck: Checkpoint) => {
+      const r = await tfjsReference(ck.spec, ck.weights);
+      return { ...r, sample: async (z: Float32Array, n: number) => ({ x: (await r.sample(z, n)).x!.map((v) => v + 1e-3) }) };
+    };
+    await expect(exportCheckpoint(path, { out, id, reference })).rejects.toThrow(/sample\.x disagrees.*1\.000e-3/);
+    expect(existsSync(join(out, id))).toBe(false);
+  });
+});
