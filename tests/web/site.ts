@@ -84,7 +84,8 @@ const TYPES: Record<string, string> = {
 export interface Site { url: string; modelsDir: string; index: ModelIndex; requests: string[]; close(): Promise<void> }
 
 /** Starts the site on 127.0.0.1:<free port>. `api: false` serves static files only (a plain static host). */
-export async function startSite(opts: { api: boolean; models?: { dir: string; index: ModelIndex } }): Promise<Site> {
+export async function startSite(opts: { api: boolean; models?: { dir: string; index: ModelIndex }; webDir?: string }): Promise<Site> {
+  const webRoot = opts.webDir ?? WEB_DIR;
   const { dir, index } = opts.models ?? prepareModels();
   const app = opts.api ? createApp(nodeRuntime(dir)) : null;
   const requests: string[] = [];
@@ -101,7 +102,7 @@ export async function startSite(opts: { api: boolean; models?: { dir: string; in
         res.end(Buffer.from(await r.arrayBuffer()));
         return;
       }
-      const base = path.startsWith('/models/') ? dir : WEB_DIR;
+      const base = path.startsWith('/models/') ? dir : webRoot;
       const rel = normalize(path.startsWith('/models/') ? path.slice('/models/'.length) : path.slice(1) || 'index.html');
       const file = join(base, rel);
       if (!file.startsWith(base) || !existsSync(file)) {

@@ -5,12 +5,12 @@
  * Screenshots go to test-results/screenshots/.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { prepareModels, startSite, WEB_DIR, type Site } from './site';
+import { prepareModels, startSite, type Site } from './site';
 
 const SHOTS = join(import.meta.dirname, '..', '..', 'test-results', 'screenshots');
 const BASE_ARGS = ['--headless=new', '--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
@@ -62,18 +62,23 @@ function maxAbsDiff(a: number[][], b: number[][]): number {
 }
 
 let site: Site;
+let webDir: string;
 let staticSite: Site;
 
 beforeAll(async () => {
-  if (!existsSync(join(WEB_DIR, 'index.html'))) execFileSync('npx', ['vite', 'build', '--config', 'web/vite.config.ts', '--logLevel', 'warn']);
+  // a private build of the current sources, so a stale or concurrent dist/web cannot mislead the tests
+  webDir = mkdtempSync(join(tmpdir(), 'edgegen-web-dist-'));
+  execFileSync('npx', ['vite', 'build', '--config', 'web/vite.config.ts', '--logLevel', 'warn', '--outDir', webDir, '--emptyOutDir']);
   mkdirSync(SHOTS, { recursive: true });
   const models = prepareModels();
-  site = await startSite({ api: true, models });
-  staticSite = await startSite({ api: false, models });
+  site = await startSite({ api: true, models, webDir });
+  staticSite = await startSite({ api: false, models, webDir });
 });
 afterAll(async () => {
   await site?.close();
   await staticSite?.close();
+  rmSync(webDir, { recursive: true, force: true });
+  rmSync(site.modelsDir, { recursive: true, force: true });
 });
 
 const pick = (pred: (m: Site['index']['models'][number]) => boolean) => site.index.models.find(pred)!;
@@ -149,6 +154,36 @@ describe('web client on wasm (no WebGPU)', () => {
     const api = (await res.json()) as { logp: number[] };
     expect(Math.abs(api.logp[0] - logp)).toBeLessThan(1e-4 * Math.max(1, Math.abs(logp)));
     await page.screenshot({ path: join(SHOTS, 'density-wasm.png'), fullPage: true });
+  });
+
+  it('interpolates linearly between the latents of two seeds', async () => {
+    for (const m of site.index.models.filter((x) => x.family !== 'vae' && x.capabilities.includes('sample')).slice(0, 2)) {
+      await page.click('#tab-interpolate');
+      await page.selectOption('#interp-model', m.id);
+      await page.fill('#interp-a', '4');
+      await page.fill('#interp-b', '9');
+      await page.fill('#interp-steps', '6');
+      await page.evaluate(() => { document.getElementById('interp-json')!.textContent = ''; });
+      await page.click('#interp-form button[type=submit]');
+      await page.waitForFunction(() => (document.getElementById('interp-json')!.textContent ?? '').length > 0, null, { timeout: 60_000 });
+      const { samples } = JSON.parse((await page.textContent('#interp-json'))!) as { samples: number[][] };
+      expect(samples).toHaveLength(6);
+      // the ends are exactly the seeds' own samples (GAN and flow decoders are deterministic)
+      expect(maxAbsDiff([samples[0]], await apiSample(site, m.id, 4, 1))).toBeLessThan(1e-4);
+      expect(maxAbsDiff([samples[5]], await apiSample(site, m.id, 9, 1))).toBeLessThan(1e-4);
+    }
+    await page.screenshot({ path: join(SHOTS, 'interpolate-wasm.png'), fullPage: true });
+  });
+
+  it('moves between views with the arrow keys', async () => {
+    await page.click('#tab-sample');
+    await page.focus('#tab-sample');
+    await page.keyboard.press('ArrowRight');
+    expect(await page.getAttribute('#tab-compare', 'aria-selected')).toBe('true');
+    expect(await page.isVisible('#view-compare')).toBe(true);
+    expect(await page.isVisible('#view-sample')).toBe(false);
+    await page.keyboard.press('ArrowLeft');
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('tab-sample');
   });
 
   it('serves model files from the Cache API after a reload', async () => {

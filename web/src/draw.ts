@@ -45,6 +45,20 @@ export function boxFromRange(range: [number, number]): Box {
   return { min: range[0] - pad, max: range[1] + pad };
 }
 
+/**
+ * Bounds for a scatter plot: the training range, widened to hold the middle
+ * 98% of the points on both axes (a few outliers must not shrink the rest).
+ */
+export function boxFor(range: [number, number], points: Float32Array[]): Box {
+  const box = boxFromRange(range);
+  if (points.length === 0) return box;
+  const vals = points.flatMap((p) => [p[0], p[1]]).filter(Number.isFinite).sort((a, b) => a - b);
+  const lo = vals[Math.floor(0.01 * (vals.length - 1))];
+  const hi = vals[Math.ceil(0.99 * (vals.length - 1))];
+  const pad = 0.05 * (hi - lo || 1);
+  return { min: Math.min(box.min, lo - pad), max: Math.max(box.max, hi + pad) };
+}
+
 /** Points of an res x res grid over the box, row-major from the top (y max) down. */
 export function gridPoints(box: Box, res: number): Float32Array[] {
   const pts: Float32Array[] = [];
@@ -100,6 +114,14 @@ export function drawScatter(
     ctx.drawImage(tile, 0, 0, size, size);
   }
   const px = (v: number): number => ((v - box.min) / (box.max - box.min)) * size;
+  // axis extent in the corners: both axes share the box
+  ctx.fillStyle = heat ? '#fff' : '#aaa';
+  ctx.font = '10px system-ui, sans-serif';
+  ctx.fillText(box.min.toFixed(1), 3, size - 4);
+  ctx.textAlign = 'right';
+  ctx.fillText(box.max.toFixed(1), size - 3, size - 4);
+  ctx.textAlign = 'left';
+  ctx.fillText(box.max.toFixed(1), 3, 11);
   ctx.fillStyle = heat ? 'rgba(255,255,255,0.85)' : 'rgba(120,200,255,0.8)';
   for (const p of points) {
     ctx.beginPath();

@@ -6,7 +6,7 @@
 import { FAMILY_TRAITS, type Manifest } from '../../../core/manifest';
 import type { Family } from '../../../core/spec';
 import { $, app, guarded, intValue, isImage, setStatus, where } from '../app';
-import { boxFromRange, drawImageGrid, drawScatter, gridPoints } from '../draw';
+import { boxFor, drawImageGrid, drawScatter, gridPoints } from '../draw';
 
 const FAMILY_NAMES: Record<Family, string> = { vae: 'VAE', gan: 'GAN', flow: 'Flow (NICE / RealNVP)', made: 'Autoregressive (MADE)' };
 const HEAT_RES = 48;
@@ -73,7 +73,7 @@ async function renderCard(m: Manifest, seed: number, canvas: HTMLCanvasElement, 
   } else {
     const { rows, ms } = await engine.sample(m, { n: 500, seed, temperature: 1, mode: 'sample' });
     lines.push(`500 samples in ${ms.toFixed(1)} ms.`);
-    const box = boxFromRange(m.range);
+    const box = boxFor(m.range, rows);
     let heat: { logp: number[]; res: number } | undefined;
     if (m.capabilities.includes('density')) {
       const res = await engine.density(m, gridPoints(box, HEAT_RES), { seed, k: 8 });

@@ -1,6 +1,6 @@
 /** View 1: draw samples for (model, seed, temperature, count) and plot them. */
 import { $, app, fillModelSelect, guarded, intValue, isImage, numValue, setStatus, where } from '../app';
-import { boxFromRange, drawImageGrid, drawScatter } from '../draw';
+import { boxFor, drawImageGrid, drawScatter } from '../draw';
 import type { Mode } from '../engine';
 
 export function initSample(): void {
@@ -40,7 +40,7 @@ async function run(): Promise<void> {
   const { rows, ms } = await engine.sample(m, req);
   const canvas = $<HTMLCanvasElement>('sample-canvas');
   if (isImage(m)) drawImageGrid(canvas, rows, m.shape, Math.ceil(Math.sqrt(rows.length)));
-  else drawScatter(canvas, rows, boxFromRange(m.range), undefined, 400);
+  else drawScatter(canvas, rows, boxFor(m.range, rows), undefined, 400);
   $('sample-info').textContent = `${rows.length} samples of ${m.id}, seed ${req.seed}, temperature ${req.temperature}: ${ms.toFixed(1)} ms ${where()}`;
   $('sample-json').textContent = JSON.stringify({ id: m.id, engine: engine.name, ...req, samples: rows.map((r) => Array.from(r)) });
   $('sample-info').dataset.engine = engine.name;
