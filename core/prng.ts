@@ -117,3 +117,22 @@ export function sampleNoise(
   if (opts.observationDim === undefined) return { z };
   return { z, noise: rng.normals(n * opts.observationDim, t) };
 }
+
+/**
+ * The noise a `density` request consumes, in a fixed order so every runtime
+ * builds the same tensors from (seed, n): first, for discrete (image) models,
+ * the uniform dequantisation noise u [n, dataDim] in [0, 1) that is added to
+ * integer pixels; then, for a VAE, the standard normals eps [n, k, latentDim]
+ * of its importance samples.
+ */
+export function densityNoise(
+  seed: number,
+  n: number,
+  dataDim: number,
+  opts: { dequantise?: boolean; k?: number; latentDim?: number } = {},
+): { u?: Float32Array; eps?: Float32Array } {
+  const rng = new Prng(seed);
+  const u = opts.dequantise ? rng.uniforms(n * dataDim) : undefined;
+  const eps = opts.k !== undefined && opts.latentDim !== undefined ? rng.normals(n * opts.k * opts.latentDim) : undefined;
+  return { u, eps };
+}

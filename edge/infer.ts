@@ -1,0 +1,179 @@
+/**
+ * What each endpoint computes, per family, on top of the graph signatures in
+ * core/manifest.ts. All randomness comes from core/prng.ts, drawn here before
+ * any graph runs, so a seed means the same thing in Node, the Worker and the
+ * browser.
+ */
+import type { DensityResponse, EncodeResponse } from '../core/api';
+import type { Manifest } from '../core/manifest';
+import { densityNoise, Prng, sampleNoise } from '../core/prng';
+import { badRequest } from './errors';
+import { MAX_DENSITY_DRAWS } from './schemas';
+import type { ModelStore } from './store';
+import type { Tensor } from './runtime';
+
+export const dataDimOf = (m: Manifest) => m.shape.reduce((a, b) => a * b, 1);
+/** Image models get PNG grids and bits/dim. */
+export const isImage = (m: Manifest) => m.discrete && m.shape.length >= 2;
+
+/** Output of a batch: n rows of `width` floats. */
+export interface Batch {
+  data: Float32Array;
+  n: number;
+  width: number;
+}
+
+export function toRows(b: Batch): number[][] {
+  const rows: number[][] = [];
+  for (let i = 0; i < b.n; i++) rows.push(Array.from(b.data.subarray(i * b.width, (i + 1) * b.width)));
+  return rows;
+}
+
+function flatten(rows: number[][], width: number, what: string): Float32Array {
+  if (rows[0].length !== width) {
+    throw badRequest('bad_shape', `${what} rows must have ${width} values for this model, got ${rows[0].length}`);
+  }
+  const out = new Float32Array(rows.length * width);
+  rows.forEach((r, i) => out.set(r, i * width));
+  return out;
+}
+
+function output(outputs: Record<string, Tensor>, name: string): Float32Array {
+  const t = outputs[name];
+  if (!t) throw new Error(`graph has no output '${name}'`);
+  return t.data;
+}
+
+/** z [n, L] -> x [n, D] through the sample graph (VAE: with observation noise or its mean). */
+async function decodeLatents(
+  store: ModelStore,
+  m: Manifest,
+  z: Float32Array,
+  n: number,
+  mode: 'mean' | 'sample',
+  noise: () => Float32Array,
+): Promise<Batch> {
+  const session = await store.session(m, 'sample');
+  const D = dataDimOf(m);
+  const feeds: Record<string, Tensor> = { z: { data: z, dims: [n, m.latentDim] } };
+  if (m.family === 'vae') feeds.noise = { data: noise(), dims: [n, D] };
+  const out = await session.run(feeds);
+  const name = m.family === 'vae' && mode === 'mean' ? 'x_mean' : 'x';
+  return { data: output(out, name), n, width: D };
+}
+
+export async function sample(
+  store: ModelStore,
+  m: Manifest,
+  req: { n: number; seed: number; temperature: number; mode: 'mean' | 'sample' },
+): Promise<Batch> {
+  store.require(m, 'sample');
+  const D = dataDimOf(m);
+  const { z, noise } = sampleNoise(req.seed, req.n, m.latentDim, {
+    temperature: req.temperature,
+    observationDim: m.family === 'vae' ? D : undefined,
+  });
+  return decodeLatents(store, m, z, req.n, req.mode, () => noise!);
+}
+
+export async function decode(
+  store: ModelStore,
+  m: Manifest,
+  req: { z: number[][]; mode: 'mean' | 'sample'; seed: number },
+): Promise<Batch> {
+  store.require(m, 'sample', 'decode');
+  const z = flatten(req.z, m.latentDim, 'z');
+  const n = req.z.length;
+  return decodeLatents(store, m, z, n, req.mode, () => new Prng(req.seed).normals(n * dataDimOf(m)));
+}
+
+/**
+ * Spherical interpolation: latents drawn from N(0, I) concentrate on a shell of
+ * radius sqrt(L), and a straight line between two of them passes through the
+ * improbable region near the origin; the great circle stays on the shell.
+ */
+export async function interpolate(
+  store: ModelStore,
+  m: Manifest,
+  req: { seedA: number; seedB: number; steps: number; temperature: number },
+): Promise<Batch> {
+  store.require(m, 'sample', 'interpolate');
+  const L = m.latentDim;
+  const a = sampleNoise(req.seedA, 1, L, { temperature: req.temperature }).z;
+  const b = sampleNoise(req.seedB, 1, L, { temperature: req.temperature }).z;
+  let dot = 0, na = 0, nb = 0;
+  for (let i = 0; i < L; i++) {
+    dot += a[i] * b[i];
+    na += a[i] * a[i];
+    nb += b[i] * b[i];
+  }
+  const omega = Math.acos(Math.min(1, Math.max(-1, dot / Math.sqrt(na * nb || 1))));
+  const z = new Float32Array(req.steps * L);
+  for (let s = 0; s < req.steps; s++) {
+    const t = s / (req.steps - 1);
+    // nearly parallel latents: slerp degenerates to lerp
+    const wa = omega < 1e-6 ? 1 - t : Math.sin((1 - t) * omega) / Math.sin(omega);
+    const wb = omega < 1e-6 ? t : Math.sin(t * omega) / Math.sin(omega);
+    for (let i = 0; i < L; i++) z[s * L + i] = wa * a[i] + wb * b[i];
+  }
+  // the VAE path shows decoder means: observation noise would hide the smooth path
+  return decodeLatents(store, m, z, req.steps, 'mean', () => new Float32Array(req.steps * dataDimOf(m)));
+}
+
+export async function density(
+  store: ModelStore,
+  m: Manifest,
+  req: { x: number[][]; k: number; seed: number },
+): Promise<DensityResponse> {
+  store.require(m, 'density', 'compute a density');
+  const D = dataDimOf(m);
+  const n = req.x.length;
+  const x = flatten(req.x, D, 'x');
+  const isVae = m.family === 'vae';
+  if (isVae && n * req.k > MAX_DENSITY_DRAWS) {
+    throw badRequest('limit_exceeded', `rows x k = ${n * req.k}; at most ${MAX_DENSITY_DRAWS} per request`, MAX_DENSITY_DRAWS);
+  }
+  if (m.discrete) {
+    for (let i = 0; i < x.length; i++) {
+      if (x[i] < 0 || x[i] >= 256) throw badRequest('out_of_range', `x must be pixels in [0, 256); found ${x[i]}`);
+    }
+  }
+  const { u, eps } = densityNoise(req.seed, n, D, {
+    dequantise: m.discrete,
+    k: isVae ? req.k : undefined,
+    latentDim: isVae ? m.latentDim : undefined,
+  });
+  // integer pixel + U[0,1): a continuous density on [0,256)^D whose bits/dim compare with papers
+  if (u) for (let i = 0; i < x.length; i++) x[i] = Math.floor(x[i]) + u[i];
+  const session = await store.session(m, 'density');
+  const feeds: Record<string, Tensor> = { x: { data: x, dims: [n, D] } };
+  if (eps) feeds.eps = { data: eps, dims: [n, req.k, m.latentDim] };
+  const out = await session.run(feeds);
+  let res: DensityResponse;
+  if (isVae) {
+    const elbo = Array.from(output(out, 'elbo'));
+    const iwae = Array.from(output(out, 'iwae'));
+    res = req.k > 1 ? { logp: iwae, kind: 'iwae', elbo } : { logp: elbo, kind: 'elbo', elbo };
+  } else {
+    res = { logp: Array.from(output(out, 'logp')), kind: m.density ?? 'exact' };
+  }
+  if (m.discrete) res.bitsPerDim = res.logp.map((lp) => -lp / (D * Math.LN2));
+  return res;
+}
+
+export async function encode(store: ModelStore, m: Manifest, req: { x: number[][] }): Promise<EncodeResponse> {
+  store.require(m, 'encode', 'encode x -> z');
+  const D = dataDimOf(m);
+  const n = req.x.length;
+  const x = flatten(req.x, D, 'x');
+  const session = await store.session(m, 'encode');
+  const out = await session.run({ x: { data: x, dims: [n, D] } });
+  if (m.family === 'vae') {
+    const L = m.latentDim;
+    return {
+      z: toRows({ data: output(out, 'mu'), n, width: L }),
+      logvar: toRows({ data: output(out, 'logvar'), n, width: L }),
+    };
+  }
+  return { z: toRows({ data: output(out, 'z'), n, width: D }) };
+}

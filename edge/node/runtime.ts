@@ -1,0 +1,23 @@
+/** The Node runtime: models read from a folder on disk, sessions from onnxruntime-node. */
+import { readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type { Runtime } from '../runtime';
+import { createNodeSession } from './ort';
+
+export function nodeRuntime(modelsDir: string): Runtime {
+  const root = resolve(modelsDir);
+  return {
+    name: 'node',
+    async loadBytes(path) {
+      const full = resolve(join(root, path));
+      if (!full.startsWith(root + '/')) return null; // never read outside the models folder
+      try {
+        return new Uint8Array(await readFile(full));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+        throw err;
+      }
+    },
+    createSession: createNodeSession,
+  };
+}

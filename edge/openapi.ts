@@ -1,0 +1,106 @@
+/**
+ * The OpenAPI 3.1 document, built from the same validators that check the
+ * request bodies (schemas.ts), so the description cannot drift from behaviour.
+ */
+import { API_LIMITS } from '../core/api';
+import { decodeBody, densityBody, encodeBody, interpolateBody, sampleBody } from './schemas';
+import type { JsonSchema } from './validate';
+
+const error: JsonSchema = {
+  type: 'object',
+  required: ['error'],
+  properties: {
+    error: {
+      type: 'object',
+      required: ['code', 'message'],
+      properties: { code: { type: 'string' }, message: { type: 'string' }, limit: { type: 'number' } },
+    },
+  },
+};
+const rows: JsonSchema = { type: 'array', items: { type: 'array', items: { type: 'number' } } };
+const numbers: JsonSchema = { type: 'array', items: { type: 'number' } };
+const errorRef = { content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
+const errors = (...codes: number[]) => {
+  const text: Record<number, string> = {
+    400: 'bad input: malformed JSON, wrong shape, non-finite numbers, over a limit',
+    404: 'unknown model',
+    413: `body larger than ${API_LIMITS.maxBodyBytes} bytes`,
+    422: 'the family lacks this capability (the message says why)',
+    500: 'model_corrupt: the model file does not match its manifest',
+  };
+  return Object.fromEntries(codes.map((c) => [String(c), { description: text[c], ...errorRef }]));
+};
+const json = (schema: JsonSchema) => ({ content: { 'application/json': { schema } } });
+const idParam = [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }];
+
+function post(summary: string, body: JsonSchema, ok: JsonSchema, extra: Record<string, unknown> = {}) {
+  return {
+    post: {
+      summary,
+      parameters: idParam,
+      requestBody: { required: false, ...json(body) },
+      responses: { '200': { description: 'OK', ...json(ok) }, ...errors(400, 404, 413, 422, 500) },
+      ...extra,
+    },
+  };
+}
+
+const samplesOut: JsonSchema = {
+  type: 'object',
+  required: ['samples', 'shape'],
+  properties: { samples: rows, shape: numbers, seed: { type: 'integer' } },
+};
+
+export function openApiDocument(): Record<string, unknown> {
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'edgegen',
+      version: '1',
+      description: 'Sample, score and encode with VAEs, GANs and normalizing flows exported to ONNX.',
+    },
+    paths: {
+      '/healthz': { get: { summary: 'liveness', responses: { '200': { description: 'OK' } } } },
+      '/v1/models': {
+        get: { summary: 'list the models', responses: { '200': { description: 'models/index.json', ...json({ type: 'object' }) } } },
+      },
+      '/v1/models/{id}': {
+        get: {
+          summary: "one model's manifest: family, shape, capabilities, training run and held-out metrics",
+          parameters: idParam,
+          responses: { '200': { description: 'manifest.json', ...json({ type: 'object' }) }, ...errors(404) },
+        },
+      },
+      '/v1/models/{id}/sample': post('draw samples', sampleBody.schema, samplesOut, {
+        parameters: [
+          ...idParam,
+          {
+            name: 'format',
+            in: 'query',
+            required: false,
+            schema: { type: 'string', enum: ['json', 'png'] },
+            description: 'png (or Accept: image/png): a grid image, image models only',
+          },
+        ],
+      }),
+      '/v1/models/{id}/density': post('log p(x) per row', densityBody.schema, {
+        type: 'object',
+        required: ['logp', 'kind'],
+        properties: {
+          logp: numbers,
+          kind: { type: 'string', enum: ['exact', 'elbo', 'iwae'] },
+          bitsPerDim: numbers,
+          elbo: numbers,
+        },
+      }),
+      '/v1/models/{id}/encode': post('x -> z', encodeBody.schema, {
+        type: 'object',
+        required: ['z'],
+        properties: { z: rows, logvar: rows },
+      }),
+      '/v1/models/{id}/decode': post('z -> x', decodeBody.schema, samplesOut),
+      '/v1/models/{id}/interpolate': post('decode a path between two latents', interpolateBody.schema, samplesOut),
+    },
+    components: { schemas: { Error: error } },
+  };
+}
