@@ -149,7 +149,7 @@ describe('web client on wasm (no WebGPU)', () => {
     expect(await page.textContent('#density-out')).toMatch(/bits\/dim/);
     await page.waitForFunction(() => /More typical than/.test(document.getElementById('density-hist-note')!.textContent ?? ''), null, { timeout: 60_000 });
     // the same image through the API, with the same seed: same dequantisation noise and eps
-    const img = await page.evaluate(async () => ((await (await fetch('testset-mnist.json')).json()) as { images: number[][] }).images[3]);
+    const img = await page.evaluate(async (ds) => ((await (await fetch(`testset-${ds}.json`)).json()) as { rows: number[][] }).rows[3], m.dataset);
     const res = await fetch(`${site.url}v1/models/${m.id}/density`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ x: [img], seed: 0, k: 8 }) });
     const api = (await res.json()) as { logp: number[] };
     expect(Math.abs(api.logp[0] - logp)).toBeLessThan(1e-4 * Math.max(1, Math.abs(logp)));

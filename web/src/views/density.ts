@@ -3,13 +3,14 @@
  * held-out test image (web/public/testset-<dataset>.json); 2-D models: type a
  * point. Flows give exact log p(x), VAEs the ELBO and IWAE bounds, GANs none
  * (and say why). The score is placed among the same model's scores of the
- * held-out set (images) or of its own samples (2-D, where no test set ships).
+ * held-out set shipped beside the page (or, without one, of its own samples).
  */
 import type { Manifest } from '../../../core/manifest';
 import { $, app, fillModelSelect, guarded, intValue, isImage, setStatus, where } from '../app';
 import { drawHistogram } from '../draw';
 
-interface TestSet { dataset: string; source: string; shape: number[]; labels: number[]; images: number[][] }
+/** web/public/testset-<dataset>.json: the first rows of the data set's held-out split */
+interface TestSet { dataset: string; source: string; shape: number[]; rows: number[][] }
 
 const testSets = new Map<string, Promise<TestSet | null>>();
 function loadTestSet(dataset: string): Promise<TestSet | null> {
@@ -113,7 +114,7 @@ async function syncModel(): Promise<void> {
   const set = await loadTestSet(m.dataset);
   const pick = $<HTMLSelectElement>('density-pick');
   const prev = pick.value;
-  pick.replaceChildren(new Option('my drawing', 'drawn'), ...(set?.images ?? []).map((_, i) => new Option(`test #${i} (label ${set!.labels[i]})`, String(i))));
+  pick.replaceChildren(new Option('my drawing', 'drawn'), ...(set?.rows ?? []).map((_, i) => new Option(`held-out #${i}`, String(i))));
   pick.value = [...pick.options].some((o) => o.value === prev) ? prev : set ? '0' : 'drawn';
   await pickImage();
 }
@@ -123,7 +124,7 @@ async function pickImage(): Promise<void> {
   if (pick === 'drawn') return;
   const m = await app.manifest($<HTMLSelectElement>('density-model').value);
   const set = await loadTestSet(m.dataset);
-  const img = set?.images[Number(pick)];
+  const img = set?.rows[Number(pick)];
   if (img) pad.set(img);
   paintPad();
 }
@@ -139,15 +140,15 @@ async function referenceScores(m: Manifest, seed: number, k: number): Promise<{ 
   let p = reference.get(key);
   if (!p) {
     p = (async () => {
-      if (isImage(m)) {
-        const set = await loadTestSet(m.dataset);
-        if (!set) return { values: [], note: `no held-out set ships for ${m.dataset}` };
-        const res = await engine.density(m, set.images.map((r) => Float32Array.from(r)), { seed, k });
-        return { values: res.bitsPerDim ?? res.logp, note: `${set.images.length} held-out images (${set.source})` };
+      const set = await loadTestSet(m.dataset);
+      if (set) {
+        const res = await engine.density(m, set.rows.map((r) => Float32Array.from(r)), { seed, k });
+        return { values: res.bitsPerDim ?? res.logp, note: `${set.rows.length} held-out ${isImage(m) ? 'images' : 'points'} (${set.source})` };
       }
+      if (isImage(m)) return { values: [], note: `no held-out set ships for ${m.dataset}` };
       const { rows } = await engine.sample(m, { n: 200, seed: 12345, temperature: 1, mode: 'sample' });
       const res = await engine.density(m, rows, { seed, k });
-      return { values: res.logp, note: '200 samples from the model itself (no held-out 2-D set ships)' };
+      return { values: res.logp, note: `200 samples from the model itself (no held-out set ships for ${m.dataset})` };
     })();
     p.catch(() => reference.delete(key));
     reference.set(key, p);
