@@ -1,0 +1,81 @@
+/**
+ * npm run train -- --family flow --model realnvp --data moons [--steps N]
+ *   [--minutes M] [--batch B] [--lr LR] [--seed S] [--backend NAME]
+ *   [--out DIR] [--resume] [--eval-every N] [--eval-n N] [--iwae-k K] [--tiny]
+ */
+import { parseArgs } from 'node:util';
+import type { Family } from '../core';
+import { parseBackend } from './backend';
+import { resolveDatasetName } from './data';
+import { defaults, NonFiniteLossError, train } from './loop';
+import { MODELS } from './models';
+
+const HELP = `usage: npm run train -- --family vae|gan|flow [--model realnvp|nice] --data NAME [options]
+data: moons, eightgaussians (8gaussians), checkerboard, spirals, rings, mnist, fashion-mnist
+options:
+  --steps N        total steps (default per family/data; resumed steps count)
+  --minutes M      wall-clock budget for this invocation; stops, evaluates and saves
+  --batch B        batch size            --lr LR       Adam learning rate
+  --seed S         seeds init, batches and noise (repeatable on cpu/wasm)
+  --backend NAME   tfjs-node-gpu | tfjs-node | webgpu | wasm | cpu (default: best available)
+  --out DIR        run folder (default runs/<family>-<model>-<data>/)
+  --resume         continue from DIR/checkpoint.egck
+  --eval-every N   steps between held-out evaluations, pictures and checkpoints
+  --eval-n N       test rows per evaluation     --iwae-k K   VAE importance samples
+  --tiny           tiny networks (smoke tests)`;
+
+function num(name: string, v: string | undefined, int = false): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0 || (int && !Number.isInteger(n))) throw new Error(`--${name} must be a positive ${int ? 'integer' : 'number'}, got "${v}"`);
+  return n;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      family: { type: 'string' }, model: { type: 'string' }, data: { type: 'string' },
+      steps: { type: 'string' }, minutes: { type: 'string' }, batch: { type: 'string' }, lr: { type: 'string' },
+      seed: { type: 'string' }, backend: { type: 'string' }, out: { type: 'string' }, resume: { type: 'boolean' },
+      'eval-every': { type: 'string' }, 'eval-n': { type: 'string' }, 'iwae-k': { type: 'string' },
+      tiny: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    console.log(HELP);
+    return;
+  }
+  const family = values.family as Family | undefined;
+  if (!family || !(family in MODELS)) throw new Error(`--family must be one of ${Object.keys(MODELS).join(', ')}\n${HELP}`);
+  const model = values.model ?? MODELS[family as keyof typeof MODELS][0];
+  if (!MODELS[family as keyof typeof MODELS].includes(model)) throw new Error(`--model for ${family} must be one of ${MODELS[family as keyof typeof MODELS].join(', ')}`);
+  if (!values.data) throw new Error(`--data is required\n${HELP}`);
+  const data = resolveDatasetName(values.data);
+  const d = defaults(family, data);
+  const minutes = num('minutes', values.minutes);
+  const seed = values.seed === undefined ? 0 : Number(values.seed);
+  if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new Error(`--seed must be an integer in [0, 2^32), got "${values.seed}"`);
+  const result = await train({
+    family, model, data,
+    backend: values.backend ? parseBackend(values.backend) : undefined,
+    // with only --minutes, the budget alone decides when to stop
+    steps: num('steps', values.steps, true) ?? (minutes !== undefined ? Infinity : d.steps),
+    minutes,
+    batch: num('batch', values.batch, true) ?? d.batch,
+    lr: num('lr', values.lr) ?? d.lr,
+    seed,
+    out: values.out ?? `runs/${family}-${model}-${data}`,
+    resume: values.resume ?? false,
+    evalEvery: num('eval-every', values['eval-every'], true) ?? d.evalEvery,
+    eval: { n: num('eval-n', values['eval-n'], true), k: num('iwae-k', values['iwae-k'], true) },
+    size: values.tiny ? 'tiny' : 'default',
+    command: ['npm run train --', ...process.argv.slice(2)].join(' '),
+  });
+  console.log(JSON.stringify({ step: result.step, stopped: result.stopped, backend: result.backend, seconds: +result.seconds.toFixed(1), stepsPerSec: +result.stepsPerSec.toFixed(2), metrics: result.metrics, checkpoint: result.checkpoint }));
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`\ntrain: ${e instanceof Error ? (e instanceof NonFiniteLossError ? e.message : e.message) : String(e)}\n`);
+  process.exit(e instanceof NonFiniteLossError ? 3 : 1);
+});

@@ -1,0 +1,154 @@
+/**
+ * Held-out evaluation, the same for every run of a data set (fixed test rows,
+ * fixed dequantisation and posterior noise), so numbers compare across steps
+ * and runs:
+ * - flow:  testNll = mean -log p(x) in nats; images bitsPerDim = testNll / (D ln 2)
+ * - VAE:   elbo and iwae (mean over test rows, nats, K importance samples);
+ *          testNll / bitsPerDim from the IWAE bound (the tighter one)
+ * - GAN:   mmd, the unbiased squared MMD between generated and test samples
+ *          with a Gaussian kernel whose bandwidth is the median test distance
+ * - toys with a closed-form density also get trueNll, the test entropy
+ *   estimate: the best testNll any model can reach.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { dataDim, Prng, type ModelSpec } from '../core';
+import { rows, type Dataset } from './data';
+import type { TrainableModel } from './models';
+import { gridPoints, imageGrid, scatterOverHeat } from './png';
+
+export const EVAL_SEED = 424242;
+
+export interface EvalOptions {
+  /** test rows used (default: toys 2000, images 1000) */
+  n?: number;
+  /** VAE importance samples */
+  k?: number;
+}
+
+function testRows(ds: Dataset, n: number): Float32Array {
+  const idx = Array.from({ length: Math.min(n, ds.nTest) }, (_, i) => i);
+  return rows(ds, 'test', idx, new Prng(EVAL_SEED));
+}
+
+/** Mean over rows of a per-row tensor computed in chunks (bounded memory). */
+function chunkedMean(x: Float32Array, D: number, chunk: number, f: (xb: tf.Tensor2D, offset: number) => tf.Tensor1D[]): number[] {
+  const n = x.length / D;
+  let sums: number[] = [];
+  for (let o = 0; o < n; o += chunk) {
+    const m = Math.min(chunk, n - o);
+    const xb = tf.tensor2d(x.subarray(o * D, (o + m) * D), [m, D]);
+    const outs = f(xb, o);
+    const vals = outs.map((t) => (t.dataSync() as Float32Array).reduce((a, b) => a + b, 0));
+    sums = sums.length ? sums.map((s, i) => s + vals[i]) : vals;
+    tf.dispose([xb, ...outs]);
+  }
+  return sums.map((s) => s / n);
+}
+
+/** Unbiased MMD^2 with k(a, b) = exp(-|a - b|^2 / (2 h^2)). */
+export function mmd2(a: Float32Array, b: Float32Array, D: number, h: number): number {
+  return tf.tidy(() => {
+    const A = tf.tensor2d(a, [a.length / D, D]);
+    const B = tf.tensor2d(b, [b.length / D, D]);
+    const sq = (u: tf.Tensor2D, v: tf.Tensor2D) =>
+      tf.relu(tf.add(tf.sub(tf.sum(tf.square(u), 1, true), tf.mul(2, tf.matMul(u, v, false, true))), tf.transpose(tf.sum(tf.square(v), 1, true))));
+    const k = (u: tf.Tensor2D, v: tf.Tensor2D) => tf.exp(tf.div(sq(u, v), -2 * h * h));
+    const n = A.shape[0];
+    const m = B.shape[0];
+    // drop the diagonal (k(a, a) = 1) for the unbiased within-sample terms
+    const kaa = tf.div(tf.sub(tf.sum(k(A, A)), n), n * (n - 1));
+    const kbb = tf.div(tf.sub(tf.sum(k(B, B)), m), m * (m - 1));
+    const kab = tf.div(tf.sum(k(A, B)), n * m);
+    return tf.sub(tf.add(kaa, kbb), tf.mul(2, kab)).dataSync()[0];
+  });
+}
+
+/** Median pairwise distance of up to 500 rows: the kernel bandwidth heuristic. */
+export function medianDistance(x: Float32Array, D: number): number {
+  const n = Math.min(500, x.length / D);
+  const d: number[] = [];
+  for (let i = 0; i < n; i++) {
+    for (let j = i + 1; j < n; j++) {
+      let s = 0;
+      for (let k = 0; k < D; k++) s += (x[i * D + k] - x[j * D + k]) ** 2;
+      d.push(Math.sqrt(s));
+    }
+  }
+  d.sort((p, q) => p - q);
+  return d[Math.floor(d.length / 2)];
+}
+
+function latent(spec: ModelSpec): number {
+  return spec.family === 'vae' || spec.family === 'gan' ? spec.latentDim : dataDim(spec);
+}
+
+/** Draws n samples in data space (VAE: the decoder mean, which is what one looks at). */
+export function drawSamples(model: TrainableModel, n: number, seed: number): Float32Array {
+  const L = latent(model.spec);
+  const z = tf.tensor2d(new Prng(seed).normals(n * L), [n, L]);
+  const out = model.sample(z);
+  const x = (out.xMean ?? out.x).dataSync() as Float32Array;
+  tf.dispose([z, out.x, out.xMean ?? []]);
+  return x;
+}
+
+export function evaluate(model: TrainableModel, ds: Dataset, opts: EvalOptions = {}): Record<string, number> {
+  const spec = model.spec;
+  const D = dataDim(spec);
+  const image = ds.discrete;
+  const x = testRows(ds, opts.n ?? (image ? 1000 : 2000));
+  const n = x.length / D;
+  const out: Record<string, number> = {};
+  const bpd = (nll: number) => nll / (D * Math.LN2);
+  if (spec.family === 'flow') {
+    const [lp] = chunkedMean(x, D, 500, (xb) => [model.density!(xb).logp!]);
+    out.testNll = -lp;
+  } else if (spec.family === 'vae') {
+    const K = opts.k ?? (image ? 16 : 32);
+    const L = spec.latentDim;
+    const rng = new Prng(EVAL_SEED + 1);
+    const chunk = Math.max(1, Math.floor(4096 / K));
+    const [elbo, iwae] = chunkedMean(x, D, chunk, (xb) => {
+      const m = xb.shape[0];
+      const eps = tf.tensor3d(rng.normals(m * K * L), [m, K, L]);
+      const r = model.density!(xb, eps);
+      eps.dispose();
+      return [r.elbo!, r.iwae!];
+    });
+    Object.assign(out, { elbo, iwae, iwaeK: K, testNll: -iwae });
+  } else if (spec.family === 'gan') {
+    const fake = drawSamples(model, n, EVAL_SEED + 2);
+    out.mmd = mmd2(fake, x, D, medianDistance(x, D));
+  }
+  if (out.testNll !== undefined && image) out.bitsPerDim = bpd(out.testNll);
+  if (ds.logDensity) {
+    const t = ds.logDensity(x);
+    out.trueNll = -t.reduce((a, b) => a + b, 0) / t.length;
+  }
+  return out;
+}
+
+/** The picture for a person: image sample grid, or 2-D samples over the model's (or true) density. */
+export function picture(model: TrainableModel, ds: Dataset, seed = EVAL_SEED + 3): Uint8Array {
+  if (ds.discrete) {
+    const [h, w] = ds.shape;
+    return imageGrid(drawSamples(model, 64, seed), 64, h, w, 8);
+  }
+  const size = 128;
+  const lo = Math.min(ds.range[0], -ds.range[1]) - 0.25;
+  const hi = -lo;
+  const grid = gridPoints(size, lo, hi);
+  let logp: ArrayLike<number> | undefined;
+  if (model.spec.family === 'flow') {
+    logp = tf.tidy(() => model.density!(tf.tensor2d(grid, [size * size, 2])).logp!.dataSync());
+  } else if (model.spec.family === 'vae') {
+    const L = model.spec.latentDim;
+    logp = tf.tidy(() => {
+      const eps = tf.tensor3d(new Prng(seed).normals(size * size * 4 * L), [size * size, 4, L]);
+      return model.density!(tf.tensor2d(grid, [size * size, 2]), eps).iwae!.dataSync();
+    });
+  } else if (ds.logDensity) {
+    logp = ds.logDensity(grid); // GAN: no model density; show the truth under its samples
+  }
+  return scatterOverHeat(size, lo, hi, logp, drawSamples(model, 1500, seed));
+}

@@ -1,0 +1,215 @@
+/**
+ * The training loop, shared by the CLI, the tests and the bench:
+ * pick a backend, load data, build or resume a model, step with seeded noise,
+ * evaluate on held-out data, write metrics.jsonl, a picture and an atomic
+ * checkpoint at each evaluation, and stop cleanly on NaN/Inf.
+ *
+ * Reproducibility: step s draws its noise from Prng(mix(seed, s)) and the
+ * batch order from a seeded permutation per epoch whose position is saved, so
+ * a resumed run sees the same batches and noise it would have seen unbroken.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { dataDim, Prng, type Family, type ModelSpec } from '../core';
+import { initBackend, type BackendName } from './backend';
+import { readCheckpoint, writeCheckpoint, type TrainMeta } from './checkpoint';
+import { Batches, loadDataset, rows, stats } from './data';
+import { evaluate, picture, type EvalOptions } from './evaluate';
+import { buildModel, defaultSpec, isImageDataset, type TrainableModel } from './models';
+
+export interface TrainConfig {
+  family: Family;
+  model?: string;
+  data: string;
+  backend?: BackendName;
+  /** stop after this many steps (total, counting resumed ones) */
+  steps: number;
+  /** wall-clock budget in minutes for this invocation (stops early, then evaluates and saves) */
+  minutes?: number;
+  batch: number;
+  lr: number;
+  seed: number;
+  out: string;
+  resume: boolean;
+  evalEvery: number;
+  eval?: EvalOptions;
+  size?: 'default' | 'tiny';
+  /** the command line, recorded in the checkpoint */
+  command: string;
+  /** progress bar and messages on stderr (default true) */
+  verbose?: boolean;
+}
+
+export interface TrainResult {
+  step: number;
+  metrics: Record<string, number>;
+  history: Array<{ step: number; metrics: Record<string, number> }>;
+  backend: { name: string; device: string };
+  seconds: number;
+  stepsPerSec: number;
+  checkpoint: string;
+  stopped: 'steps' | 'minutes' | 'nan';
+}
+
+/** Defaults per (family, data): what `npm run train` uses when a flag is absent. */
+export function defaults(family: Family, data: string): { steps: number; batch: number; lr: number; evalEvery: number } {
+  if (isImageDataset(data)) {
+    return { steps: 5000, batch: family === 'gan' ? 64 : 128, lr: family === 'flow' ? 5e-4 : family === 'gan' ? 2e-4 : 1e-3, evalEvery: 250 };
+  }
+  return { steps: family === 'gan' ? 5000 : 3000, batch: 256, lr: family === 'gan' ? 5e-4 : 1e-3, evalEvery: 500 };
+}
+
+export function stepSeed(seed: number, step: number): number {
+  return (Math.imul(seed ^ 0x5bd1e995, 0x27d4eb2d) + Math.imul(step + 1, 0x9e3779b9)) >>> 0;
+}
+
+export class NonFiniteLossError extends Error {
+  override name = 'NonFiniteLossError';
+}
+
+function fmtTime(s: number): string {
+  if (!Number.isFinite(s)) return '--:--';
+  const m = Math.floor(s / 60);
+  return `${m}:${String(Math.floor(s % 60)).padStart(2, '0')}`;
+}
+
+export async function train(cfg: TrainConfig): Promise<TrainResult> {
+  const say = (s: string) => cfg.verbose !== false && process.stderr.write(s + '\n');
+  const backend = await initBackend(cfg.backend);
+  say(`backend: ${backend.name} (${backend.device})` + (backend.skipped && Object.keys(backend.skipped).length ? `; skipped ${Object.entries(backend.skipped).map(([k, v]) => `${k}: ${v}`).join('; ')}` : ''));
+  const ds = loadDataset(cfg.data);
+  mkdirSync(cfg.out, { recursive: true });
+  const ckPath = join(cfg.out, 'checkpoint.egck');
+  const metricsPath = join(cfg.out, 'metrics.jsonl');
+
+  let spec: ModelSpec;
+  let model: TrainableModel;
+  let step = 0;
+  let secondsBefore = 0;
+  const batches = new Batches(ds, cfg.batch, cfg.seed);
+  if (cfg.resume && existsSync(ckPath)) {
+    const ck = readCheckpoint(ckPath);
+    const meta = ck.meta as Partial<TrainMeta> & { batches?: { epoch: number; index: number } };
+    if (meta.dataset !== ds.name) throw new Error(`${ckPath} was trained on ${meta.dataset}, not ${ds.name}`);
+    if (ck.spec.family !== cfg.family) throw new Error(`${ckPath} holds a ${ck.spec.family}, not a ${cfg.family}`);
+    spec = ck.spec;
+    model = buildModel(spec, ck.weights, { seed: cfg.seed });
+    model.setLearningRate(cfg.lr);
+    if (ck.optimizer.length) model.loadOptimizerState(ck.optimizer);
+    step = ck.step;
+    secondsBefore = meta.seconds ?? 0;
+    if (meta.batches) batches.seek(meta.batches);
+    say(`resumed ${ckPath} at step ${step}`);
+  } else {
+    if (cfg.resume) say(`no checkpoint at ${ckPath}; starting fresh`);
+    const st = ds.discrete ? undefined : stats(ds);
+    spec = defaultSpec(cfg.family, cfg.model, ds.name, { shift: st?.mean, scale: st?.std, size: cfg.size });
+    model = buildModel(spec, undefined, { seed: cfg.seed });
+    model.setLearningRate(cfg.lr);
+    // data-dependent init (actnorm) on 1024 seeded training rows
+    const initIdx = Int32Array.from({ length: Math.min(1024, ds.nTrain) }, (_, i) => i);
+    new Prng(cfg.seed).shuffle(initIdx);
+    const x0 = tf.tensor2d(rows(ds, 'train', initIdx, new Prng(cfg.seed + 1)), [initIdx.length, dataDim(spec)]);
+    model.initialize(x0);
+    x0.dispose();
+    writeFileSync(metricsPath, '');
+  }
+  say(`model: ${spec.family}/${spec.model} on ${ds.name}, ${model.parameterCount()} parameters (${((model.parameterCount() * 4) / 1e6).toFixed(2)} MB float32)`);
+
+  const D = dataDim(spec);
+  const history: TrainResult['history'] = [];
+  let metrics: Record<string, number> = {};
+  const t0 = performance.now();
+  const elapsed = () => (performance.now() - t0) / 1000;
+  const deadline = cfg.minutes !== undefined ? cfg.minutes * 60 : Infinity;
+  const startStep = step;
+  let lossSum = 0;
+  let lossN = 0;
+  let lastBar = 0;
+  let stopped: TrainResult['stopped'] = 'steps';
+  const tty = process.stderr.isTTY;
+
+  const save = () => {
+    const meta: TrainMeta = {
+      dataset: ds.name,
+      range: ds.range,
+      discrete: ds.discrete,
+      backend: backend.name,
+      device: backend.device,
+      seconds: secondsBefore + elapsed(),
+      batchSize: cfg.batch,
+      seed: cfg.seed,
+      command: cfg.command,
+      metrics,
+      config: { family: cfg.family, model: spec.model, data: ds.name, steps: cfg.steps, minutes: cfg.minutes, batch: cfg.batch, lr: cfg.lr, evalEvery: cfg.evalEvery, size: cfg.size ?? 'default' },
+      batches: batches.position,
+    };
+    writeCheckpoint(ckPath, { spec, weights: model.weights(), optimizer: model.optimizerState(), step, meta });
+  };
+  const evalAndSave = () => {
+    const te = performance.now();
+    metrics = evaluate(model, ds, cfg.eval);
+    history.push({ step, metrics });
+    writeFileSync(join(cfg.out, 'samples.png'), picture(model, ds));
+    appendFileSync(metricsPath, JSON.stringify({ kind: 'eval', step, seconds: +(secondsBefore + elapsed()).toFixed(2), evalSeconds: +((performance.now() - te) / 1000).toFixed(2), ...metrics }) + '\n');
+    save();
+    if (tty) process.stderr.write('\r\x1b[K');
+    say(`step ${step}: ${Object.entries(metrics).map(([k, v]) => `${k} ${+v.toPrecision(5)}`).join(', ')}`);
+  };
+
+  try {
+    while (step < cfg.steps) {
+      if (elapsed() >= deadline) {
+        stopped = 'minutes';
+        break;
+      }
+      const rng = new Prng(stepSeed(cfg.seed, step));
+      const x = tf.tensor2d(batches.next(rng), [cfg.batch, D]);
+      const out = model.trainStep(x, rng);
+      x.dispose();
+      for (const [k, v] of Object.entries(out)) {
+        if (!Number.isFinite(v)) {
+          throw new NonFiniteLossError(`${k} became ${v} at step ${step + 1}; stopped. The last good checkpoint (step ${step - (step % cfg.evalEvery)}) is kept at ${ckPath}. Try a lower --lr or a different --seed.`);
+        }
+      }
+      step += 1;
+      lossSum += out.loss;
+      lossN += 1;
+      const now = elapsed();
+      if (now - lastBar > 0.25 || step === cfg.steps) {
+        lastBar = now;
+        const rate = (step - startStep) / now;
+        const left = Math.min((cfg.steps - step) / rate, deadline - now);
+        const frac = Number.isFinite(cfg.steps) ? step / cfg.steps : now / deadline;
+        const bar = '#'.repeat(Math.round(frac * 20)).padEnd(20, '.');
+        const line = `[${bar}] ${step}/${Number.isFinite(cfg.steps) ? cfg.steps : '?'} loss ${(lossSum / lossN).toFixed(4)} ${rate.toFixed(1)} steps/s ETA ${fmtTime(left)}`;
+        if (tty && cfg.verbose !== false) process.stderr.write(`\r\x1b[K${line}`);
+        appendFileSync(metricsPath, JSON.stringify({ kind: 'train', step, loss: lossSum / lossN, stepsPerSec: +rate.toFixed(3) }) + '\n');
+        lossSum = 0;
+        lossN = 0;
+      }
+      if (step % cfg.evalEvery === 0) evalAndSave();
+    }
+  } catch (e) {
+    if (e instanceof NonFiniteLossError) {
+      if (tty) process.stderr.write('\n');
+      model.dispose();
+      throw e;
+    }
+    throw e;
+  }
+  if (step % cfg.evalEvery !== 0 || history.length === 0) evalAndSave();
+  const seconds = elapsed();
+  model.dispose();
+  return {
+    step,
+    metrics,
+    history,
+    backend: { name: backend.name, device: backend.device },
+    seconds,
+    stepsPerSec: (step - startStep) / seconds,
+    checkpoint: ckPath,
+    stopped,
+  };
+}
