@@ -58,12 +58,10 @@ export function prepareModels(): { dir: string; index: ModelIndex } {
   if (existsSync(real)) cpSync(join(ROOT, 'models'), dir, { recursive: true });
   const has = (pred: (m: ModelIndex['models'][number]) => boolean) => index.models.some(pred);
   const toy = tinySpecs([2]);
-  if (!has((m) => m.shape.length === 1 && m.family === 'flow')) {
-    index.models.push(
-      writeModel(dir, 'fixture-realnvp-2d', 'fixture-2d', toy.realnvp, 11),
-      writeModel(dir, 'fixture-vae-2d', 'fixture-2d', toy.vae, 12),
-      writeModel(dir, 'fixture-gan-2d', 'fixture-2d', toy.gan, 13),
-    );
+  // one 2-D model of each family, so every family is exercised whatever has been trained
+  const toyFixtures = [['flow', 'fixture-realnvp-2d', toy.realnvp, 11], ['vae', 'fixture-vae-2d', toy.vae, 12], ['gan', 'fixture-gan-2d', toy.gan, 13]] as const;
+  for (const [family, id, spec, seed] of toyFixtures) {
+    if (!has((m) => m.shape.length === 1 && m.family === family)) index.models.push(writeModel(dir, id, 'fixture-2d', spec, seed));
   }
   if (!has((m) => m.shape.length === 2 && m.capabilities.includes('density'))) {
     const img = tinySpecs([28, 28], { kind: 'logit', alpha: 0.05 });

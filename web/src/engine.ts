@@ -5,12 +5,12 @@
  * Noise conventions (shared with the API so a seed names the same result):
  * - sample: core/prng.ts `sampleNoise`: z [n, L] then, for a VAE, the
  *   observation noise [n, D], both scaled by the temperature.
- * - density: one Prng(seed): first, for images, the dequantisation noise
- *   u [n, D] in [0, 1) added to the integer pixels; then, for a VAE, eps [n, K, L].
+ * - density: core/prng.ts `densityNoise`: first, for images, the dequantisation
+ *   noise u [n, D] in [0, 1) added to the integer pixels; then, for a VAE, eps [n, K, L].
  */
 import type { DensityResponse, SampleRequest } from '../../core/api';
 import type { Capability, DensityKind, Manifest } from '../../core/manifest';
-import { Prng, sampleNoise } from '../../core/prng';
+import { densityNoise, sampleNoise } from '../../core/prng';
 import { loadGraph, loadManifest, type Progress } from './models';
 import { Session } from './runtime';
 
@@ -130,14 +130,17 @@ export class BrowserEngine implements Engine {
     const t0 = performance.now();
     const n = xs.length;
     const d = dimOf(m);
-    const rng = new Prng(opts.seed);
+    const isVae = m.family === 'vae';
+    const { u, eps } = densityNoise(opts.seed, n, d, {
+      dequantise: m.discrete,
+      k: isVae ? opts.k : undefined,
+      latentDim: isVae ? m.latentDim : undefined,
+    });
     const x = stack(xs);
-    if (m.discrete) {
-      const u = rng.uniforms(n * d);
-      for (let i = 0; i < x.length; i++) x[i] += u[i];
-    }
+    // integer pixel + U[0,1), as the API does
+    if (u) for (let i = 0; i < x.length; i++) x[i] = Math.floor(x[i]) + u[i];
     const feeds: Record<string, { data: Float32Array; dims: number[] }> = { x: { data: x, dims: [n, d] } };
-    if (m.family === 'vae') feeds.eps = { data: rng.normals(n * opts.k * m.latentDim), dims: [n, opts.k, m.latentDim] };
+    if (eps) feeds.eps = { data: eps, dims: [n, opts.k, m.latentDim] };
     const out = await s.run(feeds);
     let result: Omit<DensityResult, 'ms'>;
     if (m.family === 'vae') {
