@@ -1,0 +1,204 @@
+/**
+ * The one request suite, run against every runtime: in-process against the
+ * Node adapter (node/node.test.ts) and over HTTP against a real workerd
+ * (worker/worker.test.ts). Each target serves a copy of models/ plus one
+ * deliberately corrupted model (testing.ts).
+ */
+import { expect, it } from 'vitest';
+import { API_LIMITS } from '../core/api';
+import type { Manifest, ModelIndex } from '../core/manifest';
+import type { Target } from './testing';
+
+const post = (t: Target, path: string, body: unknown, headers: Record<string, string> = {}) =>
+  t.fetch(path, {
+    method: 'POST',
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+    headers: { 'content-type': 'application/json', ...headers },
+  });
+
+async function expectError(res: Response, status: number, code: string): Promise<{ code: string; message: string; limit?: number }> {
+  const body = (await res.json()) as { error: { code: string; message: string; limit?: number } };
+  expect({ status: res.status, code: body.error?.code }).toEqual({ status, code });
+  expect(typeof body.error.message).toBe('string');
+  return body.error;
+}
+
+const dim = (m: { shape: number[] }) => m.shape.reduce((a, b) => a * b, 1);
+
+/** Points on the two moons (train/data/toys.ts without its noise) and points far from them. */
+function moonsAndFar(count: number): { on: number[][]; far: number[][] } {
+  const on: number[][] = [];
+  const far: number[][] = [];
+  for (let i = 0; i < count; i++) {
+    const t = (Math.PI * (i + 0.5)) / count;
+    on.push(i % 2 ? [Math.cos(t), Math.sin(t)] : [1 - Math.cos(t), 0.5 - Math.sin(t)]);
+    far.push([6 + (i % 5), -6 - (i % 3)]);
+  }
+  return { on, far };
+}
+
+export function apiCases(getTarget: () => Target, corruptId: () => string): void {
+  let models: ModelIndex['models'] = [];
+  const t = () => getTarget();
+  const manifests = new Map<string, Manifest>();
+  const pick = (pred: (m: Manifest) => boolean) => [...manifests.values()].find((m) => !m.id.endsWith('-corrupt') && pred(m));
+
+  it('lists the shipped models, each with a manifest', async () => {
+    const res = await t().fetch('/v1/models');
+    expect(res.status).toBe(200);
+    models = ((await res.json()) as ModelIndex).models;
+    expect(models.length).toBeGreaterThan(1);
+    for (const entry of models) {
+      const r = await t().fetch(`/v1/models/${entry.id}`);
+      expect(r.status).toBe(200);
+      const m = (await r.json()) as Manifest;
+      expect(m.id).toBe(entry.id);
+      expect(m.family).toBe(entry.family);
+      manifests.set(m.id, m);
+    }
+  });
+
+  it('answers /healthz and an OpenAPI document built from the validators', async () => {
+    const h = await t().fetch('/healthz');
+    expect(await h.json()).toMatchObject({ status: 'ok', runtime: t().runtime });
+    const doc = (await (await t().fetch('/openapi.json')).json()) as any;
+    expect(doc.openapi).toBe('3.1.0');
+    for (const p of ['sample', 'density', 'encode', 'decode', 'interpolate']) expect(doc.paths[`/v1/models/{id}/${p}`]).toBeTruthy();
+    const sampleSchema = doc.paths['/v1/models/{id}/sample'].post.requestBody.content['application/json'].schema;
+    expect(sampleSchema.properties.n.maximum).toBe(API_LIMITS.maxSamples);
+  });
+
+  it('gives the same samples for the same seed, and others for another seed, for every model', async () => {
+    for (const m of manifests.values()) {
+      if (!m.capabilities.includes('sample') || m.id === corruptId()) continue;
+      const a = (await (await post(t(), `/v1/models/${m.id}/sample`, { n: 5, seed: 42 })).json()) as any;
+      const b = (await (await post(t(), `/v1/models/${m.id}/sample`, { n: 5, seed: 42 })).json()) as any;
+      const c = (await (await post(t(), `/v1/models/${m.id}/sample`, { n: 5, seed: 43 })).json()) as any;
+      expect(a.samples.length).toBe(5);
+      expect(a.samples[0].length).toBe(dim(m));
+      expect(a.shape).toEqual(m.shape);
+      expect(a.seed).toBe(42);
+      expect(b.samples).toEqual(a.samples); // bit-identical on one runtime
+      expect(c.samples).not.toEqual(a.samples);
+      expect(a.samples.flat().every(Number.isFinite)).toBe(true);
+    }
+  });
+
+  it('gives a flow trained on moons more density on the moons than far from them', async () => {
+    const flow = pick((m) => m.family === 'flow' && m.dataset === 'moons');
+    expect(flow, 'a flow trained on moons ships in models/').toBeTruthy();
+    const { on, far } = moonsAndFar(40);
+    const r1 = (await (await post(t(), `/v1/models/${flow!.id}/density`, { x: on })).json()) as any;
+    const r2 = (await (await post(t(), `/v1/models/${flow!.id}/density`, { x: far })).json()) as any;
+    expect(r1.kind).toBe('exact');
+    const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
+    expect(mean(r1.logp)).toBeGreaterThan(mean(r2.logp) + 5);
+    expect(Math.min(...r1.logp)).toBeGreaterThan(Math.max(...r2.logp));
+  });
+
+  it('inverts a flow exactly: decode(encode(x)) = x, and interpolation starts at the seed-A sample', async () => {
+    const flow = pick((m) => m.family === 'flow')!;
+    const x = ((await (await post(t(), `/v1/models/${flow.id}/sample`, { n: 8, seed: 7 })).json()) as any).samples;
+    const { z } = (await (await post(t(), `/v1/models/${flow.id}/encode`, { x })).json()) as any;
+    const back = ((await (await post(t(), `/v1/models/${flow.id}/decode`, { z })).json()) as any).samples as number[][];
+    back.forEach((row, i) => row.forEach((v, j) => expect(v).toBeCloseTo(x[i][j], 3)));
+    const path = (await (await post(t(), `/v1/models/${flow.id}/interpolate`, { seedA: 7, seedB: 8, steps: 5 })).json()) as any;
+    expect(path.samples.length).toBe(5);
+    path.samples[0].forEach((v: number, j: number) => expect(v).toBeCloseTo(x[0][j], 5));
+  });
+
+  it('scores a VAE with the ELBO (k = 1) and the tighter IWAE bound (k > 1)', async () => {
+    const vae = pick((m) => m.family === 'vae')!;
+    expect(vae, 'a VAE ships in models/').toBeTruthy();
+    const x = ((await (await post(t(), `/v1/models/${vae.id}/sample`, { n: 16, seed: 3, mode: 'mean' })).json()) as any).samples;
+    const e = (await (await post(t(), `/v1/models/${vae.id}/density`, { x, k: 1, seed: 1 })).json()) as any;
+    const w = (await (await post(t(), `/v1/models/${vae.id}/density`, { x, k: 64, seed: 1 })).json()) as any;
+    expect(e.kind).toBe('elbo');
+    expect(w.kind).toBe('iwae');
+    const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
+    expect(mean(w.logp)).toBeGreaterThanOrEqual(mean(w.elbo));
+    expect(mean(w.logp)).toBeGreaterThan(mean(e.logp) - 1e-3);
+    const again = (await (await post(t(), `/v1/models/${vae.id}/density`, { x, k: 64, seed: 1 })).json()) as any;
+    expect(again.logp).toEqual(w.logp); // eps comes from the seed
+    const enc = (await (await post(t(), `/v1/models/${vae.id}/encode`, { x })).json()) as any;
+    expect(enc.z[0].length).toBe(vae.latentDim);
+    expect(enc.logvar[0].length).toBe(vae.latentDim);
+    const mean1 = (await (await post(t(), `/v1/models/${vae.id}/sample`, { n: 4, seed: 9, mode: 'mean' })).json()) as any;
+    const draw1 = (await (await post(t(), `/v1/models/${vae.id}/sample`, { n: 4, seed: 9, mode: 'sample' })).json()) as any;
+    expect(draw1.samples).not.toEqual(mean1.samples);
+  });
+
+  it('answers 422 with the reason from the manifest for what a GAN cannot do', async () => {
+    const gan = pick((m) => m.family === 'gan')!;
+    expect(gan, 'a GAN ships in models/').toBeTruthy();
+    const x = [new Array(dim(gan)).fill(0)];
+    const d = await expectError(await post(t(), `/v1/models/${gan.id}/density`, { x }), 422, 'capability_unavailable');
+    expect(d.message).toContain(gan.unavailable.density!);
+    expect(d.message.toLowerCase()).toContain('density');
+    const e = await expectError(await post(t(), `/v1/models/${gan.id}/encode`, { x }), 422, 'capability_unavailable');
+    expect(e.message).toContain(gan.unavailable.encode!);
+    // a 422 does not depend on the body being valid: the family lacks the capability
+    await expectError(await post(t(), `/v1/models/${gan.id}/density`, {}), 422, 'capability_unavailable');
+  });
+
+  it('refuses bad input with 4xx before it reaches a model', async () => {
+    const flow = pick((m) => m.family === 'flow')!;
+    const D = dim(flow);
+    const url = `/v1/models/${flow.id}`;
+    await expectError(await post(t(), '/v1/models/no-such-model/sample', { n: 1 }), 404, 'model_not_found');
+    await expectError(await t().fetch('/v1/models/no-such-model'), 404, 'model_not_found');
+    await expectError(await t().fetch('/v1/nothing-here'), 404, 'not_found');
+    await expectError(await post(t(), `${url}/density`, { x: [new Array(D + 1).fill(0)] }), 400, 'bad_shape');
+    await expectError(await post(t(), `${url}/density`, { x: [new Array(D).fill(0), [0]] }), 400, 'bad_shape');
+    await expectError(await post(t(), `${url}/density`, '{"x": [[1e999, 0]]}'), 400, 'not_finite');
+    await expectError(await post(t(), `${url}/density`, { x: [[null, 0]] }), 400, 'invalid_type');
+    await expectError(await post(t(), `${url}/density`, '{"x": [[NaN, 0]]}'), 400, 'bad_json');
+    await expectError(await post(t(), `${url}/sample`, '{"n": 3,'), 400, 'bad_json');
+    const n = await expectError(await post(t(), `${url}/sample`, { n: API_LIMITS.maxSamples + 1 }), 400, 'limit_exceeded');
+    expect(n.limit).toBe(API_LIMITS.maxSamples);
+    const rows = Array.from({ length: API_LIMITS.maxRows + 1 }, () => new Array(D).fill(0));
+    const r = await expectError(await post(t(), `${url}/encode`, { x: rows }), 400, 'limit_exceeded');
+    expect(r.limit).toBe(API_LIMITS.maxRows);
+    await expectError(await post(t(), `${url}/sample`, { n: 2, samples: 3 }), 400, 'unknown_field');
+    await expectError(await post(t(), `${url}/sample`, { seed: -1 }), 400, 'out_of_range');
+    const big = JSON.stringify({ x: [[0, 0]], pad: 'x'.repeat(API_LIMITS.maxBodyBytes) });
+    const tooBig = await expectError(await post(t(), `${url}/density`, big), 413, 'body_too_large');
+    expect(tooBig.limit).toBe(API_LIMITS.maxBodyBytes);
+  });
+
+  it('answers image/png grids for image models only', async () => {
+    const toy = pick((m) => m.shape.length === 1)!;
+    await expectError(await post(t(), `/v1/models/${toy.id}/sample?format=png`, { n: 4, seed: 1 }), 406, 'png_unavailable');
+    const image = pick((m) => m.shape.length >= 2 && m.discrete);
+    if (!image) return; // the toy models alone ship no image model
+    const res = await post(t(), `/v1/models/${image.id}/sample`, { n: 4, seed: 1 }, { accept: 'image/png' });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('image/png');
+    const png = new Uint8Array(await res.arrayBuffer());
+    expect([...png.subarray(1, 4)].map((c) => String.fromCharCode(c)).join('')).toBe('PNG');
+    const view = new DataView(png.buffer, png.byteOffset);
+    expect(view.getUint32(16)).toBe(2 * image.shape[1] + 1); // 2 x 2 grid, 1-pixel gap
+    expect(view.getUint32(20)).toBe(2 * image.shape[0] + 1);
+  });
+
+  it('allows browsers on other origins (CORS)', async () => {
+    const pre = await t().fetch('/v1/models', {
+      method: 'OPTIONS',
+      headers: { origin: 'https://example.org', 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' },
+    });
+    expect(pre.status).toBeLessThan(300);
+    expect(pre.headers.get('access-control-allow-origin')).toBe('*');
+    const res = await t().fetch('/v1/models', { headers: { origin: 'https://example.org' } });
+    expect(res.headers.get('access-control-allow-origin')).toBe('*');
+  });
+
+  it('answers 500 model_corrupt for a file that fails its sha256, and keeps serving the others', async () => {
+    const bad = await expectError(await post(t(), `/v1/models/${corruptId()}/sample`, { n: 2, seed: 1 }), 500, 'model_corrupt');
+    expect(bad.message).toContain('sha256');
+    await expectError(await post(t(), `/v1/models/${corruptId()}/sample`, { n: 2, seed: 1 }), 500, 'model_corrupt');
+    const source = corruptId().replace(/-corrupt$/, '');
+    const ok = await post(t(), `/v1/models/${source}/sample`, { n: 2, seed: 1 });
+    expect(ok.status).toBe(200);
+    expect((await t().fetch('/healthz')).status).toBe(200);
+  });
+}

@@ -1,0 +1,107 @@
+/**
+ * Test support for the edge suites: a temp copy of the models with one
+ * deliberately corrupted model added, free loopback ports, and a real workerd
+ * under `wrangler dev` started and stopped by the test.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { Manifest, ModelIndex } from '../core/manifest';
+
+export const ROOT = resolve(import.meta.dirname, '..');
+export const MODELS = join(ROOT, 'models');
+
+export interface Target {
+  runtime: 'node' | 'workerd';
+  fetch(path: string, init?: RequestInit): Promise<Response>;
+}
+
+/**
+ * Copy models/ to a temp folder and add `<flow id>-corrupt`: the same files as
+ * a shipped flow, with one byte of its sample.onnx flipped, so its sha256 no
+ * longer matches the manifest. The originals are never touched.
+ */
+export function modelsWithCorruptCopy(): { dir: string; corruptId: string; sourceId: string } {
+  const dir = join(mkdtempSync(join(tmpdir(), 'edgegen-models-')), 'models');
+  cpSync(MODELS, dir, { recursive: true });
+  const index = JSON.parse(readFileSync(join(dir, 'index.json'), 'utf8')) as ModelIndex;
+  const source = index.models.find((m) => m.family === 'flow') ?? index.models[0];
+  const corruptId = `${source.id}-corrupt`;
+  cpSync(join(dir, source.id), join(dir, corruptId), { recursive: true });
+  const manifest = JSON.parse(readFileSync(join(dir, corruptId, 'manifest.json'), 'utf8')) as Manifest;
+  manifest.id = corruptId;
+  writeFileSync(join(dir, corruptId, 'manifest.json'), JSON.stringify(manifest));
+  const file = join(dir, corruptId, manifest.files.find((f) => f.capability === 'sample')!.file);
+  const bytes = readFileSync(file);
+  bytes[Math.floor(bytes.length / 2)] ^= 0xff;
+  writeFileSync(file, bytes);
+  index.models.push({ ...source, id: corruptId });
+  writeFileSync(join(dir, 'index.json'), JSON.stringify(index));
+  return { dir, corruptId, sourceId: source.id };
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((ok, fail) => {
+    const srv = createServer();
+    srv.once('error', fail);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => ok(port));
+    });
+  });
+}
+
+export interface Wrangler {
+  url: string;
+  /** ms from spawning wrangler to the first answered request */
+  readyMs: number;
+  stop(): Promise<void>;
+  log(): string;
+}
+
+/** Start `wrangler dev` serving `assets` on a free loopback port; resolves once /healthz answers. */
+export async function startWrangler(assets: string, timeoutMs = 90_000): Promise<Wrangler> {
+  const port = await freePort();
+  const inspector = await freePort();
+  const started = Date.now();
+  const args = [
+    join(ROOT, 'node_modules/wrangler/bin/wrangler.js'),
+    'dev', '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(inspector),
+    '--assets', assets, '--log-level', 'warn', '--show-interactive-dev-session=false',
+  ];
+  let output = '';
+  const child: ChildProcess = spawn(process.execPath, args, {
+    cwd: ROOT,
+    detached: true, // its own process group, so stop() also ends the workerd it spawns
+    env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout!.on('data', (d) => (output += d));
+  child.stderr!.on('data', (d) => (output += d));
+  const url = `http://127.0.0.1:${port}`;
+  const stop = async () => {
+    if (child.exitCode !== null || child.pid === undefined) return;
+    const exited = new Promise((ok) => child.once('exit', ok));
+    try {
+      process.kill(-child.pid, 'SIGTERM');
+    } catch {
+      /* already gone */
+    }
+    await Promise.race([exited, new Promise((ok) => setTimeout(ok, 5000))]);
+    if (child.exitCode === null) process.kill(-child.pid, 'SIGKILL');
+  };
+  while (Date.now() - started < timeoutMs) {
+    if (child.exitCode !== null) throw new Error(`wrangler dev exited early:\n${output}`);
+    try {
+      const res = await fetch(`${url}/healthz`);
+      if (res.ok) return { url, readyMs: Date.now() - started, stop, log: () => output };
+    } catch {
+      /* not listening yet */
+    }
+    await new Promise((ok) => setTimeout(ok, 250));
+  }
+  await stop();
+  throw new Error(`wrangler dev did not answer within ${timeoutMs} ms:\n${output}`);
+}

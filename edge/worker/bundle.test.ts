@@ -1,0 +1,42 @@
+/**
+ * The Worker script as Cloudflare would receive it (`wrangler deploy --dry-run`):
+ * under the 10 MB gzip limit of the Paid plan, and free of tfjs, train/ and export/.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { expect, it } from 'vitest';
+import { ROOT } from '../testing';
+
+it('bundles under the 10 MB gzip Workers limit, without tfjs', () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'edgegen-bundle-'));
+  try {
+    const assets = join(tmp, 'public');
+    mkdirSync(assets);
+    writeFileSync(join(assets, 'index.html'), '<!doctype html>');
+    const out = join(tmp, 'out');
+    const log = execFileSync(
+      process.execPath,
+      [join(ROOT, 'node_modules/wrangler/bin/wrangler.js'), 'deploy', '--dry-run', '--outdir', out, '--assets', assets],
+      { cwd: ROOT, encoding: 'utf8', env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: '1' } },
+    );
+    const m = /Total Upload: ([\d.]+) KiB \/ gzip: ([\d.]+) KiB/.exec(log);
+    expect(m, log).toBeTruthy();
+    const gzipKiB = Number(m![2]);
+    console.log(`Worker upload: ${m![1]} KiB raw, ${gzipKiB} KiB gzip (limits: 3 MB Free, 10 MB Paid)`);
+    expect(gzipKiB * 1024).toBeLessThan(10 * 1e6);
+    const js = readdirSync(out).filter((f) => f.endsWith('.js'));
+    expect(js.length).toBeGreaterThan(0);
+    for (const f of js) {
+      const text = readFileSync(join(out, f), 'utf8');
+      expect(text).not.toMatch(/@tensorflow|tfjs-core|tfjs-backend/);
+      expect(text).not.toMatch(/train\/|export\/(graphs|onnx|verify)/);
+      // our own code stays small beside the onnxruntime-web glue
+      console.log(`${f}: ${(text.length / 1024).toFixed(0)} KiB js, ${(gzipSync(text).length / 1024).toFixed(0)} KiB gzip`);
+    }
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});
