@@ -123,7 +123,9 @@ export function decodeCheckpoint(bytes: Uint8Array, source = 'checkpoint'): Chec
   if (bytes.length - start !== total * 4) {
     throw new CheckpointError(`${source}: payload is ${bytes.length - start} bytes, header expects ${total * 4} (truncated?)`);
   }
-  const payloadBytes = bytes.slice(start);
+  // Copy into a fresh ArrayBuffer of its own: a Node Buffer's slice() is a view into a
+  // shared pool, so Float32Array(payloadBytes.buffer) would read the wrong bytes.
+  const payloadBytes = new Uint8Array(bytes.subarray(start));
   if (crc32(payloadBytes) !== header.crc32) throw new CheckpointError(`${source}: checksum mismatch (corrupt file)`);
   const payload = new Float32Array(payloadBytes.buffer);
   const read = (e: TensorEntry): NamedWeight => ({
