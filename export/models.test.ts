@@ -1,0 +1,83 @@
+// Every model shipped under models/: the manifest matches its files, every file
+// passes onnx's full check, graphs take batches of 1 and 257, and each graph
+// still agrees with the tfjs model rebuilt from the checkpoint it came from.
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { Manifest, ModelIndex } from '../core/manifest';
+import { Prng } from '../core/prng';
+import { dataDim } from '../core/spec';
+import { readCheckpointFile } from './export';
+import { runGraph, type Feed } from './ort';
+import { checkOnnxFiles } from './testing/onnx-check';
+import { tfjsReference } from './tfjs-reference';
+import { testInputs, verifyGraphs } from './verify';
+
+const MODELS = join(import.meta.dirname, '..', 'models');
+const index: ModelIndex = existsSync(join(MODELS, 'index.json')) ? JSON.parse(readFileSync(join(MODELS, 'index.json'), 'utf8')) : { models: [] };
+const manifests: Manifest[] = index.models.map((m) => JSON.parse(readFileSync(join(MODELS, m.id, 'manifest.json'), 'utf8')));
+
+describe('shipped models', () => {
+  it('the index lists every family on moons', () => {
+    for (const id of ['vae-moons', 'gan-moons', 'flow-realnvp-moons', 'flow-nice-moons']) expect(index.models.map((m) => m.id)).toContain(id);
+  });
+
+  it('index entries agree with their manifests', () => {
+    for (const [i, m] of manifests.entries()) {
+      const e = index.models[i];
+      expect({ ...e }).toEqual({ id: m.id, family: m.family, model: m.model, dataset: m.dataset, shape: m.shape, capabilities: m.capabilities, density: m.density, description: m.description });
+    }
+  });
+
+  it('every file passes onnx.checker full_check, sizes fit the budget', () => {
+    const paths = manifests.flatMap((m) => m.files.map((f) => join(MODELS, m.id, f.file)));
+    expect(checkOnnxFiles(paths)).toHaveLength(paths.length);
+    const sizes = manifests.flatMap((m) => m.files.map((f) => f.bytes));
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(10 * 2 ** 20);
+    expect(sizes.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(40 * 2 ** 20);
+  });
+
+  describe.each(manifests.map((m) => [m.id, m] as const))('%s', (_id, m) => {
+    const dir = join(MODELS, m.id);
+    const read = (file: string) => new Uint8Array(readFileSync(join(dir, file)));
+
+    it('manifest bytes and sha256 match the files', () => {
+      for (const f of m.files) {
+        const bytes = read(f.file);
+        expect(bytes.length).toBe(f.bytes);
+        expect(createHash('sha256').update(bytes).digest('hex')).toBe(f.sha256);
+      }
+      expect(m.opset).toBe(13);
+      expect(m.family === 'gan' ? m.unavailable.density : m.density).toBeTruthy();
+    });
+
+    it.each([1, 257])('graphs accept a batch of %i', async (n) => {
+      const D = dataDim(m);
+      const rng = new Prng(n);
+      const x = testInputs(readCheckpointFile(join(dir, 'checkpoint.egck')).spec, n, rng);
+      for (const f of m.files) {
+        const feed: Feed = f.capability === 'sample' ? { z: { data: rng.normals(n * m.latentDim), dims: [n, m.latentDim] } } : { x: { data: x, dims: [n, D] } };
+        if (f.capability === 'sample' && m.family === 'vae') feed.noise = { data: rng.normals(n * D), dims: [n, D] };
+        if (f.capability === 'density' && m.family === 'vae') feed.eps = { data: rng.normals(n * 4 * m.latentDim), dims: [n, 4, m.latentDim] };
+        const out = await runGraph(read(f.file), feed);
+        for (const [name, t] of Object.entries(out)) {
+          expect(t.dims[0], `${f.capability}.${name}`).toBe(n);
+          expect(t.data.every(Number.isFinite), `${f.capability}.${name} finite`).toBe(true);
+        }
+      }
+    });
+
+    it('graphs agree with the tfjs model rebuilt from the shipped checkpoint', async () => {
+      const ck = readCheckpointFile(join(dir, 'checkpoint.egck'));
+      expect(ck.step).toBe(m.training.steps);
+      const ref = await tfjsReference(ck.spec, ck.weights);
+      try {
+        const reports = await verifyGraphs(ck.spec, m.files.map((f) => ({ capability: f.capability, bytes: read(f.file) })), ref, { n: 32 });
+        expect(reports.length).toBeGreaterThan(0);
+      } finally {
+        ref.dispose();
+      }
+    });
+  });
+});
