@@ -99,7 +99,10 @@ export function createApp(runtime: Runtime, options: Partial<AppOptions> = {}) {
 
   app.post('/v1/models/:id/sample', async (c) => {
     const { m, body } = await prepare(c, sampleBody, 'sample', 'sample');
-    const wantPng = c.req.query('format') === 'png' || (c.req.header('accept') ?? '').includes('image/png');
+    // ?format= wins over the Accept header, so a browser link can ask for either
+    const format = c.req.query('format');
+    if (format !== undefined && format !== 'png' && format !== 'json') throw badRequest('invalid_value', 'format must be json or png');
+    const wantPng = format === 'png' || (format === undefined && (c.req.header('accept') ?? '').includes('image/png'));
     if (wantPng && !isImage(m)) {
       throw new HttpError(406, 'png_unavailable', `${m.id} samples are points of shape [${m.shape}], not images; ask for JSON`);
     }
