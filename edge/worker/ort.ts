@@ -32,7 +32,7 @@ function configure(): void {
   const instantiate = WebAssembly.instantiate.bind(WebAssembly) as (s: unknown, i?: WebAssembly.Imports) => Promise<unknown>;
   (WebAssembly as { instantiate: unknown }).instantiate = async (source: unknown, imports?: WebAssembly.Imports) => {
     if (!isMarker(source)) return instantiate(source, imports);
-    const instance = await WebAssembly.instantiate(ortWasm, imports);
+    const instance = (await instantiate(ortWasm, imports)) as WebAssembly.Instance;
     return { module: ortWasm, instance };
   };
   ort.env.wasm.numThreads = 1;
