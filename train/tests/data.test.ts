@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync, gunzipSync, inflateSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { Prng } from '../../core';
+import { Prng, type FlowSpec } from '../../core';
 import { readCheckpoint, writeCheckpoint } from '../checkpoint';
 import { Batches, loadDataset, loadFashion, loadMnist, sampleToy, toyLogDensityFn, TOYS } from '../data';
 import { FASHION_DIR, mnistDir } from '../data/images';
@@ -96,9 +96,9 @@ describe('files', () => {
   it('checkpoints round-trip through disk and a damaged file is refused by name', () => {
     const dir = tmp();
     const path = join(dir, 'checkpoint.egck');
-    const spec = { family: 'flow', model: 'nice', shape: [2], preprocess: { kind: 'unit' }, steps: 0, masks: [], coupling: 'additive', hidden: [], activation: 'relu', actnorm: false, finalScale: true } as const;
+    const spec: FlowSpec = { family: 'flow', model: 'nice', shape: [2], preprocess: { kind: 'unit' }, steps: 0, masks: [], coupling: 'additive', hidden: [], activation: 'relu', actnorm: false, finalScale: true };
     const w = [{ name: 'final.logs', shape: [2], data: Float32Array.of(0.5, -1.25) }];
-    writeCheckpoint(path, { spec: { ...spec, masks: [], hidden: [] }, weights: w, optimizer: [], step: 7, meta: { dataset: 'moons' } });
+    writeCheckpoint(path, { spec, weights: w, optimizer: [], step: 7, meta: { dataset: 'moons' } });
     const ck = readCheckpoint(path);
     expect(Array.from(ck.weights[0].data)).toEqual([0.5, -1.25]);
     const bytes = readFileSync(path);
