@@ -164,6 +164,17 @@ export function apiCases(getTarget: () => Target, corruptId: () => string): void
     const big = JSON.stringify({ x: [[0, 0]], pad: 'x'.repeat(API_LIMITS.maxBodyBytes) });
     const tooBig = await expectError(await post(t(), `${url}/density`, big), 413, 'body_too_large');
     expect(tooBig.limit).toBe(API_LIMITS.maxBodyBytes);
+    // a chunked body declares no length: the limit is enforced while reading
+    const chunk = new TextEncoder().encode(' '.repeat(1 << 20));
+    let sent = 0;
+    const stream = new ReadableStream<Uint8Array>({
+      pull(ctl) {
+        if (sent++ < 5) ctl.enqueue(chunk);
+        else ctl.close();
+      },
+    });
+    const chunked = await t().fetch(`${url}/density`, { method: 'POST', body: stream, duplex: 'half' } as RequestInit);
+    await expectError(chunked, 413, 'body_too_large');
   });
 
   it('answers image/png grids for image models only', async () => {

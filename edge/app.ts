@@ -39,7 +39,10 @@ async function readJson(c: Context, limit: number): Promise<unknown> {
     if (done) break;
     size += value.length;
     if (size > limit) {
-      await reader.cancel();
+      // read the rest and drop it instead of cancelling: a cancelled upload left
+      // workerd's connection broken for the next request (seen under wrangler dev);
+      // Cloudflare itself refuses bodies over 100 MB, which bounds the draining
+      for (let r = await reader.read(); !r.done; r = await reader.read());
       throw tooLarge();
     }
     chunks.push(value);
