@@ -59,6 +59,19 @@ export interface Manifest {
   /** model size */
   parameters: number;
   description: string;
+  /** optional smaller copies of the graphs (added by export/ --float16; readers may ignore them) */
+  variants?: ManifestVariant[];
+}
+
+/**
+ * A graph stored with float16 weights (arithmetic stays float32), for the browser.
+ * `maxError` is measured against the float32 graph on the export's verification
+ * inputs: max abs error for samples (in data units / 256 for pixels), max
+ * relative error for log-densities and latents, worst over all outputs.
+ */
+export interface ManifestVariant extends ManifestFile {
+  precision: 'float16';
+  maxError: number;
 }
 
 export interface ModelIndex {

@@ -1,21 +1,23 @@
 /**
- * npm run export -- <checkpoint> [--id ID] [--out models]
+ * npm run export -- <checkpoint> [--id ID] [--out models] [--float16]
  * Verifies every graph against the trained tfjs model, then writes
  * models/<id>/*.onnx, manifest.json and updates models/index.json.
  */
 import { exportCheckpoint } from './export';
 
-const USAGE = 'usage: npm run export -- <checkpoint.egck> [--id ID] [--out DIR]';
+const USAGE = 'usage: npm run export -- <checkpoint.egck> [--id ID] [--out DIR] [--float16]';
 
-function parse(argv: string[]): { path: string; id?: string; out?: string } {
+function parse(argv: string[]): { path: string; id?: string; out?: string; float16?: boolean } {
   let path: string | undefined;
-  const opts: { id?: string; out?: string } = {};
+  const opts: { id?: string; out?: string; float16?: boolean } = {};
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--id' || a === '--out') {
       const v = argv[++i];
       if (!v) throw new Error(`${a} needs a value\n${USAGE}`);
       opts[a === '--id' ? 'id' : 'out'] = v;
+    } else if (a === '--float16') {
+      opts.float16 = true;
     } else if (a === '-h' || a === '--help') {
       console.log(USAGE);
       process.exit(0);
@@ -34,7 +36,7 @@ try {
   const t0 = performance.now();
   const { manifest, dir, verification } = await exportCheckpoint(path, opts);
   for (const r of verification) console.log(`verified ${r.capability}.${r.output}: max ${r.kind} error ${r.maxError.toExponential(2)}`);
-  for (const f of manifest.files) console.log(`wrote ${dir}/${f.file} (${f.bytes} bytes, sha256 ${f.sha256.slice(0, 12)})`);
+  for (const f of [...manifest.files, ...(manifest.variants ?? [])]) console.log(`wrote ${dir}/${f.file} (${f.bytes} bytes, sha256 ${f.sha256.slice(0, 12)})`);
   console.log(`exported ${manifest.id} (${manifest.parameters} parameters) in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 } catch (e) {
   console.error(`export failed: ${(e as Error).message}`);

@@ -15,8 +15,8 @@ import { tfjsReference } from './tfjs-reference';
 
 const tmp = mkdtempSync(join(tmpdir(), 'edgegen-export-'));
 
-function writeCheckpoint(family: Family, model: string, dataset = 'moons', edit?: (ck: Checkpoint) => void): string {
-  const spec = defaultSpec(family, model, dataset, { size: 'tiny', shift: [0.5, 0.25], scale: [0.9, 0.5] });
+function writeCheckpoint(family: Family, model: string, dataset = 'moons', edit?: (ck: Checkpoint) => void, size: 'tiny' | 'default' = 'tiny'): string {
+  const spec = defaultSpec(family, model, dataset, { size, shift: [0.5, 0.25], scale: [0.9, 0.5] });
   const m = buildModel(spec, undefined, { seed: 11 });
   const ck: Checkpoint = {
     spec, weights: m.weights(), optimizer: [], step: 42,
@@ -59,6 +59,25 @@ describe('exportCheckpoint', () => {
     expect(existsSync(join(dir, 'checkpoint.egck'))).toBe(true);
     const index: ModelIndex = JSON.parse(readFileSync(join(out, 'index.json'), 'utf8'));
     expect(index.models.find((m) => m.id === manifest.id)?.family).toBe(family);
+  });
+
+  // a fresh flow starts as the identity (zero last layers); perturb it so rounding shows
+  const perturb = (ck: Checkpoint) => {
+    ck.weights = ck.weights.map((w) => ({ ...w, data: w.data.map((v, i) => v + 0.05 * Math.sin(7.3 * i + 1)) }));
+  };
+
+  it('--float16 adds smaller graphs with their measured error', async () => {
+    const { manifest, dir } = await exportCheckpoint(writeCheckpoint('flow', 'realnvp', 'moons', perturb, 'default'), { out, id: 'half', float16: true });
+    const variants = manifest.variants!;
+    expect(variants.map((v) => v.capability)).toEqual(manifest.capabilities);
+    for (const v of variants) {
+      const full = manifest.files.find((f) => f.capability === v.capability)!;
+      expect(v.bytes).toBeLessThan(full.bytes * 0.6);
+      expect(v.maxError).toBeGreaterThan(0);
+      expect(v.maxError).toBeLessThanOrEqual(1e-2);
+      expect(createHash('sha256').update(readFileSync(join(dir, v.file))).digest('hex')).toBe(v.sha256);
+    }
+    expect(checkOnnxFiles(variants.map((v) => join(dir, v.file)))).toHaveLength(3);
   });
 
   it('names models by family, model and dataset unless --id is given', async () => {

@@ -13,11 +13,11 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CheckpointError, decodeCheckpoint, encodeCheckpoint, type Checkpoint } from '../core/checkpoint';
-import { FAMILY_TRAITS, type Capability, type Manifest, type ManifestFile, type ModelIndex } from '../core/manifest';
+import { FAMILY_TRAITS, type Capability, type Manifest, type ManifestFile, type ManifestVariant, type ModelIndex } from '../core/manifest';
 import { latentDim, type ModelSpec } from '../core/spec';
-import { buildGraphs } from './graphs';
+import { buildGraphs, type Graph } from './graphs';
 import { OPSET } from './onnx/graph';
-import { verifyGraphs, type GraphBytes, type Reference, type VerifyReport } from './verify';
+import { onnxReference, verifyGraphs, type GraphBytes, type Reference, type VerifyReport } from './verify';
 
 export const UNAVAILABLE: Record<string, Partial<Record<Capability, string>>> = {
   gan: {
@@ -26,9 +26,14 @@ export const UNAVAILABLE: Record<string, Partial<Record<Capability, string>>> = 
   },
 };
 
+/** float16 variants: max abs error (data units, pixels / 256) on samples, max relative error on densities and latents */
+export const F16_TOL = 1e-2;
+
 export interface ExportOptions {
   id?: string;
   out?: string;
+  /** also write float16-weight copies of every graph (`<capability>.f16.onnx`), measured against the float32 ones */
+  float16?: boolean;
   /** builds the reference the graphs are verified against (default: the tfjs model from train/) */
   reference?: (ck: Checkpoint) => Promise<Reference & { dispose?(): void }>;
 }
@@ -65,8 +70,10 @@ export async function exportCheckpoint(path: string, opts: ExportOptions = {}): 
   const out = opts.out ?? 'models';
 
   let graphs: GraphBytes[];
+  let built: Graph[];
   try {
-    graphs = buildGraphs(spec, ck.weights).map((g) => ({ capability: g.capability, bytes: g.builder.toBytes(`edgegen ${id} ${g.capability}`) }));
+    built = buildGraphs(spec, ck.weights);
+    graphs = built.map((g) => ({ capability: g.capability, bytes: g.builder.toBytes(`edgegen ${id} ${g.capability}`) }));
   } catch (e) {
     throw new CheckpointError(`${path}: weights do not match the checkpoint's own spec: ${(e as Error).message}`);
   }
@@ -79,6 +86,20 @@ export async function exportCheckpoint(path: string, opts: ExportOptions = {}): 
     ref.dispose?.();
   }
 
+  // float16 copies: checked against the verified float32 graphs, with looser limits
+  const variants: ManifestVariant[] = [];
+  const halves: Array<{ file: string; bytes: Uint8Array }> = [];
+  if (opts.float16) {
+    for (const g of graphs) {
+      const bytes = built.find((b) => b.capability === g.capability)!.builder.toBytes(`edgegen ${id} ${g.capability} (float16 weights)`, { weights: 'float16' });
+      const reports = await verifyGraphs(spec, [{ capability: g.capability, bytes }], onnxReference(graphs), { sampleTol: F16_TOL, densityTol: F16_TOL });
+      const file = `${g.capability}.f16.onnx`;
+      halves.push({ file, bytes });
+      variants.push({ capability: g.capability, file, bytes: bytes.length, sha256: sha256(bytes), precision: 'float16', maxError: Math.max(...reports.map((r) => r.maxError)) });
+      verification.push(...reports.map((r) => ({ ...r, capability: `${r.capability} (float16)` })));
+    }
+  }
+
   const dir = join(out, id);
   mkdirSync(dir, { recursive: true });
   const files: ManifestFile[] = graphs.map(({ capability, bytes }) => {
@@ -86,6 +107,7 @@ export async function exportCheckpoint(path: string, opts: ExportOptions = {}): 
     writeAtomic(join(dir, file), bytes);
     return { capability, file, bytes: bytes.length, sha256: sha256(bytes) };
   });
+  for (const h of halves) writeAtomic(join(dir, h.file), h.bytes);
   writeAtomic(join(dir, 'checkpoint.egck'), encodeCheckpoint({ ...ck, optimizer: [] }));
 
   const traits = FAMILY_TRAITS[spec.family];
@@ -116,6 +138,7 @@ export async function exportCheckpoint(path: string, opts: ExportOptions = {}): 
     },
     metrics,
     parameters: shippedParameters(ck),
+    ...(variants.length ? { variants } : {}),
     description: `${spec.model.toUpperCase()} ${spec.family} on ${dataset}: ${traits.decoder}; log p(x): ${traits.logp}; x -> z: ${traits.inverse}.`,
   };
   writeAtomic(join(dir, 'manifest.json'), new TextEncoder().encode(JSON.stringify(manifest, null, 2) + '\n'));

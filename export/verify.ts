@@ -53,7 +53,16 @@ export interface GraphBytes {
   bytes: Uint8Array;
 }
 
-export async function verifyGraphs(spec: ModelSpec, graphs: GraphBytes[], ref: Reference, opts: { n?: number; k?: number; seed?: number } = {}): Promise<VerifyReport[]> {
+export interface VerifyOptions {
+  n?: number;
+  k?: number;
+  seed?: number;
+  /** override the contract's tolerances (float16 variants are checked against looser ones) */
+  sampleTol?: number;
+  densityTol?: number;
+}
+
+export async function verifyGraphs(spec: ModelSpec, graphs: GraphBytes[], ref: Reference, opts: VerifyOptions = {}): Promise<VerifyReport[]> {
   const n = opts.n ?? 64;
   const K = opts.k ?? 8;
   const rng = new Prng(opts.seed ?? 20240601);
@@ -74,7 +83,7 @@ export async function verifyGraphs(spec: ModelSpec, graphs: GraphBytes[], ref: R
         // NaN anywhere is a failure, not a quietly ignored comparison
         worst = Number.isNaN(err) ? Infinity : Math.max(worst, err);
       }
-      const tol = kind === 'abs' ? SAMPLE_TOL : DENSITY_REL_TOL;
+      const tol = kind === 'abs' ? (opts.sampleTol ?? SAMPLE_TOL) : (opts.densityTol ?? DENSITY_REL_TOL);
       reports.push({ capability, output: onnxName, maxError: worst, kind });
       if (!(worst <= tol)) {
         throw new VerificationError(`${capability}.${onnxName} disagrees with the reference model: max ${kind} error ${worst.toExponential(3)} > ${tol}`);
@@ -113,4 +122,31 @@ export async function verifyGraphs(spec: ModelSpec, graphs: GraphBytes[], ref: R
     }
   }
   return reports;
+}
+
+/** Graphs already verified, used as the reference for their float16 copies. */
+export function onnxReference(graphs: GraphBytes[]): Reference {
+  const bytes = (c: Capability) => graphs.find((g) => g.capability === c)?.bytes;
+  const arrays = (out: Record<string, { data: Float32Array }>): Arrays => {
+    const a: Arrays = {};
+    for (const [k, v] of Object.entries(out)) a[k === 'x_mean' ? 'xMean' : k] = v.data;
+    return a;
+  };
+  const cols = (a: Float32Array, n: number) => a.length / n;
+  const ref: Reference = {
+    sample: async (z, n, noise) => {
+      const feed: Feed = { z: { data: z, dims: [n, cols(z, n)] } };
+      if (noise) feed.noise = { data: noise, dims: [n, cols(noise, n)] };
+      return arrays(await runGraph(bytes('sample')!, feed));
+    },
+  };
+  if (bytes('density')) {
+    ref.density = async (x, n, eps, k) => {
+      const feed: Feed = { x: { data: x, dims: [n, cols(x, n)] } };
+      if (eps) feed.eps = { data: eps, dims: [n, k!, eps.length / (n * k!)] };
+      return arrays(await runGraph(bytes('density')!, feed));
+    };
+  }
+  if (bytes('encode')) ref.encode = async (x, n) => arrays(await runGraph(bytes('encode')!, { x: { data: x, dims: [n, cols(x, n)] } }));
+  return ref;
 }

@@ -119,8 +119,30 @@ export class GraphBuilder {
     return output;
   }
 
-  /** Serialises the graph as an IR-8 / opset-13 model. */
-  toBytes(doc = ''): Uint8Array {
+  /**
+   * Serialises the graph as an IR-8 / opset-13 model. With `weights: 'float16'`
+   * every float initializer of at least HALF_MIN_SIZE values is stored as
+   * float16 and cast back to float32 by a Cast node at the top of the graph:
+   * the file halves, arithmetic stays float32 (so every execution provider,
+   * including wasm without fp16 kernels, runs it), and the only error is the
+   * rounding of each weight to 11 significant bits.
+   */
+  toBytes(doc = '', opts: { weights?: 'float32' | 'float16' } = {}): Uint8Array {
+    let inits = this.inits;
+    let nodes = this.nodes;
+    if (opts.weights === 'float16') {
+      const casts: INode[] = [];
+      inits = this.inits.map((t) => {
+        const count = (t.dims as number[]).reduce((a, b) => a * Number(b), 1);
+        if (t.dataType !== onnx.TensorProto.DataType.FLOAT || count < HALF_MIN_SIZE) return t;
+        const raw = t.rawData as Uint8Array;
+        const f = new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
+        const half = Uint16Array.from(f, toHalfBits);
+        casts.push({ opType: 'Cast', name: `Cast_${t.name}`, input: [`${t.name}_f16`], output: [t.name as string], attribute: [attribute('to', onnx.TensorProto.DataType.FLOAT)] });
+        return { ...t, name: `${t.name}_f16`, dataType: onnx.TensorProto.DataType.FLOAT16, rawData: new Uint8Array(half.buffer) };
+      });
+      nodes = [...casts, ...this.nodes];
+    }
     const model = onnx.ModelProto.create({
       irVersion: IR_VERSION,
       opsetImport: [{ domain: '', version: OPSET }],
@@ -129,14 +151,47 @@ export class GraphBuilder {
       docString: doc,
       graph: {
         name: this.name,
-        node: this.nodes,
-        initializer: this.inits,
+        node: nodes,
+        initializer: inits,
         input: this.inputs,
         output: this.outputs,
       },
     });
     return onnx.ModelProto.encode(model).finish();
   }
+}
+
+/** Initializers smaller than this stay float32 (biases of tiny nets, masks, scalars): not worth a Cast. */
+export const HALF_MIN_SIZE = 256;
+
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+
+/** IEEE 754 binary16 bits of a float32 value, rounding to nearest, ties to even. */
+export function toHalfBits(v: number): number {
+  f32[0] = v;
+  const x = u32[0];
+  const sign = (x >>> 16) & 0x8000;
+  const e32 = (x >>> 23) & 0xff;
+  let mant = x & 0x7fffff;
+  if (e32 === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0); // inf, NaN
+  const e = e32 - 127 + 15;
+  if (e >= 0x1f) return sign | 0x7c00; // too large: infinity
+  let shift = 13;
+  let bits: number;
+  if (e <= 0) {
+    // subnormal half: the implicit 1 becomes explicit and shifts right
+    if (e < -10) return sign;
+    mant |= 0x800000;
+    shift = 14 - e;
+    bits = 0;
+  } else bits = e << 10;
+  let h = bits | (mant >>> shift);
+  const rem = mant & ((1 << shift) - 1);
+  const halfway = 1 << (shift - 1);
+  // a carry out of the mantissa correctly bumps the exponent (up to infinity)
+  if (rem > halfway || (rem === halfway && (h & 1))) h++;
+  return sign | h;
 }
 
 function valueInfo(name: string, dims: Dim[]): IValueInfo {
