@@ -146,7 +146,7 @@ describe('web client on wasm (no WebGPU)', () => {
     await page.selectOption('#density-pick', '3');
     if (await page.isVisible('#density-k')) await page.fill('#density-k', '8');
     await page.click('#density-form button[type=submit]');
-    await page.waitForFunction(() => (document.getElementById('density-out')!.dataset.logp ?? '') !== '', null, { timeout: 60_000 });
+    await page.waitForFunction(() => (document.getElementById('density-out')!.dataset.logp ?? '') !== '', null, { timeout: 20_000 }).catch(async (e) => { throw new Error(`${e}; status: ${await page.textContent('#status')}`); });
     const logp = Number(await page.getAttribute('#density-out', 'data-logp'));
     expect(Number.isFinite(logp)).toBe(true);
     expect(await page.textContent('#density-out')).toMatch(/bits\/dim/);
@@ -157,6 +157,28 @@ describe('web client on wasm (no WebGPU)', () => {
     const api = (await res.json()) as { logp: number[] };
     expect(Math.abs(api.logp[0] - logp)).toBeLessThan(1e-4 * Math.max(1, Math.abs(logp)));
     await page.screenshot({ path: join(SHOTS, 'density-wasm.png'), fullPage: true });
+  });
+
+  it('scores a 2-D held-out point with the flow, and says why the GAN cannot', async () => {
+    const flow = pick((x) => x.family === 'flow' && x.shape.length === 1);
+    await page.click('#tab-density');
+    await page.selectOption('#density-model', flow.id);
+    await page.waitForFunction(() => !document.getElementById('density-x1')!.closest('label')!.hidden);
+    const hasSet = (await page.$$('#density-pick option')).length > 1;
+    if (hasSet) await page.selectOption('#density-pick', '0');
+    await page.evaluate(() => { document.getElementById('density-out')!.dataset.logp = ''; });
+    await page.click('#density-form button[type=submit]');
+    await page.waitForFunction(() => (document.getElementById('density-out')!.dataset.logp ?? '') !== '', null, { timeout: 20_000 }).catch(async (e) => { throw new Error(`${e}; status: ${await page.textContent('#status')}`); });
+    const logp = Number(await page.getAttribute('#density-out', 'data-logp'));
+    const x = [Number(await page.inputValue('#density-x1')), Number(await page.inputValue('#density-x2'))];
+    const res = await fetch(`${site.url}v1/models/${flow.id}/density`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ x: [x] }) });
+    expect(Math.abs(((await res.json()) as { logp: number[] }).logp[0] - logp)).toBeLessThan(1e-4 * Math.max(1, Math.abs(logp)));
+    await page.screenshot({ path: join(SHOTS, 'density-2d-wasm.png'), fullPage: true });
+    const gan = pick((x) => x.family === 'gan');
+    await page.selectOption('#density-model', gan.id);
+    await page.click('#density-form button[type=submit]');
+    await page.waitForFunction(() => /gives no density/.test(document.getElementById('density-out')!.textContent ?? ''));
+    expect(await page.textContent('#density-out')).toContain('GAN');
   });
 
   it('interpolates linearly between the latents of two seeds', async () => {

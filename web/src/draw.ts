@@ -92,6 +92,8 @@ export function drawScatter(
   box: Box,
   heat?: { logp: ArrayLike<number>; res: number },
   size = 320,
+  /** join the points in order (an interpolation path), marking the first and last */
+  path = false,
 ): void {
   canvas.width = size;
   canvas.height = size;
@@ -122,6 +124,17 @@ export function drawScatter(
   ctx.fillText(box.max.toFixed(1), size - 3, size - 4);
   ctx.textAlign = 'left';
   ctx.fillText(box.max.toFixed(1), 3, 11);
+  if (path && points.length > 1) {
+    ctx.strokeStyle = 'rgba(120,200,255,0.6)';
+    ctx.beginPath();
+    points.forEach((p, i) => (i ? ctx.lineTo(px(p[0]), size - px(p[1])) : ctx.moveTo(px(p[0]), size - px(p[1]))));
+    ctx.stroke();
+    ctx.fillStyle = '#fff';
+    ctx.font = 'bold 12px system-ui, sans-serif';
+    const [a, b] = [points[0], points[points.length - 1]];
+    ctx.fillText('A', px(a[0]) + 4, size - px(a[1]) - 4);
+    ctx.fillText('B', px(b[0]) + 4, size - px(b[1]) - 4);
+  }
   ctx.fillStyle = heat ? 'rgba(255,255,255,0.85)' : 'rgba(120,200,255,0.8)';
   for (const p of points) {
     ctx.beginPath();

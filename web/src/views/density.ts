@@ -91,6 +91,9 @@ export function initDensity(): void {
   const modelSel = $<HTMLSelectElement>('density-model');
   modelSel.addEventListener('change', () => void guarded('Density', syncModel));
   $<HTMLSelectElement>('density-pick').addEventListener('change', () => void guarded('Density', pickImage));
+  for (const id of ['density-x1', 'density-x2']) {
+    $(id).addEventListener('input', () => ($<HTMLSelectElement>('density-pick').value = 'drawn'));
+  }
   $<HTMLFormElement>('density-form').addEventListener('submit', (ev) => {
     ev.preventDefault();
     void guarded('Density', run);
@@ -110,11 +113,10 @@ async function syncModel(): Promise<void> {
   document.querySelectorAll<HTMLElement>('#view-density .img-only').forEach((el) => (el.hidden = !image));
   document.querySelectorAll<HTMLElement>('#view-density .pt-only').forEach((el) => (el.hidden = image));
   document.querySelectorAll<HTMLElement>('#view-density .vae-only').forEach((el) => (el.hidden = m.family !== 'vae'));
-  if (!image) return;
   const set = await loadTestSet(m.dataset);
   const pick = $<HTMLSelectElement>('density-pick');
   const prev = pick.value;
-  pick.replaceChildren(new Option('my drawing', 'drawn'), ...(set?.rows ?? []).map((_, i) => new Option(`held-out #${i}`, String(i))));
+  pick.replaceChildren(new Option(image ? 'my drawing' : 'typed point', 'drawn'), ...(set?.rows ?? []).map((_, i) => new Option(`held-out #${i}`, String(i))));
   pick.value = [...pick.options].some((o) => o.value === prev) ? prev : set ? '0' : 'drawn';
   await pickImage();
 }
@@ -124,13 +126,19 @@ async function pickImage(): Promise<void> {
   if (pick === 'drawn') return;
   const m = await app.manifest($<HTMLSelectElement>('density-model').value);
   const set = await loadTestSet(m.dataset);
-  const img = set?.rows[Number(pick)];
-  if (img) pad.set(img);
-  paintPad();
+  const row = set?.rows[Number(pick)];
+  if (!row) return;
+  if (isImage(m)) {
+    pad.set(row);
+    paintPad();
+  } else {
+    $<HTMLInputElement>('density-x1').value = String(row[0]);
+    $<HTMLInputElement>('density-x2').value = String(row[1]);
+  }
 }
 
 function currentInput(m: Manifest): Float32Array {
-  if (isImage(m)) return Float32Array.from(pad, (v) => Math.round(v)); // integer pixels; the engine dequantises
+  if (isImage(m)) return Float32Array.from(pad, (v) => Math.min(255, Math.round(v))); // integer pixels; the engine dequantises
   return Float32Array.of(Number(($('density-x1') as HTMLInputElement).value), Number(($('density-x2') as HTMLInputElement).value));
 }
 

@@ -27,7 +27,7 @@ async function run(): Promise<void> {
   const { rows, ms } = await app.engine().decode(m, zs);
   const canvas = $<HTMLCanvasElement>('interp-canvas');
   if (isImage(m)) drawImageGrid(canvas, rows, m.shape, steps, 3);
-  else drawScatter(canvas, rows, boxFor(m.range, rows), undefined, 400);
+  else drawScatter(canvas, rows, boxFor(m.range, rows), undefined, 400, true);
   $('interp-info').textContent = `${steps} steps from seed ${a} to seed ${b}: ${ms.toFixed(1)} ms ${where()}`;
   $('interp-json').textContent = JSON.stringify({ id: m.id, engine: app.engine().name, a, b, steps, temperature, samples: rows.map((r) => Array.from(r)) });
   setStatus(`interpolated ${m.id} ${where()}`);
