@@ -113,6 +113,8 @@ async function syncModel(): Promise<void> {
   document.querySelectorAll<HTMLElement>('#view-density .img-only').forEach((el) => (el.hidden = !image));
   document.querySelectorAll<HTMLElement>('#view-density .pt-only').forEach((el) => (el.hidden = image));
   document.querySelectorAll<HTMLElement>('#view-density .vae-only').forEach((el) => (el.hidden = m.family !== 'vae'));
+  // the seed only matters where noise enters: dequantisation (images) or the VAE's eps
+  $('density-seed-label').hidden = !(m.discrete || m.family === 'vae');
   const set = await loadTestSet(m.dataset);
   const pick = $<HTMLSelectElement>('density-pick');
   const prev = pick.value;
