@@ -5,7 +5,7 @@
  * Screenshots go to test-results/screenshots/.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
@@ -237,6 +237,25 @@ describe('web client on WebGPU (SwiftShader here)', () => {
     expect(await page.getAttribute('#backend', 'data-backend')).toBe('webgpu'); // no silent fallback
     expect(maxAbsDiff(local.samples, await apiSample(site, m.id, 5, 64))).toBeLessThan(1e-4);
     await page.screenshot({ path: join(SHOTS, 'sample-webgpu.png'), fullPage: true });
+  });
+
+  it('falls back to wasm when the WebGPU build cannot load (a host that left out its 26 MB .wasm)', async () => {
+    // Cloudflare assets cap a file at 25 MiB; edge/build-assets.ts leaves the asyncify .wasm out
+    const trimmed = mkdtempSync(join(tmpdir(), 'edgegen-web-trimmed-'));
+    cpSync(webDir, trimmed, { recursive: true });
+    for (const f of readdirSync(join(trimmed, 'assets'))) if (f.includes('asyncify') && f.endsWith('.wasm')) rmSync(join(trimmed, 'assets', f));
+    const host = await startSite({ api: false, models: { dir: site.modelsDir, index: site.index }, webDir: trimmed });
+    try {
+      const page = await open(b.browser, host.url);
+      const m = pick((x) => x.family === 'flow' && x.shape.length === 1);
+      const local = await sampleInPage(page, m.id, 5, 16);
+      expect(await page.getAttribute('#backend', 'data-backend')).toBe('wasm');
+      expect(await page.textContent('#backend')).toMatch(/WebGPU failed/);
+      expect(maxAbsDiff(local.samples, await apiSample(site, m.id, 5, 16))).toBeLessThan(1e-4);
+    } finally {
+      await host.close();
+      rmSync(trimmed, { recursive: true, force: true });
+    }
   });
 
   it('works as plain static files: the API switch is disabled with a reason', async () => {
