@@ -239,11 +239,11 @@ describe('web client on WebGPU (SwiftShader here)', () => {
     await page.screenshot({ path: join(SHOTS, 'sample-webgpu.png'), fullPage: true });
   });
 
-  it('falls back to wasm when the WebGPU build cannot load (a host that left out its 26 MB .wasm)', async () => {
-    // Cloudflare assets cap a file at 25 MiB; edge/build-assets.ts leaves the asyncify .wasm out
+  it('falls back to wasm when the WebGPU build cannot load (a host that left out its .wasm)', async () => {
+    // a host may cap or drop large files: remove the WebGPU (JSPI) build's .wasm
     const trimmed = mkdtempSync(join(tmpdir(), 'edgegen-web-trimmed-'));
     cpSync(webDir, trimmed, { recursive: true });
-    for (const f of readdirSync(join(trimmed, 'assets'))) if (f.includes('asyncify') && f.endsWith('.wasm')) rmSync(join(trimmed, 'assets', f));
+    for (const f of readdirSync(join(trimmed, 'assets'))) if (f.includes('jspi') && f.endsWith('.wasm')) rmSync(join(trimmed, 'assets', f));
     const host = await startSite({ api: false, models: { dir: site.modelsDir, index: site.index }, webDir: trimmed });
     try {
       const page = await open(b.browser, host.url);

@@ -2,12 +2,13 @@
  * The only file in web/ that imports onnxruntime-web.
  *
  * Two builds of onnxruntime-web, loaded on demand so a page downloads one:
- * - `onnxruntime-web/webgpu` (the asyncify build, 26 MB of wasm) when
- *   `navigator.gpu` hands out an adapter;
- * - `onnxruntime-web/wasm` (14 MB) otherwise. It also fits hosts that cap a
- *   static file at 25 MiB (Cloudflare Workers assets), where the WebGPU build's
- *   binary may be missing: if the WebGPU build fails to start, the page falls
- *   back to wasm and says so.
+ * - `onnxruntime-web/jspi` (WebGPU + wasm EPs, 16.7 MB of wasm) when
+ *   `navigator.gpu` hands out an adapter and the engine has JSPI
+ *   (`WebAssembly.Suspending`, Chromium 137+). We do not ship the asyncify
+ *   WebGPU build: its 25.5 MiB binary is over Cloudflare's 25 MiB per-asset
+ *   cap, so a Worker could never serve it;
+ * - `onnxruntime-web/wasm` (14 MB) otherwise. If the WebGPU build fails to
+ *   start, the page falls back to wasm and says so.
  * Each build's .wasm is referenced with `new URL(..., import.meta.url)`, which
  * Vite emits beside the script, so all paths stay relative.
  */
@@ -44,6 +45,9 @@ export function chooseBackend(): Promise<BackendInfo> {
     if (forced === 'wasm') return { backend: 'wasm', reason: 'forced by ?ep=wasm' };
     const gpu = (navigator as Navigator & { gpu?: { requestAdapter(): Promise<unknown> } }).gpu;
     if (!gpu) return { backend: 'wasm', reason: 'navigator.gpu is absent' };
+    if (typeof (WebAssembly as unknown as { Suspending?: unknown }).Suspending !== 'function') {
+      return { backend: 'wasm', reason: 'WebGPU build needs JSPI (WebAssembly.Suspending), absent here' };
+    }
     try {
       const adapter = await gpu.requestAdapter();
       if (!adapter) return { backend: 'wasm', reason: 'navigator.gpu gave no adapter' };
@@ -59,7 +63,7 @@ const builds = new Map<Backend, Promise<Ort>>();
 function ortFor(backend: Backend): Promise<Ort> {
   let p = builds.get(backend);
   if (!p) {
-    p = (backend === 'webgpu' ? import('onnxruntime-web/webgpu') : import('onnxruntime-web/wasm')).then((ort) => {
+    p = (backend === 'webgpu' ? import('onnxruntime-web/jspi') : import('onnxruntime-web/wasm')).then((ort) => {
       // no cross-origin isolation on a static host: threads are unavailable
       ort.env.wasm.numThreads = 1;
       return ort;
