@@ -29,6 +29,8 @@ export const UNAVAILABLE: Record<string, Partial<Record<Capability, string>>> = 
 /** float16 variants: max abs error (data units, pixels / 256) on samples, max relative error on densities and latents */
 export const F16_TOL = 1e-2;
 
+const MODEL_NAMES: Record<string, string> = { vae: 'VAE', gan: 'GAN', dcgan: 'DCGAN', realnvp: 'RealNVP flow', nice: 'NICE flow', made: 'MADE' };
+
 export interface ExportOptions {
   id?: string;
   out?: string;
@@ -92,7 +94,7 @@ export async function exportCheckpoint(path: string, opts: ExportOptions = {}): 
   if (opts.float16) {
     for (const g of graphs) {
       const bytes = built.find((b) => b.capability === g.capability)!.builder.toBytes(`edgegen ${id} ${g.capability} (float16 weights)`, { weights: 'float16' });
-      const reports = await verifyGraphs(spec, [{ capability: g.capability, bytes }], onnxReference(graphs), { sampleTol: F16_TOL, densityTol: F16_TOL });
+      const reports = await verifyGraphs(spec, [{ capability: g.capability, bytes }], onnxReference(graphs), { sampleTol: F16_TOL, densityTol: F16_TOL, latentTol: F16_TOL });
       const file = `${g.capability}.f16.onnx`;
       halves.push({ file, bytes });
       variants.push({ capability: g.capability, file, bytes: bytes.length, sha256: sha256(bytes), precision: 'float16', maxError: Math.max(...reports.map((r) => r.maxError)) });
@@ -139,7 +141,7 @@ export async function exportCheckpoint(path: string, opts: ExportOptions = {}): 
     metrics,
     parameters: shippedParameters(ck),
     ...(variants.length ? { variants } : {}),
-    description: `${spec.model.toUpperCase()} ${spec.family} on ${dataset}: ${traits.decoder}; log p(x): ${traits.logp}; x -> z: ${traits.inverse}.`,
+    description: `${MODEL_NAMES[spec.model] ?? spec.model} on ${dataset}: ${traits.decoder}; log p(x): ${traits.logp}; x -> z: ${traits.inverse}.`,
   };
   writeAtomic(join(dir, 'manifest.json'), new TextEncoder().encode(JSON.stringify(manifest, null, 2) + '\n'));
   updateIndex(out, manifest);

@@ -8,7 +8,12 @@
  * - samples: max |onnx - ref| <= 1e-4, in units of the data
  *   scale (pixels are compared after dividing by 256, so 1e-4 is 0.026 of a
  *   grey level; toys as they are)
- * - log-densities (logp, elbo, iwae) and latents (z, mu, logvar): max |onnx - ref| / max(1, |ref|) <= 1e-4
+ * - log-densities (logp, elbo, iwae): max |onnx - ref| / max(1, |ref|) <= 1e-4
+ * - latents (z, mu, logvar): the same relative error <= 1e-3. Why looser: on a
+ *   trained 6-step RealNVP on MNIST fed uniform-noise images (far off the data),
+ *   ONNX and tfjs were each within 9e-5 of a float64 evaluation but 5e-4 from
+ *   each other (float32 rounding amplified by exp(s) through the steps); the
+ *   log-density of the same inputs still agreed within 1e-4.
  */
 import { Prng } from '../core/prng';
 import { dataDim, latentDim, type ModelSpec } from '../core/spec';
@@ -17,6 +22,7 @@ import { runGraph, type Feed } from './ort';
 
 export const SAMPLE_TOL = 1e-4;
 export const DENSITY_REL_TOL = 1e-4;
+export const LATENT_REL_TOL = 1e-3;
 
 export type Arrays = Record<string, Float32Array | undefined>;
 
@@ -60,6 +66,7 @@ export interface VerifyOptions {
   /** override the contract's tolerances (float16 variants are checked against looser ones) */
   sampleTol?: number;
   densityTol?: number;
+  latentTol?: number;
 }
 
 export async function verifyGraphs(spec: ModelSpec, graphs: GraphBytes[], ref: Reference, opts: VerifyOptions = {}): Promise<VerifyReport[]> {
@@ -71,7 +78,7 @@ export async function verifyGraphs(spec: ModelSpec, graphs: GraphBytes[], ref: R
   const pixelScale = spec.preprocess.kind === 'affine' ? 1 : 256;
   const reports: VerifyReport[] = [];
 
-  const compare = (capability: string, got: Record<string, { data: Float32Array }>, want: Arrays, names: Record<string, string>, kind: 'abs' | 'rel', scale = 1) => {
+  const compare = (capability: string, got: Record<string, { data: Float32Array }>, want: Arrays, names: Record<string, string>, kind: 'abs' | 'rel', tol: number, scale = 1) => {
     for (const [onnxName, refName] of Object.entries(names)) {
       const a = got[onnxName]?.data;
       const b = want[refName];
@@ -83,7 +90,6 @@ export async function verifyGraphs(spec: ModelSpec, graphs: GraphBytes[], ref: R
         // NaN anywhere is a failure, not a quietly ignored comparison
         worst = Number.isNaN(err) ? Infinity : Math.max(worst, err);
       }
-      const tol = kind === 'abs' ? (opts.sampleTol ?? SAMPLE_TOL) : (opts.densityTol ?? DENSITY_REL_TOL);
       reports.push({ capability, output: onnxName, maxError: worst, kind });
       if (!(worst <= tol)) {
         throw new VerificationError(`${capability}.${onnxName} disagrees with the reference model: max ${kind} error ${worst.toExponential(3)} > ${tol}`);
@@ -104,21 +110,21 @@ export async function verifyGraphs(spec: ModelSpec, graphs: GraphBytes[], ref: R
       }
       const got = await runGraph(bytes, feed);
       const want = await ref.sample(z, n, noise);
-      compare('sample', got, want, spec.family === 'vae' ? { x: 'x', x_mean: 'xMean' } : { x: 'x' }, 'abs', pixelScale);
+      compare('sample', got, want, spec.family === 'vae' ? { x: 'x', x_mean: 'xMean' } : { x: 'x' }, 'abs', opts.sampleTol ?? SAMPLE_TOL, pixelScale);
     } else if (capability === 'density') {
       if (!ref.density) throw new VerificationError('reference model has no density');
       if (spec.family === 'vae') {
         const eps = rng.normals(n * K * L);
         const got = await runGraph(bytes, { ...feedX, eps: { data: eps, dims: [n, K, L] } });
-        compare('density', got, await ref.density(x, n, eps, K), { elbo: 'elbo', iwae: 'iwae' }, 'rel');
+        compare('density', got, await ref.density(x, n, eps, K), { elbo: 'elbo', iwae: 'iwae' }, 'rel', opts.densityTol ?? DENSITY_REL_TOL);
       } else {
-        compare('density', await runGraph(bytes, feedX), await ref.density(x, n), { logp: 'logp' }, 'rel');
+        compare('density', await runGraph(bytes, feedX), await ref.density(x, n), { logp: 'logp' }, 'rel', opts.densityTol ?? DENSITY_REL_TOL);
       }
     } else {
       if (!ref.encode) throw new VerificationError('reference model has no encode');
       const got = await runGraph(bytes, feedX);
       const names: Record<string, string> = spec.family === 'vae' ? { mu: 'mu', logvar: 'logvar' } : { z: 'z' };
-      compare('encode', got, await ref.encode(x, n), names, 'rel');
+      compare('encode', got, await ref.encode(x, n), names, 'rel', opts.latentTol ?? LATENT_REL_TOL);
     }
   }
   return reports;
