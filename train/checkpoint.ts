@@ -6,7 +6,7 @@
  * good checkpoint in place. Reads verify magic, length and CRC, and every
  * error names the file.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { CheckpointError, decodeCheckpoint, encodeCheckpoint, type Checkpoint } from '../core';
 
@@ -42,6 +42,12 @@ export function writeCheckpoint(path: string, ck: Checkpoint): void {
   } catch (e) {
     rmSync(tmp, { force: true });
     throw e;
+  }
+  // a process killed mid-write (SIGKILL, power loss) leaves its temp file behind;
+  // the checkpoint just written supersedes it, so sweep such leftovers
+  const prefix = `.${basename(path)}.`;
+  for (const f of readdirSync(dirname(path))) {
+    if (f.startsWith(prefix) && f.endsWith('.tmp')) rmSync(join(dirname(path), f), { force: true });
   }
 }
 
