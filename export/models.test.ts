@@ -31,9 +31,10 @@ describe('shipped models', () => {
   });
 
   it('every file passes onnx.checker full_check, sizes fit the budget', () => {
-    const paths = manifests.flatMap((m) => m.files.map((f) => join(MODELS, m.id, f.file)));
+    const all = (m: Manifest) => [...m.files, ...(m.variants ?? [])];
+    const paths = manifests.flatMap((m) => all(m).map((f) => join(MODELS, m.id, f.file)));
     expect(checkOnnxFiles(paths)).toHaveLength(paths.length);
-    const sizes = manifests.flatMap((m) => m.files.map((f) => f.bytes));
+    const sizes = manifests.flatMap((m) => all(m).map((f) => f.bytes));
     expect(Math.max(...sizes)).toBeLessThanOrEqual(10 * 2 ** 20);
     expect(sizes.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(40 * 2 ** 20);
   });
@@ -43,12 +44,13 @@ describe('shipped models', () => {
     const read = (file: string) => new Uint8Array(readFileSync(join(dir, file)));
 
     it('manifest bytes and sha256 match the files', () => {
-      for (const f of m.files) {
+      for (const f of [...m.files, ...(m.variants ?? [])]) {
         const bytes = read(f.file);
         expect(bytes.length).toBe(f.bytes);
         expect(createHash('sha256').update(bytes).digest('hex')).toBe(f.sha256);
       }
       expect(m.opset).toBe(13);
+      for (const v of m.variants ?? []) expect(v.maxError).toBeLessThanOrEqual(1e-2);
       expect(m.family === 'gan' ? m.unavailable.density : m.density).toBeTruthy();
     });
 
