@@ -6,14 +6,14 @@
 import { Hono, type Context } from 'hono';
 import { cors } from 'hono/cors';
 import { API_LIMITS } from '../core/api';
-import type { Capability } from '../core/manifest';
+import type { Capability, Manifest } from '../core/manifest';
 import type { DecodeResponse, InterpolateResponse, SampleResponse } from '../core/api';
 import { HttpError, badRequest } from './errors';
 import { decode, density, encode, interpolate, isImage, sample, toRows, type Batch } from './infer';
 import { openApiDocument } from './openapi';
 import { gridPng } from './png';
 import type { Runtime } from './runtime';
-import { decodeBody, densityBody, encodeBody, interpolateBody, sampleBody } from './schemas';
+import { budget, decodeBody, densityBody, encodeBody, interpolateBody, sampleBody } from './schemas';
 import { ModelStore } from './store';
 import type { Validator } from './validate';
 
@@ -89,19 +89,21 @@ export function createApp(runtime: Runtime, options: Partial<AppOptions> = {}) {
 
   /**
    * Look the model up (404), check the family offers what is asked (422), then
-   * read and validate the body (413, 400): nothing unchecked reaches a model.
+   * read and validate the body (413, 400), then check its cost against the
+   * work budget (400 over_budget): nothing unchecked reaches a model.
    */
-  async function prepare<T>(c: Context, validator: Validator<T>, capability: Capability, what: string) {
+  async function prepare<T>(c: Context, validator: Validator<T>, capability: Capability, what: string, cost: (body: T, m: Manifest) => void) {
     const m = await store.manifest(c.req.param('id') ?? '');
     store.require(m, capability, what);
     const body = validator.parse(await readJson(c, opts.maxBodyBytes), 'body');
+    cost(body, m);
     return { m, body };
   }
 
   const samplesJson = (b: Batch, shape: number[]) => ({ samples: toRows(b), shape });
 
   app.post('/v1/models/:id/sample', async (c) => {
-    const { m, body } = await prepare(c, sampleBody, 'sample', 'sample');
+    const { m, body } = await prepare(c, sampleBody, 'sample', 'sample', budget.sample);
     // ?format= wins over the Accept header, so a browser link can ask for either
     const format = c.req.query('format');
     if (format !== undefined && format !== 'png' && format !== 'json') throw badRequest('invalid_value', 'format must be json or png');
@@ -120,23 +122,23 @@ export function createApp(runtime: Runtime, options: Partial<AppOptions> = {}) {
   });
 
   app.post('/v1/models/:id/density', async (c) => {
-    const { m, body } = await prepare(c, densityBody, 'density', 'compute a density');
+    const { m, body } = await prepare(c, densityBody, 'density', 'compute a density', budget.density);
     return c.json(await density(store, m, body));
   });
 
   app.post('/v1/models/:id/encode', async (c) => {
-    const { m, body } = await prepare(c, encodeBody, 'encode', 'encode x -> z');
+    const { m, body } = await prepare(c, encodeBody, 'encode', 'encode x -> z', budget.encode);
     return c.json(await encode(store, m, body));
   });
 
   app.post('/v1/models/:id/decode', async (c) => {
-    const { m, body } = await prepare(c, decodeBody, 'sample', 'decode');
+    const { m, body } = await prepare(c, decodeBody, 'sample', 'decode', budget.decode);
     const res: DecodeResponse = samplesJson(await decode(store, m, body), m.shape);
     return c.json(res);
   });
 
   app.post('/v1/models/:id/interpolate', async (c) => {
-    const { m, body } = await prepare(c, interpolateBody, 'sample', 'interpolate');
+    const { m, body } = await prepare(c, interpolateBody, 'sample', 'interpolate', budget.interpolate);
     const res: InterpolateResponse = samplesJson(await interpolate(store, m, body), m.shape);
     return c.json(res);
   });

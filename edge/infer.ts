@@ -7,8 +7,7 @@
 import type { DensityResponse, EncodeResponse } from '../core/api';
 import type { Manifest } from '../core/manifest';
 import { densityNoise, Prng, sampleNoise } from '../core/prng';
-import { badRequest } from './errors';
-import { MAX_DENSITY_DRAWS } from './schemas';
+import { HttpError, badRequest } from './errors';
 import type { ModelStore } from './store';
 import type { Tensor } from './runtime';
 
@@ -53,9 +52,23 @@ function flatten(rows: number[][], width: number, what: string): Float32Array {
   return out;
 }
 
+/**
+ * A graph output, refused when any value is not finite: JSON cannot carry
+ * Infinity or NaN (they would turn into null), and an overflowed float32 is no
+ * answer. Inputs far outside the data (|x| ~ 1e30) can do this to a valid model.
+ */
 function output(outputs: Record<string, Tensor>, name: string): Float32Array {
   const t = outputs[name];
   if (!t) throw new Error(`graph has no output '${name}'`);
+  for (let i = 0; i < t.data.length; i++) {
+    if (!Number.isFinite(t.data[i])) {
+      throw new HttpError(
+        422,
+        'non_finite_output',
+        `the model's ${name} overflowed float32 (got ${t.data[i]}) for these inputs; inputs far outside the model's data range can do this`,
+      );
+    }
+  }
   return t.data;
 }
 
@@ -145,9 +158,6 @@ export async function density(
   const n = req.x.length;
   const x = flatten(req.x, D, 'x');
   const isVae = m.family === 'vae';
-  if (isVae && n * req.k > MAX_DENSITY_DRAWS) {
-    throw badRequest('limit_exceeded', `rows x k = ${n * req.k}; at most ${MAX_DENSITY_DRAWS} per request`, MAX_DENSITY_DRAWS);
-  }
   if (m.discrete) {
     for (let i = 0; i < x.length; i++) {
       if (x[i] < 0 || x[i] >= 256) throw badRequest('out_of_range', `x must be pixels in [0, 256); found ${x[i]}`);

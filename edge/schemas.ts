@@ -3,10 +3,21 @@
  * parse with these; openapi.ts describes them. Limits come from core/api.ts.
  */
 import { API_LIMITS } from '../core/api';
-import { int, matrix, num, object, oneOf, optional } from './validate';
+import type { Manifest } from '../core/manifest';
+import { checkBudget, int, matrix, num, object, oneOf, optional, type Validator } from './validate';
 
 /** Sums of rows * k the VAE density may compute in one request (eps is rows x k x latentDim floats). */
 export const MAX_DENSITY_DRAWS = 65_536;
+
+/**
+ * Most units of work one request may ask for. A unit is one data-space value
+ * the model produces or consumes: rows x dataDim, times k for the VAE density
+ * (each importance draw decodes a whole row). 2^18 lets every toy model take
+ * the full 1024 rows and an MNIST model 334 rows (334 x 784 = 261 856).
+ */
+export const MAX_WORK_UNITS = 262_144;
+
+const dataDim = (m: Manifest) => m.shape.reduce((a, b) => a * b, 1);
 
 const seed = (description: string) => int({ min: 0, max: 0xffffffff, description });
 const temperature = num({
@@ -75,3 +86,26 @@ export const interpolateBody = object(
   },
   { description: 'Decode points on the great-circle path between the latents of two seeds' },
 );
+
+type Body<V> = V extends Validator<infer T> ? T : never;
+
+/**
+ * What each request costs, checked against MAX_WORK_UNITS (and, for the VAE
+ * density, MAX_DENSITY_DRAWS) once the model is known and before anything runs:
+ * 400 over_budget with the bound in `limit`.
+ */
+export const budget = {
+  sample: (b: Body<typeof sampleBody>, m: Manifest) => checkBudget(b.n * dataDim(m), MAX_WORK_UNITS, `units of work, n x dataDim (${b.n} x ${dataDim(m)})`),
+  decode: (b: Body<typeof decodeBody>, m: Manifest) =>
+    checkBudget(b.z.length * dataDim(m), MAX_WORK_UNITS, `units of work, rows x dataDim (${b.z.length} x ${dataDim(m)})`),
+  interpolate: (b: Body<typeof interpolateBody>, m: Manifest) =>
+    checkBudget(b.steps * dataDim(m), MAX_WORK_UNITS, `units of work, steps x dataDim (${b.steps} x ${dataDim(m)})`),
+  encode: (b: Body<typeof encodeBody>, m: Manifest) =>
+    checkBudget(b.x.length * dataDim(m), MAX_WORK_UNITS, `units of work, rows x dataDim (${b.x.length} x ${dataDim(m)})`),
+  density: (b: Body<typeof densityBody>, m: Manifest) => {
+    const rows = b.x.length;
+    if (m.family !== 'vae') return checkBudget(rows * dataDim(m), MAX_WORK_UNITS, `units of work, rows x dataDim (${rows} x ${dataDim(m)})`);
+    checkBudget(rows * b.k, MAX_DENSITY_DRAWS, `importance draws, rows x k (${rows} x ${b.k})`);
+    checkBudget(rows * b.k * dataDim(m), MAX_WORK_UNITS, `units of work, rows x k x dataDim (${rows} x ${b.k} x ${dataDim(m)})`);
+  },
+};

@@ -17,6 +17,9 @@ export interface Validator<T> {
 
 type Described = { description?: string };
 
+/** The largest finite float32; the models compute in float32. */
+export const FLOAT32_MAX = 3.4028234663852886e38;
+
 function typeName(v: unknown): string {
   return v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v;
 }
@@ -103,6 +106,10 @@ export function matrix(opts: Described & { maxRows: number }): Validator<number[
           const x = row[j];
           if (typeof x !== 'number') throw badRequest('invalid_type', `${path}[${i}][${j}] must be a number`);
           if (!Number.isFinite(x)) throw badRequest('not_finite', `${path}[${i}][${j}] must be finite`);
+          // models compute in float32: a larger magnitude would silently become Infinity
+          if (Math.abs(x) > FLOAT32_MAX) {
+            throw badRequest('out_of_range', `${path}[${i}][${j}] = ${x} is beyond float32 (|x| <= ${FLOAT32_MAX})`, FLOAT32_MAX);
+          }
         }
       });
       return value as number[][];
@@ -133,11 +140,26 @@ export function object<F extends Fields>(fields: F, opts: Described = {}): Valid
       }
       const record = value as Record<string, unknown>;
       for (const key of Object.keys(record)) {
-        if (!(key in fields)) throw badRequest('unknown_field', `${path}.${key} is not a field of this request`);
+        // own keys only: '__proto__', 'constructor' or 'toString' are not fields either
+        if (!Object.hasOwn(fields, key)) throw badRequest('unknown_field', `${path}.${key} is not a field of this request`);
       }
       const out: Record<string, unknown> = {};
-      for (const [name, v] of Object.entries(fields)) out[name] = v.parse(record[name], `${path}.${name}`);
+      for (const [name, v] of Object.entries(fields)) {
+        out[name] = v.parse(Object.hasOwn(record, name) ? record[name] : undefined, `${path}.${name}`);
+      }
       return out as Parsed<F>;
     },
   };
+}
+
+/**
+ * The work budget of one request: every endpoint states what it would cost in
+ * float "units" (rows x importance draws x values per row, see schemas.ts), and
+ * a request over the budget is refused before any model runs, so no single
+ * request can ask for more than a fixed amount of work whatever the model.
+ */
+export function checkBudget(units: number, budget: number, what: string): void {
+  if (!(units <= budget)) {
+    throw badRequest('over_budget', `this request asks for ${what} = ${units}; at most ${budget} per request`, budget);
+  }
 }
