@@ -1,0 +1,83 @@
+/**
+ * Shared by the bench sections: the machine line, the shipped models, timing
+ * statistics and markdown tables.
+ */
+import { execSync } from 'node:child_process';
+import { cpus, loadavg } from 'node:os';
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { Manifest, ModelIndex } from '../core/manifest';
+
+export const ROOT = resolve(import.meta.dirname, '..');
+export const MODELS_DIR = join(ROOT, 'models');
+
+export interface BenchOptions {
+  quick: boolean;
+}
+
+export function machine(): string {
+  const nproc = execSync('nproc').toString().trim();
+  const model = cpus()[0]?.model ?? 'unknown CPU';
+  const load = loadavg().map((l) => l.toFixed(2)).join(', ');
+  const trainer = (() => {
+    try {
+      // -a lists command lines; drop the shell that runs pgrep itself
+      return execSync("pgrep -af 'train/cli.ts' || true").toString().trim().split('\n').filter((l) => l && !l.includes('pgrep')).length;
+    } catch {
+      return 0;
+    }
+  })();
+  return `${new Date().toISOString()} | nproc ${nproc} | ${model} | load ${load}${trainer ? ` | ${trainer} train/cli.ts processes running` : ''} | node ${process.version}`;
+}
+
+export function shipped(): Manifest[] {
+  const index = JSON.parse(readFileSync(join(MODELS_DIR, 'index.json'), 'utf8')) as ModelIndex;
+  return index.models.map((m) => JSON.parse(readFileSync(join(MODELS_DIR, m.id, 'manifest.json'), 'utf8')) as Manifest);
+}
+
+export const isImage = (m: { shape: number[] }) => m.shape.length >= 2;
+export const dim = (m: { shape: number[] }) => m.shape.reduce((a, b) => a * b, 1);
+
+export function pct(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
+}
+
+export interface Timing {
+  p50: number;
+  p95: number;
+  /** samples per second = n / mean latency */
+  rate: number;
+  reps: number;
+}
+
+/**
+ * Runs `fn` after `warm` untimed calls, at least `minReps` and at most
+ * `maxReps` times, stopping early once `budgetMs` is spent (bounded loop).
+ */
+export async function timeIt(fn: () => Promise<unknown> | unknown, n: number, o: { warm?: number; minReps?: number; maxReps?: number; budgetMs?: number } = {}): Promise<Timing> {
+  const { warm = 3, minReps = 5, maxReps = 40, budgetMs = 4000 } = o;
+  for (let i = 0; i < warm; i++) await fn();
+  const ms: number[] = [];
+  const t0 = performance.now();
+  while (ms.length < maxReps && (ms.length < minReps || performance.now() - t0 < budgetMs)) {
+    const t = performance.now();
+    await fn();
+    ms.push(performance.now() - t);
+  }
+  const mean = ms.reduce((a, b) => a + b, 0) / ms.length;
+  ms.sort((a, b) => a - b);
+  return { p50: pct(ms, 0.5), p95: pct(ms, 0.95), rate: (n * 1000) / mean, reps: ms.length };
+}
+
+export function table(head: string[], rows: (string | number)[][]): string {
+  return [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+}
+
+export function fmt(x: number, digits = 3): string {
+  if (!Number.isFinite(x)) return String(x);
+  const a = Math.abs(x);
+  if (a !== 0 && (a < 1e-3 || a >= 1e6)) return x.toExponential(2);
+  return a >= 100 ? x.toFixed(0) : a >= 10 ? x.toFixed(1) : x.toFixed(digits);
+}
+
+export const log = (s: string) => process.stderr.write(`${s}\n`);

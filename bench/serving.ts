@@ -1,0 +1,143 @@
+/**
+ * Serving section: samples/s and p50/p95 latency of each shipped model's
+ * sample graph for n = 1, 64, 256 on
+ *  (a) onnxruntime-node, native CPU, intraOpNumThreads 1, in-process;
+ *  (a') onnxruntime-web wasm (one thread) in Node, in-process: the Worker's
+ *       runtime without its transport;
+ *  (b) the Worker under `wrangler dev` over loopback HTTP + JSON (bench/serve.ts's
+ *      machinery: edge/build-assets + edge/testing's startWrangler);
+ *  (c) tfjs on the wasm backend in Node, the model rebuilt from its checkpoint,
+ *      as a TF.js user would serve it (tensor in, dataSync out).
+ * Same seeded noise (core/prng) for every runtime.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import * as ortNode from 'onnxruntime-node';
+import * as ortWeb from 'onnxruntime-web/wasm';
+import { Prng, type Manifest } from '../core';
+import { buildAssets } from '../edge/build-assets';
+import { startWrangler } from '../edge/testing';
+import { initBackend } from '../train/backend';
+import { readCheckpoint } from '../train/checkpoint';
+import { buildModel } from '../train/models';
+import { dim, fmt, log, MODELS_DIR, shipped, table, timeIt, type BenchOptions, type Timing } from './common';
+
+const NS = [1, 64, 256];
+
+function feeds(m: Manifest, n: number, seed: number): Record<string, { data: Float32Array; dims: number[] }> {
+  const rng = new Prng(seed);
+  const f: Record<string, { data: Float32Array; dims: number[] }> = { z: { data: rng.normals(n * m.latentDim), dims: [n, m.latentDim] } };
+  if (m.family === 'vae') f.noise = { data: rng.normals(n * dim(m)), dims: [n, dim(m)] };
+  return f;
+}
+
+const sampleFile = (m: Manifest) => join(MODELS_DIR, m.id, m.files.find((f) => f.capability === 'sample')!.file);
+
+export async function serving(opts: BenchOptions & { models?: string[] }): Promise<string> {
+  const models = shipped().filter((m) => !opts.models?.length || opts.models.includes(m.id));
+  const budget = opts.quick ? { maxReps: 5, minReps: 3, budgetMs: 500, warm: 1 } : { maxReps: 40, minReps: 8, budgetMs: 3000, warm: 3 };
+  const res = new Map<string, Timing>(); // key `${runtime}|${id}|${n}`
+  const key = (r: string, id: string, n: number) => `${r}|${id}|${n}`;
+
+  ortWeb.env.wasm.numThreads = 1;
+  await initBackend('wasm');
+  for (const m of models) {
+    const bytes = readFileSync(sampleFile(m));
+    const native = await ortNode.InferenceSession.create(bytes, { intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
+    const web = await ortWeb.InferenceSession.create(bytes);
+    const ck = readCheckpoint(join(MODELS_DIR, m.id, 'checkpoint.egck'));
+    const model = buildModel(ck.spec, ck.weights);
+    for (const n of NS) {
+      let seed = 0;
+      res.set(key('ort-node', m.id, n), await timeIt(async () => {
+        const f = feeds(m, n, seed++);
+        const out = await native.run(Object.fromEntries(Object.entries(f).map(([k, v]) => [k, new ortNode.Tensor('float32', v.data, v.dims)])));
+        return out.x.data;
+      }, n, budget));
+      res.set(key('ort-web', m.id, n), await timeIt(async () => {
+        const f = feeds(m, n, seed++);
+        const out = await web.run(Object.fromEntries(Object.entries(f).map(([k, v]) => [k, new ortWeb.Tensor('float32', v.data, v.dims)])));
+        return out.x.data;
+      }, n, budget));
+      res.set(key('tfjs-wasm', m.id, n), await timeIt(() => {
+        const f = feeds(m, n, seed++);
+        const z = tf.tensor2d(f.z.data, f.z.dims as [number, number]);
+        const noise = f.noise ? tf.tensor2d(f.noise.data, f.noise.dims as [number, number]) : undefined;
+        const out = model.sample(z, noise);
+        const x = out.x.dataSync();
+        tf.dispose([z, noise ?? [], out.x, out.xMean ?? []]);
+        return x;
+      }, n, budget));
+      log(`serving in-process ${m.id} n=${n} done`);
+    }
+    await native.release();
+    await web.release();
+    model.dispose();
+  }
+
+  const out = join(mkdtempSync(join(tmpdir(), 'edgegen-bench-')), 'public');
+  buildAssets({ web: '/nonexistent', models: MODELS_DIR, out });
+  const wrangler = await startWrangler(out);
+  try {
+    for (const m of models) {
+      const url = `${wrangler.url}/v1/models/${m.id}/sample`;
+      for (const n of NS) {
+        let seed = 0;
+        res.set(key('worker', m.id, n), await timeIt(async () => {
+          const r = await fetch(url, { method: 'POST', body: JSON.stringify({ n, seed: seed++ }), headers: { 'content-type': 'application/json' } });
+          const body = await r.arrayBuffer();
+          if (!r.ok) throw new Error(`${url}: ${r.status} ${new TextDecoder().decode(body).slice(0, 200)}`);
+        }, n, budget));
+      }
+      log(`serving worker ${m.id} done`);
+    }
+  } finally {
+    await wrangler.stop();
+    rmSync(out, { recursive: true, force: true });
+  }
+
+  const runtimes: [string, string][] = [
+    ['ort-node', 'onnxruntime-node, 1 thread, in-process'],
+    ['ort-web', 'onnxruntime-web wasm, 1 thread, in-process (Node)'],
+    ['worker', 'Worker: wrangler dev, HTTP + JSON'],
+    ['tfjs-wasm', 'tfjs wasm backend, in-process (Node)'],
+  ];
+  const rows: (string | number)[][] = [];
+  for (const m of models) {
+    for (const n of NS) {
+      for (const [r, label] of runtimes) {
+        const t = res.get(key(r, m.id, n))!;
+        rows.push([m.id, n, label, fmt(t.p50), fmt(t.p95), fmt(t.rate), t.reps]);
+      }
+    }
+  }
+  const ratioRows: (string | number)[][] = [];
+  let metNative = 0;
+  let metTfjs = 0;
+  let total = 0;
+  for (const m of models) {
+    for (const n of NS) {
+      const g = (r: string) => res.get(key(r, m.id, n))!.rate;
+      const wn = g('worker') / g('ort-node');
+      const wt = g('worker') / g('tfjs-wasm');
+      total++;
+      if (wn >= 0.5) metNative++;
+      if (wt >= 2) metTfjs++;
+      ratioRows.push([m.id, n, `${fmt(wn, 2)} ${wn >= 0.5 ? 'met' : 'NOT met'}`, `${fmt(wt, 2)} ${wt >= 2 ? 'met' : 'NOT met'}`, fmt(g('ort-web') / g('ort-node'), 2), fmt(g('ort-web') / g('tfjs-wasm'), 2), fmt(g('worker') / g('ort-web'), 2)]);
+    }
+  }
+  return [
+    '### Serving: sample graph, samples/s and latency',
+    '',
+    table(['model', 'n', 'runtime', 'p50 ms', 'p95 ms', 'samples/s', 'reps'], rows),
+    '',
+    'Ratios of throughput (samples/s). Goals: Worker >= 0.5x native single-thread, Worker >= 2x tfjs-wasm.',
+    '',
+    table(['model', 'n', 'Worker / ort-node (goal >= 0.5)', 'Worker / tfjs-wasm (goal >= 2)', 'ort-web / ort-node', 'ort-web / tfjs-wasm', 'Worker / ort-web (transport cost)'], ratioRows),
+    '',
+    `Goal "Worker >= 50% of native": met in ${metNative} of ${total} cases. Goal "Worker >= 2x tfjs-wasm": met in ${metTfjs} of ${total} cases.`,
+    'In-process rows include making the input tensors and reading the output; Worker rows include HTTP, JSON encode/decode of the samples and the noise drawn in the Worker.',
+  ].join('\n');
+}
