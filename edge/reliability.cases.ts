@@ -330,11 +330,12 @@ export function reliabilityCases(getTarget: () => Target, o: ReliabilityOptions)
           expect({ status: over.status, code: over.body.error?.code, limit: over.body.error?.limit }, m.id).toEqual({ status: 400, code: 'over_budget', limit: MAX_DENSITY_DRAWS });
           expect((await post(`/v1/models/${m.id}/density`, { x: zeros(rows - 1), k })).status, m.id).toBe(200);
         } else {
-          // big rows: one row with k draws costs k x dataDim
-          const k = Math.floor(MAX_WORK_UNITS / D);
-          const over = await post(`/v1/models/${m.id}/density`, { x: zeros(1), k: k + 1 });
+          // big rows: rows x k x dataDim binds, although rows and k are each within their caps
+          const k = Math.min(API_LIMITS.maxImportanceSamples, Math.floor(MAX_WORK_UNITS / D));
+          const rows = Math.floor(MAX_WORK_UNITS / (k * D)) + 1;
+          const over = await post(`/v1/models/${m.id}/density`, { x: zeros(rows), k });
           expect({ status: over.status, code: over.body.error?.code, limit: over.body.error?.limit }, m.id).toEqual({ status: 400, code: 'over_budget', limit: MAX_WORK_UNITS });
-          expect((await post(`/v1/models/${m.id}/density`, { x: zeros(1), k })).status, m.id).toBe(200);
+          expect((await post(`/v1/models/${m.id}/density`, { x: zeros(rows - 1), k })).status, m.id).toBe(200);
         }
         count('over_budget checks');
       }

@@ -12,10 +12,12 @@ export const MAX_DENSITY_DRAWS = 65_536;
 /**
  * Most units of work one request may ask for. A unit is one data-space value
  * the model produces or consumes: rows x dataDim, times k for the VAE density
- * (each importance draw decodes a whole row). 2^18 lets every toy model take
- * the full 1024 rows and an MNIST model 334 rows (334 x 784 = 261 856).
+ * (each importance draw decodes a whole row). 2^20 (4 MiB of float32 per
+ * data-sized tensor) lets every model take the full 1024 rows of a sample,
+ * encode or flow density, and bounds the VAE density of an MNIST model to
+ * rows x k <= 1337 draws (a toy VAE is bounded by MAX_DENSITY_DRAWS first).
  */
-export const MAX_WORK_UNITS = 262_144;
+export const MAX_WORK_UNITS = 1_048_576;
 
 const dataDim = (m: Manifest) => m.shape.reduce((a, b) => a * b, 1);
 
