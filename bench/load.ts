@@ -123,6 +123,8 @@ interface Result {
   max: number;
   rps: number;
   rss: { start: number; middle: number; end: number; max: number };
+  /** RSS MiB once a second, first sample before the load */
+  rssTrace: number[];
 }
 
 async function load(base: string, runtime: string, serverPid: number): Promise<Result> {
@@ -189,6 +191,7 @@ async function load(base: string, runtime: string, serverPid: number): Promise<R
     max: r2(latencies[latencies.length - 1]),
     rps: r2(latencies.length / elapsed),
     rss: { start: r2(rss[0]), middle: r2(rss[Math.floor(rss.length / 2)]), end: r2(rss[rss.length - 1]), max: r2(Math.max(...rss)) },
+    rssTrace: rss.map((v) => Math.round(v)),
   };
 }
 
@@ -240,7 +243,8 @@ const results: Result[] = [];
 for (const t of TARGETS) {
   console.error(`${t}: ${CLIENTS} clients for ${SECONDS} s ...`);
   results.push(t === 'workerd' ? await onWorkerd() : await onNode());
-  console.error(JSON.stringify(results[results.length - 1]));
+  const { rssTrace: _trace, ...summary } = results[results.length - 1];
+  console.error(JSON.stringify(summary));
 }
 
 console.log(`\n${CLIENTS} concurrent clients, ${SECONDS} s each, mixed sample/density (10% invalid on purpose), loopback HTTP\n`);
@@ -252,6 +256,8 @@ for (const r of results) {
     `| ${r.runtime} | ${r.requests} | ${s('2xx')} | ${s('4xx')} | ${s('5xx')} | ${r.failed} | ${r.rps} | ${r.p50} | ${r.p95} | ${r.p99} | ${r.max} | ${r.rss.start} / ${r.rss.middle} / ${r.rss.end} (${r.rss.max}) |`,
   );
 }
+console.log('\nRSS MiB every 10 s (from the start of the load):');
+for (const r of results) console.log(`  ${r.runtime}: ${r.rssTrace.filter((_, i) => i % 10 === 0).join(' ')}`);
 for (const r of results) if (r.failures.length) console.log(`\n${r.runtime} failures (first ${r.failures.length}):\n  ${r.failures.join('\n  ')}`);
 const json = opt('json', '');
 if (json) writeFileSync(json, JSON.stringify(results, null, 2));

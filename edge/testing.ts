@@ -62,14 +62,14 @@ export interface Wrangler {
 }
 
 /** Start `wrangler dev` serving `assets` on a free loopback port; resolves once /healthz answers. */
-export async function startWrangler(assets: string, timeoutMs = 90_000): Promise<Wrangler> {
+export async function startWrangler(assets: string, timeoutMs = 90_000, extraArgs: string[] = []): Promise<Wrangler> {
   const port = await freePort();
   const inspector = await freePort();
   const started = Date.now();
   const args = [
     join(ROOT, 'node_modules/wrangler/bin/wrangler.js'),
     'dev', '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', String(inspector),
-    '--assets', assets, '--log-level', 'warn', '--show-interactive-dev-session=false',
+    '--assets', assets, '--log-level', 'warn', '--show-interactive-dev-session=false', ...extraArgs,
   ];
   let output = '';
   const child: ChildProcess = spawn(process.execPath, args, {

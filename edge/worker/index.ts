@@ -28,8 +28,28 @@ function workerRuntime(env: EdgegenWorkerEnv): Runtime {
 // One app per isolate, so sessions and manifests are cached across requests.
 let app: Hono | undefined;
 
+/**
+ * Requests that run a model (POST /v1/...) count against Cloudflare's
+ * rate-limiting binding when wrangler.toml declares one (RATE_LIMITER), keyed by
+ * the client's address; over the limit answers 429 in the API's error shape.
+ * Without the binding (the default, and local dev) nothing is limited.
+ */
+async function rateLimited(request: Request, env: EdgegenWorkerEnv): Promise<Response | null> {
+  if (!env.RATE_LIMITER || request.method !== 'POST' || !new URL(request.url).pathname.startsWith('/v1/')) return null;
+  const key = request.headers.get('cf-connecting-ip') ?? 'anonymous';
+  const { success } = await env.RATE_LIMITER.limit({ key });
+  if (success) return null;
+  const body = { error: { code: 'rate_limited', message: 'too many requests from this address; retry in a minute' } };
+  return new Response(JSON.stringify(body), {
+    status: 429,
+    headers: { 'content-type': 'application/json', 'retry-after': '60', 'access-control-allow-origin': '*' },
+  });
+}
+
 export default {
-  fetch(request: Request, env: EdgegenWorkerEnv, ctx: unknown): Response | Promise<Response> {
+  async fetch(request: Request, env: EdgegenWorkerEnv, ctx: unknown): Promise<Response> {
+    const limited = await rateLimited(request, env);
+    if (limited) return limited;
     app ??= createApp(workerRuntime(env));
     return app.fetch(request, env, ctx as never);
   },

@@ -9,6 +9,13 @@ interface EdgegenAssetsBinding {
   fetch(request: Request | string): Promise<Response>;
 }
 
+/** Cloudflare's rate-limiting binding ([[ratelimits]] in wrangler.toml). */
+interface EdgegenRateLimit {
+  limit(options: { key: string }): Promise<{ success: boolean }>;
+}
+
 interface EdgegenWorkerEnv {
   ASSETS: EdgegenAssetsBinding;
+  /** optional: present only when wrangler.toml declares it */
+  RATE_LIMITER?: EdgegenRateLimit;
 }
