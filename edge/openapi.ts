@@ -22,10 +22,10 @@ const numbers: JsonSchema = { type: 'array', items: { type: 'number' } };
 const errorRef = { content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
 const errors = (...codes: number[]) => {
   const text: Record<number, string> = {
-    400: 'bad input: malformed JSON, wrong shape, non-finite numbers, over a limit',
+    400: 'bad input: malformed JSON, wrong shape, non-finite or beyond-float32 numbers, over a limit, over the work budget (over_budget)',
     404: 'unknown model',
     413: `body larger than ${API_LIMITS.maxBodyBytes} bytes`,
-    422: 'the family lacks this capability (the message says why)',
+    422: "the family lacks this capability (the message says why), or the model's output overflowed float32 (non_finite_output)",
     500: 'model_corrupt: the model file does not match its manifest',
   };
   return Object.fromEntries(codes.map((c) => [String(c), { description: text[c], ...errorRef }]));
