@@ -10,6 +10,7 @@ import { Prng } from '../core/prng';
 import { dataDim } from '../core/spec';
 import { readCheckpointFile } from './export';
 import { runGraph, type Feed } from './ort';
+import { inspectGraph } from './testing/inspect';
 import { checkOnnxFiles } from './testing/onnx-check';
 import { tfjsReference } from './tfjs-reference';
 import { testInputs, verifyGraphs } from './verify';
@@ -52,6 +53,30 @@ describe('shipped models', () => {
       expect(m.opset).toBe(13);
       for (const v of m.variants ?? []) expect(v.maxError).toBeLessThanOrEqual(1e-2);
       expect(m.family === 'gan' ? m.unavailable.density : m.density).toBeTruthy();
+    });
+
+    it('signatures follow core/manifest.ts, with no random op inside', () => {
+      const D = dataDim(m);
+      const L = m.latentDim;
+      const want: Record<string, [Record<string, Array<number | string>>, Record<string, Array<number | string>>]> =
+        m.family === 'vae'
+          ? {
+              sample: [{ z: ['N', L], noise: ['N', D] }, { x: ['N', D], x_mean: ['N', D] }],
+              density: [{ x: ['N', D], eps: ['N', 'K', L] }, { elbo: ['N'], iwae: ['N'] }],
+              encode: [{ x: ['N', D] }, { mu: ['N', L], logvar: ['N', L] }],
+            }
+          : {
+              sample: [{ z: ['N', L] }, { x: ['N', D] }],
+              density: [{ x: ['N', D] }, { logp: ['N'] }],
+              encode: [{ x: ['N', D] }, { z: ['N', D] }],
+            };
+      for (const f of [...m.files, ...(m.variants ?? [])]) {
+        const info = inspectGraph(read(f.file));
+        expect([info.inputs, info.outputs], f.file).toEqual(want[f.capability]);
+        expect(info.irVersion).toBe(8);
+        expect(info.opset).toBe(m.opset);
+        expect(info.ops.filter((op) => /Random|Multinomial|Bernoulli|Dropout/.test(op)), f.file).toEqual([]);
+      }
     });
 
     it.each([1, 257])('graphs accept a batch of %i', async (n) => {
