@@ -205,8 +205,25 @@ export function reliabilityCases(getTarget: () => Target, o: ReliabilityOptions)
   const t = () => getTarget();
   let models: Manifest[] = [];
   const count = (key: string) => o.tally.set(key, (o.tally.get(key) ?? 0) + 1);
+  // A POST on a keep-alive socket that the server (or wrangler's dev proxy)
+  // closed while it sat idle fails before any answer, and fetch never retries a
+  // POST by itself. That is a client-side race, not a refusal: try once more
+  // on a new socket and count it, so a server that really drops connections
+  // still fails (the second try fails too) and the tally shows every retry.
+  const fetchOnce = (path: string, init: RequestInit) =>
+    t().fetch(path, { ...init, signal: AbortSignal.timeout(o.timeoutMs) });
+  const fetchRetrying = async (path: string, init: RequestInit) => {
+    try {
+      return await fetchOnce(path, init);
+    } catch (err) {
+      const code = (err as { cause?: { code?: string } }).cause?.code;
+      if (code !== 'UND_ERR_SOCKET' && code !== 'ECONNRESET') throw err;
+      count('retried after a closed keep-alive socket');
+      return fetchOnce(path, init);
+    }
+  };
   const send = async (path: string, init: RequestInit, what: string, allow500 = false) => {
-    const res = await withTimeout(t().fetch(path, { ...init, signal: AbortSignal.timeout(o.timeoutMs) }), o.timeoutMs + 1000, what);
+    const res = await withTimeout(fetchRetrying(path, init), o.timeoutMs + 1000, what);
     const r = await withTimeout(expectWellFormed(res, what, allow500), o.timeoutMs, what);
     count(`status ${r.status}`);
     if (r.code) count(`code ${r.code}`);
