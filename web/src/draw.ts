@@ -152,12 +152,19 @@ export function drawHistogram(canvas: HTMLCanvasElement, values: number[], mark:
   ctx.fillRect(0, 0, W, H);
   const finite = values.filter(Number.isFinite);
   if (finite.length === 0) return;
-  const all = mark !== null && Number.isFinite(mark) ? [...finite, mark] : finite;
-  const lo = Math.min(...all);
-  const hi = Math.max(...all) + 1e-9;
+  // The axis spans the held-out 2nd..98th percentiles (and the marked score):
+  // one extreme held-out score would otherwise squash every other bar into
+  // one bin. Scores beyond the axis are counted in the edge bins.
+  const sorted = [...finite].sort((a, b) => a - b);
+  const q = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * (sorted.length - 1)))];
+  const hasMark = mark !== null && Number.isFinite(mark);
+  const lo = Math.min(q(0.02), hasMark ? mark! : Infinity);
+  const hi = Math.max(q(0.98), hasMark ? mark! : -Infinity) + 1e-9;
+  const clippedLo = sorted[0] < lo;
+  const clippedHi = sorted[sorted.length - 1] > hi;
   const bins = 24;
   const counts = new Array<number>(bins).fill(0);
-  for (const v of finite) counts[Math.min(bins - 1, Math.floor(((v - lo) / (hi - lo)) * bins))]++;
+  for (const v of finite) counts[Math.max(0, Math.min(bins - 1, Math.floor(((v - lo) / (hi - lo)) * bins)))]++;
   const top = Math.max(...counts);
   const plotH = H - 30;
   ctx.fillStyle = '#6a8fd0';
@@ -167,9 +174,9 @@ export function drawHistogram(canvas: HTMLCanvasElement, values: number[], mark:
   });
   ctx.fillStyle = '#222';
   ctx.font = '11px system-ui, sans-serif';
-  ctx.fillText(lo.toFixed(1), 10, H - 14);
+  ctx.fillText(`${clippedLo ? '\u2264 ' : ''}${lo.toFixed(1)}`, 10, H - 14);
   ctx.textAlign = 'right';
-  ctx.fillText(hi.toFixed(1), W - 10, H - 14);
+  ctx.fillText(`${clippedHi ? '\u2265 ' : ''}${hi.toFixed(1)}`, W - 10, H - 14);
   ctx.textAlign = 'center';
   ctx.fillText(label, W / 2, H - 2);
   if (mark !== null && Number.isFinite(mark)) {
