@@ -1,8 +1,8 @@
 /**
  * The feature network for the Fréchet distance between image sets: a small MLP
  * classifier (784-256-64-10, relu; features = the 64 penultimate activations)
- * trained with tfjs on the training split of a data set for a fixed time
- * budget, on dequantised pixels / 256. Saved under runs/bench-classifier-<data>.json
+ * trained with tfjs on the training split of a data set (less its last HOLDOUT
+ * rows, kept for the FD floor) for a fixed time budget, on dequantised pixels / 256. Saved under runs/bench-classifier-<data>.json
  * (gitignored) so reruns reuse it; its test accuracy is stored with it.
  *
  * frechet(): FD = |mu_a - mu_b|^2 + tr(C_a + C_b - 2 (C_a C_b)^(1/2)), computed in
@@ -16,6 +16,8 @@ import { loadFashion, loadMnist } from '../train/data';
 import { log, ROOT } from './common';
 
 const SIZES = [784, 256, 64, 10];
+/** the last HOLDOUT rows of the training split are never shown to the classifier: they give the FD floor */
+export const HOLDOUT = 1000;
 
 export interface Classifier {
   dataset: string;
@@ -28,7 +30,7 @@ export interface Classifier {
   reused: boolean;
 }
 
-interface Saved { dataset: string; testAccuracy: number; trainSeconds: number; steps: number; weights: { shape: number[]; data: number[] }[] }
+interface Saved { holdout?: number; dataset: string; testAccuracy: number; trainSeconds: number; steps: number; weights: { shape: number[]; data: number[] }[] }
 
 function splits(dataset: string) {
   if (dataset === 'mnist') return loadMnist();
@@ -55,8 +57,8 @@ export async function classifier(dataset: string, seconds: number, suffix = ''):
   const path = join(ROOT, 'runs', `bench-classifier-${dataset}${suffix}.json`);
   let saved: Saved | undefined;
   let reused = false;
-  if (existsSync(path)) {
-    saved = JSON.parse(readFileSync(path, 'utf8')) as Saved;
+  if (existsSync(path)) saved = JSON.parse(readFileSync(path, 'utf8')) as Saved;
+  if (saved && saved.holdout === HOLDOUT) {
     reused = true;
   } else {
     const { train, test } = splits(dataset);
@@ -71,10 +73,11 @@ export async function classifier(dataset: string, seconds: number, suffix = ''):
     const B = 128;
     const t0 = performance.now();
     let steps = 0;
-    const perm = Int32Array.from({ length: train.n }, (_, i) => i);
+    const nFit = train.n - HOLDOUT;
+    const perm = Int32Array.from({ length: nFit }, (_, i) => i);
     // bounded: time budget and a hard cap on steps
     while ((performance.now() - t0) / 1000 < seconds && steps < 20_000) {
-      const o = (steps * B) % (train.n - B);
+      const o = (steps * B) % (nFit - B);
       if (o < B) rng.shuffle(perm); // a new pass over the training split
       const idx = perm.subarray(o, o + B);
       const x = tf.tensor2d(dequantised(train.pixels, idx, rng), [B, 784]);
@@ -90,7 +93,7 @@ export async function classifier(dataset: string, seconds: number, suffix = ''):
       const pred = tf.tidy(() => forward(vars, tf.tensor2d(dequantised(test.pixels, idx, rng), [idx.length, 784])).argMax(1).dataSync());
       idx.forEach((j, i) => (correct += pred[i] === test.labels[j] ? 1 : 0));
     }
-    saved = { dataset, testAccuracy: correct / test.n, trainSeconds, steps, weights: vars.map((v) => ({ shape: v.shape, data: Array.from(v.dataSync()) })) };
+    saved = { holdout: HOLDOUT, dataset, testAccuracy: correct / test.n, trainSeconds, steps, weights: vars.map((v) => ({ shape: v.shape, data: Array.from(v.dataSync()) })) };
     mkdirSync(join(ROOT, 'runs'), { recursive: true });
     writeFileSync(path, JSON.stringify(saved));
     tf.dispose(vars);

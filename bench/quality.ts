@@ -20,7 +20,7 @@ import { readCheckpoint } from '../train/checkpoint';
 import { loadDataset, resolveDatasetName, rows, sampleToy, type Dataset, type ToyName } from '../train/data';
 import { EVAL_SEED, medianDistance, mmd2 } from '../train/evaluate';
 import { buildModel, type TrainableModel } from '../train/models';
-import { classifier, FEATURES, frechet, type Classifier } from './classifier';
+import { classifier, FEATURES, frechet, HOLDOUT, type Classifier } from './classifier';
 import { dim, fmt, isImage, log, MODELS_DIR, shipped, table, type BenchOptions } from './common';
 
 /** Model samples in data space; VAE: a draw from p(x|z) (with observation noise) unless `mean`. */
@@ -71,6 +71,12 @@ function meanDensity(model: TrainableModel, m: Manifest, x: Float32Array, k: num
   return m.family === 'flow' ? { logp: sums.logp / done, median: all[Math.floor(all.length / 2)], rows: done } : { elbo: sums.elbo / done, iwae: sums.iwae / done, rows: done };
 }
 
+function meanSd(v: number[]): string {
+  const mean = v.reduce((a, b) => a + b, 0) / v.length;
+  const sd = Math.sqrt(v.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(1, v.length - 1));
+  return `${mean.toExponential(2)} ± ${sd.toExponential(1)}`;
+}
+
 const REFS = {
   flow: 'RealNVP 1.06 bits/dim (Dinh et al. 2017), Glow 1.05 (Kingma & Dhariwal 2018): dequantised 8-bit MNIST, 60k/10k split, multi-scale conv nets; figures as tabulated by Grathwohl et al. 2019 (FFJORD, Table 2), which states no parameter counts',
   vae: 'Burda et al. 2016 (IWAE), binarized MNIST, test log-likelihood estimated with k = 5000: 1 stochastic layer (784-200-200-50, about 0.42M weights by our count): VAE -86.76, IWAE(k=50 training) -84.78 nats; 2 stochastic layers: VAE -85.33, IWAE -82.90 nats. Binary pixels, not dequantised 8-bit: a different task, the nats do not convert into our bits/dim',
@@ -119,9 +125,15 @@ export async function quality(opts: BenchOptions): Promise<string> {
       const nS = q ? 500 : 2000;
       const ref = test.subarray(0, Math.min(nS, nTest) * 2);
       const h = medianDistance(ref, 2);
-      const samples = draw(model, m, nS, 777);
-      const truth = sampleToy(resolveDatasetName(m.dataset) as ToyName, nS, new Prng(31337));
-      toyRows.push([m.id, m.parameters, nll, bound, trueNll === undefined ? 'no closed form' : fmt(trueNll), kl, mmd2(samples, ref, 2, h).toExponential(2), mmd2(truth, ref, 2, h).toExponential(2)]);
+      // R draws of model samples and of fresh true samples, each against the same test points: mean ± sd
+      const R = q ? 2 : 5;
+      const model_: number[] = [];
+      const floor: number[] = [];
+      for (let r = 0; r < R; r++) {
+        model_.push(mmd2(draw(model, m, nS, 777 + r), ref, 2, h));
+        floor.push(mmd2(sampleToy(resolveDatasetName(m.dataset) as ToyName, nS, new Prng(31337 + r)), ref, 2, h));
+      }
+      toyRows.push([m.id, m.parameters, nll, bound, trueNll === undefined ? 'no closed form' : fmt(trueNll), kl, meanSd(model_), meanSd(floor)]);
     } else {
       const nTest = Math.min(data.nTest, q ? 100 : 2000);
       const test = rows(data, 'test', Array.from({ length: nTest }, (_, i) => i), new Prng(EVAL_SEED));
@@ -144,14 +156,15 @@ export async function quality(opts: BenchOptions): Promise<string> {
       const fd = (x: Float32Array) => frechet(cls.features(clip(x)), ft, FEATURES);
       const fds = [`${fmt(fd(draw(model, m, nS, 777)), 2)}${m.family === 'vae' ? ' (draws from p(x|z))' : ''}`];
       if (m.family === 'vae') fds.push(`${fmt(fd(draw(model, m, nS, 777, true)), 2)} (decoder means)`);
-      const held = rows(data, 'train', Array.from({ length: nS }, (_, i) => data.nTrain - 1 - i), new Prng(EVAL_SEED + 5));
+      // the last HOLDOUT training rows: never seen by the classifier (nor, by construction, by this FD's test side)
+      const held = rows(data, 'train', Array.from({ length: Math.min(nS, HOLDOUT) }, (_, i) => data.nTrain - 1 - i), new Prng(EVAL_SEED + 5));
       imgRows.push([m.id, m.parameters, density, fds.join('; '), fmt(fd(held), 2), REFS[m.family as keyof typeof REFS] ?? '-']);
     }
     model.dispose();
     log(`quality ${m.id}: ${((performance.now() - t0) / 1000).toFixed(0)} s`);
   }
   for (const [name, c] of classifiers) {
-    notes.push(`FD feature net for ${name}: MLP 784-256-64-10 (${c.parameters} weights), ${c.steps} Adam steps (batch 128) in ${c.trainSeconds.toFixed(0)} s on tfjs-wasm, test accuracy **${(100 * c.testAccuracy).toFixed(1)}%**${c.reused ? ' (reused from runs/)' : ''}; features are the 64 relu activations of its last hidden layer.`);
+    notes.push(`FD feature net for ${name}: MLP 784-256-64-10 (${c.parameters} weights), ${c.steps} Adam steps (batch 128) in ${c.trainSeconds.toFixed(0)} s on tfjs-wasm, test accuracy **${(100 * c.testAccuracy).toFixed(1)}%**${c.reused ? ' (reused from runs/)' : ''}; features are the 64 relu activations of its last hidden layer. Trained on the training split less its last ${HOLDOUT} images, which give the floor.`);
   }
   const imageIds = models.filter(isImage).map((m) => m.id);
   const families = new Set(models.filter(isImage).map((m) => m.family));
@@ -161,11 +174,11 @@ export async function quality(opts: BenchOptions): Promise<string> {
     '',
     table(['model', 'params', 'test NLL nats', 'VAE bounds (nats, higher is better)', 'true NLL (test entropy)', 'KL estimate = NLL - true NLL', 'MMD^2 samples vs test', 'MMD^2 floor (true samples vs test)'], toyRows),
     '',
-    `Test points: the ${q ? 500 : 'full 5000-point'} test split of each toy (seed 8 in train/data); MMD: ${q ? 500 : 2000} model samples (VAE: draws from p(x|z), observation noise included) vs as many test points, Gaussian kernel, bandwidth = median test distance. MMD^2 is unbiased, so the floor scatters around 0 (it may be negative).`,
+    `Test points: the ${q ? 500 : 'full 5000-point'} test split of each toy (seed 8 in train/data); MMD: ${q ? 500 : 2000} model samples (VAE: draws from p(x|z), observation noise included) vs as many test points, Gaussian kernel, bandwidth = median test distance; mean ± sd over ${q ? 2 : 5} seeds of the samples (the test points stay fixed). MMD^2 is unbiased, so the floor scatters around 0 (it may be negative); a model is indistinguishable from the truth at this sample size when its value is within the floor's spread.`,
     '',
     '### Quality: image models on the test split',
     '',
-    imgRows.length ? table(['model', 'params', 'density on test (lower bits/dim is better)', `FD samples vs test (${q ? 200 : 1000} each)`, 'FD floor (held-out train vs test)', 'published reference (size, task)'], imgRows) : 'No image model is shipped yet.',
+    imgRows.length ? table(['model', 'params', 'density on test (lower bits/dim is better)', `FD samples vs test (${q ? 200 : 1000} each)`, `FD floor (${q ? 200 : 1000} held-out train images vs test)`, 'published reference (size, task)'], imgRows) : 'No image model is shipped yet.',
     '',
     ...notes,
     imageIds.length ? `Image models measured: ${imageIds.join(', ')}. Not shipped when this ran (so not measured): ${missing.length ? missing.map((f) => `${f} on images`).join(', ') : 'none'}.` : '',
