@@ -74,7 +74,8 @@ export function defaultSpec(family: Family, model: string | undefined, dataset: 
       const L = image ? (tiny ? 8 : 64) : 2;
       return {
         family, model: 'gan', shape, preprocess: image ? { kind: 'unit' } : toyPre, latentDim: L,
-        generator: { sizes: [L, ...h([128, 128], [256, 512]), D], hidden: 'relu', output: image ? 'sigmoid' : 'linear' },
+        // images: leakyRelu with He init (models/gan.ts) keeps the samples dependent on z; relu collapsed
+        generator: { sizes: [L, ...h([128, 128], [256, 512]), D], hidden: image ? 'leakyRelu' : 'relu', output: image ? 'sigmoid' : 'linear' },
         discriminator: { sizes: [D, ...h([128, 128], [512, 256]), 1], hidden: 'leakyRelu', output: 'linear' },
       };
     }
