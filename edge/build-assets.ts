@@ -51,7 +51,9 @@ export function buildAssets(opts: { web?: string; models?: string; out?: string 
     });
   } else console.warn(`build-assets: ${web} is missing (run npm run build:web); serving the API without the web client`);
   if (!existsSync(join(models, 'index.json'))) throw new Error(`build-assets: ${models}/index.json is missing`);
-  cpSync(models, join(out, 'models'), { recursive: true });
+  // checkpoints stay behind: they are export/'s parity reference, not something
+  // the API or the page reads, and they would add 16 MB to every deploy
+  cpSync(models, join(out, 'models'), { recursive: true, filter: (src) => !src.endsWith('.egck') });
   const s = sizeOf(out);
   console.log(`build-assets: ${out}: ${s.files} files, ${(s.bytes / 1e6).toFixed(2)} MB`);
   return out;
