@@ -58,6 +58,42 @@ interface SpecBase {
 }
 
 /**
+ * Convolutional architecture (`arch: 'conv'`, images only; absent or 'mlp' =
+ * the dense MLPs). Shape [H, W] with H and W divisible by 2^n, n = channels.length.
+ * Tensors are NHWC; an image row y [H*W] (row-major) is reshaped to [H, W, 1],
+ * and flatten() is the row-major reshape of [h, w, c] to h*w*c.
+ *
+ * conv layer `P.conv{i}` (i = 0..n-1): `.W` [k, k, cin, cout], `.b` [cout],
+ *   cin = i == 0 ? 1 : channels[i-1], cout = channels[i]; stride 2, SAME padding
+ *   (pad_total = max((out-1)*2 + k - in, 0), pad_before = floor(pad_total / 2)):
+ *   out = in / 2;  y[i, j, o] = b[o] + sum_{p,q,c} x[2i+p-pb, 2j+q-pb, c] W[p, q, c, o]
+ *   (x = 0 outside the image; on even sizes k = 3 gives pb = 0, k = 4 gives pb = 1).
+ * deconv layer `P.deconv{i}` (i = 0..n-1), the transpose of such a conv:
+ *   `.W` [k, k, cout, cin], `.b` [cout], cin = channels[n-1-i],
+ *   cout = i == n-1 ? 1 : channels[n-2-i]; out = 2 * in;
+ *   y[s, t, o] = b[o] + sum over (a, p, c), (b', q) with s = 2a+p-pb, t = 2b'+q-pb of x[a, b', c] W[p, q, o, c]
+ *   (tf.conv2dTranspose with strides 2, 'same'; the gradient of the conv above).
+ * F = (H / 2^n) * (W / 2^n) * channels[n-1]: the flattened size at the bottom.
+ *
+ * Encoder / discriminator ("down", prefix P = enc | disc):
+ *   h = act_hidden(conv_i(h)) for i = 0..n-1;  out = act_output(flatten(h) `P.out.W` + `P.out.b`)
+ *   `P.out.W` [F, outDim], `P.out.b` [outDim] (outDim = 2L for the VAE, 1 for the discriminator)
+ * Decoder / generator ("up", prefix P = dec | gen):
+ *   h = act_hidden(z `P.in.W` + `P.in.b`) reshaped to [H/2^n, W/2^n, channels[n-1]],
+ *   `P.in.W` [L, F], `P.in.b` [F];
+ *   h = act(deconv_i(h)) for i = 0..n-1, act = hidden except output for the last;
+ *   result [H, W, 1] flattened to D.
+ * The MlpSpec of such a net carries its activations, and sizes [F, outDim] (down) or [L, F] (up).
+ */
+export interface ConvSpec {
+  /** channels after each stride-2 conv, from the image side, e.g. [16, 32] */
+  channels: number[];
+  /** square kernel size k (defaults use 3) */
+  kernel: number;
+}
+export type Arch = 'mlp' | 'conv';
+
+/**
  * VAE with Gaussian posterior and Gaussian decoder (on model space y).
  * enc: MLP D -> ... -> 2L (output linear); mu = out[:, :L], logvar = out[:, L:]
  * z = mu + exp(logvar / 2) * eps
@@ -77,18 +113,36 @@ export interface VaeSpec extends SpecBase {
   decoder: MlpSpec;
   /** lower bound applied to dec.logstd (clamp) so the likelihood cannot collapse */
   minLogStd: number;
+  /** 'conv': encoder/decoder are the conv nets of `ConvSpec` (absent = 'mlp') */
+  arch?: Arch;
+  conv?: ConvSpec;
 }
 
 /**
  * GAN: generator `gen` MLP L -> ... -> D; x = post(gen(z)).
  * Discriminator `disc` MLP D -> ... -> 1 (logit), used only in training.
  * Non-saturating loss: L_D = softplus(-D(x)) + softplus(D(G(z))), L_G = softplus(-D(G(z))).
+ * arch 'conv' (DCGAN-style, `ConvSpec`): `gen` is the "up" net (dense -> reshape
+ * [H/4, W/4, C] -> deconv stride 2 ... -> [H, W, 1], output sigmoid), `disc` the
+ * "down" net (conv stride 2 ... -> flatten -> dense logit).
  */
 export interface GanSpec extends SpecBase {
   family: 'gan';
   latentDim: number;
   generator: MlpSpec;
   discriminator: MlpSpec;
+  /** 'conv': generator/discriminator are the conv nets of `ConvSpec` (absent = 'mlp') */
+  arch?: Arch;
+  conv?: ConvSpec;
+}
+
+/** The conv description of a spec, or undefined for MLP specs. */
+export function convOf(spec: ModelSpec): ConvSpec | undefined {
+  if ((spec.family === 'vae' || spec.family === 'gan') && spec.arch === 'conv') {
+    if (!spec.conv) throw new Error(`${spec.family}: arch 'conv' needs a conv description { channels, kernel }`);
+    return spec.conv;
+  }
+  return undefined;
 }
 
 /**

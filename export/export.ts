@@ -53,6 +53,9 @@ export function readCheckpointFile(path: string): Checkpoint {
   if (!family || !['vae', 'gan', 'flow'].includes(family)) {
     throw new CheckpointError(`${path}: spec family ${JSON.stringify(family)} cannot be exported (vae, gan or flow)`);
   }
+  if ((ck.spec as { arch?: string }).arch === 'conv') {
+    throw new CheckpointError(`${path}: conv architectures are not exportable to ONNX yet (spec arch "conv", model ${JSON.stringify(ck.spec.model)}); export an --arch mlp checkpoint instead`);
+  }
   return ck;
 }
 

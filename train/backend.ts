@@ -118,3 +118,18 @@ export function parseBackend(s: string): BackendName {
   if (!(BACKENDS as string[]).includes(s)) throw new Error(`unknown backend "${s}"; choose one of ${BACKENDS.join(', ')}`);
   return s as BackendName;
 }
+
+/** The kernels training a conv model needs (forward, input gradient / transposed conv, filter gradient). */
+export const CONV_KERNELS = ['Conv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter'] as const;
+
+/**
+ * Throws a clear error when the active backend cannot train conv layers (the
+ * tfjs wasm backend has no Conv2DBackpropFilter kernel), naming one that can,
+ * instead of letting tfjs fail mid-step.
+ */
+export function assertConvTrainable(backend = tf.getBackend()): void {
+  const missing = CONV_KERNELS.filter((k) => !tf.getKernel(k, backend));
+  if (missing.length) {
+    throw new Error(`--arch conv cannot train on the ${backend} backend: it has no ${missing.join(', ')} kernel(s). Use --backend cpu (or tfjs-node / webgpu where installed).`);
+  }
+}

@@ -1,14 +1,14 @@
 /**
  * npm run train -- --family flow --model realnvp --data moons [--steps N]
  *   [--minutes M] [--batch B] [--lr LR] [--seed S] [--backend NAME]
- *   [--out DIR] [--resume] [--eval-every N] [--eval-n N] [--iwae-k K] [--tiny]
+ *   [--out DIR] [--resume] [--eval-every N] [--eval-n N] [--iwae-k K] [--tiny] [--arch mlp|conv]
  */
 import { parseArgs } from 'node:util';
 import type { Family } from '../core';
 import { parseBackend } from './backend';
 import { resolveDatasetName } from './data';
 import { defaults, NonFiniteLossError, train } from './loop';
-import { MODELS } from './models';
+import { isImageDataset, MODELS } from './models';
 
 const HELP = `usage: npm run train -- --family vae|gan|flow [--model realnvp|nice] --data NAME [options]
 data: moons, eightgaussians (8gaussians), checkerboard, spirals, rings, mnist, fashion-mnist
@@ -22,7 +22,9 @@ options:
   --resume         continue from DIR/checkpoint.egck
   --eval-every N   steps between held-out evaluations, pictures and checkpoints
   --eval-n N       test rows per evaluation     --iwae-k K   VAE importance samples
-  --tiny           tiny networks (smoke tests)`;
+  --tiny           tiny networks (smoke tests)
+  --arch mlp|conv  conv: conv VAE / DCGAN-style GAN (images only; needs a backend
+                   with conv gradients: cpu, tfjs-node, webgpu; not wasm)`;
 
 function num(name: string, v: string | undefined, int = false): number | undefined {
   if (v === undefined) return undefined;
@@ -38,7 +40,7 @@ async function main(): Promise<void> {
       steps: { type: 'string' }, minutes: { type: 'string' }, batch: { type: 'string' }, lr: { type: 'string' },
       seed: { type: 'string' }, backend: { type: 'string' }, out: { type: 'string' }, resume: { type: 'boolean' },
       'eval-every': { type: 'string' }, 'eval-n': { type: 'string' }, 'iwae-k': { type: 'string' },
-      tiny: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+      tiny: { type: 'boolean' }, arch: { type: 'string' }, help: { type: 'boolean', short: 'h' },
     },
     strict: true,
   });
@@ -52,6 +54,10 @@ async function main(): Promise<void> {
   if (!MODELS[family as keyof typeof MODELS].includes(model)) throw new Error(`--model for ${family} must be one of ${MODELS[family as keyof typeof MODELS].join(', ')}`);
   if (!values.data) throw new Error(`--data is required\n${HELP}`);
   const data = resolveDatasetName(values.data);
+  const arch = values.arch ?? 'mlp';
+  if (arch !== 'mlp' && arch !== 'conv') throw new Error(`--arch must be mlp or conv, got "${arch}"`);
+  if (arch === 'conv' && family === 'flow') throw new Error('--arch conv is available for vae and gan, not flow');
+  if (arch === 'conv' && !isImageDataset(data)) throw new Error(`--arch conv needs image data (mnist, fashion-mnist); "${data}" is 2-D, use the default --arch mlp`);
   const d = defaults(family, data);
   const minutes = num('minutes', values.minutes);
   const seed = values.seed === undefined ? 0 : Number(values.seed);
@@ -65,11 +71,12 @@ async function main(): Promise<void> {
     batch: num('batch', values.batch, true) ?? d.batch,
     lr: num('lr', values.lr) ?? d.lr,
     seed,
-    out: values.out ?? `runs/${family}-${model}-${data}`,
+    out: values.out ?? `runs/${family}-${model}${arch === 'conv' ? '-conv' : ''}-${data}`,
     resume: values.resume ?? false,
     evalEvery: num('eval-every', values['eval-every'], true) ?? d.evalEvery,
     eval: { n: num('eval-n', values['eval-n'], true), k: num('iwae-k', values['iwae-k'], true) },
     size: values.tiny ? 'tiny' : 'default',
+    arch,
     command: ['npm run train --', ...process.argv.slice(2)].join(' '),
   });
   console.log(JSON.stringify({ step: result.step, stopped: result.stopped, backend: result.backend, seconds: +result.seconds.toFixed(1), stepsPerSec: +result.stepsPerSec.toFixed(2), metrics: result.metrics, checkpoint: result.checkpoint }));

@@ -11,8 +11,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { dataDim, Prng, type Family, type ModelSpec } from '../core';
-import { initBackend, type BackendName } from './backend';
+import { convOf, dataDim, Prng, type Arch, type Family, type ModelSpec } from '../core';
+import { assertConvTrainable, initBackend, type BackendName } from './backend';
 import { readCheckpoint, writeCheckpoint, type TrainMeta } from './checkpoint';
 import { Batches, loadDataset, rows, stats } from './data';
 import { evaluate, picture, type EvalOptions } from './evaluate';
@@ -35,6 +35,8 @@ export interface TrainConfig {
   evalEvery: number;
   eval?: EvalOptions;
   size?: 'default' | 'tiny';
+  /** 'conv': conv VAE / DCGAN-style GAN (images; backends with conv gradients) */
+  arch?: Arch;
   /** the command line, recorded in the checkpoint */
   command: string;
   /** progress bar and messages on stderr (default true) */
@@ -77,6 +79,7 @@ function fmtTime(s: number): string {
 export async function train(cfg: TrainConfig): Promise<TrainResult> {
   const say = (s: string) => cfg.verbose !== false && process.stderr.write(s + '\n');
   const backend = await initBackend(cfg.backend);
+  if (cfg.arch === 'conv') assertConvTrainable(tf.getBackend());
   say(`backend: ${backend.name} (${backend.device})` + (backend.skipped && Object.keys(backend.skipped).length ? `; skipped ${Object.entries(backend.skipped).map(([k, v]) => `${k}: ${v}`).join('; ')}` : ''));
   const ds = loadDataset(cfg.data);
   mkdirSync(cfg.out, { recursive: true });
@@ -94,6 +97,7 @@ export async function train(cfg: TrainConfig): Promise<TrainResult> {
     if (meta.dataset !== ds.name) throw new Error(`${ckPath} was trained on ${meta.dataset}, not ${ds.name}`);
     if (ck.spec.family !== cfg.family) throw new Error(`${ckPath} holds a ${ck.spec.family}, not a ${cfg.family}`);
     spec = ck.spec;
+    if (convOf(spec)) assertConvTrainable(tf.getBackend());
     model = buildModel(spec, ck.weights, { seed: cfg.seed });
     model.setLearningRate(cfg.lr);
     if (ck.optimizer.length) model.loadOptimizerState(ck.optimizer);
@@ -104,7 +108,7 @@ export async function train(cfg: TrainConfig): Promise<TrainResult> {
   } else {
     if (cfg.resume) say(`no checkpoint at ${ckPath}; starting fresh`);
     const st = ds.discrete ? undefined : stats(ds);
-    spec = defaultSpec(cfg.family, cfg.model, ds.name, { shift: st?.mean, scale: st?.std, size: cfg.size });
+    spec = defaultSpec(cfg.family, cfg.model, ds.name, { shift: st?.mean, scale: st?.std, size: cfg.size, arch: cfg.arch });
     model = buildModel(spec, undefined, { seed: cfg.seed });
     model.setLearningRate(cfg.lr);
     // data-dependent init (actnorm) on 1024 seeded training rows
@@ -142,7 +146,7 @@ export async function train(cfg: TrainConfig): Promise<TrainResult> {
       seed: cfg.seed,
       command: cfg.command,
       metrics,
-      config: { family: cfg.family, model: spec.model, data: ds.name, steps: cfg.steps, minutes: cfg.minutes, batch: cfg.batch, lr: cfg.lr, evalEvery: cfg.evalEvery, size: cfg.size ?? 'default' },
+      config: { family: cfg.family, model: spec.model, data: ds.name, steps: cfg.steps, minutes: cfg.minutes, batch: cfg.batch, lr: cfg.lr, evalEvery: cfg.evalEvery, size: cfg.size ?? 'default', arch: cfg.arch ?? 'mlp' },
       batches: batches.position,
     };
     writeCheckpoint(ckPath, { spec, weights: model.weights(), optimizer: model.optimizerState(), step, meta });

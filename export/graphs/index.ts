@@ -8,6 +8,7 @@ export type { Graph } from './types';
 
 /** Every capability graph a family offers, built from a spec and its weights. */
 export function buildGraphs(spec: ModelSpec, weights: NamedWeight[]): Graph[] {
+  if ((spec.family === 'vae' || spec.family === 'gan') && spec.arch === 'conv') throw new Error('conv architectures are not exportable to ONNX yet');
   switch (spec.family) {
     case 'vae':
       return vaeGraphs(spec, weights);

@@ -29,13 +29,18 @@
  * Adam at lr 5e-4 instead of 2e-4 gave no gain (0.23).
  */
 import * as tf from '@tensorflow/tfjs';
-import { dataDim, type GanSpec, type NamedWeight, type Prng } from '../../core';
+import { convOf, dataDim, type GanSpec, type NamedWeight, type Prng } from '../../core';
+import { down, downDecls, up, upDecls } from './conv';
 import { Adam, mlp, mlpDecls, Params, post, pre, type ParamDecl } from './nn';
 import type { TrainableModel } from './types';
 
 export function ganDecls(spec: GanSpec): ParamDecl[] {
   const D = dataDim(spec);
   const L = spec.latentDim;
+  const conv = convOf(spec);
+  if (conv) {
+    return [...upDecls('gen', spec.shape, conv, spec.generator, L, isImageGan(spec)), ...downDecls('disc', spec.shape, conv, spec.discriminator, 1)];
+  }
   if (spec.generator.sizes[0] !== L || spec.generator.sizes.at(-1) !== D) {
     throw new Error(`gan: generator sizes must run ${L} -> ... -> ${D}, got [${spec.generator.sizes}]`);
   }
@@ -78,20 +83,34 @@ export class Gan implements TrainableModel {
   /** Image GANs: output bias = logit(per-pixel mean of the first rows in model space), clamped to [0.01, 0.99]. */
   initialize(x: tf.Tensor2D): void {
     if (!isImageGan(this.spec)) return;
+    const conv = convOf(this.spec);
     const last = this.spec.generator.sizes.length - 2;
     tf.tidy(() => {
-      const m = tf.clipByValue(tf.mean(pre(this.spec.preprocess, x).y, 0), 0.01, 0.99);
-      this.p.get(`gen.${last}.b`).assign(tf.sub(tf.log(m), tf.log(tf.sub(1, m))) as tf.Tensor1D);
+      // conv: the last deconv has one bias for every pixel, so it starts at the logit of the overall mean
+      const m = tf.clipByValue(conv ? tf.mean(pre(this.spec.preprocess, x).y).reshape([1]) : tf.mean(pre(this.spec.preprocess, x).y, 0), 0.01, 0.99);
+      this.p.get(conv ? `gen.deconv${conv.channels.length - 1}.b` : `gen.${last}.b`).assign(tf.sub(tf.log(m), tf.log(tf.sub(1, m))) as tf.Tensor1D);
     });
   }
 
   sample(z: tf.Tensor2D): { x: tf.Tensor2D } {
-    return tf.tidy(() => ({ x: post(this.spec.preprocess, mlp(this.p, 'gen', this.spec.generator, z)) }));
+    return tf.tidy(() => ({ x: post(this.spec.preprocess, this.G(z)) }));
+  }
+
+  /** generator in model space (not tidied) */
+  private G(z: tf.Tensor2D): tf.Tensor2D {
+    const conv = convOf(this.spec);
+    return conv ? up(this.p, 'gen', this.spec.shape, conv, this.spec.generator, z) : mlp(this.p, 'gen', this.spec.generator, z);
+  }
+
+  /** discriminator logit [N, 1] on model space (not tidied) */
+  private D(y: tf.Tensor2D): tf.Tensor2D {
+    const conv = convOf(this.spec);
+    return conv ? down(this.p, 'disc', this.spec.shape, conv, this.spec.discriminator, y) : mlp(this.p, 'disc', this.spec.discriminator, y);
   }
 
   /** Discriminator logit for data-space x (exposed for tests and diagnostics). */
   discriminate(x: tf.Tensor2D): tf.Tensor1D {
-    return tf.tidy(() => tf.reshape(mlp(this.p, 'disc', this.spec.discriminator, pre(this.spec.preprocess, x).y), [-1]) as tf.Tensor1D);
+    return tf.tidy(() => tf.reshape(this.D(pre(this.spec.preprocess, x).y), [-1]) as tf.Tensor1D);
   }
 
   private opts(): [Adam, Adam] {
@@ -108,16 +127,16 @@ export class Gan implements TrainableModel {
     const yReal = tf.tidy(() => pre(this.spec.preprocess, x).y);
     const z1 = tf.tensor2d(rng.normals(N * L), [N, L]);
     const lossD = optD.minimize(() => {
-      const fake = mlp(this.p, 'gen', this.spec.generator, z1);
-      const dReal = mlp(this.p, 'disc', this.spec.discriminator, yReal);
-      const dFake = mlp(this.p, 'disc', this.spec.discriminator, fake);
+      const fake = this.G(z1);
+      const dReal = this.D(yReal);
+      const dFake = this.D(fake);
       // real target t (0.9 for images, one-sided smoothing): t softplus(-d) + (1 - t) softplus(d)
       const lossReal = t === 1 ? tf.softplus(tf.neg(dReal)) : tf.add(tf.mul(t, tf.softplus(tf.neg(dReal))), tf.mul(1 - t, tf.softplus(dReal)));
       return tf.add(tf.mean(lossReal), tf.mean(tf.softplus(dFake))) as tf.Scalar;
     });
     const z2 = tf.tensor2d(rng.normals(N * L), [N, L]);
     const lossG = optG.minimize(() => {
-      const dFake = mlp(this.p, 'disc', this.spec.discriminator, mlp(this.p, 'gen', this.spec.generator, z2));
+      const dFake = this.D(this.G(z2));
       return tf.mean(tf.softplus(tf.neg(dFake))) as tf.Scalar;
     });
     tf.dispose([yReal, z1, z2]);

@@ -10,13 +10,18 @@
  * Both bound log p(x) from below and IWAE_K >= ELBO (Jensen), tightening as K grows.
  */
 import * as tf from '@tensorflow/tfjs';
-import { dataDim, type NamedWeight, type Prng, type VaeSpec } from '../../core';
+import { convOf, dataDim, type NamedWeight, type Prng, type VaeSpec } from '../../core';
+import { down, downDecls, up, upDecls } from './conv';
 import { Adam, LOG_2PI, mlp, mlpDecls, Params, post, pre, stdNormalLogProb, zeros, type ParamDecl } from './nn';
 import type { TrainableModel } from './types';
 
 export function vaeDecls(spec: VaeSpec): ParamDecl[] {
   const D = dataDim(spec);
   const L = spec.latentDim;
+  const conv = convOf(spec);
+  if (conv) {
+    return [...downDecls('enc', spec.shape, conv, spec.encoder, 2 * L), ...upDecls('dec', spec.shape, conv, spec.decoder, L), { name: 'dec.logstd', shape: [D], init: zeros }];
+  }
   if (spec.encoder.sizes[0] !== D || spec.encoder.sizes.at(-1) !== 2 * L) {
     throw new Error(`vae: encoder sizes must run ${D} -> ... -> ${2 * L}, got [${spec.encoder.sizes}]`);
   }
@@ -52,14 +57,21 @@ export class Vae implements TrainableModel {
 
   private encodeY(y: tf.Tensor2D): { mu: tf.Tensor2D; logvar: tf.Tensor2D } {
     const L = this.spec.latentDim;
-    const h = mlp(this.p, 'enc', this.spec.encoder, y);
+    const conv = convOf(this.spec);
+    const h = conv ? down(this.p, 'enc', this.spec.shape, conv, this.spec.encoder, y) : mlp(this.p, 'enc', this.spec.encoder, y);
     const [mu, logvar] = tf.split(h, [L, L], 1) as [tf.Tensor2D, tf.Tensor2D];
     return { mu, logvar };
   }
 
+  /** decoder mean m(z) in model space. Not tidied: callers are. */
+  private decode(z: tf.Tensor2D): tf.Tensor2D {
+    const conv = convOf(this.spec);
+    return conv ? up(this.p, 'dec', this.spec.shape, conv, this.spec.decoder, z) : mlp(this.p, 'dec', this.spec.decoder, z);
+  }
+
   sample(z: tf.Tensor2D, noise?: tf.Tensor2D): { x: tf.Tensor2D; xMean: tf.Tensor2D } {
     return tf.tidy(() => {
-      const m = mlp(this.p, 'dec', this.spec.decoder, z);
+      const m = this.decode(z);
       const xMean = post(this.spec.preprocess, m);
       const x = noise ? post(this.spec.preprocess, tf.add(m, tf.mul(tf.exp(this.logstd()), noise)) as tf.Tensor2D) : xMean.clone();
       return { x, xMean };
@@ -75,7 +87,7 @@ export class Vae implements TrainableModel {
     const { y, logdet } = pre(this.spec.preprocess, x);
     const { mu, logvar } = this.encodeY(y);
     const z = tf.add(tf.expandDims(mu, 1), tf.mul(tf.exp(tf.mul(0.5, tf.expandDims(logvar, 1))), eps)); // [N,K,L]
-    const m = tf.reshape(mlp(this.p, 'dec', this.spec.decoder, tf.reshape(z, [N * K, L]) as tf.Tensor2D), [N, K, D]);
+    const m = tf.reshape(this.decode(tf.reshape(z, [N * K, L]) as tf.Tensor2D), [N, K, D]);
     const logstd = this.logstd();
     const r = tf.div(tf.sub(tf.expandDims(y, 1), m), tf.exp(logstd));
     // log p(y|z) = sum_d [-0.5 log 2pi - logstd_d - 0.5 r_d^2]

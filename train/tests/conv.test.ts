@@ -1,0 +1,96 @@
+/**
+ * Conv architectures (core/spec.ts `ConvSpec`): the conv VAE and the
+ * DCGAN-style GAN train on a small MNIST subset on the cpu backend, wasm is
+ * refused with a clear message, and export refuses conv checkpoints.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { latentDim, Prng, type Family } from '../../core';
+import { exportCheckpoint } from '../../export/export';
+import { initBackend } from '../backend';
+import { readCheckpoint } from '../checkpoint';
+import { loadDataset, rows } from '../data';
+import { train, type TrainConfig } from '../loop';
+import { buildModel, defaultSpec, Gan } from '../models';
+
+const ROOT = join(import.meta.dirname, '../..');
+const tmp = () => mkdtempSync(join(tmpdir(), 'edgegen-conv-'));
+
+function cfg(family: Family, over: Partial<TrainConfig>): TrainConfig {
+  return {
+    family, data: 'mnist', arch: 'conv', backend: 'cpu', steps: 30, batch: 16, lr: 3e-3, seed: 1, out: tmp(), resume: false,
+    evalEvery: 1000, eval: { n: 100, k: 8 }, size: 'tiny', command: 'vitest', verbose: false, ...over,
+  };
+}
+
+/** Discriminator accuracy on 100 test digits vs 100 generator samples (logit > 0 = real). */
+function discAccuracy(ckPath: string): number {
+  const ck = readCheckpoint(ckPath);
+  const gan = buildModel(ck.spec, ck.weights) as Gan;
+  const ds = loadDataset('mnist');
+  const idx = Int32Array.from({ length: 100 }, (_, i) => i);
+  const acc = tf.tidy(() => {
+    const real = tf.tensor2d(rows(ds, 'test', idx, new Prng(5)), [100, 784]);
+    const fake = gan.sample(tf.tensor2d(new Prng(6).normals(100 * latentDim(ck.spec)), [100, latentDim(ck.spec)])).x;
+    const r = gan.discriminate(real).dataSync();
+    const f = gan.discriminate(fake).dataSync();
+    return (r.filter((v) => v > 0).length + f.filter((v) => v <= 0).length) / 200;
+  });
+  gan.dispose();
+  return acc;
+}
+
+describe('conv architectures (cpu backend)', () => {
+  it('conv VAE: held-out ELBO rises over 30 steps (and not with lr 0); IWAE >= ELBO', async () => {
+    const c = cfg('vae', {});
+    const r0 = await train({ ...c, steps: 0 });
+    const r1 = await train({ ...c, resume: true });
+    const ck = readCheckpoint(r1.checkpoint);
+    expect(ck.spec).toMatchObject({ family: 'vae', arch: 'conv', conv: { channels: [4, 8], kernel: 3 } });
+    expect(ck.weights.map((w) => w.name)).toContain('enc.conv1.W');
+    expect(r1.metrics.elbo).toBeGreaterThan(r0.metrics.elbo + 20);
+    expect(r1.metrics.iwae).toBeGreaterThanOrEqual(r1.metrics.elbo);
+    const frozen = await train({ ...cfg('vae', {}), lr: 0 });
+    expect(Math.abs(frozen.metrics.elbo - r0.metrics.elbo)).toBeLessThan(5);
+  }, 60_000);
+
+  it('DCGAN-style GAN: the discriminator learns to tell real from fake (and not with lr 0)', async () => {
+    const c = cfg('gan', { steps: 30 });
+    const r = await train(c);
+    const ck = readCheckpoint(r.checkpoint);
+    expect(ck.spec).toMatchObject({ family: 'gan', model: 'dcgan', arch: 'conv' });
+    expect(ck.weights.find((w) => w.name === 'gen.deconv1.W')!.shape).toEqual([3, 3, 1, 4]);
+    const trained = discAccuracy(r.checkpoint);
+    const frozen = discAccuracy((await train({ ...cfg('gan', { steps: 30 }), lr: 0 })).checkpoint);
+    expect(trained).toBeGreaterThan(0.8);
+    expect(frozen).toBeLessThan(0.7);
+  }, 60_000);
+
+  it('specs: conv needs image data; MLP specs are unchanged', () => {
+    expect(() => defaultSpec('vae', undefined, 'moons', { arch: 'conv' })).toThrow(/needs image data/);
+    expect(() => defaultSpec('flow', 'realnvp', 'mnist', { arch: 'conv' })).toThrow(/vae and gan, not flow/);
+    expect('arch' in defaultSpec('vae', undefined, 'mnist')).toBe(false);
+  });
+
+  it('refuses --arch conv on wasm with a message naming --backend cpu', async () => {
+    await initBackend('wasm');
+    await expect(train(cfg('vae', { backend: 'wasm' }))).rejects.toThrow(/cannot train on the wasm backend.*Conv2DBackpropFilter.*--backend cpu/);
+    await initBackend('cpu');
+    const cli = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'train/cli.ts'), '--family', 'vae', '--data', 'mnist', '--arch', 'conv', '--backend', 'wasm', '--out', tmp()], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
+    expect(cli.status).toBe(1);
+    expect(cli.stderr).toMatch(/--arch conv cannot train on the wasm backend.*--backend cpu/);
+    const toy = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'train/cli.ts'), '--family', 'vae', '--data', 'moons', '--arch', 'conv'], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
+    expect(toy.status).toBe(1);
+    expect(toy.stderr).toMatch(/--arch conv needs image data/);
+  }, 60_000);
+
+  it('export refuses a conv checkpoint clearly', async () => {
+    const r = await train(cfg('vae', { steps: 1 }));
+    const out = tmp();
+    await expect(exportCheckpoint(r.checkpoint, { out })).rejects.toThrow(/conv architectures are not exportable to ONNX yet/);
+  }, 30_000);
+});
