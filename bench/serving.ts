@@ -6,6 +6,8 @@
  *       runtime without its transport;
  *  (b) the Worker under `wrangler dev` over loopback HTTP + JSON (bench/serve.ts's
  *      machinery: edge/build-assets + edge/testing's startWrangler);
+ *  (b') the same Worker answering the binary format (Accept:
+ *      application/octet-stream: raw float32 rows), read into a Float32Array;
  *  (c) tfjs on the wasm backend in Node, the model rebuilt from its checkpoint,
  *      as a TF.js user would serve it (tensor in, dataSync out).
  * Same seeded noise (core/prng) for every runtime.
@@ -90,6 +92,18 @@ export async function serving(opts: BenchOptions & { models?: string[] }): Promi
           const body = await r.arrayBuffer();
           if (!r.ok) throw new Error(`${url}: ${r.status} ${new TextDecoder().decode(body).slice(0, 200)}`);
         }, n, budget));
+        res.set(key('worker-f32', m.id, n), await timeIt(async () => {
+          const r = await fetch(url, {
+            method: 'POST',
+            body: JSON.stringify({ n, seed: seed++ }),
+            headers: { 'content-type': 'application/json', accept: 'application/octet-stream' },
+          });
+          const body = await r.arrayBuffer();
+          if (!r.ok) throw new Error(`${url}: ${r.status} ${new TextDecoder().decode(body).slice(0, 200)}`);
+          const x = new Float32Array(body);
+          if (x.length !== n * dim(m)) throw new Error(`${url}: ${x.length} floats, expected ${n * dim(m)}`);
+          return x;
+        }, n, budget));
       }
       log(`serving worker ${m.id} done`);
     }
@@ -102,6 +116,7 @@ export async function serving(opts: BenchOptions & { models?: string[] }): Promi
     ['ort-node', 'onnxruntime-node, 1 thread, in-process'],
     ['ort-web', 'onnxruntime-web wasm, 1 thread, in-process (Node)'],
     ['worker', 'Worker: wrangler dev, HTTP + JSON'],
+    ['worker-f32', 'Worker: wrangler dev, HTTP + binary f32'],
     ['tfjs-wasm', 'tfjs wasm backend, in-process (Node)'],
   ];
   const rows: (string | number)[][] = [];
@@ -117,6 +132,9 @@ export async function serving(opts: BenchOptions & { models?: string[] }): Promi
   let metNative = 0;
   let metTfjs = 0;
   let total = 0;
+  const binRows: (string | number)[][] = [];
+  let binNative = 0;
+  let binTfjs = 0;
   for (const m of models) {
     for (const n of NS) {
       const g = (r: string) => res.get(key(r, m.id, n))!.rate;
@@ -125,7 +143,12 @@ export async function serving(opts: BenchOptions & { models?: string[] }): Promi
       total++;
       if (wn >= 0.5) metNative++;
       if (wt >= 2) metTfjs++;
+      const bn = g('worker-f32') / g('ort-node');
+      const bt = g('worker-f32') / g('tfjs-wasm');
+      if (bn >= 0.5) binNative++;
+      if (bt >= 2) binTfjs++;
       ratioRows.push([m.id, n, `${fmt(wn, 2)} ${wn >= 0.5 ? 'met' : 'NOT met'}`, `${fmt(wt, 2)} ${wt >= 2 ? 'met' : 'NOT met'}`, fmt(g('ort-web') / g('ort-node'), 2), fmt(g('ort-web') / g('tfjs-wasm'), 2), fmt(g('worker') / g('ort-web'), 2)]);
+      binRows.push([m.id, n, `${fmt(bn, 2)} ${bn >= 0.5 ? 'met' : 'NOT met'}`, `${fmt(bt, 2)} ${bt >= 2 ? 'met' : 'NOT met'}`, fmt(g('worker-f32') / g('ort-web'), 2), fmt(g('worker-f32') / g('worker'), 2)]);
     }
   }
   return [
@@ -138,6 +161,12 @@ export async function serving(opts: BenchOptions & { models?: string[] }): Promi
     table(['model', 'n', 'Worker / ort-node (goal >= 0.5)', 'Worker / tfjs-wasm (goal >= 2)', 'ort-web / ort-node', 'ort-web / tfjs-wasm', 'Worker / ort-web (transport cost)'], ratioRows),
     '',
     `Goal "Worker >= 50% of native": met in ${metNative} of ${total} cases. Goal "Worker >= 2x tfjs-wasm": met in ${metTfjs} of ${total} cases.`,
-    'In-process rows include making the input tensors and reading the output; Worker rows include HTTP, JSON encode/decode of the samples and the noise drawn in the Worker.',
+    '',
+    'The same ratios for the Worker answering the binary format (Accept: application/octet-stream, raw float32 rows):',
+    '',
+    table(['model', 'n', 'Worker f32 / ort-node (goal >= 0.5)', 'Worker f32 / tfjs-wasm (goal >= 2)', 'Worker f32 / ort-web (transport cost)', 'Worker f32 / Worker JSON'], binRows),
+    '',
+    `With the binary format: goal "Worker >= 50% of native" met in ${binNative} of ${total} cases, goal "Worker >= 2x tfjs-wasm" met in ${binTfjs} of ${total} cases.`,
+    'In-process rows include making the input tensors and reading the output; Worker rows include HTTP, the noise drawn in the Worker and the whole body read by the client (JSON: encoded in the Worker, read as bytes and not parsed by the client; binary f32: the raw float32 rows, viewed as a Float32Array).',
   ].join('\n');
 }

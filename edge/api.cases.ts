@@ -66,6 +66,12 @@ export function apiCases(getTarget: () => Target, corruptId: () => string): void
     for (const p of ['sample', 'density', 'encode', 'decode', 'interpolate']) expect(doc.paths[`/v1/models/{id}/${p}`]).toBeTruthy();
     const sampleSchema = doc.paths['/v1/models/{id}/sample'].post.requestBody.content['application/json'].schema;
     expect(sampleSchema.properties.n.maximum).toBe(API_LIMITS.maxSamples);
+    for (const p of ['sample', 'density', 'encode', 'decode', 'interpolate']) {
+      const op = doc.paths[`/v1/models/{id}/${p}`].post;
+      expect(op.parameters.find((q: any) => q.name === 'format').schema.enum).toContain('f32');
+      expect(op.responses['200'].content['application/octet-stream']).toBeTruthy();
+      expect(op.responses['200'].headers['x-edgegen-shape']).toBeTruthy();
+    }
   });
 
   it('gives the same samples for the same seed, and others for another seed, for every model', async () => {
@@ -190,6 +196,74 @@ export function apiCases(getTarget: () => Target, corruptId: () => string): void
     const view = new DataView(png.buffer, png.byteOffset);
     expect(view.getUint32(16)).toBe(2 * image.shape[1] + 1); // 2 x 2 grid, 1-pixel gap
     expect(view.getUint32(20)).toBe(2 * image.shape[0] + 1);
+  });
+
+  it('answers raw little-endian float32 rows for Accept: application/octet-stream or ?format=f32, bit for bit the JSON values', async () => {
+    /** the body of a binary answer, after checking its headers */
+    const f32 = async (res: Response, shape: number[]) => {
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toBe('application/octet-stream');
+      expect(res.headers.get('x-edgegen-shape')).toBe(shape.join(','));
+      const bytes = await res.arrayBuffer();
+      expect(bytes.byteLength).toBe(4 * shape.reduce((a, b) => a * b, 1));
+      const view = new DataView(bytes);
+      return Array.from({ length: bytes.byteLength / 4 }, (_, i) => view.getFloat32(4 * i, true));
+    };
+    const fround = (rows: number[][] | number[]) => (rows as number[]).flat().map(Math.fround);
+    const toy = pick((m) => m.family === 'flow' && m.shape.length === 1)!;
+    const image = pick((m) => m.shape.length >= 2 && m.capabilities.includes('sample'));
+    for (const m of image ? [toy, image] : [toy]) {
+      const url = `/v1/models/${m.id}`;
+      const D = dim(m);
+      const json = (await (await post(t(), `${url}/sample`, { n: 3, seed: 11 })).json()) as any;
+      const viaAccept = await post(t(), `${url}/sample`, { n: 3, seed: 11 }, { accept: 'application/octet-stream' });
+      expect(viaAccept.headers.get('x-edgegen-seed')).toBe('11');
+      expect(viaAccept.headers.get('x-edgegen-row-shape')).toBe(m.shape.join(','));
+      expect(await f32(viaAccept, [3, D])).toEqual(fround(json.samples));
+      const viaQuery = await post(t(), `${url}/sample?format=f32`, { n: 3, seed: 11 });
+      expect(await f32(viaQuery, [3, D])).toEqual(fround(json.samples));
+      // ?format= wins over Accept, as for PNG
+      const jsonWins = await post(t(), `${url}/sample?format=json`, { n: 1, seed: 11 }, { accept: 'application/octet-stream' });
+      expect(jsonWins.headers.get('content-type')).toContain('application/json');
+      expect(((await jsonWins.json()) as any).samples[0]).toEqual(json.samples[0]);
+      // a random seed comes back in the header
+      const random = await post(t(), `${url}/sample?format=f32`, { n: 1 });
+      expect(random.headers.get('x-edgegen-seed')).toMatch(/^\d+$/);
+      await random.arrayBuffer();
+
+      const z = Array.from({ length: 2 }, (_, i) => Array.from({ length: m.latentDim }, (_, j) => Math.sin(i + j)));
+      const dj = (await (await post(t(), `${url}/decode`, { z })).json()) as any;
+      expect(await f32(await post(t(), `${url}/decode?format=f32`, { z }), [2, D])).toEqual(fround(dj.samples));
+      const ij = (await (await post(t(), `${url}/interpolate`, { seedA: 3, seedB: 4, steps: 4 })).json()) as any;
+      const ib = await post(t(), `${url}/interpolate`, { seedA: 3, seedB: 4, steps: 4 }, { accept: 'application/octet-stream' });
+      expect(await f32(ib, [4, D])).toEqual(fround(ij.samples));
+    }
+    // encode and density carry their primary array: z, logp
+    const x = ((await (await post(t(), `/v1/models/${toy.id}/sample`, { n: 6, seed: 5 })).json()) as any).samples;
+    const ej = (await (await post(t(), `/v1/models/${toy.id}/encode`, { x })).json()) as any;
+    expect(await f32(await post(t(), `/v1/models/${toy.id}/encode?format=f32`, { x }), [6, dim(toy)])).toEqual(fround(ej.z));
+    const pj = (await (await post(t(), `/v1/models/${toy.id}/density`, { x })).json()) as any;
+    const pb = await post(t(), `/v1/models/${toy.id}/density`, { x }, { accept: 'application/octet-stream' });
+    expect(pb.headers.get('x-edgegen-kind')).toBe(pj.kind);
+    expect(await f32(pb, [6])).toEqual(fround(pj.logp));
+    const vae = pick((m) => m.family === 'vae' && m.shape.length === 1);
+    if (vae) {
+      const vx = ((await (await post(t(), `/v1/models/${vae.id}/sample`, { n: 4, seed: 2, mode: 'mean' })).json()) as any).samples;
+      const vj = (await (await post(t(), `/v1/models/${vae.id}/density`, { x: vx, k: 8, seed: 1 })).json()) as any;
+      const vb = await post(t(), `/v1/models/${vae.id}/density?format=f32`, { x: vx, k: 8, seed: 1 });
+      expect(vb.headers.get('x-edgegen-kind')).toBe('iwae');
+      expect(await f32(vb, [4])).toEqual(fround(vj.logp));
+      const vej = (await (await post(t(), `/v1/models/${vae.id}/encode`, { x: vx })).json()) as any;
+      expect(await f32(await post(t(), `/v1/models/${vae.id}/encode?format=f32`, { x: vx }), [4, vae.latentDim])).toEqual(fround(vej.z));
+    }
+    // unknown or unoffered formats, and errors, stay as they were: JSON errors
+    await expectError(await post(t(), `/v1/models/${toy.id}/sample?format=xml`, { n: 1 }), 400, 'invalid_value');
+    await expectError(await post(t(), `/v1/models/${toy.id}/density?format=png`, { x }), 400, 'invalid_value');
+    await expectError(await post(t(), `/v1/models/${toy.id}/decode?format=f64`, { z: [[0, 0]] }), 400, 'invalid_value');
+    await expectError(await post(t(), `/v1/models/${toy.id}/sample?format=png`, { n: 1 }, { accept: 'application/octet-stream' }), 406, 'png_unavailable');
+    await expectError(await post(t(), `/v1/models/${toy.id}/sample?format=f32`, { n: 0 }), 400, 'out_of_range');
+    const gan = pick((m) => m.family === 'gan');
+    if (gan) await expectError(await post(t(), `/v1/models/${gan.id}/density?format=f32`, { x: [[0]] }), 422, 'capability_unavailable');
   });
 
   it('allows browsers on other origins (CORS)', async () => {

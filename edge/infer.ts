@@ -5,7 +5,7 @@
  * browser.
  */
 import type { DensityResponse, EncodeResponse } from '../core/api';
-import type { Manifest } from '../core/manifest';
+import type { DensityKind, Manifest } from '../core/manifest';
 import { densityNoise, Prng, sampleNoise } from '../core/prng';
 import { HttpError, badRequest } from './errors';
 import type { ModelStore } from './store';
@@ -148,11 +148,20 @@ export async function interpolate(
   return decodeLatents(store, m, z, req.steps, 'mean', () => new Float32Array(req.steps * dataDimOf(m)));
 }
 
+/** Raw float32 outputs of density: logp per row (VAE: the IWAE bound for k > 1, else the ELBO). */
+export interface DensityResult {
+  logp: Float32Array;
+  kind: DensityKind;
+  elbo?: Float32Array;
+  /** data dimension, for bits/dim */
+  D: number;
+}
+
 export async function density(
   store: ModelStore,
   m: Manifest,
   req: { x: number[][]; k: number; seed: number },
-): Promise<DensityResponse> {
+): Promise<DensityResult> {
   store.require(m, 'density', 'compute a density');
   const D = dataDimOf(m);
   const n = req.x.length;
@@ -174,19 +183,30 @@ export async function density(
   const feeds: Record<string, Tensor> = { x: { data: x, dims: [n, D] } };
   if (eps) feeds.eps = { data: eps, dims: [n, req.k, m.latentDim] };
   const out = await session.run(feeds);
-  let res: DensityResponse;
   if (isVae) {
-    const elbo = listOf(output(out, 'elbo'));
-    const iwae = listOf(output(out, 'iwae'));
-    res = req.k > 1 ? { logp: iwae, kind: 'iwae', elbo } : { logp: elbo, kind: 'elbo', elbo };
-  } else {
-    res = { logp: listOf(output(out, 'logp')), kind: m.density ?? 'exact' };
+    const elbo = output(out, 'elbo');
+    return req.k > 1 ? { logp: output(out, 'iwae'), kind: 'iwae', elbo, D } : { logp: elbo, kind: 'elbo', elbo, D };
   }
-  if (m.discrete) res.bitsPerDim = res.logp.map((lp) => -lp / (D * Math.LN2));
+  return { logp: output(out, 'logp'), kind: m.density ?? 'exact', D };
+}
+
+/** The JSON answer of density: float32 values at 9 digits, plus bits/dim for image models. */
+export function densityJson(r: DensityResult, m: Manifest): DensityResponse {
+  const res: DensityResponse = { logp: listOf(r.logp), kind: r.kind };
+  if (r.elbo) res.elbo = listOf(r.elbo);
+  if (m.discrete) res.bitsPerDim = res.logp.map((lp) => -lp / (r.D * Math.LN2));
   return res;
 }
 
-export async function encode(store: ModelStore, m: Manifest, req: { x: number[][] }): Promise<EncodeResponse> {
+
+
+/** Raw float32 outputs of encode: z rows (flow: the exact inverse; VAE: the posterior mean) and, for VAEs, logvar. */
+export interface EncodeResult {
+  z: Batch;
+  logvar?: Batch;
+}
+
+export async function encode(store: ModelStore, m: Manifest, req: { x: number[][] }): Promise<EncodeResult> {
   store.require(m, 'encode', 'encode x -> z');
   const D = dataDimOf(m);
   const n = req.x.length;
@@ -195,10 +215,11 @@ export async function encode(store: ModelStore, m: Manifest, req: { x: number[][
   const out = await session.run({ x: { data: x, dims: [n, D] } });
   if (m.family === 'vae') {
     const L = m.latentDim;
-    return {
-      z: toRows({ data: output(out, 'mu'), n, width: L }),
-      logvar: toRows({ data: output(out, 'logvar'), n, width: L }),
-    };
+    return { z: { data: output(out, 'mu'), n, width: L }, logvar: { data: output(out, 'logvar'), n, width: L } };
   }
-  return { z: toRows({ data: output(out, 'z'), n, width: D }) };
+  return { z: { data: output(out, 'z'), n, width: D } };
+}
+
+export function encodeJson(r: EncodeResult): EncodeResponse {
+  return r.logvar ? { z: toRows(r.z), logvar: toRows(r.logvar) } : { z: toRows(r.z) };
 }

@@ -33,17 +33,62 @@ const errors = (...codes: number[]) => {
 const json = (schema: JsonSchema) => ({ content: { 'application/json': { schema } } });
 const idParam = [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }];
 
-function post(summary: string, body: JsonSchema, ok: JsonSchema, extra: Record<string, unknown> = {}) {
+const header = (description: string) => ({ description, schema: { type: 'string' } });
+
+/** What the binary (raw float32) answer of an endpoint carries: see edge/README.md. */
+interface Binary {
+  /** which JSON array the body carries */
+  carries: string;
+  /** what x-edgegen-shape says */
+  shape: string;
+  headers?: Record<string, ReturnType<typeof header>>;
+  /** the arrays that stay JSON-only */
+  jsonOnly?: string;
+  /** formats besides json and f32 */
+  more?: string[];
+}
+
+function post(summary: string, body: JsonSchema, ok: JsonSchema, bin: Binary) {
+  const formats = ['json', ...(bin.more ?? []), 'f32'];
+  const f32 =
+    `f32 (or Accept: application/octet-stream): raw little-endian float32, row-major, the JSON's \`${bin.carries}\` bit for bit` +
+    (bin.jsonOnly ? `; ${bin.jsonOnly} stay JSON-only` : '');
   return {
     post: {
       summary,
-      parameters: idParam,
+      parameters: [
+        ...idParam,
+        {
+          name: 'format',
+          in: 'query',
+          required: false,
+          schema: { type: 'string', enum: formats },
+          description:
+            (bin.more?.includes('png') ? 'png (or Accept: image/png): a grid image, image models only. ' : '') +
+            `${f32}. Wins over the Accept header; other values 400 invalid_value.`,
+        },
+      ],
       requestBody: { required: false, ...json(body) },
-      responses: { '200': { description: 'OK', ...json(ok) }, ...errors(400, 404, 413, 422, 500) },
-      ...extra,
+      responses: {
+        '200': {
+          description: 'OK',
+          headers: {
+            'x-edgegen-shape': header(`binary answers: the shape of the body, comma-separated (${bin.shape})`),
+            ...bin.headers,
+          },
+          content: {
+            'application/json': { schema: ok },
+            'application/octet-stream': { schema: { type: 'string', format: 'binary', description: f32 } },
+            ...(bin.more?.includes('png') ? { 'image/png': { schema: { type: 'string', format: 'binary' } } } : {}),
+          },
+        },
+        ...errors(400, 404, 413, 422, 500),
+      },
     },
   };
 }
+
+const rowShape = { 'x-edgegen-row-shape': header("binary answers: the shape of one row, the JSON's `shape`") };
 
 const samplesOut: JsonSchema = {
   type: 'object',
@@ -72,34 +117,43 @@ export function openApiDocument(): Record<string, unknown> {
         },
       },
       '/v1/models/{id}/sample': post('draw samples', sampleBody.schema, samplesOut, {
-        parameters: [
-          ...idParam,
-          {
-            name: 'format',
-            in: 'query',
-            required: false,
-            schema: { type: 'string', enum: ['json', 'png'] },
-            description: 'png (or Accept: image/png): a grid image, image models only',
+        carries: 'samples',
+        shape: 'n,D',
+        more: ['png'],
+        headers: { ...rowShape, 'x-edgegen-seed': header('png and binary answers: the seed used') },
+      }),
+      '/v1/models/{id}/density': post(
+        'log p(x) per row',
+        densityBody.schema,
+        {
+          type: 'object',
+          required: ['logp', 'kind'],
+          properties: {
+            logp: numbers,
+            kind: { type: 'string', enum: ['exact', 'elbo', 'iwae'] },
+            bitsPerDim: numbers,
+            elbo: numbers,
           },
-        ],
-      }),
-      '/v1/models/{id}/density': post('log p(x) per row', densityBody.schema, {
-        type: 'object',
-        required: ['logp', 'kind'],
-        properties: {
-          logp: numbers,
-          kind: { type: 'string', enum: ['exact', 'elbo', 'iwae'] },
-          bitsPerDim: numbers,
-          elbo: numbers,
         },
+        {
+          carries: 'logp',
+          shape: 'rows',
+          jsonOnly: 'elbo and bitsPerDim',
+          headers: { 'x-edgegen-kind': header('binary answers: exact, elbo or iwae, the JSON kind') },
+        },
+      ),
+      '/v1/models/{id}/encode': post(
+        'x -> z',
+        encodeBody.schema,
+        { type: 'object', required: ['z'], properties: { z: rows, logvar: rows } },
+        { carries: 'z', shape: 'rows,width', jsonOnly: 'logvar' },
+      ),
+      '/v1/models/{id}/decode': post('z -> x', decodeBody.schema, samplesOut, { carries: 'samples', shape: 'rows,D', headers: rowShape }),
+      '/v1/models/{id}/interpolate': post('decode a path between two latents', interpolateBody.schema, samplesOut, {
+        carries: 'samples',
+        shape: 'steps,D',
+        headers: rowShape,
       }),
-      '/v1/models/{id}/encode': post('x -> z', encodeBody.schema, {
-        type: 'object',
-        required: ['z'],
-        properties: { z: rows, logvar: rows },
-      }),
-      '/v1/models/{id}/decode': post('z -> x', decodeBody.schema, samplesOut),
-      '/v1/models/{id}/interpolate': post('decode a path between two latents', interpolateBody.schema, samplesOut),
     },
     components: { schemas: { Error: error } },
   };
