@@ -191,17 +191,6 @@ export function dataDim(spec: { shape: number[] }): number {
   return spec.shape.reduce((a, b) => a * b, 1);
 }
 
-export function latentDim(spec: ModelSpec): number {
-  switch (spec.family) {
-    case 'vae':
-    case 'gan':
-      return spec.latentDim;
-    case 'flow':
-    case 'made':
-      return dataDim(spec);
-  }
-}
-
 /** Alternating masks: checkerboard over the flattened index for images, halves for toys. */
 export function alternatingMasks(dim: number, steps: number, shape: number[]): number[][] {
   const masks: number[][] = [];

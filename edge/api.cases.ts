@@ -7,6 +7,7 @@
 import { expect, it } from 'vitest';
 import { API_LIMITS } from '../core/api';
 import type { Manifest, ModelIndex } from '../core/manifest';
+import { dataDim } from '../core/protocol';
 import type { Target } from './testing';
 
 const post = (t: Target, path: string, body: unknown, headers: Record<string, string> = {}) =>
@@ -23,7 +24,7 @@ async function expectError(res: Response, status: number, code: string): Promise
   return body.error;
 }
 
-const dim = (m: { shape: number[] }) => m.shape.reduce((a, b) => a * b, 1);
+const dim = dataDim;
 
 /** Points on the two moons (train/data/toys.ts without its noise) and points far from them. */
 function moonsAndFar(count: number): { on: number[][]; far: number[][] } {

@@ -11,16 +11,15 @@
  * The decoder's log-std is clamped at minLogStd exactly as in training; since
  * it is a constant, the clamp and its exp are folded at export time.
  */
-import { dataDim, type NamedWeight, type VaeSpec } from '../../core/spec';
+import { dataDim, type VaeSpec } from '../../core/spec';
 import { BATCH, GraphBuilder } from '../onnx/graph';
 import { HALF_LOG_2PI, WeightTable, mlp, post, pre, preLogDet, sliceLast, stdNormalLogProb, sumLast } from './common';
 import type { Graph } from './types';
 
-export function vaeGraphs(spec: VaeSpec, weights: NamedWeight[]): Graph[] {
+export function vaeGraphs(spec: VaeSpec, w: WeightTable): Graph[] {
   const D = dataDim(spec);
   const L = spec.latentDim;
   checkSizes(spec, D, L);
-  const w = new WeightTable(weights);
   const logstd = Array.from(w.get('dec.logstd', [D]).data, (v) => Math.max(v, spec.minLogStd));
   const sigma = logstd.map(Math.exp);
 

@@ -17,6 +17,7 @@ import type { AddressInfo } from 'node:net';
 import type { Manifest, ModelIndex } from '../../core/manifest';
 import type { ModelSpec } from '../../core/spec';
 import { buildGraphs } from '../../export/graphs';
+import { familyOf, latentDimOf } from '../../core/families';
 import { randomWeights, tinySpecs } from '../../export/testing/fixtures';
 import { createApp } from '../../edge/app';
 import { nodeRuntime } from '../../edge/node';
@@ -37,10 +38,10 @@ function writeModel(dir: string, id: string, dataset: string, spec: ModelSpec, s
   const manifest: Manifest = {
     id, family: spec.family, model: spec.model, dataset, shape: spec.shape,
     range: image ? [0, 256] : [-2, 2], discrete: image,
-    latentDim: spec.family === 'vae' || spec.family === 'gan' ? spec.latentDim : spec.shape.reduce((a, b) => a * b, 1),
+    latentDim: latentDimOf(spec),
     capabilities: files.map((f) => f.capability),
-    density: spec.family === 'flow' ? 'exact' : spec.family === 'vae' ? 'iwae' : null,
-    unavailable: spec.family === 'gan' ? { density: 'GANs define no tractable density', encode: 'inverting a GAN generator is ill-posed' } : {},
+    density: familyOf(spec.family).density,
+    unavailable: familyOf(spec.family).unavailable,
     opset: 13, files,
     training: { steps: 0, backend: 'none', seconds: 0, batchSize: 0, seed, command: 'test fixture: random weights' },
     metrics: {}, parameters: 0, description: `random-weight ${spec.model} fixture`,

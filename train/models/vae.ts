@@ -10,26 +10,10 @@
  * Both bound log p(x) from below and IWAE_K >= ELBO (Jensen), tightening as K grows.
  */
 import * as tf from '@tensorflow/tfjs';
-import { convOf, dataDim, type NamedWeight, type Prng, type VaeSpec } from '../../core';
-import { down, downDecls, up, upDecls } from './conv';
-import { Adam, LOG_2PI, mlp, mlpDecls, Params, post, pre, stdNormalLogProb, zeros, type ParamDecl } from './nn';
+import { convOf, dataDim, paramShapes, type NamedWeight, type Prng, type VaeSpec } from '../../core';
+import { down, up } from './conv';
+import { Adam, LOG_2PI, mlp, Params, post, pre, stdNormalLogProb } from './nn';
 import type { TrainableModel } from './types';
-
-export function vaeDecls(spec: VaeSpec): ParamDecl[] {
-  const D = dataDim(spec);
-  const L = spec.latentDim;
-  const conv = convOf(spec);
-  if (conv) {
-    return [...downDecls('enc', spec.shape, conv, spec.encoder, 2 * L), ...upDecls('dec', spec.shape, conv, spec.decoder, L), { name: 'dec.logstd', shape: [D], init: zeros }];
-  }
-  if (spec.encoder.sizes[0] !== D || spec.encoder.sizes.at(-1) !== 2 * L) {
-    throw new Error(`vae: encoder sizes must run ${D} -> ... -> ${2 * L}, got [${spec.encoder.sizes}]`);
-  }
-  if (spec.decoder.sizes[0] !== L || spec.decoder.sizes.at(-1) !== D) {
-    throw new Error(`vae: decoder sizes must run ${L} -> ... -> ${D}, got [${spec.decoder.sizes}]`);
-  }
-  return [...mlpDecls('enc', spec.encoder), ...mlpDecls('dec', spec.decoder), { name: 'dec.logstd', shape: [D], init: zeros }];
-}
 
 export class Vae implements TrainableModel {
   private readonly p: Params;
@@ -37,7 +21,7 @@ export class Vae implements TrainableModel {
   private lr = 1e-3;
 
   constructor(readonly spec: VaeSpec, weights?: NamedWeight[], seed = 0) {
-    this.p = new Params(vaeDecls(spec), weights, seed, `vae ${spec.model}`);
+    this.p = new Params(paramShapes(spec), weights, seed, `vae ${spec.model}`);
   }
 
   weights(): NamedWeight[] { return this.p.snapshot(); }
