@@ -65,7 +65,7 @@ export async function runSample(m: ModelInfo, run: RunGraph, z: Float32Array, n:
   let x: Float32Array = y;
   for (let pass = 0; pass < D; pass++) {
     const out = await run({ ...feeds, y: { data: y, dims: [n, D] } });
-    y = read(out, 'y');
+    y = read(out, 'y_next');
     x = read(out, 'x');
   }
   return x;

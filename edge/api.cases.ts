@@ -7,6 +7,7 @@
 import { expect, it } from 'vitest';
 import { API_LIMITS } from '../core/api';
 import type { Manifest, ModelIndex } from '../core/manifest';
+import { FAMILY_ORDER, familyOf } from '../core/families';
 import { dataDim } from '../core/protocol';
 import type { Target } from './testing';
 
@@ -146,6 +147,21 @@ export function apiCases(getTarget: () => Target, corruptId: () => string): void
     expect(e.message).toContain(gan.unavailable.encode!);
     // a 422 does not depend on the body being valid: the family lacks the capability
     await expectError(await post(t(), `/v1/models/${gan.id}/density`, {}), 422, 'capability_unavailable');
+  });
+
+  it('ships every family, and answers 422 with the family reason for each capability it lacks', async () => {
+    const shipped = new Set([...manifests.values()].filter((m) => m.id !== corruptId()).map((m) => m.family));
+    for (const f of FAMILY_ORDER) expect(shipped.has(f), `a ${f} model ships in models/`).toBe(true);
+    for (const m of manifests.values()) {
+      if (m.id === corruptId()) continue;
+      const d = familyOf(m.family);
+      expect(m.capabilities, m.id).toEqual(d.capabilities);
+      for (const [cap, why] of Object.entries(d.unavailable)) {
+        const path = cap === 'sample' ? 'sample' : cap;
+        const e = await expectError(await post(t(), `/v1/models/${m.id}/${path}`, { x: [new Array(dim(m)).fill(0)] }), 422, 'capability_unavailable');
+        expect(e.message, `${m.id} ${cap}`).toContain(why);
+      }
+    }
   });
 
   it('refuses bad input with 4xx before it reaches a model', async () => {

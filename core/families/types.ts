@@ -30,8 +30,8 @@ export interface GraphProtocol {
   /** the sample graph also takes observation noise `noise` [N, D] and answers the mean as `meanOutput` */
   observationNoise?: { meanOutput: string };
   /**
-   * Sampling is autoregressive: the sample graph maps (z, y) -> (y, x), where
-   * output y_i depends on input y_<i only. Starting from y = 0 and feeding y
+   * Sampling is autoregressive: the sample graph maps (z, y) -> (y_next, x), where
+   * y_next_i depends on y_<i only. Starting from y = 0 and feeding y_next
    * back, dimension i is final after pass i + 1, so D passes give the sample.
    */
   autoregressive?: boolean;

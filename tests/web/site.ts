@@ -17,7 +17,7 @@ import type { AddressInfo } from 'node:net';
 import type { Manifest, ModelIndex } from '../../core/manifest';
 import type { ModelSpec } from '../../core/spec';
 import { buildGraphs } from '../../export/graphs';
-import { familyOf, latentDimOf } from '../../core/families';
+import { defaultSpec, FAMILY_ORDER, familyOf, latentDimOf } from '../../core/families';
 import { randomWeights, tinySpecs } from '../../export/testing/fixtures';
 import { createApp } from '../../edge/app';
 import { nodeRuntime } from '../../edge/node';
@@ -58,12 +58,12 @@ export function prepareModels(): { dir: string; index: ModelIndex } {
   const index: ModelIndex = existsSync(real) ? JSON.parse(readFileSync(real, 'utf8')) : { models: [] };
   if (existsSync(real)) cpSync(join(ROOT, 'models'), dir, { recursive: true });
   const has = (pred: (m: ModelIndex['models'][number]) => boolean) => index.models.some(pred);
-  const toy = tinySpecs([2]);
-  // one 2-D model of each family, so every family is exercised whatever has been trained
-  const toyFixtures = [['flow', 'fixture-realnvp-2d', toy.realnvp, 11], ['vae', 'fixture-vae-2d', toy.vae, 12], ['gan', 'fixture-gan-2d', toy.gan, 13]] as const;
-  for (const [family, id, spec, seed] of toyFixtures) {
-    if (!has((m) => m.shape.length === 1 && m.family === family)) index.models.push(writeModel(dir, id, 'fixture-2d', spec, seed));
-  }
+  // one 2-D model of each family (core's tiny defaults, random weights), so every family is exercised whatever has been trained
+  FAMILY_ORDER.forEach((family, i) => {
+    if (has((m) => m.shape.length === 1 && m.family === family)) return;
+    const spec = defaultSpec(family, undefined, [2], { size: 'tiny', shift: [0.5, 0.25], scale: [0.9, 0.5] });
+    index.models.push(writeModel(dir, `fixture-${spec.model}-2d`, 'fixture-2d', spec, 11 + i));
+  });
   if (!has((m) => m.shape.length === 2 && m.capabilities.includes('density'))) {
     const img = tinySpecs([28, 28], { kind: 'logit', alpha: 0.05 });
     index.models.push(
