@@ -172,10 +172,28 @@ export interface FlowSpec extends SpecBase {
   finalScale: boolean;
 }
 
-/** MADE (stretch): autoregressive Gaussian, exact density. Not yet implemented. */
+/**
+ * MADE (Germain et al. 2015, https://arxiv.org/abs/1502.03509) with Gaussian
+ * conditionals on model space y in R^D, in the natural order:
+ *   log p(y) = sum_d log N(y_d; mu_d(y_<d), exp(alpha_d(y_<d))^2)
+ * One masked MLP `made` [D, ...hidden, 2D] gives mu = out[:, :D] and
+ * alpha = max(out[:, D:], minLogStd) for every d in one pass. Degrees: input d
+ * has degree d + 1; hidden unit k of every layer has degree (k mod (D - 1)) + 1
+ * (1 when D = 1); a weight between layers is kept when the degree of its
+ * target >= that of its source, and an output of dimension d keeps the hidden
+ * units of degree < d + 1, so out[:, d] and out[:, D + d] depend on y_<d only.
+ * Weights `made.{i}.W` / `.b` are stored dense; the masks follow from the spec.
+ * log p(x) = log p(y) + logdet(pre).
+ * Sampling: y_d = mu_d + exp(alpha_d) z_d, z ~ N(0, I), one dimension per pass
+ * (D passes). With u = (y - mu) exp(-alpha) this is a one-step MAF
+ * (Papamakarios et al. 2017): z is the noise that generates x, not a code.
+ */
 export interface MadeSpec extends SpecBase {
   family: 'made';
   hidden: number[];
+  activation: Activation;
+  /** lower bound on every conditional's log standard deviation, so the likelihood cannot collapse */
+  minLogStd: number;
 }
 
 export type ModelSpec = VaeSpec | GanSpec | FlowSpec | MadeSpec;

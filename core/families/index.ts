@@ -9,17 +9,19 @@ import type { Family, ModelSpec } from '../spec';
 import { image } from './common';
 import { flow } from './flow';
 import { gan } from './gan';
+import { made } from './made';
 import type { FamilyDescriptor, SpecOptions } from './types';
 import { vae } from './vae';
 
 export type { Dim, FamilyDescriptor, FamilyTraits, GraphProtocol, Signature, SpecOptions } from './types';
 export { couplingNet, FINAL_LOGS, stepNames } from './flow';
 export { isImageGan } from './gan';
+export { madeMasks, madeNet } from './made';
 export { image as isImageShape } from './common';
 
 type Registry = { [F in Family]?: FamilyDescriptor<Extract<ModelSpec, { family: F }>> };
 
-const REGISTRY: Registry = { vae, gan, flow };
+const REGISTRY: Registry = { vae, gan, flow, made };
 
 /** The families that ship, in the order the page shows them. */
 export const FAMILY_ORDER: Family[] = (['vae', 'gan', 'flow', 'made'] as Family[]).filter((f) => REGISTRY[f]);

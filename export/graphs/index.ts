@@ -9,6 +9,7 @@ import type { Family, ModelSpec, NamedWeight } from '../../core/spec';
 import { WeightTable } from './common';
 import { flowGraphs } from './flow';
 import { ganGraphs } from './gan';
+import { madeGraphs } from './made';
 import type { Graph } from './types';
 import { vaeGraphs } from './vae';
 
@@ -21,6 +22,7 @@ const BUILDERS: Partial<Record<Family, Builder>> = {
   vae: (s, w) => vaeGraphs(s as Extract<ModelSpec, { family: 'vae' }>, w),
   gan: (s, w) => ganGraphs(s as Extract<ModelSpec, { family: 'gan' }>, w),
   flow: (s, w) => flowGraphs(s as Extract<ModelSpec, { family: 'flow' }>, w),
+  made: (s, w) => madeGraphs(s as Extract<ModelSpec, { family: 'made' }>, w),
 };
 
 export function buildGraphs(spec: ModelSpec, weights: NamedWeight[]): Graph[] {

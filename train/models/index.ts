@@ -5,6 +5,7 @@
 import { defaultSpec as coreDefaultSpec, familyOf, FAMILY_ORDER, type Family, type ModelSpec, type NamedWeight, type SpecOptions } from '../../core';
 import { Flow } from './flow';
 import { Gan } from './gan';
+import { Made } from './made';
 import type { TrainableModel } from './types';
 import { Vae } from './vae';
 
@@ -21,6 +22,7 @@ const BUILDERS: Partial<Record<Family, Builder>> = {
   vae: (s, w, seed) => new Vae(s as Extract<ModelSpec, { family: 'vae' }>, w, seed),
   gan: (s, w, seed) => new Gan(s as Extract<ModelSpec, { family: 'gan' }>, w, seed),
   flow: (s, w, seed) => new Flow(s as Extract<ModelSpec, { family: 'flow' }>, w, seed),
+  made: (s, w, seed) => new Made(s as Extract<ModelSpec, { family: 'made' }>, w, seed),
 };
 
 /**

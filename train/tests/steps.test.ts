@@ -3,14 +3,16 @@
 // and the forward log-det is log|det| of the step's Jacobian (autodiff).
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { mlpShapes, Prng, type NamedWeight, type ParamShape } from '../../core';
+import { mlpShapes, paramShapes, Prng, type MadeSpec, type NamedWeight, type ParamShape } from '../../core';
 import { initBackend } from '../backend';
 import { Params } from '../models/nn';
+import { AutoregressiveStep } from '../models/made';
 import { ActNorm, Coupling, Scale, type FlowStep } from '../models/steps';
 
 const D = 5;
 const net = (out: number) => ({ sizes: [D, 8, out], hidden: 'tanh' as const, output: 'linear' as const });
 const mask = [1, 0, 1, 0, 1];
+const made: MadeSpec = { family: 'made', model: 'made', shape: [D], preprocess: { kind: 'unit' }, hidden: [16, 16], activation: 'tanh', minLogStd: -5 };
 
 /** Each step kind: the weights it reads and how to build it over them. */
 const STEP_KINDS: Array<[string, ParamShape[], (p: Params) => FlowStep & { dispose?(): void }]> = [
@@ -18,6 +20,7 @@ const STEP_KINDS: Array<[string, ParamShape[], (p: Params) => FlowStep & { dispo
   ['scale', [{ name: 'final.logs', shape: [D], init: 'zeros' }], (p) => new Scale(p, 'final.logs')],
   ['additive coupling (NICE)', mlpShapes('net', net(D)), (p) => new Coupling(p, 'net', net(D), mask)],
   ['affine coupling (RealNVP)', [...mlpShapes('net', net(2 * D)), { name: 'scale', shape: [D], init: 'ones' }], (p) => new Coupling(p, 'net', net(2 * D), mask, 'scale')],
+  ['autoregressive (MADE, a one-step MAF)', paramShapes(made), (p) => new AutoregressiveStep(p, made)],
 ];
 
 /** Random weights N(0, 0.5^2) for the given shapes: the default init makes most steps the identity. */
@@ -80,5 +83,22 @@ describe.each(STEP_KINDS)('step: %s', (_name, shapes, make) => {
     const ld = tf.tidy(() => step.forward(tf.tensor2d(row, [1, D])).logdet.dataSync()[0]);
     expect(Math.abs(logAbsDet(J) - ld)).toBeLessThan(1e-3);
     step.dispose?.();
+  });
+});
+
+describe('MADE is autoregressive', () => {
+  it('output d of the forward map depends on inputs < d only, and on some of them (Jacobian)', () => {
+    const step = new AutoregressiveStep(randomParams(paramShapes(made), 9), made);
+    const row = new Prng(5).normals(D);
+    const J = jacobian(step, row);
+    const alpha = tf.tidy(() => Array.from(step.conditionals(tf.tensor2d(row, [1, D])).alpha.dataSync()));
+    for (let d = 0; d < D; d++) {
+      // d u_d / d y_d = exp(-alpha_d) exactly when mu_d and alpha_d do not see y_d; nothing from y_j, j > d
+      expect(Math.abs(J[d][d] - Math.exp(-alpha[d])) / Math.exp(-alpha[d]), `du_${d}/dy_${d}`).toBeLessThan(1e-5);
+      for (let j = d + 1; j < D; j++) expect(J[d][j], `du_${d}/dy_${j}`).toBe(0);
+      // the conditionals do use the past (a fully masked net would pass the check above too)
+      if (d > 0) expect(Math.max(...J[d].slice(0, d).map(Math.abs)), `du_${d}/dy_<${d}`).toBeGreaterThan(1e-3);
+    }
+    step.dispose();
   });
 });
