@@ -95,7 +95,8 @@ export type Arch = 'mlp' | 'conv';
 
 /**
  * VAE with Gaussian posterior and Gaussian decoder (on model space y).
- * enc: MLP D -> ... -> 2L (output linear); mu = out[:, :L], logvar = out[:, L:]
+ * enc: MLP D -> ... -> 2L (output linear); mu = out[:, :L],
+ *      logvar = clip(out[:, L:], VAE_LOGVAR_MIN, VAE_LOGVAR_MAX)
  * z = mu + exp(logvar / 2) * eps
  * dec: MLP L -> ... -> D (output linear) = decoder mean m(z)
  * `dec.logstd` [D]: per-dimension log standard deviation of p(y|z)
@@ -103,9 +104,21 @@ export type Arch = 'mlp' | 'conv';
  * log p(z) = sum_l [-0.5 log 2pi - 0.5 z_l^2]
  * log q(z|y) = sum_l [-0.5 log 2pi - 0.5 logvar_l - 0.5 eps_l^2]
  * w_k = log p(y|z_k) + log p(z_k) - log q(z_k|y) + logdet(pre)
- * ELBO = mean_k w_k;  IWAE_K = logsumexp_k w_k - log K
+ * w_k is held at >= VAE_MIN_LOG_WEIGHT before both bounds;
+ * ELBO = mean_k w_k;  IWAE_K = logsumexp_k w_k - log K (max-shifted)
  * sample: x_mean = post(m(z)); x = post(m(z) + exp(logstd) * noise)
  */
+/**
+ * Far from the data (|x| ~ 50 on moons) the encoder's raw log-variance grew
+ * past 177, exp(logvar / 2) overflowed float32, and the density became NaN.
+ * The bounds keep posterior std in [4.5e-5, 148] prior units; the shipped
+ * VAEs give logvar in [-5.5, 0.05] on their test data, so they never bind there.
+ */
+export const VAE_LOGVAR_MIN = -20;
+export const VAE_LOGVAR_MAX = 10;
+/** A log-weight below this (a density under e^-1e30, zero in float32) is held here, so no -inf reaches the logsumexp. */
+export const VAE_MIN_LOG_WEIGHT = -1e30;
+
 export interface VaeSpec extends SpecBase {
   family: 'vae';
   latentDim: number;

@@ -149,6 +149,19 @@ export function apiCases(getTarget: () => Target, corruptId: () => string): void
     await expectError(await post(t(), `/v1/models/${gan.id}/density`, {}), 422, 'capability_unavailable');
   });
 
+  it('gives a finite VAE density at |x| = 1e3 (bounded log-variance, stable logsumexp)', async () => {
+    const vae = pick((m) => m.family === 'vae' && m.shape.length === 1)!;
+    expect(vae, 'a 2-D VAE ships in models/').toBeTruthy();
+    const x = [[1e3, 1e3], [-1e3, 0], [0, -1e3], [50, -50]];
+    for (const k of [1, 16]) {
+      const res = await post(t(), `/v1/models/${vae.id}/density`, { x, k, seed: 1 });
+      const body = (await res.json()) as any;
+      expect(res.status, JSON.stringify(body)).toBe(200);
+      expect(body.logp.every(Number.isFinite)).toBe(true);
+      expect(Math.max(...body.logp)).toBeLessThan(-100);
+    }
+  });
+
   it('ships every family, and answers 422 with the family reason for each capability it lacks', async () => {
     const shipped = new Set([...manifests.values()].filter((m) => m.id !== corruptId()).map((m) => m.family));
     for (const f of FAMILY_ORDER) expect(shipped.has(f), `a ${f} model ships in models/`).toBe(true);

@@ -6,7 +6,7 @@
 import { Prng } from '../../core/prng';
 import { couplingNet, FINAL_LOGS, paramShapes, stepNames } from '../../core/families';
 import {
-  LEAKY_SLOPE, alternatingMasks, dataDim,
+  LEAKY_SLOPE, VAE_LOGVAR_MAX, VAE_LOGVAR_MIN, VAE_MIN_LOG_WEIGHT, alternatingMasks, dataDim,
   type Activation, type Family, type FlowSpec, type GanSpec, type MlpSpec, type ModelSpec, type NamedWeight, type Preprocess, type VaeSpec,
 } from '../../core/spec';
 
@@ -111,6 +111,8 @@ function ganReference(spec: GanSpec, ws: Weights) {
   return { sample: (z: Rows) => ({ x: z.map((r) => refPost(spec.preprocess, refMlp(ws, 'gen', spec.generator, r))) }) };
 }
 
+const clipLogvar = (v: number) => Math.min(VAE_LOGVAR_MAX, Math.max(VAE_LOGVAR_MIN, v));
+
 function vaeReference(spec: VaeSpec, ws: Weights) {
   const D = dataDim(spec);
   const get = getter(ws);
@@ -119,7 +121,7 @@ function vaeReference(spec: VaeSpec, ws: Weights) {
     const logstd = get('dec.logstd').map((v) => Math.max(v, spec.minLogStd));
     const encode = (x: Rows) => {
       const h = x.map((r) => refMlp(ws, 'enc', spec.encoder, refPre(spec.preprocess, r).y));
-      return { mu: h.map((r) => r.slice(0, L)), logvar: h.map((r) => r.slice(L)) };
+      return { mu: h.map((r) => r.slice(0, L)), logvar: h.map((r) => r.slice(L).map(clipLogvar)) };
     };
     return {
       sample: (z: Rows, noise: Rows) => {
@@ -135,7 +137,7 @@ function vaeReference(spec: VaeSpec, ws: Weights) {
         const iwae: number[] = [];
         x.forEach((r, i) => {
           const { y, logdet } = refPre(spec.preprocess, r);
-          const h = refMlp(ws, 'enc', spec.encoder, y);
+          const h = refMlp(ws, 'enc', spec.encoder, y).map((v, j) => (j < L ? v : clipLogvar(v)));
           const w = eps[i].map((e) => {
             const z = e.map((v, l) => h[l] + Math.exp(h[L + l] / 2) * v);
             const m = refMlp(ws, 'dec', spec.decoder, z);
@@ -147,7 +149,7 @@ function vaeReference(spec: VaeSpec, ws: Weights) {
               lz += -0.5 * LOG2PI - 0.5 * z[l] ** 2;
               lq += -0.5 * LOG2PI - 0.5 * h[L + l] - 0.5 * e[l] ** 2;
             }
-            return lp + lz - lq + logdet;
+            return Math.max(lp + lz - lq + logdet, VAE_MIN_LOG_WEIGHT);
           });
           const mx = Math.max(...w);
           elbo.push(w.reduce((a, b) => a + b, 0) / w.length);

@@ -10,7 +10,7 @@
  * Both bound log p(x) from below and IWAE_K >= ELBO (Jensen), tightening as K grows.
  */
 import * as tf from '@tensorflow/tfjs';
-import { convOf, dataDim, paramShapes, type NamedWeight, type Prng, type VaeSpec } from '../../core';
+import { convOf, dataDim, paramShapes, VAE_LOGVAR_MAX, VAE_LOGVAR_MIN, VAE_MIN_LOG_WEIGHT, type NamedWeight, type Prng, type VaeSpec } from '../../core';
 import { down, up } from './conv';
 import { Adam, LOG_2PI, mlp, Params, post, pre, stdNormalLogProb } from './nn';
 import type { TrainableModel } from './types';
@@ -43,8 +43,8 @@ export class Vae implements TrainableModel {
     const L = this.spec.latentDim;
     const conv = convOf(this.spec);
     const h = conv ? down(this.p, 'enc', this.spec.shape, conv, this.spec.encoder, y) : mlp(this.p, 'enc', this.spec.encoder, y);
-    const [mu, logvar] = tf.split(h, [L, L], 1) as [tf.Tensor2D, tf.Tensor2D];
-    return { mu, logvar };
+    const [mu, raw] = tf.split(h, [L, L], 1) as [tf.Tensor2D, tf.Tensor2D];
+    return { mu, logvar: tf.clipByValue(raw, VAE_LOGVAR_MIN, VAE_LOGVAR_MAX) as tf.Tensor2D };
   }
 
   /** decoder mean m(z) in model space. Not tidied: callers are. */
@@ -79,7 +79,7 @@ export class Vae implements TrainableModel {
     const logPz = stdNormalLogProb(z, 2);
     // log q(z|y) = sum_l [-0.5 log 2pi - 0.5 logvar_l - 0.5 eps_l^2]
     const logQ = tf.sub(tf.sub(tf.mul(-0.5, tf.sum(tf.square(eps), 2)), 0.5 * LOG_2PI * L), tf.expandDims(tf.mul(0.5, tf.sum(logvar, 1)), 1));
-    return tf.add(tf.sub(tf.add(logPyz, logPz), logQ), tf.expandDims(logdet, 1)) as tf.Tensor2D;
+    return tf.maximum(tf.add(tf.sub(tf.add(logPyz, logPz), logQ), tf.expandDims(logdet, 1)), VAE_MIN_LOG_WEIGHT) as tf.Tensor2D;
   }
 
   density(x: tf.Tensor2D, eps?: tf.Tensor3D): { elbo: tf.Tensor1D; iwae: tf.Tensor1D } {
