@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { extname, join, normalize } from 'node:path';
 import { chromium } from 'playwright-core';
 import { dim, fmt, log, MODELS_DIR, ROOT, shipped, table, type BenchOptions } from './common';
+import { takesObservationNoise } from '../core/protocol';
 
 const ORT_DIST = join(ROOT, 'node_modules/onnxruntime-web/dist');
 const PAGE = `<!doctype html><meta charset="utf-8"><title>edgegen bench</title><body><script type="module">
@@ -97,7 +98,7 @@ export async function browser(opts: BenchOptions): Promise<string> {
       for (const m of models) {
         const file = m.files.find((f) => f.capability === 'sample')!.file;
         const job: Job = {
-          url: `${url}models/${m.id}/${file}`, latent: m.latentDim, D: dim(m), vae: m.family === 'vae', ns: [1, 64, 256], ep,
+          url: `${url}models/${m.id}/${file}`, latent: m.latentDim, D: dim(m), vae: takesObservationNoise(m), ns: [1, 64, 256], ep,
           ...(opts.quick ? { warm: 1, minReps: 3, maxReps: 5, budgetMs: 500 } : { warm: 3, minReps: 8, maxReps: 40, budgetMs: 3000 }),
         };
         try {

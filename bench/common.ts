@@ -36,7 +36,7 @@ export function shipped(): Manifest[] {
 }
 
 export const isImage = (m: { shape: number[] }) => m.shape.length >= 2;
-export const dim = (m: { shape: number[] }) => m.shape.reduce((a, b) => a * b, 1);
+export { dataDim as dim } from '../core/protocol';
 
 export function pct(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];

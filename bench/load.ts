@@ -21,6 +21,7 @@ import type { Manifest, ModelIndex } from '../core/manifest';
 import { Prng } from '../core/prng';
 import { buildAssets } from '../edge/build-assets';
 import { freePort, MODELS, ROOT, startWrangler } from '../edge/testing';
+import { dataDim, importanceSampled } from '../core/protocol';
 
 const argv = process.argv.slice(2);
 const opt = (name: string, fallback: string) => {
@@ -35,7 +36,7 @@ const MAX_REQUESTS = 2_000_000; // a hard bound besides the time
 
 const index = JSON.parse(readFileSync(join(MODELS, 'index.json'), 'utf8')) as ModelIndex;
 const manifests = index.models.map((e) => JSON.parse(readFileSync(join(MODELS, e.id, 'manifest.json'), 'utf8')) as Manifest);
-const dimOf = (m: Manifest) => m.shape.reduce((a, b) => a * b, 1);
+const dimOf = (m: Manifest) => dataDim(m);
 
 interface Req {
   path: string;
@@ -70,8 +71,8 @@ function nextRequest(rng: Prng): Req {
     for (let j = 0; j < D; j++) row[j] = m.discrete ? Math.floor(rng.uniform() * 256) : (rng.uniform() - 0.5) * 4;
     x.push(row);
   }
-  const k = m.family === 'vae' ? 1 + Math.floor(rng.uniform() * 16) : 1;
-  return { path: `/v1/models/${m.id}/density`, body: JSON.stringify({ x, k: m.family === 'vae' ? k : undefined, seed: 1 }), kind: 'density' };
+  const k = importanceSampled(m) ? 1 + Math.floor(rng.uniform() * 16) : 1;
+  return { path: `/v1/models/${m.id}/density`, body: JSON.stringify({ x, k: importanceSampled(m) ? k : undefined, seed: 1 }), kind: 'density' };
 }
 
 /** RSS in MiB of a process, from /proc/PID/status. */

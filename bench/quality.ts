@@ -22,6 +22,7 @@ import { EVAL_SEED, medianDistance, mmd2 } from '../train/evaluate';
 import { buildModel, type TrainableModel } from '../train/models';
 import { classifier, FEATURES, frechet, HOLDOUT, type Classifier } from './classifier';
 import { dim, fmt, isImage, log, MODELS_DIR, shipped, table, type BenchOptions } from './common';
+import { takesObservationNoise } from '../core/protocol';
 
 /** Model samples in data space; VAE: a draw from p(x|z) (with observation noise) unless `mean`. */
 function draw(model: TrainableModel, m: Manifest, n: number, seed: number, mean = false): Float32Array {
@@ -31,7 +32,7 @@ function draw(model: TrainableModel, m: Manifest, n: number, seed: number, mean 
   for (let o = 0; o < n; o += 250) {
     const k = Math.min(250, n - o);
     const z = tf.tensor2d(rng.normals(k * m.latentDim), [k, m.latentDim]);
-    const noise = m.family === 'vae' && !mean ? tf.tensor2d(rng.normals(k * D), [k, D]) : undefined;
+    const noise = takesObservationNoise(m) && !mean ? tf.tensor2d(rng.normals(k * D), [k, D]) : undefined;
     const s = model.sample(z, noise);
     out.set((mean && s.xMean ? s.xMean : s.x).dataSync() as Float32Array, o * D);
     tf.dispose([z, noise ?? [], s.x, s.xMean ?? []]);
@@ -51,7 +52,7 @@ function meanDensity(model: TrainableModel, m: Manifest, x: Float32Array, k: num
   while (done < n && (done === 0 || performance.now() - t0 < budgetMs)) {
     const c = Math.min(chunk, n - done);
     const xb = tf.tensor2d(x.subarray(done * D, (done + c) * D), [c, D]);
-    if (m.family === 'flow') {
+    if (m.density === 'exact') {
       const r = model.density!(xb);
       const v = r.logp!.dataSync() as Float32Array;
       all.push(...v);
@@ -68,7 +69,7 @@ function meanDensity(model: TrainableModel, m: Manifest, x: Float32Array, k: num
     done += c;
   }
   all.sort((a, b) => a - b);
-  return m.family === 'flow' ? { logp: sums.logp / done, median: all[Math.floor(all.length / 2)], rows: done } : { elbo: sums.elbo / done, iwae: sums.iwae / done, rows: done };
+  return m.density === 'exact' ? { logp: sums.logp / done, median: all[Math.floor(all.length / 2)], rows: done } : { elbo: sums.elbo / done, iwae: sums.iwae / done, rows: done };
 }
 
 function meanSd(v: number[]): string {
@@ -110,11 +111,11 @@ export async function quality(opts: BenchOptions): Promise<string> {
       let nll = '-';
       let bound = '-';
       let kl = '-';
-      if (m.family === 'flow') {
+      if (m.density === 'exact') {
         const r = meanDensity(model, m, test, 0, 1000);
         nll = fmt(-r.logp!);
         if (trueNll !== undefined) kl = fmt(-r.logp! - trueNll);
-      } else if (m.family === 'vae') {
+      } else if (m.density === 'elbo') {
         const K = q ? 50 : 1000;
         const sub = test.subarray(0, (q ? 200 : 1000) * D);
         const r = meanDensity(model, m, sub, K, Math.max(1, Math.floor(20000 / K)));
@@ -139,10 +140,10 @@ export async function quality(opts: BenchOptions): Promise<string> {
       const test = rows(data, 'test', Array.from({ length: nTest }, (_, i) => i), new Prng(EVAL_SEED));
       const bpd = (lp: number) => -lp / (D * Math.LN2);
       let density = '-';
-      if (m.family === 'flow') {
+      if (m.density === 'exact') {
         const r = meanDensity(model, m, test, 0, 100);
         density = `**${fmt(bpd(r.logp!))}** bits/dim exact, mean over ${r.rows} test images (test NLL ${fmt(-r.logp!)} nats); median image ${fmt(bpd(r.median!))} bits/dim`;
-      } else if (m.family === 'vae') {
+      } else if (m.density === 'elbo') {
         const r16 = meanDensity(model, m, test, 16, 64);
         const K = q ? 50 : 1000;
         const big = meanDensity(model, m, test.subarray(0, (q ? 8 : 500) * D), K, q ? 4 : 2, q ? 5000 : 150_000);
@@ -154,8 +155,8 @@ export async function quality(opts: BenchOptions): Promise<string> {
       const ft = cls.features(test.subarray(0, Math.min(nS, nTest) * D));
       const clip = (x: Float32Array) => x.map((v) => Math.min(255.999, Math.max(0, v)));
       const fd = (x: Float32Array) => frechet(cls.features(clip(x)), ft, FEATURES);
-      const fds = [`${fmt(fd(draw(model, m, nS, 777)), 2)}${m.family === 'vae' ? ' (draws from p(x|z))' : ''}`];
-      if (m.family === 'vae') fds.push(`${fmt(fd(draw(model, m, nS, 777, true)), 2)} (decoder means)`);
+      const fds = [`${fmt(fd(draw(model, m, nS, 777)), 2)}${takesObservationNoise(m) ? ' (draws from p(x|z))' : ''}`];
+      if (takesObservationNoise(m)) fds.push(`${fmt(fd(draw(model, m, nS, 777, true)), 2)} (decoder means)`);
       // the last HOLDOUT training rows: never seen by the classifier (nor, by construction, by this FD's test side)
       const held = rows(data, 'train', Array.from({ length: Math.min(nS, HOLDOUT) }, (_, i) => data.nTrain - 1 - i), new Prng(EVAL_SEED + 5));
       imgRows.push([m.id, m.parameters, density, fds.join('; '), fmt(fd(held), 2), REFS[m.family as keyof typeof REFS] ?? '-']);

@@ -25,13 +25,14 @@ import { initBackend } from '../train/backend';
 import { readCheckpoint } from '../train/checkpoint';
 import { buildModel } from '../train/models';
 import { dim, fmt, log, MODELS_DIR, shipped, table, timeIt, type BenchOptions, type Timing } from './common';
+import { takesObservationNoise } from '../core/protocol';
 
 const NS = [1, 64, 256];
 
 function feeds(m: Manifest, n: number, seed: number): Record<string, { data: Float32Array; dims: number[] }> {
   const rng = new Prng(seed);
   const f: Record<string, { data: Float32Array; dims: number[] }> = { z: { data: rng.normals(n * m.latentDim), dims: [n, m.latentDim] } };
-  if (m.family === 'vae') f.noise = { data: rng.normals(n * dim(m)), dims: [n, dim(m)] };
+  if (takesObservationNoise(m)) f.noise = { data: rng.normals(n * dim(m)), dims: [n, dim(m)] };
   return f;
 }
 

@@ -1,6 +1,6 @@
 /**
  * HTTP API types shared by edge/ (which serves them) and web/ (which calls them).
- * All under /v1; see DESIGN.md ("API"). Rows are flattened samples; `shape`
+ * All under /v1 (edge/README.md lists the endpoints). Rows are flattened samples; `shape`
  * says how to view one row.
  */
 import type { DensityKind, Manifest } from './manifest';

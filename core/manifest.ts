@@ -5,15 +5,11 @@
  * models/<id>/manifest.json -> Manifest
  * models/<id>/<capability>.onnx
  *
- * Graph signatures (N is a dynamic batch dimension, D = prod(shape), L = latentDim):
- * - sample  (vae):  in  z [N, L] float32, noise [N, D] float32
- *                   out x [N, D] (draw from p(x|z)), x_mean [N, D] (decoder mean)
- *   sample  (gan, flow): in z [N, L]; out x [N, D]
- * - density (flow): in x [N, D]; out logp [N]  (nats, density of x in data space)
- *   density (vae):  in x [N, D], eps [N, K, L]; out elbo [N], iwae [N]
- * - encode  (flow): in x [N, D]; out z [N, D]
- *   encode  (vae):  in x [N, D]; out mu [N, L], logvar [N, L]
- * Samples and inputs are flattened rows; `shape` says how to view one row.
+ * Graph signatures (N is a dynamic batch dimension, D = prod(shape), L =
+ * latentDim) are each family's `signatures` in core/families/, and
+ * core/protocol.ts says how they are fed and read. Every graph takes and gives
+ * float32; samples and inputs are flattened rows, and `shape` says how to view
+ * one row. Densities are in nats, of x in data space.
  */
 import type { Family } from './spec';
 
@@ -77,36 +73,3 @@ export interface ManifestVariant extends ManifestFile {
 export interface ModelIndex {
   models: Array<Pick<Manifest, 'id' | 'family' | 'model' | 'dataset' | 'shape' | 'capabilities' | 'density' | 'description'>>;
 }
-
-/** What each family can and cannot do, and why: the table from DESIGN.md as data. */
-export const FAMILY_TRAITS: Record<Family, {
-  decoder: string;
-  training: string;
-  logp: string;
-  inverse: string;
-}> = {
-  vae: {
-    decoder: 'stochastic decoder p(x|z)',
-    training: 'maximise the ELBO',
-    logp: 'lower bound: ELBO, and the tighter IWAE estimate with K samples',
-    inverse: 'amortised encoder q(z|x): posterior mean and log-variance',
-  },
-  gan: {
-    decoder: 'deterministic generator',
-    training: 'minimax game (Jensen-Shannon, non-saturating loss)',
-    logp: 'none: a GAN defines no tractable density',
-    inverse: 'none: inverting a GAN generator is ill-posed',
-  },
-  flow: {
-    decoder: 'deterministic bijection',
-    training: 'exact maximum likelihood',
-    logp: 'exact, by the change-of-variables formula',
-    inverse: 'exact inverse x -> z',
-  },
-  made: {
-    decoder: 'no latent; sequential sampling',
-    training: 'exact maximum likelihood',
-    logp: 'exact',
-    inverse: 'none',
-  },
-};

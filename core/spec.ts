@@ -95,7 +95,8 @@ export type Arch = 'mlp' | 'conv';
 
 /**
  * VAE with Gaussian posterior and Gaussian decoder (on model space y).
- * enc: MLP D -> ... -> 2L (output linear); mu = out[:, :L], logvar = out[:, L:]
+ * enc: MLP D -> ... -> 2L (output linear); mu = out[:, :L],
+ *      logvar = clip(out[:, L:], VAE_LOGVAR_MIN, VAE_LOGVAR_MAX)
  * z = mu + exp(logvar / 2) * eps
  * dec: MLP L -> ... -> D (output linear) = decoder mean m(z)
  * `dec.logstd` [D]: per-dimension log standard deviation of p(y|z)
@@ -103,9 +104,21 @@ export type Arch = 'mlp' | 'conv';
  * log p(z) = sum_l [-0.5 log 2pi - 0.5 z_l^2]
  * log q(z|y) = sum_l [-0.5 log 2pi - 0.5 logvar_l - 0.5 eps_l^2]
  * w_k = log p(y|z_k) + log p(z_k) - log q(z_k|y) + logdet(pre)
- * ELBO = mean_k w_k;  IWAE_K = logsumexp_k w_k - log K
+ * w_k is held at >= VAE_MIN_LOG_WEIGHT before both bounds;
+ * ELBO = mean_k w_k;  IWAE_K = logsumexp_k w_k - log K (max-shifted)
  * sample: x_mean = post(m(z)); x = post(m(z) + exp(logstd) * noise)
  */
+/**
+ * Far from the data (|x| ~ 50 on moons) the encoder's raw log-variance grew
+ * past 177, exp(logvar / 2) overflowed float32, and the density became NaN.
+ * The bounds keep posterior std in [4.5e-5, 148] prior units; the shipped
+ * VAEs give logvar in [-5.5, 0.05] on their test data, so they never bind there.
+ */
+export const VAE_LOGVAR_MIN = -20;
+export const VAE_LOGVAR_MAX = 10;
+/** A log-weight below this (a density under e^-1e30, zero in float32) is held here, so no -inf reaches the logsumexp. */
+export const VAE_MIN_LOG_WEIGHT = -1e30;
+
 export interface VaeSpec extends SpecBase {
   family: 'vae';
   latentDim: number;
@@ -172,10 +185,28 @@ export interface FlowSpec extends SpecBase {
   finalScale: boolean;
 }
 
-/** MADE (stretch): autoregressive Gaussian, exact density. Not yet implemented. */
+/**
+ * MADE (Germain et al. 2015, https://arxiv.org/abs/1502.03509) with Gaussian
+ * conditionals on model space y in R^D, in the natural order:
+ *   log p(y) = sum_d log N(y_d; mu_d(y_<d), exp(alpha_d(y_<d))^2)
+ * One masked MLP `made` [D, ...hidden, 2D] gives mu = out[:, :D] and
+ * alpha = max(out[:, D:], minLogStd) for every d in one pass. Degrees: input d
+ * has degree d + 1; hidden unit k of every layer has degree (k mod (D - 1)) + 1
+ * (1 when D = 1); a weight between layers is kept when the degree of its
+ * target >= that of its source, and an output of dimension d keeps the hidden
+ * units of degree < d + 1, so out[:, d] and out[:, D + d] depend on y_<d only.
+ * Weights `made.{i}.W` / `.b` are stored dense; the masks follow from the spec.
+ * log p(x) = log p(y) + logdet(pre).
+ * Sampling: y_d = mu_d + exp(alpha_d) z_d, z ~ N(0, I), one dimension per pass
+ * (D passes). With u = (y - mu) exp(-alpha) this is a one-step MAF
+ * (Papamakarios et al. 2017): z is the noise that generates x, not a code.
+ */
 export interface MadeSpec extends SpecBase {
   family: 'made';
   hidden: number[];
+  activation: Activation;
+  /** lower bound on every conditional's log standard deviation, so the likelihood cannot collapse */
+  minLogStd: number;
 }
 
 export type ModelSpec = VaeSpec | GanSpec | FlowSpec | MadeSpec;
@@ -189,17 +220,6 @@ export interface NamedWeight {
 
 export function dataDim(spec: { shape: number[] }): number {
   return spec.shape.reduce((a, b) => a * b, 1);
-}
-
-export function latentDim(spec: ModelSpec): number {
-  switch (spec.family) {
-    case 'vae':
-    case 'gan':
-      return spec.latentDim;
-    case 'flow':
-    case 'made':
-      return dataDim(spec);
-  }
 }
 
 /** Alternating masks: checkerboard over the flattened index for images, halves for toys. */

@@ -7,6 +7,8 @@
 import { expect, it } from 'vitest';
 import { API_LIMITS } from '../core/api';
 import type { Manifest, ModelIndex } from '../core/manifest';
+import { FAMILY_ORDER, familyOf } from '../core/families';
+import { dataDim } from '../core/protocol';
 import type { Target } from './testing';
 
 const post = (t: Target, path: string, body: unknown, headers: Record<string, string> = {}) =>
@@ -23,7 +25,7 @@ async function expectError(res: Response, status: number, code: string): Promise
   return body.error;
 }
 
-const dim = (m: { shape: number[] }) => m.shape.reduce((a, b) => a * b, 1);
+const dim = dataDim;
 
 /** Points on the two moons (train/data/toys.ts without its noise) and points far from them. */
 function moonsAndFar(count: number): { on: number[][]; far: number[][] } {
@@ -145,6 +147,34 @@ export function apiCases(getTarget: () => Target, corruptId: () => string): void
     expect(e.message).toContain(gan.unavailable.encode!);
     // a 422 does not depend on the body being valid: the family lacks the capability
     await expectError(await post(t(), `/v1/models/${gan.id}/density`, {}), 422, 'capability_unavailable');
+  });
+
+  it('gives a finite VAE density at |x| = 1e3 (bounded log-variance, stable logsumexp)', async () => {
+    const vae = pick((m) => m.family === 'vae' && m.shape.length === 1)!;
+    expect(vae, 'a 2-D VAE ships in models/').toBeTruthy();
+    const x = [[1e3, 1e3], [-1e3, 0], [0, -1e3], [50, -50]];
+    for (const k of [1, 16]) {
+      const res = await post(t(), `/v1/models/${vae.id}/density`, { x, k, seed: 1 });
+      const body = (await res.json()) as any;
+      expect(res.status, JSON.stringify(body)).toBe(200);
+      expect(body.logp.every(Number.isFinite)).toBe(true);
+      expect(Math.max(...body.logp)).toBeLessThan(-100);
+    }
+  });
+
+  it('ships every family, and answers 422 with the family reason for each capability it lacks', async () => {
+    const shipped = new Set([...manifests.values()].filter((m) => m.id !== corruptId()).map((m) => m.family));
+    for (const f of FAMILY_ORDER) expect(shipped.has(f), `a ${f} model ships in models/`).toBe(true);
+    for (const m of manifests.values()) {
+      if (m.id === corruptId()) continue;
+      const d = familyOf(m.family);
+      expect(m.capabilities, m.id).toEqual(d.capabilities);
+      for (const [cap, why] of Object.entries(d.unavailable)) {
+        const path = cap === 'sample' ? 'sample' : cap;
+        const e = await expectError(await post(t(), `/v1/models/${m.id}/${path}`, { x: [new Array(dim(m)).fill(0)] }), 422, 'capability_unavailable');
+        expect(e.message, `${m.id} ${cap}`).toContain(why);
+      }
+    }
   });
 
   it('refuses bad input with 4xx before it reaches a model', async () => {

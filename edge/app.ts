@@ -1,7 +1,7 @@
 /**
  * The edgegen API: one Hono app, written once against the Runtime interface
  * (runtime.ts) and served by the Worker adapter (worker/) and the Node adapter
- * (node/). Routes, fields and limits follow DESIGN.md and core/api.ts.
+ * (node/). Routes, fields and limits follow core/api.ts and edge/README.md.
  */
 import { Hono, type Context } from 'hono';
 import { cors } from 'hono/cors';

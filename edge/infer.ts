@@ -1,19 +1,18 @@
 /**
- * What each endpoint computes, per family, on top of the graph signatures in
- * core/manifest.ts. All randomness comes from core/prng.ts, drawn here before
- * any graph runs, so a seed means the same thing in Node, the Worker and the
- * browser.
+ * What each endpoint computes, on top of the graph protocol in core/protocol.ts
+ * (which feeds each family's graphs take and how their outputs are read; the
+ * page and the exporter run the same code). All randomness comes from
+ * core/prng.ts, drawn here before any graph runs, so a seed means the same
+ * thing in Node, the Worker and the browser.
  */
 import type { DensityResponse, EncodeResponse } from '../core/api';
-import type { DensityKind, Manifest } from '../core/manifest';
-import { densityNoise, Prng, sampleNoise } from '../core/prng';
+import type { Capability, DensityKind, Manifest } from '../core/manifest';
+import { Prng } from '../core/prng';
+import { dataDim, densityInputs, runDensity, runEncode, runSample, sampleNoiseFor, slerp, takesObservationNoise, type RunGraph } from '../core/protocol';
 import { HttpError, badRequest } from './errors';
 import type { ModelStore } from './store';
-import type { Tensor } from './runtime';
 
-export const dataDimOf = (m: Manifest) => m.shape.reduce((a, b) => a * b, 1);
-/** Image models get PNG grids and bits/dim. */
-export const isImage = (m: Manifest) => m.discrete && m.shape.length >= 2;
+export { isImage } from '../core/protocol';
 
 /** Output of a batch: n rows of `width` floats. */
 export interface Batch {
@@ -57,37 +56,29 @@ function flatten(rows: number[][], width: number, what: string): Float32Array {
  * Infinity or NaN (they would turn into null), and an overflowed float32 is no
  * answer. Inputs far outside the data (|x| ~ 1e30) can do this to a valid model.
  */
-function output(outputs: Record<string, Tensor>, name: string): Float32Array {
-  const t = outputs[name];
-  if (!t) throw new Error(`graph has no output '${name}'`);
-  for (let i = 0; i < t.data.length; i++) {
-    if (!Number.isFinite(t.data[i])) {
+function finite(data: Float32Array, name: string): Float32Array {
+  for (let i = 0; i < data.length; i++) {
+    if (!Number.isFinite(data[i])) {
       throw new HttpError(
         422,
         'non_finite_output',
-        `the model's ${name} overflowed float32 (got ${t.data[i]}) for these inputs; inputs far outside the model's data range can do this`,
+        `the model's ${name} overflowed float32 (got ${data[i]}) for these inputs; inputs far outside the model's data range can do this`,
       );
     }
   }
-  return t.data;
+  return data;
+}
+
+/** One capability's session as the protocol's `run`. */
+async function runner(store: ModelStore, m: Manifest, capability: Capability): Promise<RunGraph> {
+  const session = await store.session(m, capability);
+  return (feeds) => session.run(feeds);
 }
 
 /** z [n, L] -> x [n, D] through the sample graph (VAE: with observation noise or its mean). */
-async function decodeLatents(
-  store: ModelStore,
-  m: Manifest,
-  z: Float32Array,
-  n: number,
-  mode: 'mean' | 'sample',
-  noise: () => Float32Array,
-): Promise<Batch> {
-  const session = await store.session(m, 'sample');
-  const D = dataDimOf(m);
-  const feeds: Record<string, Tensor> = { z: { data: z, dims: [n, m.latentDim] } };
-  if (m.family === 'vae') feeds.noise = { data: noise(), dims: [n, D] };
-  const out = await session.run(feeds);
-  const name = m.family === 'vae' && mode === 'mean' ? 'x_mean' : 'x';
-  return { data: output(out, name), n, width: D };
+async function decodeLatents(store: ModelStore, m: Manifest, z: Float32Array, n: number, mode: 'mean' | 'sample', noise?: Float32Array): Promise<Batch> {
+  const x = await runSample(m, await runner(store, m, 'sample'), z, n, { noise, mode });
+  return { data: finite(x, 'x'), n, width: dataDim(m) };
 }
 
 export async function sample(
@@ -96,12 +87,8 @@ export async function sample(
   req: { n: number; seed: number; temperature: number; mode: 'mean' | 'sample' },
 ): Promise<Batch> {
   store.require(m, 'sample');
-  const D = dataDimOf(m);
-  const { z, noise } = sampleNoise(req.seed, req.n, m.latentDim, {
-    temperature: req.temperature,
-    observationDim: m.family === 'vae' ? D : undefined,
-  });
-  return decodeLatents(store, m, z, req.n, req.mode, () => noise!);
+  const { z, noise } = sampleNoiseFor(m, req.seed, req.n, req.temperature);
+  return decodeLatents(store, m, z, req.n, req.mode, noise);
 }
 
 export async function decode(
@@ -112,40 +99,21 @@ export async function decode(
   store.require(m, 'sample', 'decode');
   const z = flatten(req.z, m.latentDim, 'z');
   const n = req.z.length;
-  return decodeLatents(store, m, z, n, req.mode, () => new Prng(req.seed).normals(n * dataDimOf(m)));
+  const noise = takesObservationNoise(m) ? new Prng(req.seed).normals(n * dataDim(m)) : undefined;
+  return decodeLatents(store, m, z, n, req.mode, noise);
 }
 
-/**
- * Spherical interpolation: latents drawn from N(0, I) concentrate on a shell of
- * radius sqrt(L), and a straight line between two of them passes through the
- * improbable region near the origin; the great circle stays on the shell.
- */
+/** Spherical interpolation (core/protocol.ts `slerp`) between the latents two seeds draw. */
 export async function interpolate(
   store: ModelStore,
   m: Manifest,
   req: { seedA: number; seedB: number; steps: number; temperature: number },
 ): Promise<Batch> {
   store.require(m, 'sample', 'interpolate');
-  const L = m.latentDim;
-  const a = sampleNoise(req.seedA, 1, L, { temperature: req.temperature }).z;
-  const b = sampleNoise(req.seedB, 1, L, { temperature: req.temperature }).z;
-  let dot = 0, na = 0, nb = 0;
-  for (let i = 0; i < L; i++) {
-    dot += a[i] * b[i];
-    na += a[i] * a[i];
-    nb += b[i] * b[i];
-  }
-  const omega = Math.acos(Math.min(1, Math.max(-1, dot / Math.sqrt(na * nb || 1))));
-  const z = new Float32Array(req.steps * L);
-  for (let s = 0; s < req.steps; s++) {
-    const t = s / (req.steps - 1);
-    // nearly parallel latents: slerp degenerates to lerp
-    const wa = omega < 1e-6 ? 1 - t : Math.sin((1 - t) * omega) / Math.sin(omega);
-    const wb = omega < 1e-6 ? t : Math.sin(t * omega) / Math.sin(omega);
-    for (let i = 0; i < L; i++) z[s * L + i] = wa * a[i] + wb * b[i];
-  }
+  const a = sampleNoiseFor(m, req.seedA, 1, req.temperature).z;
+  const b = sampleNoiseFor(m, req.seedB, 1, req.temperature).z;
   // the VAE path shows decoder means: observation noise would hide the smooth path
-  return decodeLatents(store, m, z, req.steps, 'mean', () => new Float32Array(req.steps * dataDimOf(m)));
+  return decodeLatents(store, m, slerp(a, b, req.steps), req.steps, 'mean');
 }
 
 /** Raw float32 outputs of density: logp per row (VAE: the IWAE bound for k > 1, else the ELBO). */
@@ -163,31 +131,18 @@ export async function density(
   req: { x: number[][]; k: number; seed: number },
 ): Promise<DensityResult> {
   store.require(m, 'density', 'compute a density');
-  const D = dataDimOf(m);
+  const D = dataDim(m);
   const n = req.x.length;
-  const x = flatten(req.x, D, 'x');
-  const isVae = m.family === 'vae';
+  const raw = flatten(req.x, D, 'x');
   if (m.discrete) {
-    for (let i = 0; i < x.length; i++) {
-      if (x[i] < 0 || x[i] >= 256) throw badRequest('out_of_range', `x must be pixels in [0, 256); found ${x[i]}`);
+    for (let i = 0; i < raw.length; i++) {
+      if (raw[i] < 0 || raw[i] >= 256) throw badRequest('out_of_range', `x must be pixels in [0, 256); found ${raw[i]}`);
     }
   }
-  const { u, eps } = densityNoise(req.seed, n, D, {
-    dequantise: m.discrete,
-    k: isVae ? req.k : undefined,
-    latentDim: isVae ? m.latentDim : undefined,
-  });
-  // integer pixel + U[0,1): a continuous density on [0,256)^D whose bits/dim compare with papers
-  if (u) for (let i = 0; i < x.length; i++) x[i] = Math.floor(x[i]) + u[i];
-  const session = await store.session(m, 'density');
-  const feeds: Record<string, Tensor> = { x: { data: x, dims: [n, D] } };
-  if (eps) feeds.eps = { data: eps, dims: [n, req.k, m.latentDim] };
-  const out = await session.run(feeds);
-  if (isVae) {
-    const elbo = output(out, 'elbo');
-    return req.k > 1 ? { logp: output(out, 'iwae'), kind: 'iwae', elbo, D } : { logp: elbo, kind: 'elbo', elbo, D };
-  }
-  return { logp: output(out, 'logp'), kind: m.density ?? 'exact', D };
+  const { x, eps } = densityInputs(m, raw, n, req.seed, req.k);
+  const out = await runDensity(m, await runner(store, m, 'density'), x, n, eps && { data: eps, k: req.k });
+  const elbo = out.elbo && finite(out.elbo, 'elbo');
+  return { logp: finite(out.logp, out.kind === 'exact' ? 'logp' : out.kind), kind: out.kind, ...(elbo ? { elbo } : {}), D };
 }
 
 /** The JSON answer of density: float32 values at 9 digits, plus bits/dim for image models. */
@@ -198,8 +153,6 @@ export function densityJson(r: DensityResult, m: Manifest): DensityResponse {
   return res;
 }
 
-
-
 /** Raw float32 outputs of encode: z rows (flow: the exact inverse; VAE: the posterior mean) and, for VAEs, logvar. */
 export interface EncodeResult {
   z: Batch;
@@ -208,16 +161,12 @@ export interface EncodeResult {
 
 export async function encode(store: ModelStore, m: Manifest, req: { x: number[][] }): Promise<EncodeResult> {
   store.require(m, 'encode', 'encode x -> z');
-  const D = dataDimOf(m);
   const n = req.x.length;
-  const x = flatten(req.x, D, 'x');
-  const session = await store.session(m, 'encode');
-  const out = await session.run({ x: { data: x, dims: [n, D] } });
-  if (m.family === 'vae') {
-    const L = m.latentDim;
-    return { z: { data: output(out, 'mu'), n, width: L }, logvar: { data: output(out, 'logvar'), n, width: L } };
-  }
-  return { z: { data: output(out, 'z'), n, width: D } };
+  const x = flatten(req.x, dataDim(m), 'x');
+  const out = await runEncode(m, await runner(store, m, 'encode'), x, n);
+  const z = finite(out.z, 'z');
+  const width = z.length / n;
+  return out.logvar ? { z: { data: z, n, width }, logvar: { data: finite(out.logvar, 'logvar'), n, width } } : { z: { data: z, n, width } };
 }
 
 export function encodeJson(r: EncodeResult): EncodeResponse {

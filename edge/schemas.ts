@@ -4,6 +4,7 @@
  */
 import { API_LIMITS } from '../core/api';
 import type { Manifest } from '../core/manifest';
+import { dataDim, importanceSampled, samplePasses, sampleWork } from '../core/protocol';
 import { checkBudget, int, matrix, num, object, oneOf, optional, type Validator } from './validate';
 
 /** Sums of rows * k the VAE density may compute in one request (eps is rows x k x latentDim floats). */
@@ -12,14 +13,14 @@ export const MAX_DENSITY_DRAWS = 65_536;
 /**
  * Most units of work one request may ask for. A unit is one data-space value
  * the model produces or consumes: rows x dataDim, times k for the VAE density
- * (each importance draw decodes a whole row). 2^20 (4 MiB of float32 per
+ * (each importance draw decodes a whole row), times D for sampling from an
+ * autoregressive family (one pass of the graph per dimension). 2^20 (4 MiB of float32 per
  * data-sized tensor) lets every model take the full 1024 rows of a sample,
  * encode or flow density, and bounds the VAE density of an MNIST model to
  * rows x k <= 1337 draws (a toy VAE is bounded by MAX_DENSITY_DRAWS first).
  */
 export const MAX_WORK_UNITS = 1_048_576;
 
-const dataDim = (m: Manifest) => m.shape.reduce((a, b) => a * b, 1);
 
 const seed = (description: string) => int({ min: 0, max: 0xffffffff, description });
 const temperature = num({
@@ -96,17 +97,22 @@ type Body<V> = V extends Validator<infer T> ? T : never;
  * density, MAX_DENSITY_DRAWS) once the model is known and before anything runs:
  * 400 over_budget with the bound in `limit`.
  */
+/** Rows through the sample graph: rows x dataDim, times the D passes an autoregressive family takes. */
+function sampleBudget(rows: number, what: string, m: Manifest): void {
+  const passes = samplePasses(m);
+  const how = passes > 1 ? `${what} x dataDim x passes (${rows} x ${dataDim(m)} x ${passes}, one pass per dimension)` : `${what} x dataDim (${rows} x ${dataDim(m)})`;
+  checkBudget(sampleWork(m, rows), MAX_WORK_UNITS, `units of work, ${how}`);
+}
+
 export const budget = {
-  sample: (b: Body<typeof sampleBody>, m: Manifest) => checkBudget(b.n * dataDim(m), MAX_WORK_UNITS, `units of work, n x dataDim (${b.n} x ${dataDim(m)})`),
-  decode: (b: Body<typeof decodeBody>, m: Manifest) =>
-    checkBudget(b.z.length * dataDim(m), MAX_WORK_UNITS, `units of work, rows x dataDim (${b.z.length} x ${dataDim(m)})`),
-  interpolate: (b: Body<typeof interpolateBody>, m: Manifest) =>
-    checkBudget(b.steps * dataDim(m), MAX_WORK_UNITS, `units of work, steps x dataDim (${b.steps} x ${dataDim(m)})`),
+  sample: (b: Body<typeof sampleBody>, m: Manifest) => sampleBudget(b.n, 'n', m),
+  decode: (b: Body<typeof decodeBody>, m: Manifest) => sampleBudget(b.z.length, 'rows', m),
+  interpolate: (b: Body<typeof interpolateBody>, m: Manifest) => sampleBudget(b.steps, 'steps', m),
   encode: (b: Body<typeof encodeBody>, m: Manifest) =>
     checkBudget(b.x.length * dataDim(m), MAX_WORK_UNITS, `units of work, rows x dataDim (${b.x.length} x ${dataDim(m)})`),
   density: (b: Body<typeof densityBody>, m: Manifest) => {
     const rows = b.x.length;
-    if (m.family !== 'vae') return checkBudget(rows * dataDim(m), MAX_WORK_UNITS, `units of work, rows x dataDim (${rows} x ${dataDim(m)})`);
+    if (!importanceSampled(m)) return checkBudget(rows * dataDim(m), MAX_WORK_UNITS, `units of work, rows x dataDim (${rows} x ${dataDim(m)})`);
     checkBudget(rows * b.k, MAX_DENSITY_DRAWS, `importance draws, rows x k (${rows} x ${b.k})`);
     checkBudget(rows * b.k * dataDim(m), MAX_WORK_UNITS, `units of work, rows x k x dataDim (${rows} x ${b.k} x ${dataDim(m)})`);
   },

@@ -13,23 +13,15 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CheckpointError, decodeCheckpoint, encodeCheckpoint, type Checkpoint } from '../core/checkpoint';
-import { FAMILY_TRAITS, type Capability, type Manifest, type ManifestFile, type ManifestVariant, type ModelIndex } from '../core/manifest';
-import { latentDim, type ModelSpec } from '../core/spec';
+import { familyOf, isFamily, latentDimOf, paramShapes } from '../core/families';
+import type { Manifest, ManifestFile, ManifestVariant, ModelIndex } from '../core/manifest';
+import type { ModelSpec } from '../core/spec';
 import { buildGraphs, type Graph } from './graphs';
 import { OPSET } from './onnx/graph';
 import { onnxReference, verifyGraphs, type GraphBytes, type Reference, type VerifyReport } from './verify';
 
-export const UNAVAILABLE: Record<string, Partial<Record<Capability, string>>> = {
-  gan: {
-    density: 'GANs define no tractable density',
-    encode: 'inverting a GAN generator is ill-posed',
-  },
-};
-
 /** float16 variants: max abs error (data units, pixels / 256) on samples, max relative error on densities and latents */
 export const F16_TOL = 1e-2;
-
-const MODEL_NAMES: Record<string, string> = { vae: 'VAE', gan: 'GAN', dcgan: 'DCGAN', realnvp: 'RealNVP flow', nice: 'NICE flow', made: 'MADE' };
 
 export interface ExportOptions {
   id?: string;
@@ -50,8 +42,8 @@ export function readCheckpointFile(path: string): Checkpoint {
   if (!existsSync(path)) throw new CheckpointError(`${path}: no such checkpoint`);
   const ck = decodeCheckpoint(new Uint8Array(readFileSync(path)), path);
   const family = (ck.spec as { family?: string } | undefined)?.family;
-  if (!family || !['vae', 'gan', 'flow'].includes(family)) {
-    throw new CheckpointError(`${path}: spec family ${JSON.stringify(family)} cannot be exported (vae, gan or flow)`);
+  if (!family || !isFamily(family)) {
+    throw new CheckpointError(`${path}: spec family ${JSON.stringify(family)} is not a known family`);
   }
   if ((ck.spec as { arch?: string }).arch === 'conv') {
     throw new CheckpointError(`${path}: conv architectures are not exportable to ONNX yet (spec arch "conv", model ${JSON.stringify(ck.spec.model)}); export an --arch mlp checkpoint instead`);
@@ -60,7 +52,7 @@ export function readCheckpointFile(path: string): Checkpoint {
 }
 
 export function defaultId(spec: ModelSpec, dataset: string): string {
-  return spec.family === 'flow' ? `flow-${spec.model}-${dataset}` : `${spec.family}-${dataset}`;
+  return familyOf(spec.family).defaultId(spec.model, dataset);
 }
 
 const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
@@ -97,7 +89,7 @@ export async function exportCheckpoint(path: string, opts: ExportOptions = {}): 
   if (opts.float16) {
     for (const g of graphs) {
       const bytes = built.find((b) => b.capability === g.capability)!.builder.toBytes(`edgegen ${id} ${g.capability} (float16 weights)`, { weights: 'float16' });
-      const reports = await verifyGraphs(spec, [{ capability: g.capability, bytes }], onnxReference(graphs), { sampleTol: F16_TOL, densityTol: F16_TOL, latentTol: F16_TOL });
+      const reports = await verifyGraphs(spec, [{ capability: g.capability, bytes }], onnxReference(spec, graphs), { sampleTol: F16_TOL, densityTol: F16_TOL, latentTol: F16_TOL });
       const file = `${g.capability}.f16.onnx`;
       halves.push({ file, bytes });
       variants.push({ capability: g.capability, file, bytes: bytes.length, sha256: sha256(bytes), precision: 'float16', maxError: Math.max(...reports.map((r) => r.maxError)) });
@@ -115,7 +107,8 @@ export async function exportCheckpoint(path: string, opts: ExportOptions = {}): 
   for (const h of halves) writeAtomic(join(dir, h.file), h.bytes);
   writeAtomic(join(dir, 'checkpoint.egck'), encodeCheckpoint({ ...ck, optimizer: [] }));
 
-  const traits = FAMILY_TRAITS[spec.family];
+  const family = familyOf(spec.family);
+  const traits = family.traits;
   const range = Array.isArray(meta.range) && meta.range.length === 2 ? (meta.range as [number, number]) : spec.preprocess.kind === 'affine' ? [-Infinity, Infinity] : [0, 256];
   const metrics: Record<string, number> = {};
   for (const [k, v] of Object.entries((meta.metrics ?? {}) as Record<string, unknown>)) if (typeof v === 'number') metrics[k] = v;
@@ -127,10 +120,10 @@ export async function exportCheckpoint(path: string, opts: ExportOptions = {}): 
     shape: spec.shape,
     range: range as [number, number],
     discrete: meta.discrete === true,
-    latentDim: latentDim(spec),
+    latentDim: latentDimOf(spec),
     capabilities: files.map((f) => f.capability),
-    density: spec.family === 'vae' ? 'elbo' : spec.family === 'flow' ? 'exact' : null,
-    unavailable: UNAVAILABLE[spec.family] ?? {},
+    density: family.density,
+    unavailable: family.unavailable,
     opset: OPSET,
     files,
     training: {
@@ -144,16 +137,17 @@ export async function exportCheckpoint(path: string, opts: ExportOptions = {}): 
     metrics,
     parameters: shippedParameters(ck),
     ...(variants.length ? { variants } : {}),
-    description: `${MODEL_NAMES[spec.model] ?? spec.model} on ${dataset}: ${traits.decoder}; log p(x): ${traits.logp}; x -> z: ${traits.inverse}.`,
+    description: `${family.models[spec.model] ?? spec.model} on ${dataset}: ${traits.decoder}; log p(x): ${traits.logp}; x -> z: ${traits.inverse}.`,
   };
   writeAtomic(join(dir, 'manifest.json'), new TextEncoder().encode(JSON.stringify(manifest, null, 2) + '\n'));
   updateIndex(out, manifest);
   return { manifest, dir, verification };
 }
 
-/** Parameters the shipped graphs carry: every weight but the GAN discriminator (a training device only). */
+/** Parameters the shipped graphs carry: every weight but the training-only ones (the GAN discriminator). */
 function shippedParameters(ck: Checkpoint): number {
-  return ck.weights.filter((w) => !w.name.startsWith('disc.')).reduce((n, w) => n + w.data.length, 0);
+  const trainingOnly = new Set(paramShapes(ck.spec).filter((p) => p.trainingOnly).map((p) => p.name));
+  return ck.weights.filter((w) => !trainingOnly.has(w.name)).reduce((n, w) => n + w.data.length, 0);
 }
 
 function updateIndex(out: string, m: Manifest): void {

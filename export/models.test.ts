@@ -7,9 +7,11 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Manifest, ModelIndex } from '../core/manifest';
 import { Prng } from '../core/prng';
+import { FAMILY_ORDER, familyOf } from '../core/families';
+import { runSample, sampleNoiseFor } from '../core/protocol';
 import { dataDim } from '../core/spec';
 import { readCheckpointFile } from './export';
-import { runGraph, type Feed } from './ort';
+import { openGraph, runGraph, type Feed } from './ort';
 import { inspectGraph } from './testing/inspect';
 import { checkOnnxFiles } from './testing/onnx-check';
 import { tfjsReference } from './tfjs-reference';
@@ -21,7 +23,10 @@ const manifests: Manifest[] = index.models.map((m) => JSON.parse(readFileSync(jo
 
 describe('shipped models', () => {
   it('the index lists every family on moons', () => {
-    for (const id of ['vae-moons', 'gan-moons', 'flow-realnvp-moons', 'flow-nice-moons']) expect(index.models.map((m) => m.id)).toContain(id);
+    for (const f of FAMILY_ORDER) {
+      const d = familyOf(f);
+      for (const model of Object.keys(d.models).filter((k) => k !== 'dcgan')) expect(index.models.map((m) => m.id)).toContain(d.defaultId(model, 'moons'));
+    }
   });
 
   it('index entries agree with their manifests', () => {
@@ -52,27 +57,19 @@ describe('shipped models', () => {
       }
       expect(m.opset).toBe(13);
       for (const v of m.variants ?? []) expect(v.maxError).toBeLessThanOrEqual(1e-2);
-      expect(m.family === 'gan' ? m.unavailable.density : m.density).toBeTruthy();
+      expect(m.density ?? m.unavailable.density).toBeTruthy();
+      for (const c of ['sample', 'density', 'encode'] as const) if (!m.capabilities.includes(c)) expect(m.unavailable[c], c).toBe(familyOf(m.family).unavailable[c]);
     });
 
     it('signatures follow core/manifest.ts, with no random op inside', () => {
       const D = dataDim(m);
       const L = m.latentDim;
-      const want: Record<string, [Record<string, Array<number | string>>, Record<string, Array<number | string>>]> =
-        m.family === 'vae'
-          ? {
-              sample: [{ z: ['N', L], noise: ['N', D] }, { x: ['N', D], x_mean: ['N', D] }],
-              density: [{ x: ['N', D], eps: ['N', 'K', L] }, { elbo: ['N'], iwae: ['N'] }],
-              encode: [{ x: ['N', D] }, { mu: ['N', L], logvar: ['N', L] }],
-            }
-          : {
-              sample: [{ z: ['N', L] }, { x: ['N', D] }],
-              density: [{ x: ['N', D] }, { logp: ['N'] }],
-              encode: [{ x: ['N', D] }, { z: ['N', D] }],
-            };
+      const sigs = familyOf(m.family).signatures(D, L);
+      expect(m.capabilities).toEqual(familyOf(m.family).capabilities);
       for (const f of [...m.files, ...(m.variants ?? [])]) {
         const info = inspectGraph(read(f.file));
-        expect([info.inputs, info.outputs], f.file).toEqual(want[f.capability]);
+        const want = sigs[f.capability]!;
+        expect([info.inputs, info.outputs], f.file).toEqual([want.inputs, want.outputs]);
         expect(info.irVersion).toBe(8);
         expect(info.opset).toBe(m.opset);
         expect(info.ops.filter((op) => /Random|Multinomial|Bernoulli|Dropout/.test(op)), f.file).toEqual([]);
@@ -84,9 +81,13 @@ describe('shipped models', () => {
       const rng = new Prng(n);
       const x = testInputs(readCheckpointFile(join(dir, 'checkpoint.egck')).spec, n, rng);
       for (const f of m.files) {
-        const feed: Feed = f.capability === 'sample' ? { z: { data: rng.normals(n * m.latentDim), dims: [n, m.latentDim] } } : { x: { data: x, dims: [n, D] } };
-        if (f.capability === 'sample' && m.family === 'vae') feed.noise = { data: rng.normals(n * D), dims: [n, D] };
-        if (f.capability === 'density' && m.family === 'vae') feed.eps = { data: rng.normals(n * 4 * m.latentDim), dims: [n, 4, m.latentDim] };
+        // one pass of each graph with every input its signature names
+        const sig = familyOf(m.family).signatures(D, m.latentDim)[f.capability]!;
+        const feed: Feed = {};
+        for (const [name, dims] of Object.entries(sig.inputs)) {
+          const shape = dims.map((d) => (d === 'N' ? n : d === 'K' ? 4 : d));
+          feed[name] = name === 'x' ? { data: x, dims: shape } : { data: rng.normals(shape.reduce((a, b) => a * b, 1)), dims: shape };
+        }
         const out = await runGraph(read(f.file), feed);
         for (const [name, t] of Object.entries(out)) {
           expect(t.dims[0], `${f.capability}.${name}`).toBe(n);
@@ -97,15 +98,17 @@ describe('shipped models', () => {
 
     it('the same noise gives bit-identical samples on one runtime', async () => {
       const n = 3;
-      const feed = () => {
-        const rng = new Prng(42);
-        const f: Feed = { z: { data: rng.normals(n * m.latentDim), dims: [n, m.latentDim] } };
-        if (m.family === 'vae') f.noise = { data: rng.normals(n * dataDim(m)), dims: [n, dataDim(m)] };
-        return f;
+      const draw = async () => {
+        const { z, noise } = sampleNoiseFor(m, 42, n, 1);
+        const g = await openGraph(read('sample.onnx'));
+        try {
+          return await runSample(m, g.run, z, n, { noise, mode: 'sample' });
+        } finally {
+          await g.release();
+        }
       };
-      const bytes = read('sample.onnx');
-      const [a, b] = [await runGraph(bytes, feed()), await runGraph(bytes, feed())];
-      expect(Array.from(a.x.data)).toEqual(Array.from(b.x.data));
+      const [a, b] = [await draw(), await draw()];
+      expect(Array.from(a)).toEqual(Array.from(b));
     });
 
     it('graphs agree with the tfjs model rebuilt from the shipped checkpoint', async () => {

@@ -25,6 +25,22 @@ export async function runGraph(bytes: Uint8Array, feed: Feed): Promise<Fetched> 
   }
 }
 
+/** A session kept open for several runs (graphs run many times, e.g. autoregressive sampling); release it after. */
+export async function openGraph(bytes: Uint8Array): Promise<{ run: (feed: Feed) => Promise<Fetched>; release: () => Promise<void> }> {
+  const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1, graphOptimizationLevel: 'all' });
+  return {
+    run: async (feed) => {
+      const inputs: Record<string, ort.Tensor> = {};
+      for (const [name, t] of Object.entries(feed)) inputs[name] = new ort.Tensor('float32', t.data, t.dims);
+      const out = await session.run(inputs);
+      const fetched: Fetched = {};
+      for (const [name, t] of Object.entries(out)) fetched[name] = { data: t.data as Float32Array, dims: [...t.dims] };
+      return fetched;
+    },
+    release: () => session.release(),
+  };
+}
+
 /** Input names and (possibly symbolic) dims as the runtime reads them, for signature tests. */
 export async function graphSignature(bytes: Uint8Array): Promise<{ inputs: string[]; outputs: string[] }> {
   const session = await ort.InferenceSession.create(bytes);

@@ -1,6 +1,7 @@
 /**
  * Verification before anything is written: every graph runs in onnxruntime-node
- * on seeded random inputs and must agree with a reference implementation of the
+ * through the graph protocol (core/protocol.ts), the same code the API and the
+ * page use, on seeded random inputs and must agree with a reference implementation of the
  * same model (the tfjs model from train/ in the exporter; the float64 spec
  * reference in unit tests). A disagreement throws with the worst output named.
  *
@@ -15,10 +16,12 @@
  *   each other (float32 rounding amplified by exp(s) through the steps); the
  *   log-density of the same inputs still agreed within 1e-4.
  */
-import { Prng } from '../core/prng';
-import { dataDim, latentDim, type ModelSpec } from '../core/spec';
+import { familyOf, latentDimOf } from '../core/families';
 import type { Capability } from '../core/manifest';
-import { runGraph, type Feed } from './ort';
+import { Prng } from '../core/prng';
+import { runDensity, runEncode, runSample, type ModelInfo, type RunGraph } from '../core/protocol';
+import { dataDim, type ModelSpec } from '../core/spec';
+import { openGraph } from './ort';
 
 export const SAMPLE_TOL = 1e-4;
 export const DENSITY_REL_TOL = 1e-4;
@@ -69,18 +72,28 @@ export interface VerifyOptions {
   latentTol?: number;
 }
 
+/** What the protocol needs of a spec (core/protocol.ts `ModelInfo`). */
+export function specInfo(spec: ModelSpec): ModelInfo {
+  return { family: spec.family, shape: spec.shape, latentDim: latentDimOf(spec) };
+}
+
+/** Rows verified through graphs that take D passes (autoregressive sampling): fewer, the reference is slow. */
+const SEQUENTIAL_ROWS = 8;
+
 export async function verifyGraphs(spec: ModelSpec, graphs: GraphBytes[], ref: Reference, opts: VerifyOptions = {}): Promise<VerifyReport[]> {
   const n = opts.n ?? 64;
   const K = opts.k ?? 8;
   const rng = new Prng(opts.seed ?? 20240601);
   const D = dataDim(spec);
-  const L = latentDim(spec);
+  const info = specInfo(spec);
+  const L = info.latentDim;
+  const proto = familyOf(spec.family).protocol;
   const pixelScale = spec.preprocess.kind === 'affine' ? 1 : 256;
   const reports: VerifyReport[] = [];
 
-  const compare = (capability: string, got: Record<string, { data: Float32Array }>, want: Arrays, names: Record<string, string>, kind: 'abs' | 'rel', tol: number, scale = 1) => {
+  const compare = (capability: string, got: Arrays, want: Arrays, names: Record<string, string>, kind: 'abs' | 'rel', tol: number, scale = 1) => {
     for (const [onnxName, refName] of Object.entries(names)) {
-      const a = got[onnxName]?.data;
+      const a = got[onnxName];
       const b = want[refName];
       if (!a || !b) throw new VerificationError(`${capability}: output ${onnxName} missing (onnx: ${!!a}, reference: ${!!b})`);
       if (a.length !== b.length) throw new VerificationError(`${capability}.${onnxName}: ${a.length} values from ONNX, ${b.length} from the reference`);
@@ -99,60 +112,76 @@ export async function verifyGraphs(spec: ModelSpec, graphs: GraphBytes[], ref: R
 
   for (const { capability, bytes } of graphs) {
     const x = testInputs(spec, n, rng);
-    const feedX: Feed = { x: { data: x, dims: [n, D] } };
-    if (capability === 'sample') {
-      const z = rng.normals(n * L);
-      const feed: Feed = { z: { data: z, dims: [n, L] } };
-      let noise: Float32Array | undefined;
-      if (spec.family === 'vae') {
-        noise = rng.normals(n * D);
-        feed.noise = { data: noise, dims: [n, D] };
-      }
-      const got = await runGraph(bytes, feed);
-      const want = await ref.sample(z, n, noise);
-      compare('sample', got, want, spec.family === 'vae' ? { x: 'x', x_mean: 'xMean' } : { x: 'x' }, 'abs', opts.sampleTol ?? SAMPLE_TOL, pixelScale);
-    } else if (capability === 'density') {
-      if (!ref.density) throw new VerificationError('reference model has no density');
-      if (spec.family === 'vae') {
-        const eps = rng.normals(n * K * L);
-        const got = await runGraph(bytes, { ...feedX, eps: { data: eps, dims: [n, K, L] } });
-        compare('density', got, await ref.density(x, n, eps, K), { elbo: 'elbo', iwae: 'iwae' }, 'rel', opts.densityTol ?? DENSITY_REL_TOL);
+    const graph = await openGraph(bytes);
+    try {
+      if (capability === 'sample') {
+        const m = proto.autoregressive ? Math.min(n, SEQUENTIAL_ROWS) : n;
+        const z = rng.normals(m * L);
+        const noise = proto.observationNoise ? rng.normals(m * D) : undefined;
+        const got: Arrays = { x: await runSample(info, graph.run, z, m, { noise, mode: 'sample' }) };
+        if (proto.observationNoise) got.xMean = await runSample(info, graph.run, z, m, { noise, mode: 'mean' });
+        const want = await ref.sample(z, m, noise);
+        compare('sample', got, want, proto.observationNoise ? { x: 'x', xMean: 'xMean' } : { x: 'x' }, 'abs', opts.sampleTol ?? SAMPLE_TOL, pixelScale);
+      } else if (capability === 'density') {
+        if (!ref.density) throw new VerificationError('reference model has no density');
+        const eps = proto.importanceSampled ? rng.normals(n * K * L) : undefined;
+        const out = await runDensity(info, graph.run, x, n, eps && { data: eps, k: K });
+        const want = await ref.density(x, n, eps, eps && K);
+        const got: Arrays = proto.importanceSampled ? { elbo: out.elbo, iwae: out.logp } : { logp: out.logp };
+        compare('density', got, want, proto.importanceSampled ? { elbo: 'elbo', iwae: 'iwae' } : { logp: 'logp' }, 'rel', opts.densityTol ?? DENSITY_REL_TOL);
       } else {
-        compare('density', await runGraph(bytes, feedX), await ref.density(x, n), { logp: 'logp' }, 'rel', opts.densityTol ?? DENSITY_REL_TOL);
+        if (!ref.encode || !proto.encode) throw new VerificationError('reference model has no encode');
+        const out = await runEncode(info, graph.run, x, n);
+        const names: Record<string, string> = { [proto.encode.z]: proto.encode.z };
+        const got: Arrays = { [proto.encode.z]: out.z };
+        if (proto.encode.logvar) {
+          names[proto.encode.logvar] = proto.encode.logvar;
+          got[proto.encode.logvar] = out.logvar;
+        }
+        compare('encode', got, await ref.encode(x, n), names, 'rel', opts.latentTol ?? LATENT_REL_TOL);
       }
-    } else {
-      if (!ref.encode) throw new VerificationError('reference model has no encode');
-      const got = await runGraph(bytes, feedX);
-      const names: Record<string, string> = spec.family === 'vae' ? { mu: 'mu', logvar: 'logvar' } : { z: 'z' };
-      compare('encode', got, await ref.encode(x, n), names, 'rel', opts.latentTol ?? LATENT_REL_TOL);
+    } finally {
+      await graph.release();
     }
   }
   return reports;
 }
 
-/** Graphs already verified, used as the reference for their float16 copies. */
-export function onnxReference(graphs: GraphBytes[]): Reference {
+/** Graphs already verified, used as the reference for their float16 copies (outputs named as the tfjs reference names them). */
+export function onnxReference(spec: ModelSpec, graphs: GraphBytes[]): Reference {
+  const info = specInfo(spec);
+  const proto = familyOf(spec.family).protocol;
   const bytes = (c: Capability) => graphs.find((g) => g.capability === c)?.bytes;
-  const arrays = (out: Record<string, { data: Float32Array }>): Arrays => {
-    const a: Arrays = {};
-    for (const [k, v] of Object.entries(out)) a[k === 'x_mean' ? 'xMean' : k] = v.data;
-    return a;
+  const withGraph = async <T>(c: Capability, f: (run: RunGraph) => Promise<T>): Promise<T> => {
+    const g = await openGraph(bytes(c)!);
+    try {
+      return await f(g.run);
+    } finally {
+      await g.release();
+    }
   };
-  const cols = (a: Float32Array, n: number) => a.length / n;
   const ref: Reference = {
-    sample: async (z, n, noise) => {
-      const feed: Feed = { z: { data: z, dims: [n, cols(z, n)] } };
-      if (noise) feed.noise = { data: noise, dims: [n, cols(noise, n)] };
-      return arrays(await runGraph(bytes('sample')!, feed));
-    },
+    sample: (z, n, noise) =>
+      withGraph('sample', async (run) => {
+        const out: Arrays = { x: await runSample(info, run, z, n, { noise, mode: 'sample' }) };
+        if (proto.observationNoise) out.xMean = await runSample(info, run, z, n, { noise, mode: 'mean' });
+        return out;
+      }),
   };
   if (bytes('density')) {
-    ref.density = async (x, n, eps, k) => {
-      const feed: Feed = { x: { data: x, dims: [n, cols(x, n)] } };
-      if (eps) feed.eps = { data: eps, dims: [n, k!, eps.length / (n * k!)] };
-      return arrays(await runGraph(bytes('density')!, feed));
-    };
+    ref.density = (x, n, eps, k) =>
+      withGraph('density', async (run) => {
+        const out = await runDensity(info, run, x, n, eps && { data: eps, k: k! });
+        return proto.importanceSampled ? { elbo: out.elbo, iwae: out.logp } : { logp: out.logp };
+      });
   }
-  if (bytes('encode')) ref.encode = async (x, n) => arrays(await runGraph(bytes('encode')!, { x: { data: x, dims: [n, cols(x, n)] } }));
+  if (bytes('encode') && proto.encode) {
+    const e = proto.encode;
+    ref.encode = (x, n) =>
+      withGraph('encode', async (run) => {
+        const out = await runEncode(info, run, x, n);
+        return e.logvar ? { [e.z]: out.z, [e.logvar]: out.logvar } : { [e.z]: out.z };
+      });
+  }
   return ref;
 }

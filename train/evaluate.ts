@@ -2,16 +2,17 @@
  * Held-out evaluation, the same for every run of a data set (fixed test rows,
  * fixed dequantisation and posterior noise), so numbers compare across steps
  * and runs:
- * - flow:  testNll = mean -log p(x) in nats; images bitsPerDim = testNll / (D ln 2)
- * - VAE:   elbo and iwae (mean over test rows, nats, K importance samples);
+ * by the family's density kind (core/families/):
+ * - exact (flow, MADE): testNll = mean -log p(x) in nats; images bitsPerDim = testNll / (D ln 2)
+ * - elbo (VAE): elbo and iwae (mean over test rows, nats, K importance samples);
  *          testNll / bitsPerDim from the IWAE bound (the tighter one)
- * - GAN:   mmd, the unbiased squared MMD between generated and test samples
+ * - none (GAN): mmd, the unbiased squared MMD between generated and test samples
  *          with a Gaussian kernel whose bandwidth is the median test distance
  * - toys with a closed-form density also get trueNll, the test entropy
  *   estimate: the best testNll any model can reach.
  */
 import * as tf from '@tensorflow/tfjs';
-import { dataDim, Prng, type ModelSpec } from '../core';
+import { dataDim, familyOf, latentDimOf, Prng } from '../core';
 import { rows, type Dataset } from './data';
 import type { TrainableModel } from './models';
 import { gridPoints, imageGrid, scatterOverHeat } from './png';
@@ -78,13 +79,9 @@ export function medianDistance(x: Float32Array, D: number): number {
   return d[Math.floor(d.length / 2)];
 }
 
-function latent(spec: ModelSpec): number {
-  return spec.family === 'vae' || spec.family === 'gan' ? spec.latentDim : dataDim(spec);
-}
-
 /** Draws n samples in data space (VAE: the decoder mean, which is what one looks at). */
 export function drawSamples(model: TrainableModel, n: number, seed: number): Float32Array {
-  const L = latent(model.spec);
+  const L = latentDimOf(model.spec);
   const z = tf.tensor2d(new Prng(seed).normals(n * L), [n, L]);
   const out = model.sample(z);
   const x = (out.xMean ?? out.x).dataSync() as Float32Array;
@@ -100,12 +97,13 @@ export function evaluate(model: TrainableModel, ds: Dataset, opts: EvalOptions =
   const n = x.length / D;
   const out: Record<string, number> = {};
   const bpd = (nll: number) => nll / (D * Math.LN2);
-  if (spec.family === 'flow') {
+  const kind = familyOf(spec.family).density;
+  if (kind === 'exact') {
     const [lp] = chunkedMean(x, D, 500, (xb) => [model.density!(xb).logp!]);
     out.testNll = -lp;
-  } else if (spec.family === 'vae') {
+  } else if (kind === 'elbo') {
     const K = opts.k ?? (image ? 16 : 32);
-    const L = spec.latentDim;
+    const L = latentDimOf(spec);
     const rng = new Prng(EVAL_SEED + 1);
     const chunk = Math.max(1, Math.floor(4096 / K));
     const [elbo, iwae] = chunkedMean(x, D, chunk, (xb) => {
@@ -116,7 +114,7 @@ export function evaluate(model: TrainableModel, ds: Dataset, opts: EvalOptions =
       return [r.elbo!, r.iwae!];
     });
     Object.assign(out, { elbo, iwae, iwaeK: K, testNll: -iwae });
-  } else if (spec.family === 'gan') {
+  } else {
     const fake = drawSamples(model, n, EVAL_SEED + 2);
     out.mmd = mmd2(fake, x, D, medianDistance(x, D));
   }
@@ -139,10 +137,11 @@ export function picture(model: TrainableModel, ds: Dataset, seed = EVAL_SEED + 3
   const hi = -lo;
   const grid = gridPoints(size, lo, hi);
   let logp: ArrayLike<number> | undefined;
-  if (model.spec.family === 'flow') {
+  const kind = familyOf(model.spec.family).density;
+  if (kind === 'exact') {
     logp = tf.tidy(() => model.density!(tf.tensor2d(grid, [size * size, 2])).logp!.dataSync());
-  } else if (model.spec.family === 'vae') {
-    const L = model.spec.latentDim;
+  } else if (kind === 'elbo') {
+    const L = latentDimOf(model.spec);
     logp = tf.tidy(() => {
       const eps = tf.tensor3d(new Prng(seed).normals(size * size * 4 * L), [size * size, 4, L]);
       return model.density!(tf.tensor2d(grid, [size * size, 2]), eps).iwae!.dataSync();

@@ -9,15 +9,21 @@ import { float, type GraphBuilder } from '../onnx/graph';
 
 export const HALF_LOG_2PI = 0.5 * Math.log(2 * Math.PI);
 
-/** Weights by name, with shape checks, so a mismatched checkpoint fails with the weight's name. */
+/**
+ * Weights by name, with shape checks, so a mismatched checkpoint fails with the
+ * weight's name. Records which weights the graphs read (`used`), so the
+ * exporter can refuse a spec weight no graph consumes.
+ */
 export class WeightTable {
   private byName = new Map<string, NamedWeight>();
+  readonly used = new Set<string>();
   constructor(weights: NamedWeight[]) {
     for (const w of weights) this.byName.set(w.name, w);
   }
   get(name: string, shape?: number[]): NamedWeight {
     const w = this.byName.get(name);
     if (!w) throw new Error(`missing weight ${name}`);
+    this.used.add(name);
     if (shape && (w.shape.length !== shape.length || w.shape.some((d, i) => d !== shape[i]))) {
       throw new Error(`weight ${name} has shape [${w.shape}], the spec implies [${shape}]`);
     }

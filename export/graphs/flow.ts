@@ -21,39 +21,24 @@
  */
 import { dataDim, type FlowSpec, type NamedWeight } from '../../core/spec';
 import { BATCH, GraphBuilder } from '../onnx/graph';
-import { WeightTable, activation, post, pre, preLogDet, sliceLast, stdNormalLogProb, sumLast } from './common';
+import { couplingNet as couplingMlp, FINAL_LOGS, stepNames } from '../../core/families';
+import { WeightTable, mlp, post, pre, preLogDet, sliceLast, stdNormalLogProb, sumLast } from './common';
 import type { Graph } from './types';
 
-interface Step {
-  mask: number[];
-  /** actnorm: multiplier exp(logs), its log, and bias */
-  an?: { mul: number[]; logs: number[]; bias: string };
-  /** realnvp per-dimension scale of tanh(s) */
-  scale?: string;
-}
-
-export function flowGraphs(spec: FlowSpec, weights: NamedWeight[]): Graph[] {
+export function flowGraphs(spec: FlowSpec, w: WeightTable): Graph[] {
   const D = dataDim(spec);
   if (spec.masks.length !== spec.steps) throw new Error(`flow has ${spec.steps} steps but ${spec.masks.length} masks`);
   spec.masks.forEach((m, l) => {
     if (m.length !== D || m.some((v) => v !== 0 && v !== 1)) throw new Error(`mask ${l} must have ${D} entries of 0 or 1`);
   });
-  const w = new WeightTable(weights);
   const affine = spec.coupling === 'affine';
-  const finalLogs = spec.finalScale ? Array.from(w.get('final.logs', [D]).data) : null;
+  const finalLogs = spec.finalScale ? Array.from(w.get(FINAL_LOGS, [D]).data) : null;
 
   /** Emits the coupling net of step l on (y * m); returns [s, t] for affine or [null, t] for additive. */
   const couplingNet = (g: GraphBuilder, l: number, ym: string): [string | null, string] => {
-    const sizes = [D, ...spec.hidden, affine ? 2 * D : D];
-    let h = ym;
-    for (let i = 0; i + 1 < sizes.length; i++) {
-      const W = w.init(g, `step${l}.net.${i}.W`, [sizes[i], sizes[i + 1]]);
-      const b = w.init(g, `step${l}.net.${i}.b`, [sizes[i + 1]]);
-      h = g.node('Add', [g.node('MatMul', [h, W]), b]);
-      if (i + 2 < sizes.length) h = activation(g, h, spec.activation);
-    }
+    const h = mlp(g, w, stepNames(l).net, couplingMlp(spec), ym);
     if (!affine) return [null, h];
-    const scale = w.init(g, `step${l}.scale`);
+    const scale = w.init(g, stepNames(l).scale);
     const s = g.node('Mul', [scale, g.node('Tanh', [sliceLast(g, h, 0, D)])]);
     return [s, sliceLast(g, h, D, 2 * D)];
   };
@@ -72,8 +57,8 @@ export function flowGraphs(spec: FlowSpec, weights: NamedWeight[]): Graph[] {
     let constLogdet = 0;
     for (let l = 0; l < spec.steps; l++) {
       if (spec.actnorm) {
-        const logs = Array.from(w.get(`step${l}.an.logs`, [D]).data);
-        const bias = w.init(g, `step${l}.an.bias`, [D]);
+        const logs = Array.from(w.get(stepNames(l).anLogs, [D]).data);
+        const bias = w.init(g, stepNames(l).anBias, [D]);
         y = g.node('Add', [g.node('Mul', [y, g.floats(`an${l}_exp`, [D], logs.map(Math.exp))]), bias]);
         constLogdet += logs.reduce((a, b) => a + b, 0);
       }
@@ -110,8 +95,8 @@ export function flowGraphs(spec: FlowSpec, weights: NamedWeight[]): Graph[] {
         y = g.node('Add', [g.node('Mul', [mask, y]), g.node('Mul', [inv, back])]);
       }
       if (spec.actnorm) {
-        const logs = Array.from(w.get(`step${l}.an.logs`, [D]).data);
-        const bias = w.init(g, `step${l}.an.bias`, [D]);
+        const logs = Array.from(w.get(stepNames(l).anLogs, [D]).data);
+        const bias = w.init(g, stepNames(l).anBias, [D]);
         y = g.node('Mul', [g.node('Sub', [y, bias]), g.floats(`an${l}_inv`, [D], logs.map((v) => Math.exp(-v)))]);
       }
     }

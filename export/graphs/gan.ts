@@ -9,12 +9,11 @@ import { BATCH, GraphBuilder } from '../onnx/graph';
 import { WeightTable, mlp, post } from './common';
 import type { Graph } from './types';
 
-export function ganGraphs(spec: GanSpec, weights: NamedWeight[]): Graph[] {
+export function ganGraphs(spec: GanSpec, w: WeightTable): Graph[] {
   const D = dataDim(spec);
   const L = spec.latentDim;
   const s = spec.generator.sizes;
   if (s[0] !== L || s[s.length - 1] !== D) throw new Error(`GAN generator sizes [${s}] must run ${L} -> ... -> ${D}`);
-  const w = new WeightTable(weights);
   const g = new GraphBuilder('gan_sample');
   const z = g.input('z', [BATCH, L]);
   g.output(post(g, spec.preprocess, mlp(g, w, 'gen', spec.generator, z), D), 'x', [BATCH, D]);

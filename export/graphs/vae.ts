@@ -7,22 +7,26 @@
  *          w_k = log p(y|z_k) + log p(z_k) - log q(z_k|y) + logdet(pre)
  *          elbo = mean_k w_k;  iwae = logsumexp_k w_k - log K  (K read from eps' shape)
  * encode:  x [N,D] -> mu [N,L], logvar [N,L]
+ * logvar is clipped to [VAE_LOGVAR_MIN, VAE_LOGVAR_MAX] and w_k held at >=
+ * VAE_MIN_LOG_WEIGHT, so the density is finite however far x is from the data.
  *
  * The decoder's log-std is clamped at minLogStd exactly as in training; since
  * it is a constant, the clamp and its exp are folded at export time.
  */
-import { dataDim, type NamedWeight, type VaeSpec } from '../../core/spec';
+import { dataDim, VAE_LOGVAR_MAX, VAE_LOGVAR_MIN, VAE_MIN_LOG_WEIGHT, type VaeSpec } from '../../core/spec';
 import { BATCH, GraphBuilder } from '../onnx/graph';
 import { HALF_LOG_2PI, WeightTable, mlp, post, pre, preLogDet, sliceLast, stdNormalLogProb, sumLast } from './common';
 import type { Graph } from './types';
 
-export function vaeGraphs(spec: VaeSpec, weights: NamedWeight[]): Graph[] {
+export function vaeGraphs(spec: VaeSpec, w: WeightTable): Graph[] {
   const D = dataDim(spec);
   const L = spec.latentDim;
   checkSizes(spec, D, L);
-  const w = new WeightTable(weights);
   const logstd = Array.from(w.get('dec.logstd', [D]).data, (v) => Math.max(v, spec.minLogStd));
   const sigma = logstd.map(Math.exp);
+
+  /** logvar = clip(h[:, L:], min, max): bounded so exp(logvar / 2) cannot overflow far from the data */
+  const boundedLogvar = (g: GraphBuilder, h: string): string => g.node('Clip', [sliceLast(g, h, L, 2 * L), g.scalar(VAE_LOGVAR_MIN), g.scalar(VAE_LOGVAR_MAX)]);
 
   const sample = new GraphBuilder('vae_sample');
   {
@@ -41,7 +45,7 @@ export function vaeGraphs(spec: VaeSpec, weights: NamedWeight[]): Graph[] {
     const x = g.input('x', [BATCH, D]);
     const h = mlp(g, w, 'enc', spec.encoder, pre(g, spec.preprocess, x, D));
     g.output(sliceLast(g, h, 0, L), 'mu', [BATCH, L]);
-    g.output(sliceLast(g, h, L, 2 * L), 'logvar', [BATCH, L]);
+    g.output(boundedLogvar(g, h), 'logvar', [BATCH, L]);
   }
 
   const density = new GraphBuilder('vae_density');
@@ -52,7 +56,7 @@ export function vaeGraphs(spec: VaeSpec, weights: NamedWeight[]): Graph[] {
     const y = pre(g, spec.preprocess, x, D);
     const h = mlp(g, w, 'enc', spec.encoder, y);
     const mu = sliceLast(g, h, 0, L);
-    const logvar = sliceLast(g, h, L, 2 * L);
+    const logvar = boundedLogvar(g, h);
     const axis1 = g.ints([1], 'axes');
     // z [N,K,L] = mu[:,None] + exp(logvar/2)[:,None] * eps
     const std = g.node('Exp', [g.node('Mul', [logvar, g.scalar(0.5)])]);
@@ -70,6 +74,8 @@ export function vaeGraphs(spec: VaeSpec, weights: NamedWeight[]): Graph[] {
     const ldPre = preLogDet(g, spec.preprocess, x, D);
     // a [N] log-det must line up with the batch axis of w [N,K]
     logw = g.node('Add', [logw, spec.preprocess.kind === 'logit' ? g.node('Unsqueeze', [ldPre, axis1]) : ldPre]);
+    // no -inf reaches the logsumexp: -inf - (-inf) would be NaN
+    logw = g.node('Max', [logw, g.scalar(VAE_MIN_LOG_WEIGHT)]);
     g.output(g.node('ReduceMean', [logw], { axes: [1], keepdims: 0 }), 'elbo', [BATCH]);
     // logsumexp with the max subtracted, written out so every execution provider is stable
     const wmax = g.node('ReduceMax', [logw], { axes: [1], keepdims: 1 });

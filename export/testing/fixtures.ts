@@ -4,9 +4,10 @@
  * independently of train/, so the graphs are checked against the spec itself.
  */
 import { Prng } from '../../core/prng';
+import { couplingNet, FINAL_LOGS, paramShapes, stepNames } from '../../core/families';
 import {
-  LEAKY_SLOPE, alternatingMasks, dataDim,
-  type Activation, type FlowSpec, type GanSpec, type MlpSpec, type ModelSpec, type NamedWeight, type Preprocess, type VaeSpec,
+  LEAKY_SLOPE, VAE_LOGVAR_MAX, VAE_LOGVAR_MIN, VAE_MIN_LOG_WEIGHT, alternatingMasks, dataDim,
+  type Activation, type Family, type FlowSpec, type GanSpec, type MlpSpec, type ModelSpec, type NamedWeight, type Preprocess, type VaeSpec,
 } from '../../core/spec';
 
 export function tinySpecs(shape: number[] = [2], preprocess: Preprocess = { kind: 'affine', shift: [0.5, -0.2], scale: [0.9, 1.3] }) {
@@ -29,46 +30,10 @@ export function tinySpecs(shape: number[] = [2], preprocess: Preprocess = { kind
   return { vae, gan, realnvp: flow('affine'), nice: flow('additive') };
 }
 
-/** Every weight the spec names, drawn N(0, scale^2) from a seeded PRNG. */
+/** Every weight core's paramShapes(spec) names, drawn N(0, scale^2) from a seeded PRNG. */
 export function randomWeights(spec: ModelSpec, seed = 1, scale = 0.4): NamedWeight[] {
   const rng = new Prng(seed);
-  const out: NamedWeight[] = [];
-  const add = (name: string, shape: number[]) => {
-    const n = shape.reduce((a, b) => a * b, 1);
-    out.push({ name, shape, data: rng.normals(n, scale) });
-  };
-  const addMlp = (prefix: string, sizes: number[]) => {
-    for (let i = 0; i + 1 < sizes.length; i++) {
-      add(`${prefix}.${i}.W`, [sizes[i], sizes[i + 1]]);
-      add(`${prefix}.${i}.b`, [sizes[i + 1]]);
-    }
-  };
-  const D = dataDim(spec);
-  switch (spec.family) {
-    case 'vae':
-      addMlp('enc', spec.encoder.sizes);
-      addMlp('dec', spec.decoder.sizes);
-      add('dec.logstd', [D]);
-      break;
-    case 'gan':
-      addMlp('gen', spec.generator.sizes);
-      addMlp('disc', spec.discriminator.sizes);
-      break;
-    case 'flow':
-      for (let l = 0; l < spec.steps; l++) {
-        if (spec.actnorm) {
-          add(`step${l}.an.logs`, [D]);
-          add(`step${l}.an.bias`, [D]);
-        }
-        addMlp(`step${l}.net`, [D, ...spec.hidden, spec.coupling === 'affine' ? 2 * D : D]);
-        if (spec.coupling === 'affine') add(`step${l}.scale`, [D]);
-      }
-      if (spec.finalScale) add('final.logs', [D]);
-      break;
-    case 'made':
-      throw new Error('no MADE fixtures');
-  }
-  return out;
+  return paramShapes(spec).map(({ name, shape }) => ({ name, shape, data: rng.normals(shape.reduce((a, b) => a * b, 1), scale) }));
 }
 
 // ---- float64 reference ------------------------------------------------------------
@@ -125,20 +90,38 @@ export function refPost(p: Preprocess, y: number[]): number[] {
   }
 }
 
+export type Weights = Map<string, NamedWeight>;
+const getter = (ws: Weights) => (n: string) => Array.from(ws.get(n)!.data);
+
+/** The float64 reference of each family (export/testing/<family>.ts for the newer ones). */
+const REFERENCES: Partial<Record<Family, (spec: any, ws: Weights) => unknown>> = {
+  gan: ganReference,
+  vae: vaeReference,
+  flow: flowReference,
+};
+
 /** Reference outputs for one family, row by row, keyed like the graph outputs. */
-export function reference(spec: ModelSpec, weights: NamedWeight[]) {
-  const ws = new Map(weights.map((w) => [w.name, w]));
+export function reference(spec: ModelSpec, weights: NamedWeight[]): any {
+  const ref = REFERENCES[spec.family];
+  if (!ref) throw new Error(`no float64 reference for ${spec.family}`);
+  return ref(spec, new Map(weights.map((w) => [w.name, w])));
+}
+
+function ganReference(spec: GanSpec, ws: Weights) {
+  return { sample: (z: Rows) => ({ x: z.map((r) => refPost(spec.preprocess, refMlp(ws, 'gen', spec.generator, r))) }) };
+}
+
+const clipLogvar = (v: number) => Math.min(VAE_LOGVAR_MAX, Math.max(VAE_LOGVAR_MIN, v));
+
+function vaeReference(spec: VaeSpec, ws: Weights) {
   const D = dataDim(spec);
-  const get = (n: string) => Array.from(ws.get(n)!.data);
-  if (spec.family === 'gan') {
-    return { sample: (z: Rows) => ({ x: z.map((r) => refPost(spec.preprocess, refMlp(ws, 'gen', spec.generator, r))) }) };
-  }
-  if (spec.family === 'vae') {
+  const get = getter(ws);
+  {
     const L = spec.latentDim;
     const logstd = get('dec.logstd').map((v) => Math.max(v, spec.minLogStd));
     const encode = (x: Rows) => {
       const h = x.map((r) => refMlp(ws, 'enc', spec.encoder, refPre(spec.preprocess, r).y));
-      return { mu: h.map((r) => r.slice(0, L)), logvar: h.map((r) => r.slice(L)) };
+      return { mu: h.map((r) => r.slice(0, L)), logvar: h.map((r) => r.slice(L).map(clipLogvar)) };
     };
     return {
       sample: (z: Rows, noise: Rows) => {
@@ -154,7 +137,7 @@ export function reference(spec: ModelSpec, weights: NamedWeight[]) {
         const iwae: number[] = [];
         x.forEach((r, i) => {
           const { y, logdet } = refPre(spec.preprocess, r);
-          const h = refMlp(ws, 'enc', spec.encoder, y);
+          const h = refMlp(ws, 'enc', spec.encoder, y).map((v, j) => (j < L ? v : clipLogvar(v)));
           const w = eps[i].map((e) => {
             const z = e.map((v, l) => h[l] + Math.exp(h[L + l] / 2) * v);
             const m = refMlp(ws, 'dec', spec.decoder, z);
@@ -166,7 +149,7 @@ export function reference(spec: ModelSpec, weights: NamedWeight[]) {
               lz += -0.5 * LOG2PI - 0.5 * z[l] ** 2;
               lq += -0.5 * LOG2PI - 0.5 * h[L + l] - 0.5 * e[l] ** 2;
             }
-            return lp + lz - lq + logdet;
+            return Math.max(lp + lz - lq + logdet, VAE_MIN_LOG_WEIGHT);
           });
           const mx = Math.max(...w);
           elbo.push(w.reduce((a, b) => a + b, 0) / w.length);
@@ -176,12 +159,17 @@ export function reference(spec: ModelSpec, weights: NamedWeight[]) {
       },
     };
   }
-  if (spec.family === 'flow') {
+}
+
+function flowReference(spec: FlowSpec, ws: Weights) {
+  const D = dataDim(spec);
+  const get = getter(ws);
+  {
     const affine = spec.coupling === 'affine';
     const net = (l: number, y: number[], m: number[]) => {
-      const h = refMlp(ws, `step${l}.net`, { sizes: [D, ...spec.hidden, affine ? 2 * D : D], hidden: spec.activation, output: 'linear' }, y.map((v, d) => v * m[d]));
+      const h = refMlp(ws, stepNames(l).net, couplingNet(spec), y.map((v, d) => v * m[d]));
       if (!affine) return { s: new Array(D).fill(0), t: h };
-      const sc = get(`step${l}.scale`);
+      const sc = get(stepNames(l).scale);
       return { s: h.slice(0, D).map((v, d) => sc[d] * Math.tanh(v)), t: h.slice(D) };
     };
     const forward = (x: number[]) => {
@@ -189,8 +177,8 @@ export function reference(spec: ModelSpec, weights: NamedWeight[]) {
       let ld = 0;
       for (let l = 0; l < spec.steps; l++) {
         if (spec.actnorm) {
-          const logs = get(`step${l}.an.logs`);
-          const bias = get(`step${l}.an.bias`);
+          const logs = get(stepNames(l).anLogs);
+          const bias = get(stepNames(l).anBias);
           y = y.map((v, d) => v * Math.exp(logs[d]) + bias[d]);
           ld += logs.reduce((a, b) => a + b, 0);
         }
@@ -200,7 +188,7 @@ export function reference(spec: ModelSpec, weights: NamedWeight[]) {
         ld += s.reduce((a, v, d) => a + (1 - m[d]) * v, 0);
       }
       if (spec.finalScale) {
-        const fl = get('final.logs');
+        const fl = get(FINAL_LOGS);
         y = y.map((v, d) => v * Math.exp(fl[d]));
         ld += fl.reduce((a, b) => a + b, 0);
       }
@@ -210,7 +198,7 @@ export function reference(spec: ModelSpec, weights: NamedWeight[]) {
     const inverse = (z: number[]) => {
       let y = z;
       if (spec.finalScale) {
-        const fl = get('final.logs');
+        const fl = get(FINAL_LOGS);
         y = y.map((v, d) => v * Math.exp(-fl[d]));
       }
       for (let l = spec.steps - 1; l >= 0; l--) {
@@ -218,8 +206,8 @@ export function reference(spec: ModelSpec, weights: NamedWeight[]) {
         const { s, t } = net(l, y, m);
         y = y.map((v, d) => (m[d] ? v : (v - t[d]) * Math.exp(-s[d])));
         if (spec.actnorm) {
-          const logs = get(`step${l}.an.logs`);
-          const bias = get(`step${l}.an.bias`);
+          const logs = get(stepNames(l).anLogs);
+          const bias = get(stepNames(l).anBias);
           y = y.map((v, d) => (v - bias[d]) * Math.exp(-logs[d]));
         }
       }
@@ -231,5 +219,4 @@ export function reference(spec: ModelSpec, weights: NamedWeight[]) {
       encode: (x: Rows) => ({ z: x.map((r) => forward(r).z) }),
     };
   }
-  throw new Error(`no reference for ${spec.family}`);
 }

@@ -17,6 +17,7 @@ import type { AddressInfo } from 'node:net';
 import type { Manifest, ModelIndex } from '../../core/manifest';
 import type { ModelSpec } from '../../core/spec';
 import { buildGraphs } from '../../export/graphs';
+import { defaultSpec, FAMILY_ORDER, familyOf, latentDimOf } from '../../core/families';
 import { randomWeights, tinySpecs } from '../../export/testing/fixtures';
 import { createApp } from '../../edge/app';
 import { nodeRuntime } from '../../edge/node';
@@ -37,10 +38,10 @@ function writeModel(dir: string, id: string, dataset: string, spec: ModelSpec, s
   const manifest: Manifest = {
     id, family: spec.family, model: spec.model, dataset, shape: spec.shape,
     range: image ? [0, 256] : [-2, 2], discrete: image,
-    latentDim: spec.family === 'vae' || spec.family === 'gan' ? spec.latentDim : spec.shape.reduce((a, b) => a * b, 1),
+    latentDim: latentDimOf(spec),
     capabilities: files.map((f) => f.capability),
-    density: spec.family === 'flow' ? 'exact' : spec.family === 'vae' ? 'iwae' : null,
-    unavailable: spec.family === 'gan' ? { density: 'GANs define no tractable density', encode: 'inverting a GAN generator is ill-posed' } : {},
+    density: familyOf(spec.family).density,
+    unavailable: familyOf(spec.family).unavailable,
     opset: 13, files,
     training: { steps: 0, backend: 'none', seconds: 0, batchSize: 0, seed, command: 'test fixture: random weights' },
     metrics: {}, parameters: 0, description: `random-weight ${spec.model} fixture`,
@@ -57,12 +58,12 @@ export function prepareModels(): { dir: string; index: ModelIndex } {
   const index: ModelIndex = existsSync(real) ? JSON.parse(readFileSync(real, 'utf8')) : { models: [] };
   if (existsSync(real)) cpSync(join(ROOT, 'models'), dir, { recursive: true });
   const has = (pred: (m: ModelIndex['models'][number]) => boolean) => index.models.some(pred);
-  const toy = tinySpecs([2]);
-  // one 2-D model of each family, so every family is exercised whatever has been trained
-  const toyFixtures = [['flow', 'fixture-realnvp-2d', toy.realnvp, 11], ['vae', 'fixture-vae-2d', toy.vae, 12], ['gan', 'fixture-gan-2d', toy.gan, 13]] as const;
-  for (const [family, id, spec, seed] of toyFixtures) {
-    if (!has((m) => m.shape.length === 1 && m.family === family)) index.models.push(writeModel(dir, id, 'fixture-2d', spec, seed));
-  }
+  // one 2-D model of each family (core's tiny defaults, random weights), so every family is exercised whatever has been trained
+  FAMILY_ORDER.forEach((family, i) => {
+    if (has((m) => m.shape.length === 1 && m.family === family)) return;
+    const spec = defaultSpec(family, undefined, [2], { size: 'tiny', shift: [0.5, 0.25], scale: [0.9, 0.5] });
+    index.models.push(writeModel(dir, `fixture-${spec.model}-2d`, 'fixture-2d', spec, 11 + i));
+  });
   if (!has((m) => m.shape.length === 2 && m.capabilities.includes('density'))) {
     const img = tinySpecs([28, 28], { kind: 'logit', alpha: 0.05 });
     index.models.push(

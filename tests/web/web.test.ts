@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FAMILY_ORDER } from '../../core/families';
 import { prepareModels, startSite, type Site } from './site';
 
 const SHOTS = join(import.meta.dirname, '..', '..', 'test-results', 'screenshots');
@@ -97,8 +98,8 @@ describe('web client on wasm (no WebGPU)', () => {
     expect(await page.textContent('#backend')).toContain('wasm');
   });
 
-  it('draws the same samples as the Node API for a seed (flow, GAN, VAE)', async () => {
-    for (const family of ['flow', 'gan', 'vae'] as const) {
+  it('draws the same samples as the Node API for a seed, for every family', async () => {
+    for (const family of FAMILY_ORDER) {
       const m = pick((x) => x.family === family && x.shape.length === 1) ?? pick((x) => x.family === family);
       if (!m) continue;
       const local = await sampleInPage(page, m.id, 7, 32);

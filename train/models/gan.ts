@@ -25,48 +25,14 @@
  *    2016): 0.27 with both;
  *  - He-uniform init of the generator's hidden layers (variance-preserving
  *    through leakyRelu, so the output depends on z from the first step) and
- *    leakyRelu hidden units (models/index.ts): 0.22, spread 0.04.
+ *    leakyRelu hidden units (core/families/gan.ts): 0.22, spread 0.04.
  * Adam at lr 5e-4 instead of 2e-4 gave no gain (0.23).
  */
 import * as tf from '@tensorflow/tfjs';
-import { convOf, dataDim, type GanSpec, type NamedWeight, type Prng } from '../../core';
-import { down, downDecls, up, upDecls } from './conv';
-import { Adam, mlp, mlpDecls, Params, post, pre, type ParamDecl } from './nn';
+import { convOf, dataDim, isImageGan, paramShapes, type GanSpec, type NamedWeight, type Prng } from '../../core';
+import { down, up } from './conv';
+import { Adam, mlp, Params, post, pre } from './nn';
 import type { TrainableModel } from './types';
-
-export function ganDecls(spec: GanSpec): ParamDecl[] {
-  const D = dataDim(spec);
-  const L = spec.latentDim;
-  const conv = convOf(spec);
-  if (conv) {
-    return [...upDecls('gen', spec.shape, conv, spec.generator, L, isImageGan(spec)), ...downDecls('disc', spec.shape, conv, spec.discriminator, 1)];
-  }
-  if (spec.generator.sizes[0] !== L || spec.generator.sizes.at(-1) !== D) {
-    throw new Error(`gan: generator sizes must run ${L} -> ... -> ${D}, got [${spec.generator.sizes}]`);
-  }
-  if (spec.discriminator.sizes[0] !== D || spec.discriminator.sizes.at(-1) !== 1) {
-    throw new Error(`gan: discriminator sizes must run ${D} -> ... -> 1, got [${spec.discriminator.sizes}]`);
-  }
-  const gen = mlpDecls('gen', spec.generator);
-  if (isImageGan(spec)) {
-    // He uniform for the hidden layers: limit sqrt(6 / fanIn)
-    const sizes = spec.generator.sizes;
-    for (let i = 0; i + 2 < sizes.length; i++) gen[2 * i].init = heUniform(sizes[i]);
-  }
-  return [...gen, ...mlpDecls('disc', spec.discriminator)];
-}
-
-/** Sigmoid generator output on the unit preprocess: model space [0, 1] (the image defaults). */
-export function isImageGan(spec: GanSpec): boolean {
-  return spec.generator.output === 'sigmoid';
-}
-
-const heUniform = (fanIn: number) => (rng: Prng, n: number): Float32Array => {
-  const lim = Math.sqrt(6 / fanIn);
-  const a = new Float32Array(n);
-  for (let i = 0; i < n; i++) a[i] = (2 * rng.uniform() - 1) * lim;
-  return a;
-};
 
 export class Gan implements TrainableModel {
   private readonly p: Params;
@@ -75,7 +41,7 @@ export class Gan implements TrainableModel {
   private lr = 2e-4;
 
   constructor(readonly spec: GanSpec, weights?: NamedWeight[], seed = 0) {
-    this.p = new Params(ganDecls(spec), weights, seed, `gan ${spec.model}`);
+    this.p = new Params(paramShapes(spec), weights, seed, `gan ${spec.model}`);
   }
 
   weights(): NamedWeight[] { return this.p.snapshot(); }

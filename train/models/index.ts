@@ -1,135 +1,52 @@
 /**
- * The model entry point: build any family from a spec (and optional weights),
- * and the default specs the CLI and export/'s tests start from.
+ * The model entry point: build any family's tfjs model from a spec (and
+ * optional weights). Specs and their defaults live in core/families/.
  */
-import { alternatingMasks, dataDim, type Arch, type ConvSpec, type Family, type ModelSpec, type NamedWeight, type Preprocess } from '../../core';
-import { convGeom } from './conv';
+import { defaultSpec as coreDefaultSpec, familyOf, FAMILY_ORDER, type Family, type ModelSpec, type NamedWeight, type SpecOptions } from '../../core';
 import { Flow } from './flow';
 import { Gan } from './gan';
+import { Made } from './made';
 import type { TrainableModel } from './types';
 import { Vae } from './vae';
 
 export type { GenerativeModel, TrainableModel } from './types';
+export type { SpecOptions } from '../../core';
 export { Vae } from './vae';
 export { Gan } from './gan';
 export { Flow } from './flow';
+
+type Builder = (spec: ModelSpec, weights: NamedWeight[] | undefined, seed: number) => TrainableModel;
+
+/** One tfjs model class per family. */
+const BUILDERS: Partial<Record<Family, Builder>> = {
+  vae: (s, w, seed) => new Vae(s as Extract<ModelSpec, { family: 'vae' }>, w, seed),
+  gan: (s, w, seed) => new Gan(s as Extract<ModelSpec, { family: 'gan' }>, w, seed),
+  flow: (s, w, seed) => new Flow(s as Extract<ModelSpec, { family: 'flow' }>, w, seed),
+  made: (s, w, seed) => new Made(s as Extract<ModelSpec, { family: 'made' }>, w, seed),
+};
 
 /**
  * Random init (seeded by `opts.seed`, default 0) when `weights` is omitted;
  * otherwise every weight the spec names must be present with its exact shape.
  */
 export function buildModel(spec: ModelSpec, weights?: NamedWeight[], opts: { seed?: number } = {}): TrainableModel {
-  const seed = opts.seed ?? 0;
-  switch (spec.family) {
-    case 'vae': return new Vae(spec, weights, seed);
-    case 'gan': return new Gan(spec, weights, seed);
-    case 'flow': return new Flow(spec, weights, seed);
-    case 'made': throw new Error('family "made" is not implemented in train/ (stretch goal)');
-    default: throw new Error(`unknown family "${(spec as { family: string }).family}"`);
-  }
+  const build = BUILDERS[familyOf(spec.family).family];
+  if (!build) throw new Error(`family "${spec.family}" has no tfjs model in train/`);
+  return build(spec, weights, opts.seed ?? 0);
 }
 
 export const IMAGE_DATASETS = ['mnist', 'fashion-mnist'] as const;
-export const MODELS: Record<Exclude<Family, 'made'>, string[]> = { vae: ['vae'], gan: ['gan'], flow: ['realnvp', 'nice'] };
+
+/** The models the CLI offers per family (the first is the default); conv variants come from --arch. */
+export const MODELS: Record<string, string[]> = Object.fromEntries(
+  FAMILY_ORDER.filter((f) => BUILDERS[f]).map((f) => [f, Object.keys(familyOf(f).models).filter((m) => m !== 'dcgan')]),
+);
 
 export function isImageDataset(name: string): boolean {
   return (IMAGE_DATASETS as readonly string[]).includes(name);
 }
 
-export interface SpecOptions {
-  /** toys: per-dimension mean and std of the training data (affine standardisation); default 0 and 1 */
-  shift?: number[];
-  scale?: number[];
-  /** tiny: small nets for tests and benchmarks */
-  size?: 'default' | 'tiny';
-  /** 'conv': conv encoder/decoder (VAE) or DCGAN-style nets (GAN); images only */
-  arch?: Arch;
-}
-
-/**
- * Defaults per (family, model, dataset) that train without tuning. Why each
- * size: toys need little capacity but smooth fits; image models must stay
- * under 10 MB of float32 weights once exported and train in minutes on a CPU.
- */
+/** core's defaults for (family, model) on a data set: images are [28, 28], toys [2]. */
 export function defaultSpec(family: Family, model: string | undefined, dataset: string, opts: SpecOptions = {}): ModelSpec {
-  const image = isImageDataset(dataset);
-  const shape = image ? [28, 28] : [2];
-  const D = dataDim({ shape });
-  const tiny = opts.size === 'tiny';
-  const toyPre: Preprocess = { kind: 'affine', shift: opts.shift ?? new Array(D).fill(0), scale: opts.scale ?? new Array(D).fill(1) };
-  // alpha 0.05 as in RealNVP: keeps logit(p) within +-2.9, so pixel 0 and 255 are not infinitely far apart.
-  const logit: Preprocess = { kind: 'logit', alpha: 0.05 };
-  const h = (toy: number[], img: number[]): number[] => (tiny ? [16] : image ? img : toy);
-  model ??= MODELS[family as Exclude<Family, 'made'>]?.[0];
-  if (opts.arch === 'conv') return convSpec(family, dataset, image, tiny);
-  if (opts.arch !== undefined && opts.arch !== 'mlp') throw new Error(`unknown arch "${opts.arch as string}"; choose mlp or conv`);
-  switch (family) {
-    case 'vae': {
-      const L = image ? (tiny ? 4 : 32) : 2;
-      const hid = h([128, 128], [512]);
-      return {
-        family, model: 'vae', shape, preprocess: image ? logit : toyPre, latentDim: L,
-        encoder: { sizes: [D, ...hid, 2 * L], hidden: 'relu', output: 'linear' },
-        decoder: { sizes: [L, ...hid, D], hidden: 'relu', output: 'linear' },
-        // toys: std >= e^-4 of a standardised unit; images: logit space spans about +-2.9
-        minLogStd: image ? -5 : -4,
-      };
-    }
-    case 'gan': {
-      const L = image ? (tiny ? 8 : 64) : 2;
-      return {
-        family, model: 'gan', shape, preprocess: image ? { kind: 'unit' } : toyPre, latentDim: L,
-        // images: leakyRelu with He init (models/gan.ts) keeps the samples dependent on z; relu collapsed
-        generator: { sizes: [L, ...h([128, 128], [256, 512]), D], hidden: image ? 'leakyRelu' : 'relu', output: image ? 'sigmoid' : 'linear' },
-        discriminator: { sizes: [D, ...h([128, 128], [512, 256]), 1], hidden: 'leakyRelu', output: 'linear' },
-      };
-    }
-    case 'flow': {
-      if (model !== 'realnvp' && model !== 'nice') throw new Error(`flow model must be realnvp or nice, got "${model}"`);
-      const nice = model === 'nice';
-      const steps = tiny ? 4 : image ? (nice ? 4 : 6) : nice ? 6 : 8;
-      return {
-        family, model, shape, preprocess: image ? logit : toyPre, steps,
-        masks: alternatingMasks(D, steps, shape),
-        coupling: nice ? 'additive' : 'affine',
-        // RealNVP on images: hidden 128 keeps 6 steps at ~1.8M weights (7 MB)
-        hidden: h([64, 64], nice ? [256] : [128]),
-        activation: 'relu',
-        actnorm: !nice,
-        finalScale: nice,
-      };
-    }
-    default:
-      throw new Error(`unknown family "${family}"; choose vae, gan or flow`);
-  }
-}
-
-/**
- * Conv defaults (core/spec.ts `ConvSpec`): two stride-2 layers with kernel 3
- * (28 -> 14 -> 7) and channels [16, 32] ([4, 8] tiny). Sized for the pure-JS
- * cpu backend, whose conv filter gradients are naive loops: measured at batch
- * 16, tiny takes 0.15 s (VAE) / 0.25 s (GAN) per step, kernel 4 twice that.
- * Latent sizes and preprocessing as for the MLP image models.
- */
-function convSpec(family: Family, dataset: string, image: boolean, tiny: boolean): ModelSpec {
-  if (family !== 'vae' && family !== 'gan') throw new Error(`--arch conv is available for vae and gan, not ${family}`);
-  if (!image) throw new Error(`--arch conv needs image data (mnist, fashion-mnist); "${dataset}" is 2-D, use the default mlp`);
-  const shape = [28, 28];
-  const conv: ConvSpec = { channels: tiny ? [4, 8] : [16, 32], kernel: 3 };
-  const { F } = convGeom(shape, conv);
-  if (family === 'vae') {
-    const L = tiny ? 4 : 32;
-    return {
-      family, model: 'vae', shape, preprocess: { kind: 'logit', alpha: 0.05 }, latentDim: L, arch: 'conv', conv,
-      encoder: { sizes: [F, 2 * L], hidden: 'relu', output: 'linear' },
-      decoder: { sizes: [L, F], hidden: 'relu', output: 'linear' },
-      minLogStd: -5,
-    };
-  }
-  const L = tiny ? 8 : 64;
-  return {
-    family, model: 'dcgan', shape, preprocess: { kind: 'unit' }, latentDim: L, arch: 'conv', conv,
-    generator: { sizes: [L, F], hidden: 'leakyRelu', output: 'sigmoid' },
-    discriminator: { sizes: [F, 1], hidden: 'leakyRelu', output: 'linear' },
-  };
+  return coreDefaultSpec(family, model, isImageDataset(dataset) ? [28, 28] : [2], opts);
 }

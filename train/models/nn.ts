@@ -3,70 +3,38 @@
  * with the activations of core/spec.ts, the Preprocess maps pre()/post() with
  * their log-determinant, and Adam.
  *
- * Weights are plain tf.Variables kept in a Map under the names core/spec.ts
- * gives them, so a snapshot of a model is exactly the list export/ expects.
+ * Weights are plain tf.Variables kept in a Map under the names core's
+ * paramShapes(spec) gives them, so a snapshot of a model is exactly the list export/ expects.
  * Initial values come from the project PRNG, not tf.random*, so `--seed`
  * fixes a run on every backend.
  */
 import * as tf from '@tensorflow/tfjs';
-import { LEAKY_SLOPE, Prng, type Activation, type MlpSpec, type NamedWeight, type Preprocess } from '../../core';
+import { checkWeights, LEAKY_SLOPE, Prng, type Activation, type MlpSpec, type NamedWeight, type ParamInit, type ParamShape, type Preprocess } from '../../core';
 
 const LOG_2PI = Math.log(2 * Math.PI);
 
-export interface ParamDecl {
-  name: string;
-  shape: number[];
-  init: (rng: Prng, n: number) => Float32Array;
-}
-
-export const zeros = (_: Prng, n: number): Float32Array => new Float32Array(n);
-export const ones = (_: Prng, n: number): Float32Array => new Float32Array(n).fill(1);
-/** Glorot/Xavier uniform for a [fanIn, fanOut] matrix. */
-export const glorot = (fanIn: number, fanOut: number) => (rng: Prng, n: number): Float32Array => {
-  const lim = Math.sqrt(6 / (fanIn + fanOut));
-  const a = new Float32Array(n);
-  for (let i = 0; i < n; i++) a[i] = (2 * rng.uniform() - 1) * lim;
-  return a;
-};
-
-export function mlpDecls(prefix: string, mlp: MlpSpec, zeroLast = false): ParamDecl[] {
-  const out: ParamDecl[] = [];
-  for (let i = 0; i + 1 < mlp.sizes.length; i++) {
-    const [a, b] = [mlp.sizes[i], mlp.sizes[i + 1]];
-    const last = i + 2 === mlp.sizes.length;
-    out.push({ name: `${prefix}.${i}.W`, shape: [a, b], init: last && zeroLast ? zeros : glorot(a, b) });
-    out.push({ name: `${prefix}.${i}.b`, shape: [b], init: zeros });
-  }
-  return out;
-}
-
 const size = (s: number[]): number => s.reduce((a, b) => a * b, 1);
+
+/** Initial values for one weight, as core/params.ts `ParamInit` says, from the seeded PRNG. */
+function initValues(init: ParamInit, rng: Prng, n: number): Float32Array {
+  if (init === 'zeros') return new Float32Array(n);
+  if (init === 'ones') return new Float32Array(n).fill(1);
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) a[i] = (2 * rng.uniform() - 1) * init.uniform;
+  return a;
+}
 
 /** Named tf.Variables; builds from declarations, either random or from given weights. */
 export class Params {
   readonly vars = new Map<string, tf.Variable>();
 
-  constructor(decls: ParamDecl[], weights: NamedWeight[] | undefined, seed: number, what: string) {
+  /** `shapes`: core's paramShapes(spec); given weights must match it exactly (core/params.ts `checkWeights`). */
+  constructor(shapes: ParamShape[], weights: NamedWeight[] | undefined, seed: number, what: string) {
     const given = new Map((weights ?? []).map((w) => [w.name, w]));
-    if (weights) {
-      const known = new Set(decls.map((d) => d.name));
-      const extra = weights.filter((w) => !known.has(w.name)).map((w) => w.name);
-      if (extra.length) throw new Error(`${what}: unexpected weight(s) ${extra.slice(0, 5).join(', ')} not in the spec`);
-    }
+    if (weights) checkWeights(shapes, weights, what);
     const rng = new Prng(seed >>> 0);
-    for (const d of decls) {
-      let data: Float32Array;
-      if (weights) {
-        const w = given.get(d.name);
-        if (!w) throw new Error(`${what}: weight "${d.name}" [${d.shape}] is missing`);
-        if (w.shape.length !== d.shape.length || w.shape.some((v, i) => v !== d.shape[i])) {
-          throw new Error(`${what}: weight "${d.name}" has shape [${w.shape}], the spec needs [${d.shape}]`);
-        }
-        if (w.data.length !== size(d.shape)) throw new Error(`${what}: weight "${d.name}" holds ${w.data.length} values, needs ${size(d.shape)}`);
-        data = w.data;
-      } else {
-        data = d.init(rng, size(d.shape));
-      }
+    for (const d of shapes) {
+      const data = weights ? given.get(d.name)!.data : initValues(d.init, rng, size(d.shape));
       // No variable name: tfjs registers names globally, and two models of one spec must coexist.
       const init = tf.tensor(data, d.shape, 'float32');
       this.vars.set(d.name, tf.variable(init, true));

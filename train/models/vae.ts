@@ -10,26 +10,10 @@
  * Both bound log p(x) from below and IWAE_K >= ELBO (Jensen), tightening as K grows.
  */
 import * as tf from '@tensorflow/tfjs';
-import { convOf, dataDim, type NamedWeight, type Prng, type VaeSpec } from '../../core';
-import { down, downDecls, up, upDecls } from './conv';
-import { Adam, LOG_2PI, mlp, mlpDecls, Params, post, pre, stdNormalLogProb, zeros, type ParamDecl } from './nn';
+import { convOf, dataDim, paramShapes, VAE_LOGVAR_MAX, VAE_LOGVAR_MIN, VAE_MIN_LOG_WEIGHT, type NamedWeight, type Prng, type VaeSpec } from '../../core';
+import { down, up } from './conv';
+import { Adam, LOG_2PI, mlp, Params, post, pre, stdNormalLogProb } from './nn';
 import type { TrainableModel } from './types';
-
-export function vaeDecls(spec: VaeSpec): ParamDecl[] {
-  const D = dataDim(spec);
-  const L = spec.latentDim;
-  const conv = convOf(spec);
-  if (conv) {
-    return [...downDecls('enc', spec.shape, conv, spec.encoder, 2 * L), ...upDecls('dec', spec.shape, conv, spec.decoder, L), { name: 'dec.logstd', shape: [D], init: zeros }];
-  }
-  if (spec.encoder.sizes[0] !== D || spec.encoder.sizes.at(-1) !== 2 * L) {
-    throw new Error(`vae: encoder sizes must run ${D} -> ... -> ${2 * L}, got [${spec.encoder.sizes}]`);
-  }
-  if (spec.decoder.sizes[0] !== L || spec.decoder.sizes.at(-1) !== D) {
-    throw new Error(`vae: decoder sizes must run ${L} -> ... -> ${D}, got [${spec.decoder.sizes}]`);
-  }
-  return [...mlpDecls('enc', spec.encoder), ...mlpDecls('dec', spec.decoder), { name: 'dec.logstd', shape: [D], init: zeros }];
-}
 
 export class Vae implements TrainableModel {
   private readonly p: Params;
@@ -37,7 +21,7 @@ export class Vae implements TrainableModel {
   private lr = 1e-3;
 
   constructor(readonly spec: VaeSpec, weights?: NamedWeight[], seed = 0) {
-    this.p = new Params(vaeDecls(spec), weights, seed, `vae ${spec.model}`);
+    this.p = new Params(paramShapes(spec), weights, seed, `vae ${spec.model}`);
   }
 
   weights(): NamedWeight[] { return this.p.snapshot(); }
@@ -59,8 +43,8 @@ export class Vae implements TrainableModel {
     const L = this.spec.latentDim;
     const conv = convOf(this.spec);
     const h = conv ? down(this.p, 'enc', this.spec.shape, conv, this.spec.encoder, y) : mlp(this.p, 'enc', this.spec.encoder, y);
-    const [mu, logvar] = tf.split(h, [L, L], 1) as [tf.Tensor2D, tf.Tensor2D];
-    return { mu, logvar };
+    const [mu, raw] = tf.split(h, [L, L], 1) as [tf.Tensor2D, tf.Tensor2D];
+    return { mu, logvar: tf.clipByValue(raw, VAE_LOGVAR_MIN, VAE_LOGVAR_MAX) as tf.Tensor2D };
   }
 
   /** decoder mean m(z) in model space. Not tidied: callers are. */
@@ -95,7 +79,7 @@ export class Vae implements TrainableModel {
     const logPz = stdNormalLogProb(z, 2);
     // log q(z|y) = sum_l [-0.5 log 2pi - 0.5 logvar_l - 0.5 eps_l^2]
     const logQ = tf.sub(tf.sub(tf.mul(-0.5, tf.sum(tf.square(eps), 2)), 0.5 * LOG_2PI * L), tf.expandDims(tf.mul(0.5, tf.sum(logvar, 1)), 1));
-    return tf.add(tf.sub(tf.add(logPyz, logPz), logQ), tf.expandDims(logdet, 1)) as tf.Tensor2D;
+    return tf.maximum(tf.add(tf.sub(tf.add(logPyz, logPz), logQ), tf.expandDims(logdet, 1)), VAE_MIN_LOG_WEIGHT) as tf.Tensor2D;
   }
 
   density(x: tf.Tensor2D, eps?: tf.Tensor3D): { elbo: tf.Tensor1D; iwae: tf.Tensor1D } {

@@ -11,7 +11,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { latentDim, Prng, type Family } from '../../core';
+import { latentDimOf, Prng, type Family } from '../../core';
 import { exportCheckpoint } from '../../export/export';
 import { assertConvTrainable, initBackend } from '../backend';
 import { readCheckpoint } from '../checkpoint';
@@ -37,7 +37,7 @@ function discAccuracy(ckPath: string): number {
   const idx = Int32Array.from({ length: 100 }, (_, i) => i);
   const acc = tf.tidy(() => {
     const real = tf.tensor2d(rows(ds, 'test', idx, new Prng(5)), [100, 784]);
-    const fake = gan.sample(tf.tensor2d(new Prng(6).normals(100 * latentDim(ck.spec)), [100, latentDim(ck.spec)])).x;
+    const fake = gan.sample(tf.tensor2d(new Prng(6).normals(100 * latentDimOf(ck.spec)), [100, latentDimOf(ck.spec)])).x;
     const r = gan.discriminate(real).dataSync();
     const f = gan.discriminate(fake).dataSync();
     return (r.filter((v) => v > 0).length + f.filter((v) => v <= 0).length) / 200;

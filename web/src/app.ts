@@ -39,7 +39,7 @@ export const app = {
   },
 };
 
-export const isImage = (m: Pick<Manifest, 'shape'>): boolean => m.shape.length === 2;
+export { isImage } from '../../core/protocol';
 
 /** Fills a <select> with models (optionally filtered), keeping the current choice if still offered. */
 export function fillModelSelect(sel: HTMLSelectElement, keep: (m: ModelIndex['models'][number]) => boolean = () => true): void {

@@ -10,7 +10,7 @@
  */
 import type { DensityResponse, SampleRequest } from '../../core/api';
 import type { Capability, DensityKind, Manifest } from '../../core/manifest';
-import { densityNoise, sampleNoise } from '../../core/prng';
+import { bitsPerDim, dataDim, densityInputs, runDensity, runSample, sampleNoiseFor, slerp, takesObservationNoise, type RunGraph } from '../../core/protocol';
 import { loadGraph, loadManifest, type Progress } from './models';
 import { Session } from './runtime';
 
@@ -38,8 +38,6 @@ export interface Engine {
   density(m: Manifest, x: Float32Array[], opts: { seed: number; k: number }): Promise<DensityResult>;
 }
 
-export const dimOf = (m: Pick<Manifest, 'shape'>): number => m.shape.reduce((a, b) => a * b, 1);
-
 function split(data: Float32Array, n: number): Float32Array[] {
   const d = data.length / n;
   return Array.from({ length: n }, (_, i) => data.slice(i * d, (i + 1) * d));
@@ -54,17 +52,15 @@ function stack(rows: Float32Array[]): Float32Array {
 
 /** Latents for interpolation: the z the sample endpoint would draw for each seed (n = 1). */
 export function latentFor(m: Manifest, seed: number, temperature: number): Float32Array {
-  return sampleNoise(seed, 1, m.latentDim, { temperature }).z;
+  return sampleNoiseFor(m, seed, 1, temperature).z;
 }
 
-export function lerpLatents(a: Float32Array, b: Float32Array, steps: number): Float32Array[] {
-  return Array.from({ length: steps }, (_, i) => {
-    const t = steps === 1 ? 0 : i / (steps - 1);
-    return a.map((v, j) => (1 - t) * v + t * b[j]);
-  });
+/** The path the API's interpolate endpoint takes: slerp (core/protocol.ts), one row per step. */
+export function interpolateLatents(a: Float32Array, b: Float32Array, steps: number): Float32Array[] {
+  return split(slerp(a, b, steps), steps);
 }
 
-export const bitsPerDim = (logp: number, dim: number): number => -logp / (dim * Math.LN2);
+export { bitsPerDim };
 
 // ---------------------------------------------------------------- in the browser
 
@@ -88,11 +84,8 @@ export class BrowserEngine implements Engine {
 
   private async runSample(m: Manifest, z: Float32Array, noise: Float32Array | undefined, n: number, mode: Mode): Promise<Float32Array[]> {
     const s = await this.session(m, 'sample');
-    const feeds: Record<string, { data: Float32Array; dims: number[] }> = { z: { data: z, dims: [n, m.latentDim] } };
-    if (m.family === 'vae') feeds.noise = { data: noise ?? new Float32Array(n * dimOf(m)), dims: [n, dimOf(m)] };
-    const out = await s.run(feeds);
-    const x = m.family === 'vae' && mode === 'mean' ? out.x_mean : out.x;
-    return split(x.data, n);
+    const run: RunGraph = (feeds) => s.run(feeds);
+    return split(await runSample(m, run, z, n, { noise, mode }), n);
   }
 
   /**
@@ -109,10 +102,7 @@ export class BrowserEngine implements Engine {
   async sample(m: Manifest, req: { n: number; seed: number; temperature: number; mode: Mode }): Promise<SampleResult> {
     await this.warmSample(m);
     const t0 = performance.now();
-    const { z, noise } = sampleNoise(req.seed, req.n, m.latentDim, {
-      temperature: req.temperature,
-      observationDim: m.family === 'vae' ? dimOf(m) : undefined,
-    });
+    const { z, noise } = sampleNoiseFor(m, req.seed, req.n, req.temperature);
     const rows = await this.runSample(m, z, noise, req.n, req.mode);
     return { rows, ms: performance.now() - t0 };
   }
@@ -129,28 +119,11 @@ export class BrowserEngine implements Engine {
     const s = await this.session(m, 'density');
     const t0 = performance.now();
     const n = xs.length;
-    const d = dimOf(m);
-    const isVae = m.family === 'vae';
-    const { u, eps } = densityNoise(opts.seed, n, d, {
-      dequantise: m.discrete,
-      k: isVae ? opts.k : undefined,
-      latentDim: isVae ? m.latentDim : undefined,
-    });
-    const x = stack(xs);
-    // integer pixel + U[0,1), as the API does
-    if (u) for (let i = 0; i < x.length; i++) x[i] = Math.floor(x[i]) + u[i];
-    const feeds: Record<string, { data: Float32Array; dims: number[] }> = { x: { data: x, dims: [n, d] } };
-    if (eps) feeds.eps = { data: eps, dims: [n, opts.k, m.latentDim] };
-    const out = await s.run(feeds);
-    let result: Omit<DensityResult, 'ms'>;
-    if (m.family === 'vae') {
-      const elbo = Array.from(out.elbo.data);
-      const iwae = Array.from(out.iwae.data);
-      result = opts.k > 1 ? { logp: iwae, kind: 'iwae', elbo } : { logp: elbo, kind: 'elbo', elbo };
-    } else {
-      result = { logp: Array.from(out.logp.data), kind: m.density ?? 'exact' };
-    }
-    if (m.discrete) result.bitsPerDim = result.logp.map((l) => bitsPerDim(l, d));
+    const { x, eps } = densityInputs(m, stack(xs), n, opts.seed, opts.k);
+    const out = await runDensity(m, (feeds) => s.run(feeds), x, n, eps && { data: eps, k: opts.k });
+    const result: Omit<DensityResult, 'ms'> = { logp: Array.from(out.logp), kind: out.kind };
+    if (out.elbo) result.elbo = Array.from(out.elbo);
+    if (m.discrete) result.bitsPerDim = result.logp.map((l) => bitsPerDim(l, dataDim(m)));
     return { ...result, ms: performance.now() - t0 };
   }
 }
@@ -170,7 +143,7 @@ export class ApiEngine implements Engine {
   async sample(m: Manifest, req: { n: number; seed: number; temperature: number; mode: Mode }): Promise<SampleResult> {
     const t0 = performance.now();
     const body: SampleRequest = { n: req.n, seed: req.seed, temperature: req.temperature };
-    if (m.family === 'vae') body.mode = req.mode;
+    if (takesObservationNoise(m)) body.mode = req.mode;
     const res = await post<{ samples: number[][] }>(`v1/models/${encodeURIComponent(m.id)}/sample`, body);
     return { rows: res.samples.map((r) => Float32Array.from(r)), ms: performance.now() - t0 };
   }

@@ -1,14 +1,15 @@
 /**
  * View 2: every family trained on one data set, side by side: samples, and for
  * 2-D models the density on a grid under them (or why there is none), then the
- * DESIGN.md table built from core/manifest.ts FAMILY_TRAITS and the manifests.
+ * table of what each family is, built from the family descriptors
+ * (core/families/) and the manifests.
  */
-import { FAMILY_TRAITS, type Manifest } from '../../../core/manifest';
+import { FAMILY_ORDER, familyOf } from '../../../core/families';
+import type { Manifest } from '../../../core/manifest';
 import type { Family } from '../../../core/spec';
 import { $, app, guarded, intValue, isImage, setStatus, where } from '../app';
 import { boxFor, drawImageGrid, drawScatter, gridPoints } from '../draw';
 
-const FAMILY_NAMES: Record<Family, string> = { vae: 'VAE', gan: 'GAN', flow: 'Flow (NICE / RealNVP)', made: 'Autoregressive (MADE)' };
 const HEAT_RES = 48;
 
 export function initCompare(): void {
@@ -32,8 +33,7 @@ async function run(): Promise<void> {
   const seed = intValue('compare-seed', 0);
   const ids = app.index.models.filter((m) => m.dataset === dataset).map((m) => m.id);
   const manifests = await Promise.all(ids.map((id) => app.manifest(id)));
-  const order: Family[] = ['vae', 'gan', 'flow', 'made'];
-  manifests.sort((a, b) => order.indexOf(a.family) - order.indexOf(b.family) || a.id.localeCompare(b.id));
+  manifests.sort((a, b) => FAMILY_ORDER.indexOf(a.family) - FAMILY_ORDER.indexOf(b.family) || a.id.localeCompare(b.id));
   const cards = $('compare-cards');
   cards.replaceChildren();
   await renderTable(manifests);
@@ -43,7 +43,7 @@ async function run(): Promise<void> {
     card.dataset.model = m.id;
     card.dataset.family = m.family;
     const h = document.createElement('h3');
-    h.textContent = `${m.id}: ${FAMILY_NAMES[m.family]}`;
+    h.textContent = `${m.id}: ${familyOf(m.family).title}`;
     const canvas = document.createElement('canvas');
     canvas.setAttribute('aria-label', `Samples from ${m.id}`);
     const note = document.createElement('p');
@@ -88,9 +88,9 @@ async function renderCard(m: Manifest, seed: number, canvas: HTMLCanvasElement, 
   note.textContent = lines.join(' ');
 }
 
-/** DESIGN.md's table, one column per family; families with models on this data set are highlighted. */
+/** What each family is, one column per family; families with models on this data set are highlighted. */
 async function renderTable(manifests: Manifest[]): Promise<void> {
-  const families = Object.keys(FAMILY_TRAITS) as Family[];
+  const families = FAMILY_ORDER;
   const present = new Set(manifests.map((m) => m.family));
   const row = (head: string, cells: string[]): HTMLTableRowElement => {
     const tr = document.createElement('tr');
@@ -105,7 +105,7 @@ async function renderTable(manifests: Manifest[]): Promise<void> {
   for (const f of families) {
     const th = document.createElement('th');
     th.scope = 'col';
-    th.textContent = FAMILY_NAMES[f];
+    th.textContent = familyOf(f).title;
     if (present.has(f)) th.className = 'present';
     headRow.append(th);
   }
@@ -114,10 +114,10 @@ async function renderTable(manifests: Manifest[]): Promise<void> {
   thead.append(headRow);
   const tbody = document.createElement('tbody');
   tbody.append(
-    row('z -> x', families.map((f) => FAMILY_TRAITS[f].decoder)),
-    row('training loss', families.map((f) => FAMILY_TRAITS[f].training)),
-    row('log p(x)', families.map((f) => FAMILY_TRAITS[f].logp)),
-    row('x -> z', families.map((f) => FAMILY_TRAITS[f].inverse)),
+    row('z -> x', families.map((f) => familyOf(f).traits.decoder)),
+    row('training loss', families.map((f) => familyOf(f).traits.training)),
+    row('log p(x)', families.map((f) => familyOf(f).traits.logp)),
+    row('x -> z', families.map((f) => familyOf(f).traits.inverse)),
     row('models here', families.map((f) => modelsOf(f).map((m) => m.id).join(', ') || '—')),
     row('capabilities', families.map((f) => modelsOf(f).map((m) => m.capabilities.join(' / ')).join('; ') || '—')),
     row('held-out', families.map((f) => modelsOf(f).map((m) => Object.entries(m.metrics).map(([k, v]) => `${k} ${Number(v).toFixed(3)}`).join(', ')).join('; ') || '—')),

@@ -1,7 +1,7 @@
-/** View 3: linear interpolation in latent space between the latents of two seeds. */
+/** View 3: spherical interpolation (slerp, as the API) in latent space between the latents of two seeds. */
 import { $, app, fillModelSelect, guarded, intValue, isImage, numValue, setStatus, where } from '../app';
 import { boxFor, drawImageGrid, drawScatter } from '../draw';
-import { latentFor, lerpLatents } from '../engine';
+import { interpolateLatents, latentFor } from '../engine';
 
 export function initInterpolate(): void {
   $<HTMLFormElement>('interp-form').addEventListener('submit', (ev) => {
@@ -22,7 +22,7 @@ async function run(): Promise<void> {
   const b = intValue('interp-b', 2);
   const steps = intValue('interp-steps', 10, 2, 64);
   const temperature = Math.max(0, numValue('interp-temp', 1));
-  const zs = lerpLatents(latentFor(m, a, temperature), latentFor(m, b, temperature), steps);
+  const zs = interpolateLatents(latentFor(m, a, temperature), latentFor(m, b, temperature), steps);
   setStatus(`interpolating ${m.id} ${where()}…`);
   const { rows, ms } = await app.engine().decode(m, zs);
   const canvas = $<HTMLCanvasElement>('interp-canvas');

@@ -1,0 +1,70 @@
+/** The GAN family: a generator and a training-only discriminator (core/spec.ts `GanSpec`). */
+import { convDownShapes, convGeom, convUpShapes, mlpShapes, type ParamShape } from '../params';
+import { convOf, dataDim, type GanSpec } from '../spec';
+import { image, toyPre, type FamilyDescriptor } from './common';
+
+/** Sigmoid generator output on the unit preprocess: model space [0, 1] (the image defaults). */
+export const isImageGan = (spec: GanSpec): boolean => spec.generator.output === 'sigmoid';
+
+const trainingOnly = (s: ParamShape[]): ParamShape[] => s.map((p) => ({ ...p, trainingOnly: true }));
+
+export const gan: FamilyDescriptor<GanSpec> = {
+  family: 'gan',
+  title: 'GAN',
+  models: { gan: 'GAN', dcgan: 'DCGAN' },
+  defaultId: (_model, dataset) => `gan-${dataset}`,
+  capabilities: ['sample'],
+  density: null,
+  unavailable: {
+    density: 'GANs define no tractable density',
+    encode: 'inverting a GAN generator is ill-posed',
+  },
+  traits: {
+    decoder: 'deterministic generator',
+    training: 'minimax game (Jensen-Shannon, non-saturating loss)',
+    logp: 'none: a GAN defines no tractable density',
+    inverse: 'none: inverting a GAN generator is ill-posed',
+  },
+  protocol: {},
+  signatures: (D, L) => ({ sample: { inputs: { z: ['N', L] }, outputs: { x: ['N', D] } } }),
+  latentDim: (spec) => spec.latentDim,
+  defaultSpec(model, shape, opts) {
+    const D = dataDim({ shape });
+    const img = image(shape);
+    const tiny = opts.size === 'tiny';
+    const L = img ? (tiny ? 8 : 64) : 2;
+    if (model === 'dcgan' && opts.arch !== 'conv') throw new Error('dcgan is the conv GAN: add --arch conv');
+    if (opts.arch === 'conv') {
+      const conv = { channels: tiny ? [4, 8] : [16, 32], kernel: 3 };
+      const { F } = convGeom(shape, conv);
+      return {
+        family: 'gan', model: 'dcgan', shape, preprocess: { kind: 'unit' }, latentDim: L, arch: 'conv', conv,
+        generator: { sizes: [L, F], hidden: 'leakyRelu', output: 'sigmoid' },
+        discriminator: { sizes: [F, 1], hidden: 'leakyRelu', output: 'linear' },
+      };
+    }
+    const h = (toy: number[], img2: number[]) => (tiny ? [16] : img ? img2 : toy);
+    return {
+      family: 'gan', model: 'gan', shape, preprocess: img ? { kind: 'unit' } : toyPre(D, opts), latentDim: L,
+      // images: leakyRelu with He init keeps the samples dependent on z; relu collapsed (train/models/gan.ts)
+      generator: { sizes: [L, ...h([128, 128], [256, 512]), D], hidden: img ? 'leakyRelu' : 'relu', output: img ? 'sigmoid' : 'linear' },
+      discriminator: { sizes: [D, ...h([128, 128], [512, 256]), 1], hidden: 'leakyRelu', output: 'linear' },
+    };
+  },
+  paramShapes(spec) {
+    const D = dataDim(spec);
+    const L = spec.latentDim;
+    const conv = convOf(spec);
+    if (conv) {
+      return [...convUpShapes('gen', spec.shape, conv, spec.generator, L, isImageGan(spec)), ...trainingOnly(convDownShapes('disc', spec.shape, conv, spec.discriminator, 1))];
+    }
+    if (spec.generator.sizes[0] !== L || spec.generator.sizes.at(-1) !== D) {
+      throw new Error(`gan: generator sizes must run ${L} -> ... -> ${D}, got [${spec.generator.sizes}]`);
+    }
+    if (spec.discriminator.sizes[0] !== D || spec.discriminator.sizes.at(-1) !== 1) {
+      throw new Error(`gan: discriminator sizes must run ${D} -> ... -> 1, got [${spec.discriminator.sizes}]`);
+    }
+    // image GANs: He uniform for the generator's hidden layers (train/models/gan.ts says why)
+    return [...mlpShapes('gen', spec.generator, { he: isImageGan(spec) }), ...trainingOnly(mlpShapes('disc', spec.discriminator))];
+  },
+};

@@ -1,0 +1,81 @@
+/**
+ * The autoregressive family: MADE with Gaussian conditionals (maths in
+ * core/spec.ts `MadeSpec`). No latent code; exact log p(x) in one pass;
+ * sampling takes one pass of the sample graph per dimension.
+ */
+import { mlpShapes } from '../params';
+import { dataDim, type MadeSpec, type MlpSpec } from '../spec';
+import { image, logitPre, noConv, toyPre, type FamilyDescriptor } from './common';
+
+/** The masked net: D -> hidden -> 2D (means, then log-stds). */
+export function madeNet(spec: MadeSpec): MlpSpec {
+  const D = dataDim(spec);
+  return { sizes: [D, ...spec.hidden, 2 * D], hidden: spec.activation, output: 'linear' };
+}
+
+/**
+ * The binary masks of every layer of `madeNet`, each [in, out] like its W:
+ * mask[i][r * out + c] = 1 keeps W[r, c].
+ */
+export function madeMasks(spec: MadeSpec): Float32Array[] {
+  const D = dataDim(spec);
+  const degrees: number[][] = [Array.from({ length: D }, (_, d) => d + 1)];
+  for (const h of spec.hidden) degrees.push(Array.from({ length: h }, (_, k) => (D > 1 ? (k % (D - 1)) + 1 : 1)));
+  const masks: Float32Array[] = [];
+  for (let l = 1; l < degrees.length; l++) {
+    const [from, to] = [degrees[l - 1], degrees[l]];
+    const m = new Float32Array(from.length * to.length);
+    from.forEach((a, r) => to.forEach((b, c) => (m[r * to.length + c] = b >= a ? 1 : 0)));
+    masks.push(m);
+  }
+  // outputs: mean and log-std of dimension d see degrees < d + 1 only
+  const last = degrees[degrees.length - 1];
+  const out = new Float32Array(last.length * 2 * D);
+  last.forEach((a, r) => {
+    for (let d = 0; d < D; d++) {
+      const keep = d + 1 > a ? 1 : 0;
+      out[r * 2 * D + d] = keep;
+      out[r * 2 * D + D + d] = keep;
+    }
+  });
+  masks.push(out);
+  return masks;
+}
+
+export const made: FamilyDescriptor<MadeSpec> = {
+  family: 'made',
+  title: 'Autoregressive (MADE)',
+  models: { made: 'MADE' },
+  defaultId: (_model, dataset) => `made-${dataset}`,
+  capabilities: ['sample', 'density'],
+  density: 'exact',
+  unavailable: {
+    encode: 'an autoregressive model has no latent code: it factorises p(x) into conditionals p(x_d | x_<d)',
+  },
+  traits: {
+    decoder: 'no latent code; samples one dimension at a time (D passes)',
+    training: 'exact maximum likelihood',
+    logp: 'exact, product of the conditionals, in one pass',
+    inverse: 'none: no latent code',
+  },
+  protocol: { autoregressive: true },
+  signatures: (D) => ({
+    sample: { inputs: { z: ['N', D], y: ['N', D] }, outputs: { y_next: ['N', D], x: ['N', D] } },
+    density: { inputs: { x: ['N', D] }, outputs: { logp: ['N'] } },
+  }),
+  latentDim: (spec) => dataDim(spec),
+  defaultSpec(_model, shape, opts) {
+    noConv('made', opts);
+    const D = dataDim({ shape });
+    const img = image(shape);
+    const tiny = opts.size === 'tiny';
+    return {
+      family: 'made', model: 'made', shape, preprocess: img ? logitPre : toyPre(D, opts),
+      // images: 160 hidden units keep both graphs near 1.5 MB each (3 x 784 x 160 weights)
+      hidden: tiny ? [16] : img ? [160] : [64, 64],
+      activation: 'relu',
+      minLogStd: img ? -5 : -4,
+    };
+  },
+  paramShapes: (spec) => mlpShapes('made', madeNet(spec)),
+};

@@ -1,0 +1,70 @@
+/**
+ * What a family is, as data: one `FamilyDescriptor` per family
+ * (core/families/<family>.ts), registered in core/families/index.ts. Every
+ * stage asks the descriptor instead of testing `family === ...`.
+ */
+import type { Capability, DensityKind } from '../manifest';
+import type { ParamShape } from '../params';
+import type { Arch, Family, ModelSpec } from '../spec';
+
+/** A tensor dimension in a graph signature: fixed, or the dynamic batch N / importance samples K. */
+export type Dim = number | 'N' | 'K';
+
+export interface Signature {
+  inputs: Record<string, Dim[]>;
+  outputs: Record<string, Dim[]>;
+}
+
+export interface SpecOptions {
+  /** toys: per-dimension mean and std of the training data (affine standardisation); default 0 and 1 */
+  shift?: number[];
+  scale?: number[];
+  /** tiny: small nets for tests and benchmarks */
+  size?: 'default' | 'tiny';
+  /** 'conv': conv encoder/decoder (VAE) or DCGAN-style nets (GAN); images only */
+  arch?: Arch;
+}
+
+/** How the graphs of a family are fed and read (core/protocol.ts interprets it). */
+export interface GraphProtocol {
+  /** the sample graph also takes observation noise `noise` [N, D] and answers the mean as `meanOutput` */
+  observationNoise?: { meanOutput: string };
+  /**
+   * Sampling is autoregressive: the sample graph maps (z, y) -> (y_next, x), where
+   * y_next_i depends on y_<i only. Starting from y = 0 and feeding y_next
+   * back, dimension i is final after pass i + 1, so D passes give the sample.
+   */
+  autoregressive?: boolean;
+  /** the density graph takes eps [N, K, L] and answers `elbo` and `iwae` (else it answers `logp`) */
+  importanceSampled?: boolean;
+  /** encode outputs: the latent, and the posterior log-variance where there is one */
+  encode?: { z: string; logvar?: string };
+}
+
+export interface FamilyTraits {
+  decoder: string;
+  training: string;
+  logp: string;
+  inverse: string;
+}
+
+export interface FamilyDescriptor<S extends ModelSpec = ModelSpec> {
+  family: Family;
+  /** heading for people, e.g. 'Flow (NICE / RealNVP)' */
+  title: string;
+  /** model names with their display names; the first is the default */
+  models: Record<string, string>;
+  /** default model id: the id prefix plus the data set */
+  defaultId(model: string, dataset: string): string;
+  capabilities: Capability[];
+  density: DensityKind | null;
+  /** why each capability the family lacks is missing, shown to users (422 messages, the page) */
+  unavailable: Partial<Record<Capability, string>>;
+  traits: FamilyTraits;
+  protocol: GraphProtocol;
+  /** graph signatures for data dimension D and latent dimension L */
+  signatures(D: number, L: number): Partial<Record<Capability, Signature>>;
+  latentDim(spec: S): number;
+  defaultSpec(model: string, shape: number[], opts: SpecOptions): S;
+  paramShapes(spec: S): ParamShape[];
+}

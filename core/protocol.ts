@@ -1,0 +1,149 @@
+/**
+ * The graph protocol: which feeds each capability's graph takes and how its
+ * outputs are read, written once for every family from its descriptor
+ * (core/families/). edge/ (the API), web/ (the page) and export/ (verification)
+ * all run graphs through these functions, handing in a `run` that executes
+ * one graph in their own runtime. Pure: no onnxruntime here.
+ *
+ * Randomness is drawn by the callers from core/prng.ts (`sampleNoise`,
+ * `densityNoise`) and passed in, so a seed means the same thing everywhere.
+ */
+import { descriptorOf as describe } from './families';
+import type { DensityKind, Manifest } from './manifest';
+import { densityNoise, sampleNoise } from './prng';
+import { dataDim } from './spec';
+
+export interface Tensor {
+  data: Float32Array;
+  dims: number[];
+}
+export type Feeds = Record<string, Tensor>;
+/** Runs one graph (sample, density or encode) on named float32 inputs. */
+export type RunGraph = (feeds: Feeds) => Promise<Record<string, Tensor>>;
+
+/** What the protocol needs to know of a model: its manifest, or the same fields of a spec. */
+export type ModelInfo = Pick<Manifest, 'family' | 'shape' | 'latentDim'> & Partial<Pick<Manifest, 'discrete' | 'density'>>;
+
+export { dataDim };
+
+/** Image models (samples of shape [H, W]) get image grids, PNGs and bits/dim. */
+export const isImage = (m: Pick<Manifest, 'shape'>): boolean => m.shape.length === 2;
+
+/** Whether the sample graph takes observation noise (the VAE's draw from p(x|z)). */
+export const takesObservationNoise = (m: Pick<Manifest, 'family'>): boolean => !!describe(m).protocol.observationNoise;
+/** Whether the density graph takes importance samples eps [N, K, L] (the VAE). */
+export const importanceSampled = (m: Pick<Manifest, 'family'>): boolean => !!describe(m).protocol.importanceSampled;
+
+/** Graph runs one sample takes: 1, or D for an autoregressive family (one pass per dimension). */
+export function samplePasses(m: Pick<Manifest, 'family' | 'shape'>): number {
+  return describe(m).protocol.autoregressive ? dataDim(m) : 1;
+}
+
+/** The work of sampling n rows, in data-sized rows: n x D x passes (what the API's budget counts). */
+export function sampleWork(m: Pick<Manifest, 'family' | 'shape'>, n: number): number {
+  return n * dataDim(m) * samplePasses(m);
+}
+
+/** The noise of a sample request: z [n, L] then, where the family takes it, observation noise [n, D]. */
+export function sampleNoiseFor(m: ModelInfo, seed: number, n: number, temperature: number): { z: Float32Array; noise?: Float32Array } {
+  return sampleNoise(seed, n, m.latentDim, { temperature, observationDim: takesObservationNoise(m) ? dataDim(m) : undefined });
+}
+
+/**
+ * z [n, L] -> x [n, D] through the sample graph. `mode` 'mean' reads the
+ * decoder mean where the family has one (the VAE); observation noise absent
+ * means zeros. Autoregressive families run the graph D times (see GraphProtocol).
+ */
+export async function runSample(m: ModelInfo, run: RunGraph, z: Float32Array, n: number, opts: { noise?: Float32Array; mode?: 'mean' | 'sample' } = {}): Promise<Float32Array> {
+  const p = describe(m).protocol;
+  const D = dataDim(m);
+  const feeds: Feeds = { z: { data: z, dims: [n, m.latentDim] } };
+  if (p.observationNoise) feeds.noise = { data: opts.noise ?? new Float32Array(n * D), dims: [n, D] };
+  const name = p.observationNoise && opts.mode === 'mean' ? p.observationNoise.meanOutput : 'x';
+  if (!p.autoregressive) return read(await run(feeds), name);
+  let y: Float32Array = new Float32Array(n * D);
+  let x: Float32Array = y;
+  for (let pass = 0; pass < D; pass++) {
+    const out = await run({ ...feeds, y: { data: y, dims: [n, D] } });
+    y = read(out, 'y_next');
+    x = read(out, 'x');
+  }
+  return x;
+}
+
+/**
+ * The noise of a density request: dequantisation u for discrete models, eps
+ * for importance-sampled families, and the dequantised x (integer pixel + u).
+ */
+export function densityInputs(m: ModelInfo, x: Float32Array, n: number, seed: number, k: number): { x: Float32Array; eps?: Float32Array } {
+  const D = dataDim(m);
+  const is = importanceSampled(m);
+  const { u, eps } = densityNoise(seed, n, D, { dequantise: !!m.discrete, k: is ? k : undefined, latentDim: is ? m.latentDim : undefined });
+  if (!u) return { x, eps };
+  // integer pixel + U[0,1): a continuous density on [0,256)^D whose bits/dim compare with papers
+  const xd = new Float32Array(x.length);
+  for (let i = 0; i < x.length; i++) xd[i] = Math.floor(x[i]) + u[i];
+  return { x: xd, eps };
+}
+
+export interface DensityOutputs {
+  logp: Float32Array;
+  kind: DensityKind;
+  /** importance-sampled families: the ELBO beside the IWAE estimate */
+  elbo?: Float32Array;
+}
+
+/** x [n, D] (already dequantised) -> log p(x) per row: exact, or the ELBO (k = 1) / IWAE bound (k > 1). */
+export async function runDensity(m: ModelInfo, run: RunGraph, x: Float32Array, n: number, eps?: { data: Float32Array; k: number }): Promise<DensityOutputs> {
+  const D = dataDim(m);
+  const feeds: Feeds = { x: { data: x, dims: [n, D] } };
+  if (!importanceSampled(m)) return { logp: read(await run(feeds), 'logp'), kind: m.density ?? describe(m).density ?? 'exact' };
+  if (!eps) throw new Error(`${m.family} density needs importance samples eps [n, k, ${m.latentDim}]`);
+  feeds.eps = { data: eps.data, dims: [n, eps.k, m.latentDim] };
+  const out = await run(feeds);
+  const elbo = read(out, 'elbo');
+  return eps.k > 1 ? { logp: read(out, 'iwae'), kind: 'iwae', elbo } : { logp: elbo, kind: 'elbo', elbo };
+}
+
+/** x [n, D] -> z [n, L] (and the posterior log-variance where the family has one). */
+export async function runEncode(m: ModelInfo, run: RunGraph, x: Float32Array, n: number): Promise<{ z: Float32Array; logvar?: Float32Array }> {
+  const e = describe(m).protocol.encode;
+  if (!e) throw new Error(`${m.family} models have no encoder`);
+  const out = await run({ x: { data: x, dims: [n, dataDim(m)] } });
+  return e.logvar ? { z: read(out, e.z), logvar: read(out, e.logvar) } : { z: read(out, e.z) };
+}
+
+/** bits per dimension of a log-density in nats */
+export const bitsPerDim = (logp: number, D: number): number => -logp / (D * Math.LN2);
+
+/**
+ * Spherical interpolation between latents a and b, `steps` rows [steps, L].
+ * Latents drawn from N(0, I) concentrate on a shell of radius sqrt(L); a
+ * straight line between two of them passes through the improbable region
+ * near the origin, while the great circle stays on the shell.
+ */
+export function slerp(a: Float32Array, b: Float32Array, steps: number): Float32Array {
+  const L = a.length;
+  let dot = 0, na = 0, nb = 0;
+  for (let i = 0; i < L; i++) {
+    dot += a[i] * b[i];
+    na += a[i] * a[i];
+    nb += b[i] * b[i];
+  }
+  const omega = Math.acos(Math.min(1, Math.max(-1, dot / Math.sqrt(na * nb || 1))));
+  const z = new Float32Array(steps * L);
+  for (let s = 0; s < steps; s++) {
+    const t = steps === 1 ? 0 : s / (steps - 1);
+    // nearly parallel latents: slerp degenerates to lerp
+    const wa = omega < 1e-6 ? 1 - t : Math.sin((1 - t) * omega) / Math.sin(omega);
+    const wb = omega < 1e-6 ? t : Math.sin(t * omega) / Math.sin(omega);
+    for (let i = 0; i < L; i++) z[s * L + i] = wa * a[i] + wb * b[i];
+  }
+  return z;
+}
+
+function read(out: Record<string, Tensor>, name: string): Float32Array {
+  const t = out[name];
+  if (!t) throw new Error(`graph has no output '${name}'`);
+  return t.data;
+}

@@ -1,0 +1,104 @@
+// The one contract every invertible step keeps (train/models/steps.ts), checked
+// on every step kind: inverse(forward(y)) = y, the two log-dets sum to zero,
+// and the forward log-det is log|det| of the step's Jacobian (autodiff).
+import * as tf from '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { mlpShapes, paramShapes, Prng, type MadeSpec, type NamedWeight, type ParamShape } from '../../core';
+import { initBackend } from '../backend';
+import { Params } from '../models/nn';
+import { AutoregressiveStep } from '../models/made';
+import { ActNorm, Coupling, Scale, type FlowStep } from '../models/steps';
+
+const D = 5;
+const net = (out: number) => ({ sizes: [D, 8, out], hidden: 'tanh' as const, output: 'linear' as const });
+const mask = [1, 0, 1, 0, 1];
+const made: MadeSpec = { family: 'made', model: 'made', shape: [D], preprocess: { kind: 'unit' }, hidden: [16, 16], activation: 'tanh', minLogStd: -5 };
+
+/** Each step kind: the weights it reads and how to build it over them. */
+const STEP_KINDS: Array<[string, ParamShape[], (p: Params) => FlowStep & { dispose?(): void }]> = [
+  ['actnorm', [{ name: 'an.logs', shape: [D], init: 'zeros' }, { name: 'an.bias', shape: [D], init: 'zeros' }], (p) => new ActNorm(p, 'an.logs', 'an.bias')],
+  ['scale', [{ name: 'final.logs', shape: [D], init: 'zeros' }], (p) => new Scale(p, 'final.logs')],
+  ['additive coupling (NICE)', mlpShapes('net', net(D)), (p) => new Coupling(p, 'net', net(D), mask)],
+  ['affine coupling (RealNVP)', [...mlpShapes('net', net(2 * D)), { name: 'scale', shape: [D], init: 'ones' }], (p) => new Coupling(p, 'net', net(2 * D), mask, 'scale')],
+  ['autoregressive (MADE, a one-step MAF)', paramShapes(made), (p) => new AutoregressiveStep(p, made)],
+];
+
+/** Random weights N(0, 0.5^2) for the given shapes: the default init makes most steps the identity. */
+function randomParams(shapes: ParamShape[], seed: number): Params {
+  const rng = new Prng(seed);
+  const w: NamedWeight[] = shapes.map((s) => ({ name: s.name, shape: s.shape, data: rng.normals(s.shape.reduce((a, b) => a * b, 1), 0.5) }));
+  return new Params(shapes, w, 0, 'step test');
+}
+
+/** log|det| of a square matrix (float64 Gaussian elimination with partial pivoting). */
+function logAbsDet(a: number[][]): number {
+  const m = a.map((r) => [...r]);
+  const n = m.length;
+  let s = 0;
+  for (let c = 0; c < n; c++) {
+    let p = c;
+    for (let r = c + 1; r < n; r++) if (Math.abs(m[r][c]) > Math.abs(m[p][c])) p = r;
+    [m[c], m[p]] = [m[p], m[c]];
+    s += Math.log(Math.abs(m[c][c]));
+    for (let r = c + 1; r < n; r++) {
+      const f = m[r][c] / m[c][c];
+      for (let k = c; k < n; k++) m[r][k] -= f * m[c][k];
+    }
+  }
+  return s;
+}
+
+/** Jacobian d forward(y)_i / d y_j of one row, by autodiff: J[i][j]. */
+function jacobian(step: FlowStep, row: Float32Array): number[][] {
+  return Array.from({ length: row.length }, (_, i) =>
+    tf.tidy(() => Array.from(tf.grad((y: tf.Tensor) => tf.sum(tf.slice(step.forward(y as tf.Tensor2D).y, [0, i], [1, 1])))(tf.tensor2d(row, [1, row.length])).dataSync())),
+  );
+}
+
+beforeAll(async () => {
+  await initBackend('cpu');
+});
+
+describe.each(STEP_KINDS)('step: %s', (_name, shapes, make) => {
+  const y = tf.tensor2d(new Prng(3).normals(20 * D), [20, D]);
+
+  it('inverse(forward(y)) = y and the log-dets sum to 0', () => {
+    const step = make(randomParams(shapes, 7));
+    tf.tidy(() => {
+      const f = step.forward(y);
+      const b = step.inverse(f.y);
+      // the random step must move the points, or the round trip proves nothing
+      expect(tf.max(tf.abs(tf.sub(f.y, y))).dataSync()[0]).toBeGreaterThan(0.05);
+      expect(tf.max(tf.abs(tf.sub(b.y, y))).dataSync()[0]).toBeLessThan(1e-4);
+      expect(f.logdet.shape).toEqual([20]);
+      expect(tf.max(tf.abs(tf.add(f.logdet, b.logdet))).dataSync()[0]).toBeLessThan(1e-4);
+    });
+    step.dispose?.();
+  });
+
+  it('the forward log-det is log|det J| of the forward map', () => {
+    const step = make(randomParams(shapes, 8));
+    const row = new Prng(4).normals(D);
+    const J = jacobian(step, row);
+    const ld = tf.tidy(() => step.forward(tf.tensor2d(row, [1, D])).logdet.dataSync()[0]);
+    expect(Math.abs(logAbsDet(J) - ld)).toBeLessThan(1e-3);
+    step.dispose?.();
+  });
+});
+
+describe('MADE is autoregressive', () => {
+  it('output d of the forward map depends on inputs < d only, and on some of them (Jacobian)', () => {
+    const step = new AutoregressiveStep(randomParams(paramShapes(made), 9), made);
+    const row = new Prng(5).normals(D);
+    const J = jacobian(step, row);
+    const alpha = tf.tidy(() => Array.from(step.conditionals(tf.tensor2d(row, [1, D])).alpha.dataSync()));
+    for (let d = 0; d < D; d++) {
+      // d u_d / d y_d = exp(-alpha_d) exactly when mu_d and alpha_d do not see y_d; nothing from y_j, j > d
+      expect(Math.abs(J[d][d] - Math.exp(-alpha[d])) / Math.exp(-alpha[d]), `du_${d}/dy_${d}`).toBeLessThan(1e-5);
+      for (let j = d + 1; j < D; j++) expect(J[d][j], `du_${d}/dy_${j}`).toBe(0);
+      // the conditionals do use the past (a fully masked net would pass the check above too)
+      if (d > 0) expect(Math.max(...J[d].slice(0, d).map(Math.abs)), `du_${d}/dy_<${d}`).toBeGreaterThan(1e-3);
+    }
+    step.dispose();
+  });
+});
