@@ -101,7 +101,7 @@ describe('wasm training kernels match the cpu backend', () => {
 describe('a training step leaks no tensors and no backend buffers (wasm)', () => {
   const cases: Array<[Family, string, string, 'mlp' | 'conv']> = [
     ['flow', 'realnvp', 'moons', 'mlp'], ['flow', 'nice', 'mnist', 'mlp'], ['vae', 'vae', 'moons', 'mlp'],
-    ['vae', 'vae', 'mnist', 'conv'], ['gan', 'gan', 'moons', 'mlp'], ['gan', 'dcgan', 'mnist', 'conv'],
+    ['vae', 'vae', 'mnist', 'conv'], ['gan', 'gan', 'moons', 'mlp'], ['gan', 'dcgan', 'mnist', 'conv'], ['made', 'made', 'moons', 'mlp'],
   ];
   it.each(cases)('%s %s on %s (%s)', async (family, model, data, arch) => {
     await initBackend('wasm');
