@@ -139,6 +139,35 @@ class Flow(nn.Module):
         return -(-0.5 * (y ** 2).sum(1) + logdet).mean()
 
 
+class Made(nn.Module):
+    """Masked MLP with the degrees of core/spec.ts MadeSpec: out[:, d], out[:, D + d] see y_<d."""
+
+    def __init__(self, s):
+        super().__init__()
+        D = math.prod(s["shape"])
+        sizes = [D, *s["hidden"], 2 * D]
+        deg = [torch.arange(D) + 1] + [torch.arange(h) % max(D - 1, 1) + 1 for h in s["hidden"]]
+        self.layers, self.masks = nn.ModuleList(), []
+        for i in range(len(sizes) - 1):
+            self.layers.append(nn.Linear(sizes[i], sizes[i + 1]))
+            target = deg[i + 1] if i + 2 < len(sizes) else torch.cat([torch.arange(D) + 1] * 2) - 1
+            self.masks.append((target[:, None] >= deg[i][None, :]).float())
+        self.act = ACT[s["activation"]]()
+        self.min_log_std = s["minLogStd"]
+        self.image = s["preprocess"]["kind"] == "logit"
+
+    def loss(self, x):
+        y = logit(x) if self.image else x
+        h = y
+        for i, (layer, mask) in enumerate(zip(self.layers, self.masks)):
+            h = F.linear(h, layer.weight * mask, layer.bias)
+            if i + 1 < len(self.layers):
+                h = self.act(h)
+        mu, alpha = h.chunk(2, 1)
+        alpha = alpha.clamp(min=self.min_log_std)
+        return -(-alpha - 0.5 * ((y - mu) * torch.exp(-alpha)) ** 2).sum(1).mean()
+
+
 def stepper(case):
     s, B = case["spec"], case["batch"]
     D = math.prod(s["shape"])
@@ -156,7 +185,7 @@ def stepper(case):
             lossG = F.softplus(-g.D(g.G(torch.randn(B, g.L)))).mean()
             oG.zero_grad(); lossG.backward(); oG.step()
         return step
-    model = Vae(s) if s["family"] == "vae" else Flow(s)
+    model = {"vae": Vae, "flow": Flow, "made": Made}[s["family"]](s)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
 
     def step():

@@ -35,10 +35,12 @@ const ALL: Case[] = [
   { label: 'flow nice 2-D', family: 'flow', model: 'nice', data: 'moons', batch: 256 },
   { label: 'vae 2-D', family: 'vae', model: 'vae', data: 'moons', batch: 256 },
   { label: 'gan 2-D', family: 'gan', model: 'gan', data: 'moons', batch: 256 },
+  { label: 'made 2-D', family: 'made', model: 'made', data: 'moons', batch: 256 },
   { label: 'flow realnvp 784', family: 'flow', model: 'realnvp', data: 'mnist', batch: 128 },
   { label: 'flow nice 784', family: 'flow', model: 'nice', data: 'mnist', batch: 128 },
   { label: 'vae 784', family: 'vae', model: 'vae', data: 'mnist', batch: 128 },
   { label: 'gan 784', family: 'gan', model: 'gan', data: 'mnist', batch: 64 },
+  { label: 'made 784', family: 'made', model: 'made', data: 'mnist', batch: 128 },
   { label: 'vae conv 28x28', family: 'vae', model: 'vae', data: 'mnist', batch: 128, arch: 'conv' },
   { label: 'gan dcgan 28x28', family: 'gan', model: 'dcgan', data: 'mnist', batch: 64, arch: 'conv' },
 ];
