@@ -2,8 +2,8 @@
  * Conv architectures (core/spec.ts `ConvSpec`): the conv VAE and the
  * DCGAN-style GAN train on a small MNIST subset on the wasm backend (its conv
  * gradients come from train/wasm-kernels.ts), a backend without conv
- * gradients is refused with a clear message, and export refuses conv
- * checkpoints.
+ * gradients is refused with a clear message, and trained conv checkpoints
+ * export to verified ONNX (graph-level parity: export/graphs/conv.test.ts).
  */
 import * as tf from '@tensorflow/tfjs';
 import { spawnSync } from 'node:child_process';
@@ -88,9 +88,13 @@ describe('conv architectures (wasm backend)', () => {
     expect(toy.stderr).toMatch(/--arch conv needs image data/);
   }, 60_000);
 
-  it('export refuses a conv checkpoint clearly', async () => {
-    const r = await train(cfg('vae', { steps: 1 }));
+  it('a trained conv VAE and DCGAN export to verified ONNX under their own ids', async () => {
     const out = tmp();
-    await expect(exportCheckpoint(r.checkpoint, { out })).rejects.toThrow(/conv architectures are not exportable to ONNX yet/);
-  }, 30_000);
+    const vae = await exportCheckpoint((await train(cfg('vae', { steps: 3 }))).checkpoint, { out });
+    expect(vae.manifest.id).toBe('vae-conv-mnist');
+    expect(vae.manifest.capabilities).toEqual(['sample', 'density', 'encode']);
+    const gan = await exportCheckpoint((await train(cfg('gan', { steps: 3 }))).checkpoint, { out });
+    expect(gan.manifest.id).toBe('dcgan-mnist');
+    for (const r of [...vae.verification, ...gan.verification]) expect(r.maxError).toBeLessThanOrEqual(1e-4);
+  }, 60_000);
 });
