@@ -58,13 +58,14 @@ export function apiCases(getTarget: () => Target, corruptId: () => string): void
     }
   });
 
-  it('answers /healthz and an OpenAPI document built from the validators', async () => {
+  it('answers /healthz and an OpenAPI document generated from the schemas', async () => {
     const h = await t().fetch('/healthz');
     expect(await h.json()).toMatchObject({ status: 'ok', runtime: t().runtime });
     const doc = (await (await t().fetch('/openapi.json')).json()) as any;
     expect(doc.openapi).toBe('3.1.0');
     for (const p of ['sample', 'density', 'encode', 'decode', 'interpolate']) expect(doc.paths[`/v1/models/{id}/${p}`]).toBeTruthy();
-    const sampleSchema = doc.paths['/v1/models/{id}/sample'].post.requestBody.content['application/json'].schema;
+    const deref = (s: any) => (s.$ref ? doc.components.schemas[s.$ref.split('/').pop()] : s);
+    const sampleSchema = deref(doc.paths['/v1/models/{id}/sample'].post.requestBody.content['application/json'].schema);
     expect(sampleSchema.properties.n.maximum).toBe(API_LIMITS.maxSamples);
     for (const p of ['sample', 'density', 'encode', 'decode', 'interpolate']) {
       const op = doc.paths[`/v1/models/{id}/${p}`].post;
