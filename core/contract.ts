@@ -177,7 +177,8 @@ export const Manifest = z
     model: z.string(),
     dataset: z.string(),
     shape,
-    range: z.tuple([z.number(), z.number()]),
+    // min/maxItems: the document states the tuple's length, not only its items
+    range: z.tuple([z.number(), z.number()]).meta({ minItems: 2, maxItems: 2, description: 'data-space range: toys [min, max] of the training data, images [0, 256)' }),
     discrete: z.boolean(),
     latentDim: z.int(),
     capabilities: z.array(Capability),
