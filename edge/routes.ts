@@ -266,10 +266,3 @@ export const interpolateRoute = createRoute({
     ...errors(400, 404, 413, 422, 429, 500),
   },
 });
-
-/** Which fields of each binary-capable request travel in the body, and which may come from the query. */
-export const BINARY_INPUT = {
-  density: { rows: 'x', query: ['k', 'seed'] },
-  encode: { rows: 'x', query: [] },
-  decode: { rows: 'z', query: ['mode', 'seed'] },
-} as const;
