@@ -4,9 +4,10 @@
  * schema (routes.ts); the first issue becomes one 400 in the documented shape,
  * with the codes the hand-written validators used to answer.
  */
-import type { Hook } from '@hono/zod-openapi';
+import type { OpenAPIHonoOptions } from '@hono/zod-openapi';
 import type { z } from 'zod';
 import { FLOAT32_MAX } from '../core/contract';
+import type { AppEnv } from './body';
 import { HttpError, badRequest } from './errors';
 
 const TARGET_NAME: Record<string, string> = { json: 'body', query: 'query', param: 'path', header: 'header' };
@@ -58,7 +59,7 @@ export function issueError(issue: z.core.$ZodIssue, target: string): HttpError {
 }
 
 /** The OpenAPIHono default hook: throw the first issue as an HttpError (app.ts's onError answers it). */
-export const validationHook: Hook<any, any, any, any> = (result) => {
+export const validationHook: NonNullable<OpenAPIHonoOptions<AppEnv>['defaultHook']> = (result) => {
   if (result.success) return;
   throw issueError(result.error.issues[0], result.target);
 };
