@@ -35,19 +35,24 @@ const binary = (description: string) => ({ schema: { type: 'string' as const, fo
 const errorContent = { 'application/json': { schema: ApiError } };
 
 const ERRORS = {
-  400: 'bad input: malformed JSON (bad_json), wrong type or shape (invalid_type, bad_shape), NaN or Infinity (not_finite), beyond a bound (out_of_range, limit_exceeded, over_budget; `limit` says the bound), unknown body field or query parameter (unknown_field), a value outside an enum (invalid_value)',
+  400: 'bad input: malformed JSON (bad_json), wrong type or shape (invalid_type, bad_shape), NaN or Infinity (not_finite), beyond a bound (out_of_range, limit_exceeded, over_budget; `limit` says the bound), unknown body field or query parameter (unknown_field), a value outside an enum (invalid_value), an HTTP request Node could not parse (bad_request)',
   404: 'model_not_found: no model by this id (GET /v1/models lists them)',
   406: 'png_unavailable: a PNG grid was asked of a model whose samples are not images',
   413: `body_too_large: the body is over ${API_LIMITS.maxBodyBytes} bytes (\`limit\`)`,
   422: "capability_unavailable: the family lacks this capability (the message says why, e.g. GANs define no tractable density); non_finite_output: the model's output overflowed float32",
   429: 'rate_limited: the Worker\'s optional rate limit (see edge/README.md) was reached; retry after `retry-after` seconds',
+  431: "headers_too_large: the URL or headers are over the runtime's limit (Node: 16 KiB). Node answers in the error shape; under workerd the runtime answers first, in text/plain",
   500: 'model_corrupt: a model file does not match its manifest or cannot be loaded; index_missing; internal',
 } as const;
 type ErrorStatus = keyof typeof ERRORS;
-const errors = <S extends ErrorStatus>(...statuses: S[]) =>
-  Object.fromEntries(statuses.map((s) => [s, { description: ERRORS[s], content: errorContent }])) as unknown as {
-    [K in S]: { description: string; content: typeof errorContent };
-  };
+/** The error answers of an operation; 431 can answer any request, so every operation lists it. */
+const errors = <S extends Exclude<ErrorStatus, 431>>(...statuses: S[]) =>
+  Object.fromEntries(
+    [...statuses, 431 as const].map((s) => [
+      s,
+      { description: ERRORS[s], content: s === 431 ? { ...errorContent, 'text/plain': { schema: { type: 'string' as const } } } : errorContent },
+    ]),
+  ) as unknown as { [K in S | 431]: { description: string; content: typeof errorContent } };
 
 const IdParams = z.object({
   id: z
