@@ -22,8 +22,8 @@ interface Operation {
   op: any;
 }
 interface Hints {
-  /** row widths worth trying for matrices: the model's data width and latent width */
-  widths: number[];
+  /** the row width a matrix field takes on this model (x: data width, z: latent width) */
+  widths: Record<string, number>;
 }
 interface Req {
   path: string;
@@ -33,19 +33,22 @@ interface Req {
 
 const small = (min: number, max: number) => fc.integer({ min, max: Math.min(max, min + 6) });
 
-/** A fast-check arbitrary for a JSON Schema from the document: mostly valid values, sometimes just outside. */
-function fromSchema(schema: Schema, doc: any, hints: Hints, depth = 0): fc.Arbitrary<unknown> {
-  if (schema.$ref) return fromSchema(doc.components.schemas[schema.$ref.split('/').pop()], doc, hints, depth);
+/**
+ * A fast-check arbitrary for a JSON Schema from the document: mostly valid
+ * values, sometimes just outside (never, with `validOnly`).
+ */
+function fromSchema(schema: Schema, doc: any, hints: Hints, depth = 0, validOnly = false, field = ''): fc.Arbitrary<unknown> {
+  if (schema.$ref) return fromSchema(doc.components.schemas[schema.$ref.split('/').pop()], doc, hints, depth, validOnly, field);
   const wrong = fc.constantFrom<unknown>(null, 'x', -1, 1.5, true, [], {});
   const mostly = (valid: fc.Arbitrary<unknown>, invalid: fc.Arbitrary<unknown> = wrong) =>
-    fc.oneof({ weight: 12, arbitrary: valid }, { weight: 1, arbitrary: invalid });
+    validOnly ? valid : fc.oneof({ weight: 12, arbitrary: valid }, { weight: 1, arbitrary: invalid });
   if (schema.enum) return mostly(fc.constantFrom(...schema.enum), fc.constantFrom('MEAN', '', 'xml'));
   switch (schema.type) {
     case 'integer': {
       const min = schema.minimum ?? -1e6;
       const max = schema.maximum ?? 1e6;
       // small values keep requests cheap; the bounds and one past them test the limits
-      return mostly(fc.oneof(small(min, max), fc.constantFrom(min, max)), fc.constantFrom(min - 1, max + 1, min + 0.5));
+      return mostly(fc.oneof({ weight: 4, arbitrary: small(min, max) }, { weight: 1, arbitrary: fc.constantFrom(min, max) }), fc.constantFrom(min - 1, max + 1, min + 0.5));
     }
     case 'number': {
       const min = schema.minimum ?? -1e3;
@@ -64,12 +67,20 @@ function fromSchema(schema: Schema, doc: any, hints: Hints, depth = 0): fc.Arbit
       const minItems = schema.minItems ?? 0;
       const maxItems = Math.min(schema.maxItems ?? 4, minItems + 3);
       if (rowOfNumbers) {
-        // a matrix: rows of one width, the model's widths most of the time
-        const width = fc.oneof({ weight: 6, arbitrary: fc.constantFrom(...hints.widths) }, { weight: 1, arbitrary: fc.integer({ min: 0, max: 5 }) });
+        // a matrix: rows of one width, the model's widths most of the time; valid
+        // values, with at most one element spoiled (a 784-wide row would almost
+        // never be all valid if each value could go wrong by itself)
+        const right = hints.widths[field] ?? 2;
+        const width = fc.oneof({ weight: 8, arbitrary: fc.constant(right) }, { weight: 1, arbitrary: fc.constantFrom(...Object.values(hints.widths), 0, 1, 3) });
         const rows = width.chain((w) =>
-          fc.array(fc.array(fromSchema(items.items, doc, hints, depth + 2), { minLength: w, maxLength: w }), { minLength: Math.max(1, minItems), maxLength: Math.max(1, maxItems) }),
+          fc.array(fc.array(fromSchema(items.items, doc, hints, depth + 2, true), { minLength: w, maxLength: w }), { minLength: Math.max(1, minItems), maxLength: Math.max(1, maxItems) }),
         );
-        return mostly(rows, fc.constantFrom([], [[]], [[1, 2], [3]], 'x'));
+        const spoiled = fc.tuple(rows, fc.nat(), fc.constantFrom<unknown>(null, 'NaN', 1e39, -1e39, '1')).map(([m, at, v]) => {
+          const row = m[at % m.length];
+          if (row.length) row[at % row.length] = v;
+          return m;
+        });
+        return mostly(fc.oneof({ weight: 8, arbitrary: rows }, { weight: 1, arbitrary: spoiled }), fc.constantFrom([], [[]], [[1, 2], [3]], 'x'));
       }
       return mostly(fc.array(fromSchema(items, doc, hints, depth + 1), { minLength: minItems, maxLength: Math.max(minItems, maxItems) }));
     }
@@ -77,7 +88,7 @@ function fromSchema(schema: Schema, doc: any, hints: Hints, depth = 0): fc.Arbit
       const props: Record<string, Schema> = schema.properties ?? {};
       const required = new Set<string>(schema.required ?? []);
       const record = fc.record(
-        Object.fromEntries(Object.entries(props).map(([k, s]) => [k, fromSchema(s, doc, hints, depth + 1)])),
+        Object.fromEntries(Object.entries(props).map(([k, s]) => [k, fromSchema(s, doc, hints, depth + 1, false, k)])),
         { requiredKeys: [...required].filter((k) => k in props) },
       );
       const withStray = record.map((o) => ({ ...o, stray: 1 }));
@@ -88,12 +99,12 @@ function fromSchema(schema: Schema, doc: any, hints: Hints, depth = 0): fc.Arbit
   }
 }
 
-/** Float32 rows as bytes, with the shape header right most of the time. */
-const float32Body = (widths: number[]) =>
+/** Float32 rows as bytes, with the width and the shape header right most of the time. */
+const float32Body = (width: number) =>
   fc
     .record({
       rows: fc.integer({ min: 1, max: 4 }),
-      width: fc.constantFrom(...widths, 3),
+      width: fc.oneof({ weight: 8, arbitrary: fc.constant(width) }, { weight: 1, arbitrary: fc.constantFrom(1, 3) }),
       bad: fc.oneof({ weight: 8, arbitrary: fc.constant('none' as const) }, { weight: 1, arbitrary: fc.constantFrom('shape' as const, 'nan' as const, 'missing' as const) }),
       seed: fc.integer({ min: 0, max: 1000 }),
     })
@@ -110,16 +121,21 @@ function requestFor(o: Operation, doc: any, models: Manifest[]): fc.Arbitrary<Re
   const model = fc.constantFrom(...models);
   return model.chain((m) => {
     const D = m.shape.reduce((a, b) => a * b, 1);
-    const hints: Hints = { widths: [...new Set([D, m.latentDim])] };
+    const hints: Hints = { widths: { x: D, z: m.latentDim } };
     const id = fc.oneof({ weight: 12, arbitrary: fc.constant(m.id) }, { weight: 1, arbitrary: fc.constantFrom('no-such-model', '%20', 'x'.repeat(200)) });
-    // each optional parameter left out most of the time, as most callers do
-    const query = fc.record(
-      Object.fromEntries(
-        params
-          .filter((p) => p.in === 'query')
-          .map((p) => [p.name, fc.oneof({ weight: 3, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: fromSchema(p.schema, doc, hints) })]),
-      ),
-    );
+    // each optional parameter left out most of the time, as most callers do;
+    // those the document reserves for float32 bodies mostly come with one
+    const query = (binary: boolean) =>
+      fc.record(
+        Object.fromEntries(
+          params
+            .filter((p) => p.in === 'query')
+            .map((p) => {
+              const absent = /^binary bodies only/.test(p.schema?.description ?? p.description ?? '') && !binary ? 30 : 5;
+              return [p.name, fc.oneof({ weight: absent, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: fromSchema(p.schema, doc, hints) })];
+            }),
+        ),
+      );
     const unknownQuery = fc.oneof({ weight: 12, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: fc.constantFrom('page', 'formats', 'N') });
     const responses200 = Object.keys(o.op.responses['200']?.content ?? {});
     const accept = fc.constantFrom(undefined, ...responses200, '*/*');
@@ -127,11 +143,14 @@ function requestFor(o: Operation, doc: any, models: Manifest[]): fc.Arbitrary<Re
     const body: fc.Arbitrary<{ body?: BodyInit; headers: Record<string, string> }> = bodyTypes.length
       ? fc.constantFrom(...bodyTypes).chain((type) =>
           type === 'application/octet-stream'
-            ? float32Body(hints.widths).map((b): { body?: BodyInit; headers: Record<string, string> } => b)
+            ? float32Body(o.path.endsWith('/decode') ? hints.widths.z : hints.widths.x).map((b): { body?: BodyInit; headers: Record<string, string> } => b)
             : fromSchema(o.op.requestBody.content[type].schema, doc, hints).map((v) => ({ body: JSON.stringify(v), headers: { 'content-type': type } })),
         )
       : fc.constant({ headers: {} });
-    return fc.record({ id, query, unknownQuery, accept, body }).map(({ id, query, unknownQuery, accept, body }) => {
+    const request = body.chain((b) =>
+      fc.record({ id, query: query(b.headers['content-type'] === 'application/octet-stream'), unknownQuery, accept, body: fc.constant(b) }),
+    );
+    return request.map(({ id, query, unknownQuery, accept, body }) => {
       const search = new URLSearchParams();
       for (const [k, v] of Object.entries(query)) if (v !== undefined) search.set(k, typeof v === 'string' ? v : JSON.stringify(v));
       if (unknownQuery) search.set(unknownQuery, '1');
@@ -196,7 +215,7 @@ export function conformanceCases(getTarget: () => Target, o: ConformanceOptions)
       }
       if (type === 'image/png' && String.fromCharCode(...bytes.subarray(1, 4)) !== 'PNG') throw new Error(`${what}: image/png that is not a PNG`);
     }
-    count(`${op.operationId ?? ''}status ${status}`);
+    count(`status ${status}`);
     return res.status;
   }
 
@@ -208,7 +227,9 @@ export function conformanceCases(getTarget: () => Target, o: ConformanceOptions)
       await fc.assert(
         fc.asyncProperty(requestFor(o_, doc, models), async (req) => {
           const res = await t().fetch(req.path, req.init);
-          seen.add(await check(doc, schemas, o_.op, res, req.what));
+          const status = await check(doc, schemas, o_.op, res, req.what);
+          seen.add(status);
+          if (status === 200) count(`200 ${o_.method} ${o_.path}`);
           count('requests');
         }),
         { numRuns: o.runs, endOnFailure: true },

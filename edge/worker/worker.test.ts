@@ -35,7 +35,7 @@ describe('edge API on workerd (onnxruntime-web wasm)', () => {
   apiCases(() => target, () => corruptId);
 
   // fewer runs than on Node: each request crosses wrangler's proxy into workerd
-  const RUNS = Number(process.env.CONFORMANCE_RUNS_WORKERD ?? 12);
+  const RUNS = Number(process.env.CONFORMANCE_RUNS_WORKERD ?? 20);
   const tally = new Map<string, number>();
   afterAll(() => console.log(`workerd conformance (${RUNS} runs per operation): ${JSON.stringify(Object.fromEntries([...tally].sort()))}`));
   conformanceCases(() => target, { runs: RUNS, skip: () => [corruptId], tally });
