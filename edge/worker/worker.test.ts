@@ -5,6 +5,7 @@
  * numbers for the same seed.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -53,6 +54,29 @@ describe('edge API on workerd (onnxruntime-web wasm)', () => {
       expect((await res.arrayBuffer()).byteLength, ref).toBeGreaterThan(10_000);
     }
     expect(html).not.toMatch(/https?:\/\//);
+  });
+
+  it('answers TRACE (which fetch refuses to send) with 405 and Allow, over a raw socket', async () => {
+    const { port, hostname } = new URL(wrangler.url);
+    const text = await new Promise<string>((ok, fail) => {
+      let out = '';
+      const socket = connect(Number(port), hostname, () =>
+        socket.write(`TRACE /v1/models/${corruptId.replace(/-corrupt$/, '')}/sample HTTP/1.1\r\nHost: ${hostname}\r\nConnection: close\r\n\r\n`),
+      );
+      // done once the body is in (wrangler's proxy keeps the socket open despite Connection: close)
+      socket.on('data', (d) => {
+        out += d;
+        const [head, body = ''] = out.split('\r\n\r\n');
+        const length = /content-length: (\d+)/i.exec(head)?.[1];
+        if (length !== undefined && Buffer.byteLength(body) >= Number(length)) (socket.destroy(), ok(out));
+      });
+      socket.on('end', () => ok(out));
+      socket.on('error', fail);
+    });
+    const [head, body] = text.split('\r\n\r\n');
+    expect(head.split(' ')[1], head).toBe('405');
+    expect(head.toLowerCase()).toContain('allow: post, options');
+    expect(body).toContain('method_not_allowed');
   });
 
   it('answers long URLs the Worker sees in the error shape (longer ones are refused by the runtime first)', async () => {
