@@ -21,9 +21,14 @@
  *   loop; here cols = dy W^T as one product, then col2im scatters the patches
  *   back (the adjoint of im2col).
  *
- * All three are checked against the cpu backend in train/tests/wasm-kernels.test.ts.
+ * - EdgegenAdam (ours, models/nn.ts ADAM_KERNEL): Adam's update of one
+ *   parameter and its two moments in one pass over memory, where the op chain
+ *   takes a dozen kernels and as many temporary tensors.
+ *
+ * All are checked against the cpu backend in train/tests/wasm-kernels.test.ts.
  */
 import * as tf from '@tensorflow/tfjs';
+import { ADAM_KERNEL } from './models/nn';
 
 type Info = tf.TensorInfo;
 type KernelArgs = { inputs: Record<string, Info>; backend: WasmBackend; attrs: Record<string, unknown> };
@@ -175,12 +180,29 @@ export function installWasmTrainingKernels(): void {
     return dx;
   };
 
-  const register = (kernelName: string, kernelFunc: KernelFn) => {
+  const adam = ({ inputs: { p, m, v, g }, backend, attrs }: KernelArgs): Info[] => {
+    const { lr, beta1, beta2, eps } = attrs as { lr: number; beta1: number; beta2: number; eps: number };
+    const outs = [p, m, v].map((t) => backend.makeOutput(t.shape, 'float32'));
+    const [P, M, V, G] = [p, m, v, g].map((t) => backend.typedArrayFromHeap(t));
+    const [P1, M1, V1] = outs.map((t) => backend.typedArrayFromHeap(t));
+    for (let i = 0; i < P.length; i++) {
+      const gi = G[i];
+      const mi = beta1 * M[i] + (1 - beta1) * gi;
+      const vi = beta2 * V[i] + (1 - beta2) * gi * gi;
+      M1[i] = mi;
+      V1[i] = vi;
+      P1[i] = P[i] - (lr * mi) / (Math.sqrt(vi) + eps);
+    }
+    return outs;
+  };
+
+  const register = (kernelName: string, kernelFunc: KernelFn | ((a: KernelArgs) => Info[])) => {
     if (tf.getKernel(kernelName, BACKEND)) tf.unregisterKernel(kernelName, BACKEND);
     tf.registerKernel({ kernelName, backendName: BACKEND, kernelFunc: kernelFunc as unknown as tf.KernelFunc });
   };
   register('BatchMatMul', fastMatMul);
   register('Conv2DBackpropFilter', backpropFilter);
   register('Conv2DBackpropInput', backpropInput);
+  register(ADAM_KERNEL, adam);
   installed = true;
 }

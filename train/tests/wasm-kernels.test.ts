@@ -11,6 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { dataDim, Prng, type Family } from '../../core';
 import { initBackend } from '../backend';
 import { buildModel, defaultSpec } from '../models';
+import { Adam, ADAM_KERNEL } from '../models/nn';
 
 const size = (s: readonly number[]): number => s.reduce((a, b) => a * b, 1);
 
@@ -95,6 +96,28 @@ describe('wasm training kernels match the cpu backend', () => {
       };
       expect(relErr(await fwd('wasm'), await fwd('cpu'))).toBeLessThan(1e-4);
     }
+  });
+});
+
+describe('fused Adam (wasm) equals the elementwise chain (cpu)', () => {
+  it('five steps on an MLP give the same weights and moments', async () => {
+    const run = async (backend: 'cpu' | 'wasm') => {
+      await initBackend(backend);
+      expect(!!tf.getKernel(ADAM_KERNEL, backend)).toBe(backend === 'wasm');
+      const rng = new Prng(5);
+      const w = tf.variable(tf.tensor2d(rng.normals(13 * 7), [13, 7]));
+      const b = tf.variable(tf.tensor1d(rng.normals(7)));
+      const x = tf.tensor2d(rng.normals(9 * 13), [9, 13]);
+      const opt = new Adam(new Map<string, tf.Variable>([['w', w], ['b', b]]), 0.05);
+      for (let i = 0; i < 5; i++) opt.minimize(() => loss(tf.add(tf.matMul(x, w), b))).dispose();
+      const out = [w, b, ...opt.state().filter((s) => s.name !== 'opt.t').map((s) => tf.tensor(s.data))].map((t) => t.dataSync().slice() as Float32Array);
+      tf.dispose([w, b, x]);
+      opt.dispose();
+      return out;
+    };
+    const ref = await run('cpu');
+    const got = await run('wasm');
+    got.forEach((v, i) => expect(relErr(v, ref[i])).toBeLessThan(1e-5));
   });
 });
 
