@@ -17,7 +17,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { convOf, dataDim, Prng, type Arch, type Family, type ModelSpec } from '../core';
+import { dataDim, Prng, usesConv, type Arch, type Family, type ModelSpec } from '../core';
 import { assertConvTrainable, initBackend, type BackendName } from './backend';
 import { readCheckpoint, writeCheckpoint, type TrainMeta } from './checkpoint';
 import { Batches, loadDataset, rows, stats } from './data';
@@ -107,7 +107,7 @@ export async function train(cfg: TrainConfig): Promise<TrainResult> {
     if (meta.dataset !== ds.name) throw new Error(`${ckPath} was trained on ${meta.dataset}, not ${ds.name}`);
     if (ck.spec.family !== cfg.family) throw new Error(`${ckPath} holds a ${ck.spec.family}, not a ${cfg.family}`);
     spec = ck.spec;
-    if (convOf(spec)) assertConvTrainable(tf.getBackend());
+    if (usesConv(spec)) assertConvTrainable(tf.getBackend());
     model = buildModel(spec, ck.weights, { seed: cfg.seed });
     model.setLearningRate(cfg.lr);
     if (ck.optimizer.length) model.loadOptimizerState(ck.optimizer);
@@ -119,6 +119,7 @@ export async function train(cfg: TrainConfig): Promise<TrainResult> {
     if (cfg.resume) say(`no checkpoint at ${ckPath}; starting fresh`);
     const st = ds.discrete ? undefined : stats(ds);
     spec = defaultSpec(cfg.family, cfg.model, ds.name, { shift: st?.mean, scale: st?.std, size: cfg.size, arch: cfg.arch });
+    if (usesConv(spec)) assertConvTrainable(tf.getBackend());
     model = buildModel(spec, undefined, { seed: cfg.seed });
     model.setLearningRate(cfg.lr);
     // data-dependent init (actnorm) on 1024 seeded training rows

@@ -5,7 +5,7 @@
  */
 import { familyOf, paramShapes } from '../../core/families';
 import { checkWeights } from '../../core/params';
-import type { Family, ModelSpec, NamedWeight } from '../../core/spec';
+import { isMultiScale, type Family, type ModelSpec, type NamedWeight } from '../../core/spec';
 import { WeightTable } from './common';
 import { flowGraphs } from './flow';
 import { ganGraphs } from './gan';
@@ -21,7 +21,10 @@ type Builder = (spec: ModelSpec, w: WeightTable) => Graph[];
 const BUILDERS: Partial<Record<Family, Builder>> = {
   vae: (s, w) => vaeGraphs(s as Extract<ModelSpec, { family: 'vae' }>, w),
   gan: (s, w) => ganGraphs(s as Extract<ModelSpec, { family: 'gan' }>, w),
-  flow: (s, w) => flowGraphs(s as Extract<ModelSpec, { family: 'flow' }>, w),
+  flow: (s, w) => {
+    if (isMultiScale(s)) throw new Error('flow realnvp-ms has no ONNX graphs yet');
+    return flowGraphs(s as Extract<ModelSpec, { family: 'flow'; masks: number[][] }>, w);
+  },
   made: (s, w) => madeGraphs(s as Extract<ModelSpec, { family: 'made' }>, w),
 };
 
