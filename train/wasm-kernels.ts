@@ -14,12 +14,14 @@
  * - BatchMatMul: a transposed operand is transposed explicitly first (a cheap
  *   memory pass), then the plain product runs.
  * - Conv2DBackpropFilter (absent from the wasm backend, so conv layers could
- *   not train there): im2col into [M, K] rows, M = N*OH*OW output positions
- *   and K = KH*KW*C patch values, then dW^T = dy^T cols as one plain product.
+ *   not train there): the patches as colsT [K, M], M = N*OH*OW output positions
+ *   and K = KH*KW*C patch values, then dW = colsT dy as one plain product.
  * - Conv2DBackpropInput (the gradient of conv2d with respect to its input,
  *   and the forward pass of a transposed conv): the stock kernel is a direct
  *   loop; here cols = dy W^T as one product, then col2im scatters the patches
- *   back (the adjoint of im2col).
+ *   back (the adjoint of im2col). At stride 1 with symmetric SAME pads (odd
+ *   kernels: the multi-scale flow's couplings) it is instead the stock
+ *   forward conv of dy with the kernel rotated 180 degrees, channels swapped.
  *
  * All three are checked against the cpu backend in train/tests/wasm-kernels.test.ts.
  */
@@ -75,22 +77,29 @@ function geometry(xShape: number[], filterShape: number[], attrs: Record<string,
   };
 }
 
-/** cols[m, (i*KW + j)*C + c] = x[n, oh*SH - top + i, ow*SW - left + j, c], 0 outside the image. */
-function im2col(x: Float32Array, cols: Float32Array, g: ConvGeometry): void {
+/**
+ * The patches transposed: colsT[(i*KW + j)*C + c, m] = x[n, oh*SH - top + i, ow*SW - left + j, c]
+ * for output position m = (n, oh, ow), 0 outside the image. Each (i, j) pass reads x
+ * in order and writes C rows in order.
+ */
+function im2colT(x: Float32Array, colsT: Float32Array, g: ConvGeometry): void {
   const { N, H, W, C, OH, OW, KH, KW, SH, SW, top, left } = g;
-  const K = KH * KW * C;
-  let m = 0;
-  for (let n = 0; n < N; n++) {
-    for (let oh = 0; oh < OH; oh++) {
-      for (let ow = 0; ow < OW; ow++, m++) {
-        let o = m * K;
-        for (let i = 0; i < KH; i++) {
+  const M = N * OH * OW;
+  for (let i = 0; i < KH; i++) {
+    for (let j = 0; j < KW; j++) {
+      const row0 = (i * KW + j) * C * M;
+      let m = 0;
+      for (let n = 0; n < N; n++) {
+        for (let oh = 0; oh < OH; oh++) {
           const ih = oh * SH - top + i;
-          for (let j = 0; j < KW; j++, o += C) {
+          for (let ow = 0; ow < OW; ow++, m++) {
             const iw = ow * SW - left + j;
-            if (ih < 0 || ih >= H || iw < 0 || iw >= W) cols.fill(0, o, o + C);
-            else if (C === 1) cols[o] = x[(n * H + ih) * W + iw];
-            else cols.set(x.subarray(((n * H + ih) * W + iw) * C, ((n * H + ih) * W + iw + 1) * C), o);
+            if (ih < 0 || ih >= H || iw < 0 || iw >= W) {
+              for (let c = 0; c < C; c++) colsT[row0 + c * M + m] = 0;
+            } else {
+              const s = ((n * H + ih) * W + iw) * C;
+              for (let c = 0; c < C; c++) colsT[row0 + c * M + m] = x[s + c];
+            }
           }
         }
       }
@@ -133,6 +142,7 @@ export function installWasmTrainingKernels(): void {
   if (installed) return;
   const matMul = kernel('BatchMatMul');
   const transpose = kernel('Transpose');
+  const conv2d = kernel('Conv2D');
 
   const fastMatMul: KernelFn = (args) => {
     const { transposeA, transposeB } = args.attrs as { transposeA: boolean; transposeB: boolean };
@@ -151,19 +161,31 @@ export function installWasmTrainingKernels(): void {
     const g = geometry(x.shape, filterShape, attrs);
     const M = g.N * g.OH * g.OW;
     const K = g.KH * g.KW * g.C;
-    const cols = backend.makeOutput([1, M, K], 'float32');
+    const colsT = backend.makeOutput([1, K, M], 'float32');
     // heap views only after the allocation: growing wasm memory detaches them
-    im2col(backend.typedArrayFromHeap(x), backend.typedArrayFromHeap(cols), g);
-    const dyT = transpose({ inputs: { x: view(dy, [1, M, g.CO]) }, backend, attrs: { perm: [0, 2, 1] } });
-    const wT = matMul({ inputs: { a: dyT, b: cols }, backend, attrs: { transposeA: false, transposeB: false } });
-    const w = transpose({ inputs: { x: wT }, backend, attrs: { perm: [0, 2, 1] } });
-    for (const t of [cols, dyT, wT]) backend.disposeData(t.dataId);
+    im2colT(backend.typedArrayFromHeap(x), backend.typedArrayFromHeap(colsT), g);
+    // dW [K, CO] = colsT [K, M] dy [M, CO]: the product's packed operand is dy, the small one
+    // (packing a fresh [M, K] cols as the right operand on every call cost 5x the product itself)
+    const w = matMul({ inputs: { a: colsT, b: view(dy, [1, M, g.CO]) }, backend, attrs: { transposeA: false, transposeB: false } });
+    backend.disposeData(colsT.dataId);
     return view(w, filterShape);
   };
 
   const backpropInput: KernelFn = ({ inputs: { dy, filter }, backend, attrs }) => {
     const inputShape = attrs.inputShape as number[];
     const g = geometry(inputShape, filter.shape, attrs);
+    if (g.SH === 1 && g.SW === 1 && g.OH === g.H && g.OW === g.W && 2 * g.top === g.KH - 1 && 2 * g.left === g.KW - 1) {
+      // stride 1 with symmetric SAME pads: dx is the forward conv of dy with the kernel
+      // rotated 180 degrees and its channels swapped, on the fast conv kernel
+      const f = backend.makeOutput([g.KH, g.KW, g.CO, g.C], 'float32');
+      const [src, dst] = [backend.typedArrayFromHeap(filter), backend.typedArrayFromHeap(f)];
+      for (let i = 0; i < g.KH; i++) for (let j = 0; j < g.KW; j++) for (let c = 0; c < g.C; c++) for (let o = 0; o < g.CO; o++) {
+        dst[(((g.KH - 1 - i) * g.KW + (g.KW - 1 - j)) * g.CO + o) * g.C + c] = src[((i * g.KW + j) * g.C + c) * g.CO + o];
+      }
+      const dx = conv2d({ inputs: { x: dy, filter: f }, backend, attrs: { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', dilations: [1, 1] } });
+      backend.disposeData(f.dataId);
+      return dx;
+    }
     const M = g.N * g.OH * g.OW;
     const K = g.KH * g.KW * g.C;
     // cols [M, K] = dy [M, CO] x W^T, W viewed as [K, CO]
