@@ -10,6 +10,7 @@ import { WeightTable } from './common';
 import { flowGraphs } from './flow';
 import { ganGraphs } from './gan';
 import { madeGraphs } from './made';
+import { msFlowGraphs } from './msflow';
 import type { Graph } from './types';
 import { vaeGraphs } from './vae';
 
@@ -22,7 +23,7 @@ const BUILDERS: Partial<Record<Family, Builder>> = {
   vae: (s, w) => vaeGraphs(s as Extract<ModelSpec, { family: 'vae' }>, w),
   gan: (s, w) => ganGraphs(s as Extract<ModelSpec, { family: 'gan' }>, w),
   flow: (s, w) => {
-    if (isMultiScale(s)) throw new Error('flow realnvp-ms has no ONNX graphs yet');
+    if (isMultiScale(s)) return msFlowGraphs(s, w);
     return flowGraphs(s as Extract<ModelSpec, { family: 'flow'; masks: number[][] }>, w);
   },
   made: (s, w) => madeGraphs(s as Extract<ModelSpec, { family: 'made' }>, w),
