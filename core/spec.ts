@@ -200,9 +200,10 @@ export interface FlowSpec extends SpecBase {
  *   the channel order of ONNX SpaceToDepth / DepthToSpace (DCR); logdet 0.
  * Each coupling `P` on [h, w, c], after its actnorm:
  *   actnorm (per channel): y = y * exp(`P.an.logs`) + `P.an.bias` ([c] each); logdet += h w sum logs
- *   net(u) = conv_n(act(conv_{n-1}( ... act(conv_0(u)) ...))): `P.conv{i}.W` [k, k, cin_i, cout_i],
- *     `.b` [cout_i], stride 1, SAME padding (pad_before = floor((k - 1) / 2)), hidden channels
- *     `filters`, the last conv (i = n = filters.length) zero-initialised with 2 c' outputs;
+ *   net(u) = conv_n(act(conv_{n-1}( ... act(conv_0(u)) ...))): `P.conv{i}.W` [k_i, k_i, cin_i, cout_i],
+ *     `.b` [cout_i], stride 1, SAME padding (pad_before = floor((k_i - 1) / 2)), hidden channels
+ *     `filters`, k_i = kernel for the first and the last conv and 1 between (Glow's 3x3, 1x1, 3x3),
+ *     the last conv (i = n = filters.length) zero-initialised with 2 c' outputs;
  *     s = `P.scale` * tanh(net[..., :c']), t = net[..., c':], `P.scale` [c'] (init 1)
  *   checkerboard (c' = c, cin_0 = c): mask m[r, q] = (r + q + j) mod 2 on every channel
  *     (1 = conditions, passes unchanged), the same parity rule as `alternatingMasks`;
@@ -225,7 +226,7 @@ export interface MultiScaleSpec {
   final: number;
   /** hidden channels of each coupling net's convs */
   filters: number[];
-  /** square odd kernel size of every conv */
+  /** square odd kernel size of each net's first and last conv (the ones between are 1x1) */
   kernel: number;
 }
 

@@ -24,15 +24,17 @@ export const FINAL_LOGS = 'final.logs';
 
 /**
  * Multi-scale defaults. Why these sizes: 2 scales (28 -> 14 -> 7) keep the
- * paper's structure; 16 filters keep one training step at batch 64 near
- * 0.3 s on one wasm thread (train/README.md has the measurement).
+ * paper's structure (it has 3 checkerboard + 3 channel couplings per scale and
+ * 4 at the last); 2 + 2 per scale, 3 at the last, and nets 3x3 -> 1x1 -> 3x3 of
+ * 16 filters keep one training step at batch 64 near 0.3 CPU-seconds on one wasm
+ * thread here (3 + 3: 0.5; measurements in train/README.md).
  */
 function multiScaleSpec(shape: number[], opts: SpecOptions): MultiScaleFlowSpec {
   if (!image(shape)) throw new Error(`flow model realnvp-ms needs image data (mnist, fashion-mnist); shape [${shape}] is not an image`);
   const tiny = opts.size === 'tiny';
   const multiscale: MultiScaleSpec = tiny
     ? { scales: shape[0] % 4 || shape[1] % 4 ? 1 : 2, checker: 2, channel: 2, final: 2, filters: [4], kernel: 3 }
-    : { scales: 2, checker: 3, channel: 3, final: 3, filters: [16, 16], kernel: 3 };
+    : { scales: 2, checker: 2, channel: 2, final: 3, filters: [16, 16], kernel: 3 };
   return { family: 'flow', model: 'realnvp-ms', shape, preprocess: logitPre, multiscale, activation: 'relu' };
 }
 

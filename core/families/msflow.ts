@@ -53,6 +53,11 @@ export const msNames = (prefix: string, layers: number) => ({
   scale: `${prefix}.scale`,
 });
 
+/** Kernel size of conv i of a net with `layers` convs: k for the first and the last, 1 between (Glow's 3x3, 1x1, 3x3). */
+export function msKernel(kernel: number, i: number, layers: number): number {
+  return i === 0 || i === layers - 1 ? kernel : 1;
+}
+
 /** Channels the net of a coupling reads and the c' it transforms (it outputs 2 c'). */
 export function msChannels(cp: MsCoupling): { cin: number; cout: number } {
   return cp.kind === 'checker' ? { cin: cp.c, cout: cp.c } : { cin: cp.c / 2, cout: cp.c / 2 };
@@ -107,8 +112,9 @@ export function msParamShapes(spec: MultiScaleFlowSpec): ParamShape[] {
     const sizes = [cin, ...ms.filters, 2 * cout];
     n.conv.forEach((cv, i) => {
       const last = i === n.conv.length - 1;
+      const ki = msKernel(k, i, n.conv.length);
       // last conv zero: every coupling starts as the identity
-      out.push({ name: cv.W, shape: [k, k, sizes[i], sizes[i + 1]], init: last ? 'zeros' : heInit(k * k * sizes[i]) });
+      out.push({ name: cv.W, shape: [ki, ki, sizes[i], sizes[i + 1]], init: last ? 'zeros' : heInit(ki * ki * sizes[i]) });
       out.push({ name: cv.b, shape: [sizes[i + 1]], init: 'zeros' });
     });
     out.push({ name: n.scale, shape: [cout], init: 'ones' });

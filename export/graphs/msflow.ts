@@ -7,7 +7,7 @@
  * bytes); each latent part is transposed back to NHWC before its row-major
  * flatten, and the sample graph reads them the other way. Conv weights are
  * permuted at export, [k, k, cin, cout] -> [cout, cin, k, k]; stride 1, SAME
- * pads floor((k-1)/2) before and the rest after. Actnorm enters as constants
+ * pads floor((k-1)/2) before and the rest after (k = 1 for the middle convs). Actnorm enters as constants
  * exp(logs) and bias of shape [c, 1, 1]; its log-det h w sum logs is folded.
  *
  * squeeze: Reshape [N, c, h/2, 2, w/2, 2] -> Transpose [0, 3, 5, 1, 2, 4] ->
@@ -16,7 +16,7 @@
  * because onnxruntime-web's WebGPU provider has DepthToSpace but no SpaceToDepth
  * (its docs/webgpu-operators.md), and these two ops run on every provider.
  */
-import { checkerMask, msChannels, msLayout, msNames, type MsCoupling, type MsPart } from '../../core/families';
+import { checkerMask, msChannels, msKernel, msLayout, msNames, type MsCoupling, type MsPart } from '../../core/families';
 import { dataDim, type MultiScaleFlowSpec } from '../../core/spec';
 import { BATCH, GraphBuilder } from '../onnx/graph';
 import { activation, post, pre, preLogDet, stdNormalLogProb, type WeightTable } from './common';
@@ -29,8 +29,6 @@ export function msFlowGraphs(spec: MultiScaleFlowSpec, w: WeightTable): Graph[] 
   const [H, W] = spec.shape;
   const ms = spec.multiscale;
   const k = ms.kernel;
-  const pb = Math.floor((k - 1) / 2);
-  const pads = [pb, pb, k - 1 - pb, k - 1 - pb];
 
   const sliceC = (g: GraphBuilder, x: string, a: number, b: number) =>
     g.node('Slice', [x, g.ints([a], 'starts'), g.ints([b], 'ends'), g.ints([1], 'axes')]);
@@ -42,9 +40,12 @@ export function msFlowGraphs(spec: MultiScaleFlowSpec, w: WeightTable): Graph[] 
     const sizes = [cin, ...ms.filters, 2 * cout];
     let h = u;
     n.conv.forEach((cv, i) => {
-      const Wt = w.get(cv.W, [k, k, sizes[i], sizes[i + 1]]);
+      const ki = msKernel(k, i, n.conv.length);
+      const Wt = w.get(cv.W, [ki, ki, sizes[i], sizes[i + 1]]);
       const p = permute(Wt.data, Wt.shape, [3, 2, 0, 1]);
-      h = g.node('Conv', [h, g.floats(cv.W.replace(/\W/g, '_'), p.shape, p.data), w.init(g, cv.b, [sizes[i + 1]])], { kernel_shape: [k, k], strides: [1, 1], pads });
+      const pb = Math.floor((ki - 1) / 2);
+      const pads = [pb, pb, ki - 1 - pb, ki - 1 - pb];
+      h = g.node('Conv', [h, g.floats(cv.W.replace(/\W/g, '_'), p.shape, p.data), w.init(g, cv.b, [sizes[i + 1]])], { kernel_shape: [ki, ki], strides: [1, 1], pads });
       if (i < n.conv.length - 1) h = activation(g, h, spec.activation);
     });
     const scale = w.get(n.scale, [cout]);
