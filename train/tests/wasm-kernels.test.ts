@@ -99,6 +99,18 @@ describe('wasm training kernels match the cpu backend', () => {
     }
   });
 
+  it('concat and split along every axis: forward values and gradients', async () => {
+    for (const axis of [0, 1, 2, 3]) {
+      const a = [3, 4, 5, 2];
+      const b = a.map((d, i) => (i === axis ? d + 2 : d));
+      await expectParity(gradsOn([a, b], (x, y) => {
+        const c = tf.concat([x, y], axis);
+        const [p, q, r] = tf.split(c, [1, 2, c.shape[axis]! - 3], axis);
+        return tf.addN([loss(p), tf.sum(tf.mul(q, q)), loss(tf.tanh(r))]) as tf.Scalar;
+      }));
+    }
+  });
+
   it('multi-scale RealNVP (8x8, 2 scales, kernel 3 and 1x1 convs): gradient of -log p for every weight', async () => {
     const spec: MultiScaleFlowSpec = {
       family: 'flow', model: 'realnvp-ms', shape: [8, 8], preprocess: { kind: 'logit', alpha: 0.05 }, activation: 'relu',
