@@ -186,6 +186,68 @@ export interface FlowSpec extends SpecBase {
 }
 
 /**
+ * Multi-scale RealNVP (Dinh et al. 2017, https://arxiv.org/abs/1605.08803 sec. 3.6),
+ * model 'realnvp-ms', images [H, W] only, H and W divisible by 2^scales.
+ * Tensors are NHWC; y [N, H*W] (model space, after pre()) enters as [h, w, c] = [H, W, 1],
+ * and flatten() is the row-major reshape of [h, w, c].
+ *
+ * Scale i = 0..scales-1 on [h, w, c]:
+ *   `checker` checkerboard couplings `s{i}.cb{j}`, then squeeze, then `channel`
+ *   channel couplings `s{i}.ch{j}` on [h/2, w/2, 4c], then factor-out: channels
+ *   [2c, 4c) go to the latent, [0, 2c) continue as [h/2, w/2, 2c].
+ * Final scale on what is left: `final` checkerboard couplings `f.cb{j}`.
+ * squeeze: out[a, b, (2p + q) c + k] = in[2a + p, 2b + q, k] (p, q in {0, 1});
+ *   the channel order of ONNX SpaceToDepth / DepthToSpace (DCR); logdet 0.
+ * Each coupling `P` on [h, w, c], after its actnorm:
+ *   actnorm (per channel): y = y * exp(`P.an.logs`) + `P.an.bias` ([c] each); logdet += h w sum logs
+ *   net(u) = conv_n(act(conv_{n-1}( ... act(conv_0(u)) ...))): `P.conv{i}.W` [k_i, k_i, cin_i, cout_i],
+ *     `.b` [cout_i], stride 1, SAME padding (pad_before = floor((k_i - 1) / 2)), hidden channels
+ *     `filters`, k_i = kernel for the first and the last conv and 1 between (Glow's 3x3, 1x1, 3x3),
+ *     the last conv (i = n = filters.length) zero-initialised with 2 c' outputs;
+ *     s = `P.scale` * tanh(net[..., :c']), t = net[..., c':], `P.scale` [c'] (init 1)
+ *   checkerboard (c' = c, cin_0 = c): mask m[r, q] = (r + q + j) mod 2 on every channel
+ *     (1 = conditions, passes unchanged), the same parity rule as `alternatingMasks`;
+ *     h = net(y m);  y = m y + (1 - m) (y exp(s) + t);  logdet += sum (1 - m) s
+ *   channel (c' = c / 2, cin_0 = c / 2): (a, b) = (y[..., :c/2], y[..., c/2:]);
+ *     j even: b = b exp(s) + t with (s, t) from net(a);  j odd: a = a exp(s) + t from net(b);
+ *     logdet += sum s
+ * Latent z [N, D], D = H W: concat of flatten(factored part of scale 0), ...,
+ *   flatten(factored part of scale scales-1), flatten(final output) (each [h, w, c] row-major).
+ * log p(x) = sum_d log N(z_d; 0, 1) + logdet + logdet(pre); the inverse runs backwards (exact).
+ */
+export interface MultiScaleSpec {
+  /** squeeze + factor-out levels */
+  scales: number;
+  /** checkerboard couplings per scale, before its squeeze */
+  checker: number;
+  /** channel couplings per scale, after its squeeze */
+  channel: number;
+  /** checkerboard couplings at the final scale */
+  final: number;
+  /** hidden channels of each coupling net's convs */
+  filters: number[];
+  /** square odd kernel size of each net's first and last conv (the ones between are 1x1) */
+  kernel: number;
+}
+
+export interface MultiScaleFlowSpec extends SpecBase {
+  family: 'flow';
+  model: 'realnvp-ms';
+  multiscale: MultiScaleSpec;
+  /** activation after each hidden conv */
+  activation: Activation;
+}
+
+export function isMultiScale(spec: ModelSpec): spec is MultiScaleFlowSpec {
+  return spec.family === 'flow' && 'multiscale' in spec;
+}
+
+/** Whether a spec's model trains conv layers (the backend must have conv gradients). */
+export function usesConv(spec: ModelSpec): boolean {
+  return convOf(spec) !== undefined || isMultiScale(spec);
+}
+
+/**
  * MADE (Germain et al. 2015, https://arxiv.org/abs/1502.03509) with Gaussian
  * conditionals on model space y in R^D, in the natural order:
  *   log p(y) = sum_d log N(y_d; mu_d(y_<d), exp(alpha_d(y_<d))^2)
@@ -209,7 +271,7 @@ export interface MadeSpec extends SpecBase {
   minLogStd: number;
 }
 
-export type ModelSpec = VaeSpec | GanSpec | FlowSpec | MadeSpec;
+export type ModelSpec = VaeSpec | GanSpec | FlowSpec | MultiScaleFlowSpec | MadeSpec;
 
 /** A named weight tensor, row-major. */
 export interface NamedWeight {

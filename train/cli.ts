@@ -11,7 +11,7 @@ import { resolveDatasetName } from './data';
 import { defaults, NonFiniteLossError, train } from './loop';
 import { isImageDataset, MODELS } from './models';
 
-const HELP = `usage: npm run train -- --family vae|gan|flow [--model realnvp|nice] --data NAME [options]
+const HELP = `usage: npm run train -- --family vae|gan|flow|made [--model realnvp|nice|realnvp-ms] --data NAME [options]
 data: moons, eightgaussians (8gaussians), checkerboard, spirals, rings, mnist, fashion-mnist
 options:
   --steps N        total steps (default per family/data; resumed steps count)
@@ -25,6 +25,7 @@ options:
   --eval-every N   steps between held-out evaluations, pictures and checkpoints
   --eval-n N       test rows per evaluation     --iwae-k K   VAE importance samples
   --tiny           tiny networks (smoke tests)
+  (--model realnvp-ms: multi-scale conv RealNVP, images only; see train/README.md)
   --arch mlp|conv  conv: conv VAE / DCGAN-style GAN (images only)
 progress: a bar on a terminal; otherwise a line every 5 s (step, loss, steps/s, ETA)`;
 
@@ -60,7 +61,7 @@ async function main(): Promise<void> {
   if (arch !== 'mlp' && arch !== 'conv') throw new Error(`--arch must be mlp or conv, got "${arch}"`);
   if (arch === 'conv' && family === 'flow') throw new Error('--arch conv is available for vae and gan, not flow');
   if (arch === 'conv' && !isImageDataset(data)) throw new Error(`--arch conv needs image data (mnist, fashion-mnist); "${data}" is 2-D, use the default --arch mlp`);
-  const d = defaults(family, data);
+  const d = defaults(family, data, model);
   const minutes = num('minutes', values.minutes);
   const seed = values.seed === undefined ? 0 : Number(values.seed);
   if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new Error(`--seed must be an integer in [0, 2^32), got "${values.seed}"`);

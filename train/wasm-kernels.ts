@@ -14,16 +14,21 @@
  * - BatchMatMul: a transposed operand is transposed explicitly first (a cheap
  *   memory pass), then the plain product runs.
  * - Conv2DBackpropFilter (absent from the wasm backend, so conv layers could
- *   not train there): im2col into [M, K] rows, M = N*OH*OW output positions
- *   and K = KH*KW*C patch values, then dW^T = dy^T cols as one plain product.
+ *   not train there): the patches as colsT [K, M], M = N*OH*OW output positions
+ *   and K = KH*KW*C patch values, then dW = colsT dy as one plain product.
  * - Conv2DBackpropInput (the gradient of conv2d with respect to its input,
  *   and the forward pass of a transposed conv): the stock kernel is a direct
  *   loop; here cols = dy W^T as one product, then col2im scatters the patches
- *   back (the adjoint of im2col).
+ *   back (the adjoint of im2col). At stride 1 with symmetric SAME pads (odd
+ *   kernels: the multi-scale flow's couplings) it is instead the stock
+ *   forward conv of dy with the kernel rotated 180 degrees, channels swapped.
  *
  * - EdgegenAdam (ours, models/nn.ts ADAM_KERNEL): Adam's update of one
  *   parameter and its two moments in one pass over memory, where the op chain
  *   takes a dozen kernels and as many temporary tensors.
+ * - Concat and SplitV (float32): plain loops over rows; tfjs's copy each row
+ *   through a new subarray, which dominated the multi-scale flow's channel
+ *   splits (6 ms for a [64, 28, 28, 2] split).
  *
  * All are checked against the cpu backend in train/tests/wasm-kernels.test.ts.
  */
@@ -56,6 +61,7 @@ function flipLast(transpose: KernelFn, backend: WasmBackend, x: Info): Info {
 }
 
 const view = (t: Info, shape: number[]): Info => ({ dataId: t.dataId, shape, dtype: t.dtype });
+const size = (shape: number[]): number => shape.reduce((a, b) => a * b, 1);
 
 interface ConvGeometry {
   N: number; H: number; W: number; C: number;
@@ -80,22 +86,29 @@ function geometry(xShape: number[], filterShape: number[], attrs: Record<string,
   };
 }
 
-/** cols[m, (i*KW + j)*C + c] = x[n, oh*SH - top + i, ow*SW - left + j, c], 0 outside the image. */
-function im2col(x: Float32Array, cols: Float32Array, g: ConvGeometry): void {
+/**
+ * The patches transposed: colsT[(i*KW + j)*C + c, m] = x[n, oh*SH - top + i, ow*SW - left + j, c]
+ * for output position m = (n, oh, ow), 0 outside the image. Each (i, j) pass reads x
+ * in order and writes C rows in order.
+ */
+function im2colT(x: Float32Array, colsT: Float32Array, g: ConvGeometry): void {
   const { N, H, W, C, OH, OW, KH, KW, SH, SW, top, left } = g;
-  const K = KH * KW * C;
-  let m = 0;
-  for (let n = 0; n < N; n++) {
-    for (let oh = 0; oh < OH; oh++) {
-      for (let ow = 0; ow < OW; ow++, m++) {
-        let o = m * K;
-        for (let i = 0; i < KH; i++) {
+  const M = N * OH * OW;
+  for (let i = 0; i < KH; i++) {
+    for (let j = 0; j < KW; j++) {
+      const row0 = (i * KW + j) * C * M;
+      let m = 0;
+      for (let n = 0; n < N; n++) {
+        for (let oh = 0; oh < OH; oh++) {
           const ih = oh * SH - top + i;
-          for (let j = 0; j < KW; j++, o += C) {
+          for (let ow = 0; ow < OW; ow++, m++) {
             const iw = ow * SW - left + j;
-            if (ih < 0 || ih >= H || iw < 0 || iw >= W) cols.fill(0, o, o + C);
-            else if (C === 1) cols[o] = x[(n * H + ih) * W + iw];
-            else cols.set(x.subarray(((n * H + ih) * W + iw) * C, ((n * H + ih) * W + iw + 1) * C), o);
+            if (ih < 0 || ih >= H || iw < 0 || iw >= W) {
+              for (let c = 0; c < C; c++) colsT[row0 + c * M + m] = 0;
+            } else {
+              const s = ((n * H + ih) * W + iw) * C;
+              for (let c = 0; c < C; c++) colsT[row0 + c * M + m] = x[s + c];
+            }
           }
         }
       }
@@ -138,6 +151,7 @@ export function installWasmTrainingKernels(): void {
   if (installed) return;
   const matMul = kernel('BatchMatMul');
   const transpose = kernel('Transpose');
+  const conv2d = kernel('Conv2D');
 
   const fastMatMul: KernelFn = (args) => {
     const { transposeA, transposeB } = args.attrs as { transposeA: boolean; transposeB: boolean };
@@ -156,19 +170,31 @@ export function installWasmTrainingKernels(): void {
     const g = geometry(x.shape, filterShape, attrs);
     const M = g.N * g.OH * g.OW;
     const K = g.KH * g.KW * g.C;
-    const cols = backend.makeOutput([1, M, K], 'float32');
+    const colsT = backend.makeOutput([1, K, M], 'float32');
     // heap views only after the allocation: growing wasm memory detaches them
-    im2col(backend.typedArrayFromHeap(x), backend.typedArrayFromHeap(cols), g);
-    const dyT = transpose({ inputs: { x: view(dy, [1, M, g.CO]) }, backend, attrs: { perm: [0, 2, 1] } });
-    const wT = matMul({ inputs: { a: dyT, b: cols }, backend, attrs: { transposeA: false, transposeB: false } });
-    const w = transpose({ inputs: { x: wT }, backend, attrs: { perm: [0, 2, 1] } });
-    for (const t of [cols, dyT, wT]) backend.disposeData(t.dataId);
+    im2colT(backend.typedArrayFromHeap(x), backend.typedArrayFromHeap(colsT), g);
+    // dW [K, CO] = colsT [K, M] dy [M, CO]: the product's packed operand is dy, the small one
+    // (packing a fresh [M, K] cols as the right operand on every call cost 5x the product itself)
+    const w = matMul({ inputs: { a: colsT, b: view(dy, [1, M, g.CO]) }, backend, attrs: { transposeA: false, transposeB: false } });
+    backend.disposeData(colsT.dataId);
     return view(w, filterShape);
   };
 
   const backpropInput: KernelFn = ({ inputs: { dy, filter }, backend, attrs }) => {
     const inputShape = attrs.inputShape as number[];
     const g = geometry(inputShape, filter.shape, attrs);
+    if (g.SH === 1 && g.SW === 1 && g.OH === g.H && g.OW === g.W && 2 * g.top === g.KH - 1 && 2 * g.left === g.KW - 1) {
+      // stride 1 with symmetric SAME pads: dx is the forward conv of dy with the kernel
+      // rotated 180 degrees and its channels swapped, on the fast conv kernel
+      const f = backend.makeOutput([g.KH, g.KW, g.CO, g.C], 'float32');
+      const [src, dst] = [backend.typedArrayFromHeap(filter), backend.typedArrayFromHeap(f)];
+      for (let i = 0; i < g.KH; i++) for (let j = 0; j < g.KW; j++) for (let c = 0; c < g.C; c++) for (let o = 0; o < g.CO; o++) {
+        dst[(((g.KH - 1 - i) * g.KW + (g.KW - 1 - j)) * g.CO + o) * g.C + c] = src[((i * g.KW + j) * g.C + c) * g.CO + o];
+      }
+      const dx = conv2d({ inputs: { x: dy, filter: f }, backend, attrs: { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', dilations: [1, 1] } });
+      backend.disposeData(f.dataId);
+      return dx;
+    }
     const M = g.N * g.OH * g.OW;
     const K = g.KH * g.KW * g.C;
     // cols [M, K] = dy [M, CO] x W^T, W viewed as [K, CO]
@@ -196,6 +222,56 @@ export function installWasmTrainingKernels(): void {
     return outs;
   };
 
+  // Concat / SplitV: tfjs copies each row with a subarray, one object per row: 6 ms for a
+  // [64, 28, 28, 2] split along channels. Plain loops over [outer, inner] rows instead.
+  const stockConcat = kernel('Concat');
+  const stockSplit = kernel('SplitV');
+  const rowsOf = (shape: number[], axis: number) => [size(shape.slice(0, axis)), size(shape.slice(axis))];
+
+  const concat: KernelFn = (args) => {
+    const { inputs, backend, attrs } = args;
+    const xs = Object.values(inputs).filter((t) => size(t.shape) > 0);
+    if (xs.length < 2 || xs[0].dtype !== 'float32') return stockConcat(args);
+    const axis = tf.util.parseAxisParam(attrs.axis as number, xs[0].shape)[0];
+    const outShape = tf.backend_util.computeOutShape(xs.map((t) => t.shape), axis);
+    const out = backend.makeOutput(outShape, 'float32');
+    const [outer, width] = rowsOf(outShape, axis);
+    const dst = backend.typedArrayFromHeap(out);
+    let col = 0;
+    for (const x of xs) {
+      const inner = rowsOf(x.shape, axis)[1];
+      const src = backend.typedArrayFromHeap(x);
+      for (let r = 0; r < outer; r++) {
+        const [a, b] = [r * inner, r * width + col];
+        for (let k = 0; k < inner; k++) dst[b + k] = src[a + k];
+      }
+      col += inner;
+    }
+    return out;
+  };
+
+  const splitV: KernelFn = (args) => {
+    const { inputs: { x }, backend, attrs } = args;
+    if (x.dtype !== 'float32') return stockSplit(args);
+    const axis = tf.util.parseAxisParam(attrs.axis as number, x.shape)[0];
+    const sizes = tf.backend_util.prepareSplitSize(x as unknown as tf.Tensor, attrs.numOrSizeSplits as number[] | number, axis);
+    const outs = sizes.map((n) => backend.makeOutput(x.shape.map((d, i) => (i === axis ? n : d)), 'float32'));
+    // heap views only after the allocations: growing wasm memory detaches them
+    const src = backend.typedArrayFromHeap(x);
+    const [outer, width] = rowsOf(x.shape, axis);
+    let col = 0;
+    for (const o of outs) {
+      const inner = rowsOf(o.shape, axis)[1];
+      const dst = backend.typedArrayFromHeap(o);
+      for (let r = 0; r < outer; r++) {
+        const [a, b] = [r * width + col, r * inner];
+        for (let k = 0; k < inner; k++) dst[b + k] = src[a + k];
+      }
+      col += inner;
+    }
+    return outs as unknown as Info;
+  };
+
   const register = (kernelName: string, kernelFunc: KernelFn | ((a: KernelArgs) => Info[])) => {
     if (tf.getKernel(kernelName, BACKEND)) tf.unregisterKernel(kernelName, BACKEND);
     tf.registerKernel({ kernelName, backendName: BACKEND, kernelFunc: kernelFunc as unknown as tf.KernelFunc });
@@ -204,5 +280,7 @@ export function installWasmTrainingKernels(): void {
   register('Conv2DBackpropFilter', backpropFilter);
   register('Conv2DBackpropInput', backpropInput);
   register(ADAM_KERNEL, adam);
+  register('Concat', concat);
+  register('SplitV', splitV);
   installed = true;
 }

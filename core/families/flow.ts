@@ -1,7 +1,11 @@
-/** The flow family: NICE and RealNVP coupling flows (core/spec.ts `FlowSpec`). */
+/**
+ * The flow family: NICE and RealNVP coupling flows (core/spec.ts `FlowSpec`)
+ * and the multi-scale conv RealNVP (`MultiScaleFlowSpec`, layout in ./msflow.ts).
+ */
 import { mlpShapes, type ParamShape } from '../params';
-import { alternatingMasks, dataDim, type FlowSpec, type MlpSpec } from '../spec';
-import { image, logitPre, noConv, toyPre, type FamilyDescriptor } from './common';
+import { alternatingMasks, dataDim, isMultiScale, type FlowSpec, type MlpSpec, type MultiScaleFlowSpec, type MultiScaleSpec } from '../spec';
+import { image, logitPre, noConv, toyPre, type FamilyDescriptor, type SpecOptions } from './common';
+import { msParamShapes } from './msflow';
 
 /** The coupling net of every step: D -> hidden -> D (additive) or 2D (affine: log-scale and shift). */
 export function couplingNet(spec: FlowSpec): MlpSpec {
@@ -18,10 +22,26 @@ export const stepNames = (l: number) => ({
 });
 export const FINAL_LOGS = 'final.logs';
 
-export const flow: FamilyDescriptor<FlowSpec> = {
+/**
+ * Multi-scale defaults. Why these sizes: 2 scales (28 -> 14 -> 7) keep the
+ * paper's structure (it has 3 checkerboard + 3 channel couplings per scale and
+ * 4 at the last); 2 + 2 per scale, 3 at the last, and nets 3x3 -> 1x1 -> 3x3 of
+ * 16 filters keep one training step at batch 64 near 0.3 CPU-seconds on one wasm
+ * thread here (3 + 3: 0.5; measurements in train/README.md).
+ */
+function multiScaleSpec(shape: number[], opts: SpecOptions): MultiScaleFlowSpec {
+  if (!image(shape)) throw new Error(`flow model realnvp-ms needs image data (mnist, fashion-mnist); shape [${shape}] is not an image`);
+  const tiny = opts.size === 'tiny';
+  const multiscale: MultiScaleSpec = tiny
+    ? { scales: shape[0] % 4 || shape[1] % 4 ? 1 : 2, checker: 2, channel: 2, final: 2, filters: [4], kernel: 3 }
+    : { scales: 2, checker: 2, channel: 2, final: 3, filters: [16, 16], kernel: 3 };
+  return { family: 'flow', model: 'realnvp-ms', shape, preprocess: logitPre, multiscale, activation: 'relu' };
+}
+
+export const flow: FamilyDescriptor<FlowSpec | MultiScaleFlowSpec> = {
   family: 'flow',
   title: 'Flow (NICE / RealNVP)',
-  models: { realnvp: 'RealNVP flow', nice: 'NICE flow' },
+  models: { realnvp: 'RealNVP flow', nice: 'NICE flow', 'realnvp-ms': 'multi-scale RealNVP flow (conv)' },
   defaultId: (model, dataset) => `flow-${model}-${dataset}`,
   capabilities: ['sample', 'density', 'encode'],
   density: 'exact',
@@ -41,7 +61,8 @@ export const flow: FamilyDescriptor<FlowSpec> = {
   latentDim: (spec) => dataDim(spec),
   defaultSpec(model, shape, opts) {
     noConv('flow', opts);
-    if (model !== 'realnvp' && model !== 'nice') throw new Error(`flow model must be realnvp or nice, got "${model}"`);
+    if (model === 'realnvp-ms') return multiScaleSpec(shape, opts);
+    if (model !== 'realnvp' && model !== 'nice') throw new Error(`flow model must be realnvp, nice or realnvp-ms, got "${model}"`);
     const D = dataDim({ shape });
     const img = image(shape);
     const tiny = opts.size === 'tiny';
@@ -59,6 +80,7 @@ export const flow: FamilyDescriptor<FlowSpec> = {
     };
   },
   paramShapes(spec) {
+    if (isMultiScale(spec)) return msParamShapes(spec);
     const D = dataDim(spec);
     if (spec.masks.length !== spec.steps || spec.masks.some((m) => m.length !== D || m.some((v) => v !== 0 && v !== 1))) {
       throw new Error(`flow: need ${spec.steps} masks of ${D} entries, each 0 or 1`);

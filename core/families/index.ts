@@ -16,6 +16,7 @@ import { vae } from './vae';
 export type { Dim, FamilyDescriptor, FamilyTraits, GraphProtocol, Signature, SpecOptions } from './types';
 export { couplingNet, FINAL_LOGS, stepNames } from './flow';
 export { isImageGan } from './gan';
+export { checkerMask, msChannels, msKernel, msCouplings, msLayout, msNames, type MsCoupling, type MsLayout, type MsPart, type MsScale } from './msflow';
 export { madeMasks, madeNet } from './made';
 export { image as isImageShape } from './common';
 

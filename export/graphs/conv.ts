@@ -36,7 +36,7 @@ function samePads(inH: number, inW: number, k: number): number[] {
 }
 
 /** Permutes a row-major tensor of `shape` by `perm` (export-time weight layout changes). */
-function permute(data: Float32Array, shape: number[], perm: number[]): { data: Float32Array; shape: number[] } {
+export function permute(data: Float32Array, shape: number[], perm: number[]): { data: Float32Array; shape: number[] } {
   const outShape = perm.map((p) => shape[p]);
   const strides = shape.map((_, i) => shape.slice(i + 1).reduce((a, b) => a * b, 1));
   const out = new Float32Array(data.length);

@@ -5,11 +5,12 @@
  */
 import { familyOf, paramShapes } from '../../core/families';
 import { checkWeights } from '../../core/params';
-import type { Family, ModelSpec, NamedWeight } from '../../core/spec';
+import { isMultiScale, type Family, type ModelSpec, type NamedWeight } from '../../core/spec';
 import { WeightTable } from './common';
 import { flowGraphs } from './flow';
 import { ganGraphs } from './gan';
 import { madeGraphs } from './made';
+import { msFlowGraphs } from './msflow';
 import type { Graph } from './types';
 import { vaeGraphs } from './vae';
 
@@ -21,7 +22,10 @@ type Builder = (spec: ModelSpec, w: WeightTable) => Graph[];
 const BUILDERS: Partial<Record<Family, Builder>> = {
   vae: (s, w) => vaeGraphs(s as Extract<ModelSpec, { family: 'vae' }>, w),
   gan: (s, w) => ganGraphs(s as Extract<ModelSpec, { family: 'gan' }>, w),
-  flow: (s, w) => flowGraphs(s as Extract<ModelSpec, { family: 'flow' }>, w),
+  flow: (s, w) => {
+    if (isMultiScale(s)) return msFlowGraphs(s, w);
+    return flowGraphs(s as Extract<ModelSpec, { family: 'flow'; masks: number[][] }>, w);
+  },
   made: (s, w) => madeGraphs(s as Extract<ModelSpec, { family: 'made' }>, w),
 };
 

@@ -5,16 +5,20 @@
  *   per step l: [actnorm] then coupling with mask l;  after the last: [scale]
  *   log p(x) = log N(z; 0, I) + sum of the steps' log-dets + logdet(pre)
  *
+ * The multi-scale RealNVP (core/spec.ts `MultiScaleFlowSpec`) is one
+ * composite step here (models/msflow.ts), so this class serves both.
  * Weight names come from core's paramShapes(spec) (core/families/flow.ts).
  */
 import * as tf from '@tensorflow/tfjs';
-import { couplingNet, FINAL_LOGS, paramShapes, stepNames, type FlowSpec, type NamedWeight, type Prng } from '../../core';
+import { couplingNet, FINAL_LOGS, isMultiScale, paramShapes, stepNames, type FlowSpec, type MultiScaleFlowSpec, type NamedWeight, type Prng } from '../../core';
+import { MultiScale } from './msflow';
 import { Adam, Params, post, pre, stdNormalLogProb } from './nn';
 import { ActNorm, Coupling, forwardAll, inverseAll, Scale, type FlowStep } from './steps';
 import type { TrainableModel } from './types';
 
 /** The steps of a flow spec over the parameters `p`, in data -> latent order. */
-export function flowSteps(spec: FlowSpec, p: Params): FlowStep[] {
+export function flowSteps(spec: FlowSpec | MultiScaleFlowSpec, p: Params): FlowStep[] {
+  if (isMultiScale(spec)) return [new MultiScale(p, spec)];
   const steps: FlowStep[] = [];
   const net = couplingNet(spec);
   for (let l = 0; l < spec.steps; l++) {
@@ -32,7 +36,7 @@ export class Flow implements TrainableModel {
   private opt?: Adam;
   private lr = 1e-3;
 
-  constructor(readonly spec: FlowSpec, weights?: NamedWeight[], seed = 0) {
+  constructor(readonly spec: FlowSpec | MultiScaleFlowSpec, weights?: NamedWeight[], seed = 0) {
     this.p = new Params(paramShapes(spec), weights, seed, `flow ${spec.model}`);
     this.steps = flowSteps(spec, this.p);
   }
@@ -61,7 +65,7 @@ export class Flow implements TrainableModel {
 
   /** Data-dependent init (actnorm): the first batch flows through, each step initialising from what reaches it. */
   initialize(x: tf.Tensor2D): void {
-    if (!this.spec.actnorm) return;
+    if (!isMultiScale(this.spec) && !this.spec.actnorm) return;
     tf.tidy(() => {
       let y = pre(this.spec.preprocess, x).y;
       for (const s of this.steps) {
@@ -83,6 +87,6 @@ export class Flow implements TrainableModel {
   dispose(): void {
     this.p.dispose();
     this.opt?.dispose();
-    for (const s of this.steps) if (s instanceof Coupling) s.dispose();
+    for (const s of this.steps) s.dispose?.();
   }
 }

@@ -31,6 +31,8 @@ export interface FlowStep {
   inverse(y: tf.Tensor2D): StepOut;
   /** data-dependent initialisation from a batch arriving at this step (actnorm) */
   initFrom?(y: tf.Tensor2D): void;
+  /** frees constant tensors the step holds (masks) */
+  dispose?(): void;
 }
 
 const perRow = (y: tf.Tensor2D, v: tf.Tensor): tf.Tensor1D => tf.add(tf.zeros([y.shape[0]]), v) as tf.Tensor1D;

@@ -8,10 +8,11 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
-import { dataDim, Prng, type Family } from '../../core';
+import { dataDim, paramShapes, Prng, type Family, type MultiScaleFlowSpec } from '../../core';
 import { initBackend } from '../backend';
 import { buildModel, defaultSpec } from '../models';
-import { Adam, ADAM_KERNEL } from '../models/nn';
+import { MultiScale } from '../models/msflow';
+import { Adam, ADAM_KERNEL, Params, stdNormalLogProb } from '../models/nn';
 
 const size = (s: readonly number[]): number => s.reduce((a, b) => a * b, 1);
 
@@ -97,6 +98,44 @@ describe('wasm training kernels match the cpu backend', () => {
       expect(relErr(await fwd('wasm'), await fwd('cpu'))).toBeLessThan(1e-4);
     }
   });
+
+  it('concat and split along every axis: forward values and gradients', async () => {
+    for (const axis of [0, 1, 2, 3]) {
+      const a = [3, 4, 5, 2];
+      const b = a.map((d, i) => (i === axis ? d + 2 : d));
+      await expectParity(gradsOn([a, b], (x, y) => {
+        const c = tf.concat([x, y], axis);
+        const [p, q, r] = tf.split(c, [1, 2, c.shape[axis]! - 3], axis);
+        return tf.addN([loss(p), tf.sum(tf.mul(q, q)), loss(tf.tanh(r))]) as tf.Scalar;
+      }));
+    }
+  });
+
+  it('multi-scale RealNVP (8x8, 2 scales, kernel 3 and 1x1 convs): gradient of -log p for every weight', async () => {
+    const spec: MultiScaleFlowSpec = {
+      family: 'flow', model: 'realnvp-ms', shape: [8, 8], preprocess: { kind: 'logit', alpha: 0.05 }, activation: 'relu',
+      multiscale: { scales: 2, checker: 2, channel: 2, final: 2, filters: [6, 5], kernel: 3 },
+    };
+    const shapes = paramShapes(spec);
+    const grads: Grads = async (backend) => {
+      await initBackend(backend);
+      const rng = new Prng(12);
+      const p = new Params(shapes, shapes.map((s) => ({ name: s.name, shape: s.shape, data: rng.normals(size(s.shape), 0.3) })), 0, 'parity');
+      const flow = new MultiScale(p, spec);
+      const y = tf.tensor2d(rng.normals(6 * 64), [6, 64]);
+      const vars = [...p.vars.values()];
+      const { value, grads: g } = tf.variableGrads(() => {
+        const { y: z, logdet } = flow.forward(y);
+        return tf.neg(tf.mean(tf.add(stdNormalLogProb(z, 1), logdet))) as tf.Scalar;
+      }, vars);
+      const out = vars.map((v) => g[v.name].dataSync().slice() as Float32Array);
+      tf.dispose([value, y, ...Object.values(g)]);
+      flow.dispose();
+      p.dispose();
+      return out;
+    };
+    await expectParity(grads);
+  });
 });
 
 describe('fused Adam (wasm) equals the elementwise chain (cpu)', () => {
@@ -125,6 +164,7 @@ describe('a training step leaks no tensors and no backend buffers (wasm)', () =>
   const cases: Array<[Family, string, string, 'mlp' | 'conv']> = [
     ['flow', 'realnvp', 'moons', 'mlp'], ['flow', 'nice', 'mnist', 'mlp'], ['vae', 'vae', 'moons', 'mlp'],
     ['vae', 'vae', 'mnist', 'conv'], ['gan', 'gan', 'moons', 'mlp'], ['gan', 'dcgan', 'mnist', 'conv'], ['made', 'made', 'moons', 'mlp'],
+    ['flow', 'realnvp-ms', 'mnist', 'mlp'],
   ];
   it.each(cases)('%s %s on %s (%s)', async (family, model, data, arch) => {
     await initBackend('wasm');
