@@ -16,7 +16,7 @@ import { vae } from './vae';
 export type { Dim, FamilyDescriptor, FamilyTraits, GraphProtocol, Signature, SpecOptions } from './types';
 export { couplingNet, FINAL_LOGS, stepNames } from './flow';
 export { isImageGan } from './gan';
-export { madeMasks, madeNet } from './made';
+export { madeComponents, madeMasks, madeNet } from './made';
 export { image as isImageShape } from './common';
 
 type Registry = { [F in Family]?: FamilyDescriptor<Extract<ModelSpec, { family: F }>> };
