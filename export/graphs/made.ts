@@ -8,8 +8,9 @@
  *          K = 1: y_next = mu(y) + exp(alpha(y)) z
  *          K > 1: u = Phi(z[:, D:]) picks the component (cdf by a triangular
  *          MatMul over k), y_next = mu_k + exp(alpha_k) z[:, :D]
- *          One pass; the caller feeds y_next back D times starting from y = 0
- *          (core/protocol.ts `runSample`), since y_next_d depends on y_<d only.
+ *          One pass; the caller runs it D times from y = 0, pass d copying
+ *          y_next[:, d] into y (core/protocol.ts `runSample`), since y_next_d
+ *          depends on y_<d only.
  */
 import { latentDimOf, madeComponents, madeMasks, madeNet } from '../../core/families';
 import { dataDim, type MadeSpec } from '../../core/spec';

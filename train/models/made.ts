@@ -17,6 +17,17 @@ import { activate, Adam, LOG_2PI, Params, post, pre, stdNormalLogProb } from './
 import type { FlowStep, StepOut } from './steps';
 import type { TrainableModel } from './types';
 
+/**
+ * y with dimension d taken from `next` (y is 0 there): pass d fixes dimension d.
+ * Only fixed dimensions are fed back, since not-yet-fixed outputs can overflow
+ * and NaN times a masked-out zero weight is still NaN.
+ */
+function fix(y: tf.Tensor2D, next: tf.Tensor2D, d: number): tf.Tensor2D {
+  const D = y.shape[1];
+  const e = tf.tensor2d(Array.from({ length: D }, (_, i) => (i === d ? 1 : 0)), [1, D]);
+  return tf.add(y, tf.mul(next, e)) as tf.Tensor2D;
+}
+
 /** The autoregressive step: u = (y - mu(y)) exp(-alpha(y)); inverse by D passes. */
 export class AutoregressiveStep implements FlowStep {
   private readonly masks: tf.Tensor2D[];
@@ -56,9 +67,8 @@ export class AutoregressiveStep implements FlowStep {
 
   inverse(u: tf.Tensor2D): StepOut {
     let y: tf.Tensor2D = tf.zerosLike(u);
-    let alpha: tf.Tensor2D = tf.zerosLike(u);
-    for (let d = 0; d < dataDim(this.spec); d++) ({ y, alpha } = this.pass(y, u));
-    return { y, logdet: tf.sum(alpha, 1) as tf.Tensor1D };
+    for (let d = 0; d < dataDim(this.spec); d++) y = fix(y, this.pass(y, u).y, d);
+    return { y, logdet: tf.sum(this.conditionals(y).alpha, 1) as tf.Tensor1D };
   }
 
   dispose(): void {
@@ -87,7 +97,7 @@ export class Made implements TrainableModel {
     const D = dataDim(this.spec);
     const N = y.shape[0];
     const [mu, a, l] = tf.split(this.step.out(y), [K * D, K * D, K * D], 1).map((t) => tf.reshape(t, [N, K, D]) as tf.Tensor3D);
-    return { mu, alpha: tf.maximum(a, this.spec.minLogStd) as tf.Tensor3D, logw: tf.logSoftmax(l, 1) as tf.Tensor3D };
+    return { mu, alpha: tf.maximum(a, this.spec.minLogStd) as tf.Tensor3D, logw: tf.sub(l, tf.logSumExp(l, 1, true)) as tf.Tensor3D };
   }
 
   private logProb(x: tf.Tensor2D): tf.Tensor1D {
@@ -132,7 +142,7 @@ export class Made implements TrainableModel {
         const u = mixture ? (tf.mul(0.5, tf.add(1, tf.erf(tf.mul(tf.slice(z, [0, D], [-1, D]), Math.SQRT1_2)))) as tf.Tensor2D) : g;
         let y: tf.Tensor2D = tf.zerosLike(g);
         for (let d = 0; d < D; d++) {
-          const next = tf.tidy(() => (mixture ? this.mixturePass(y, g, u) : this.step.pass(y, g).y));
+          const next = tf.tidy(() => fix(y, mixture ? this.mixturePass(y, g, u) : this.step.pass(y, g).y, d));
           y.dispose();
           y = next;
         }
