@@ -31,7 +31,8 @@ async function open(ctx: BrowserContext, url: string): Promise<Page> {
   const page = await ctx.newPage();
   page.on('pageerror', (e) => console.error('page error:', e.message));
   await page.goto(url);
-  await page.waitForSelector('body[data-ready=true]', { timeout: 30_000 });
+  // ready once the first-load drawing (a sample grid, the compare cards) is done: slow on SwiftShader's CPU WebGPU
+  await page.waitForSelector('body[data-ready=true]', { timeout: 90_000 });
   return page;
 }
 
