@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { CheckpointError, decodeCheckpoint, encodeCheckpoint, type Checkpoint } from '../core/checkpoint';
 import { familyOf, isFamily, latentDimOf, paramShapes } from '../core/families';
 import type { Manifest, ManifestFile, ManifestVariant, ModelIndex } from '../core/manifest';
-import type { ModelSpec } from '../core/spec';
+import { convOf, type ModelSpec } from '../core/spec';
 import { buildGraphs, type Graph } from './graphs';
 import { OPSET } from './onnx/graph';
 import { onnxReference, verifyGraphs, type GraphBytes, type Reference, type VerifyReport } from './verify';
@@ -45,14 +45,13 @@ export function readCheckpointFile(path: string): Checkpoint {
   if (!family || !isFamily(family)) {
     throw new CheckpointError(`${path}: spec family ${JSON.stringify(family)} is not a known family`);
   }
-  if ((ck.spec as { arch?: string }).arch === 'conv') {
-    throw new CheckpointError(`${path}: conv architectures are not exportable to ONNX yet (spec arch "conv", model ${JSON.stringify(ck.spec.model)}); export an --arch mlp checkpoint instead`);
-  }
   return ck;
 }
 
 export function defaultId(spec: ModelSpec, dataset: string): string {
-  return familyOf(spec.family).defaultId(spec.model, dataset);
+  const id = familyOf(spec.family).defaultId(spec.model, dataset);
+  // the conv VAE ships beside the MLP one (the DCGAN already has a model name of its own)
+  return convOf(spec) && spec.model === 'vae' ? id.replace(/^vae-/, 'vae-conv-') : id;
 }
 
 const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');

@@ -8,9 +8,9 @@
  * loaded with dynamic import inside try/catch. Every attempt that fails is
  * remembered so the caller can print why a better backend was skipped.
  */
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { installWasmTrainingKernels } from './wasm-kernels';
+import { defaultThreads, startWasm } from './wasm-threads';
 
 export type BackendName = 'tfjs-node-gpu' | 'tfjs-node' | 'webgpu' | 'wasm' | 'cpu';
 export const BACKENDS: BackendName[] = ['tfjs-node-gpu', 'tfjs-node', 'webgpu', 'wasm', 'cpu'];
@@ -22,7 +22,6 @@ export interface BackendInfo {
   skipped?: Record<string, string>;
 }
 
-const require = createRequire(import.meta.url);
 // Indirect so bundlers and tsc do not try to resolve packages that may be absent.
 const load = (m: string): Promise<unknown> => import(/* @vite-ignore */ m);
 
@@ -51,15 +50,12 @@ async function tryWebgpu(): Promise<string> {
   return [i.vendor, i.architecture, i.description].filter(Boolean).join(' ') || 'WebGPU adapter';
 }
 
-async function tryWasm(): Promise<string> {
-  const wasm = await import('@tensorflow/tfjs-backend-wasm');
-  // In Node the .wasm files are not next to the bundle; point at the package's dist/.
-  const dist = dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm'));
-  wasm.setWasmPaths(join(dist, '/'));
-  if (!(await tf.setBackend('wasm'))) throw new Error('wasm backend did not initialise');
+async function tryWasm(threads = defaultThreads()): Promise<string> {
+  const n = await startWasm(threads, () => tf.setBackend('wasm'));
+  // matMul with transposes and conv gradients on the fast product (train/wasm-kernels.ts)
+  installWasmTrainingKernels();
   const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
-  const threads = await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT');
-  return `WebAssembly${simd ? ' SIMD' : ''}${threads ? ' threaded' : ''}`;
+  return `WebAssembly${simd ? ' SIMD' : ''}, ${n} thread${n === 1 ? '' : 's'}`;
 }
 
 async function tryCpu(): Promise<string> {
@@ -67,11 +63,16 @@ async function tryCpu(): Promise<string> {
   return 'JavaScript (float32)';
 }
 
-const TRY: Record<BackendName, () => Promise<string>> = {
+export interface BackendOptions {
+  /** XNNPACK threads for the wasm backend (default: one per core); fixed once the backend has started */
+  threads?: number;
+}
+
+const TRY: Record<BackendName, (o: BackendOptions) => Promise<string>> = {
   'tfjs-node-gpu': () => tryNative('@tensorflow/tfjs-node-gpu'),
   'tfjs-node': () => tryNative('@tensorflow/tfjs-node'),
   webgpu: tryWebgpu,
-  wasm: tryWasm,
+  wasm: (o) => tryWasm(o.threads),
   cpu: tryCpu,
 };
 
@@ -87,14 +88,14 @@ let current: BackendInfo | undefined;
  * the first that works in BACKENDS order. Calling again with the backend
  * already active is cheap.
  */
-export async function initBackend(name?: BackendName): Promise<BackendInfo> {
+export async function initBackend(name?: BackendName, opts: BackendOptions = {}): Promise<BackendInfo> {
   if (name !== undefined && !BACKENDS.includes(name)) {
     throw new Error(`unknown backend "${name}"; choose one of ${BACKENDS.join(', ')}`);
   }
   if (current && (name === undefined || current.name === name) && tf.getBackend()) return current;
   if (name) {
     try {
-      const device = await TRY[name]();
+      const device = await TRY[name](opts);
       await tf.ready();
       return (current = { name, device });
     } catch (e) {
@@ -104,7 +105,7 @@ export async function initBackend(name?: BackendName): Promise<BackendInfo> {
   const skipped: Record<string, string> = {};
   for (const b of BACKENDS) {
     try {
-      const device = await TRY[b]();
+      const device = await TRY[b](opts);
       await tf.ready();
       return (current = { name: b, device, skipped });
     } catch (e) {
@@ -123,13 +124,14 @@ export function parseBackend(s: string): BackendName {
 export const CONV_KERNELS = ['Conv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter'] as const;
 
 /**
- * Throws a clear error when the active backend cannot train conv layers (the
- * tfjs wasm backend has no Conv2DBackpropFilter kernel), naming one that can,
- * instead of letting tfjs fail mid-step.
+ * Throws a clear error when the active backend cannot train conv layers (no
+ * Conv2DBackpropFilter kernel), naming one that can, instead of letting tfjs
+ * fail mid-step. The wasm backend has one once train/wasm-kernels.ts is
+ * installed, which initBackend does.
  */
 export function assertConvTrainable(backend = tf.getBackend()): void {
   const missing = CONV_KERNELS.filter((k) => !tf.getKernel(k, backend));
   if (missing.length) {
-    throw new Error(`--arch conv cannot train on the ${backend} backend: it has no ${missing.join(', ')} kernel(s). Use --backend cpu (or tfjs-node / webgpu where installed).`);
+    throw new Error(`--arch conv cannot train on the ${backend} backend: it has no ${missing.join(', ')} kernel(s). Use --backend wasm (or tfjs-node / webgpu where installed).`);
   }
 }

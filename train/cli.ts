@@ -2,6 +2,7 @@
  * npm run train -- --family flow --model realnvp --data moons [--steps N]
  *   [--minutes M] [--batch B] [--lr LR] [--seed S] [--backend NAME]
  *   [--out DIR] [--resume] [--eval-every N] [--eval-n N] [--iwae-k K] [--tiny] [--arch mlp|conv]
+ *   [--threads N]
  */
 import { parseArgs } from 'node:util';
 import type { Family } from '../core';
@@ -18,13 +19,14 @@ options:
   --batch B        batch size            --lr LR       Adam learning rate
   --seed S         seeds init, batches and noise (repeatable on cpu/wasm)
   --backend NAME   tfjs-node-gpu | tfjs-node | webgpu | wasm | cpu (default: best available)
+  --threads N      wasm backend threads (default: one per core)
   --out DIR        run folder (default runs/<family>-<model>-<data>/)
   --resume         continue from DIR/checkpoint.egck
   --eval-every N   steps between held-out evaluations, pictures and checkpoints
   --eval-n N       test rows per evaluation     --iwae-k K   VAE importance samples
   --tiny           tiny networks (smoke tests)
-  --arch mlp|conv  conv: conv VAE / DCGAN-style GAN (images only; needs a backend
-                   with conv gradients: cpu, tfjs-node, webgpu; not wasm)`;
+  --arch mlp|conv  conv: conv VAE / DCGAN-style GAN (images only)
+progress: a bar on a terminal; otherwise a line every 5 s (step, loss, steps/s, ETA)`;
 
 function num(name: string, v: string | undefined, int = false): number | undefined {
   if (v === undefined) return undefined;
@@ -40,7 +42,7 @@ async function main(): Promise<void> {
       steps: { type: 'string' }, minutes: { type: 'string' }, batch: { type: 'string' }, lr: { type: 'string' },
       seed: { type: 'string' }, backend: { type: 'string' }, out: { type: 'string' }, resume: { type: 'boolean' },
       'eval-every': { type: 'string' }, 'eval-n': { type: 'string' }, 'iwae-k': { type: 'string' },
-      tiny: { type: 'boolean' }, arch: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      tiny: { type: 'boolean' }, arch: { type: 'string' }, threads: { type: 'string' }, help: { type: 'boolean', short: 'h' },
     },
     strict: true,
   });
@@ -77,6 +79,7 @@ async function main(): Promise<void> {
     eval: { n: num('eval-n', values['eval-n'], true), k: num('iwae-k', values['iwae-k'], true) },
     size: values.tiny ? 'tiny' : 'default',
     arch,
+    threads: num('threads', values.threads, true),
     command: ['npm run train --', ...process.argv.slice(2)].join(' '),
   });
   console.log(JSON.stringify({ step: result.step, stopped: result.stopped, backend: result.backend, seconds: +result.seconds.toFixed(1), stepsPerSec: +result.stepsPerSec.toFixed(2), metrics: result.metrics, checkpoint: result.checkpoint }));

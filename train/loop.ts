@@ -7,6 +7,12 @@
  * Reproducibility: step s draws its noise from Prng(mix(seed, s)) and the
  * batch order from a seeded permutation per epoch whose position is saved, so
  * a resumed run sees the same batches and noise it would have seen unbroken.
+ *
+ * Host syncs: losses stay on the backend as running sums and are read back only
+ * when a progress line is due (and at each evaluation), so an asynchronous
+ * backend (webgpu, CUDA) is not stalled every step; a NaN is still caught,
+ * within one progress interval. The next batch is built and uploaded while
+ * the current step's work is queued.
  */
 import * as tf from '@tensorflow/tfjs';
 import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -41,6 +47,10 @@ export interface TrainConfig {
   command: string;
   /** progress bar and messages on stderr (default true) */
   verbose?: boolean;
+  /** XNNPACK threads for the wasm backend (default: one per core) */
+  threads?: number;
+  /** seconds between progress lines when stderr is not a terminal (CI logs, nohup); default 5 */
+  logEvery?: number;
 }
 
 export interface TrainResult {
@@ -78,7 +88,7 @@ function fmtTime(s: number): string {
 
 export async function train(cfg: TrainConfig): Promise<TrainResult> {
   const say = (s: string) => cfg.verbose !== false && process.stderr.write(s + '\n');
-  const backend = await initBackend(cfg.backend);
+  const backend = await initBackend(cfg.backend, { threads: cfg.threads });
   if (cfg.arch === 'conv') assertConvTrainable(tf.getBackend());
   say(`backend: ${backend.name} (${backend.device})` + (backend.skipped && Object.keys(backend.skipped).length ? `; skipped ${Object.entries(backend.skipped).map(([k, v]) => `${k}: ${v}`).join('; ')}` : ''));
   const ds = loadDataset(cfg.data);
@@ -128,11 +138,39 @@ export async function train(cfg: TrainConfig): Promise<TrainResult> {
   const elapsed = () => (performance.now() - t0) / 1000;
   const deadline = cfg.minutes !== undefined ? cfg.minutes * 60 : Infinity;
   const startStep = step;
-  let lossSum = 0;
-  let lossN = 0;
   let lastBar = 0;
+  let lastLog = -Infinity; // the first step logs at once
   let stopped: TrainResult['stopped'] = 'steps';
   const tty = process.stderr.isTTY;
+  const logEvery = cfg.logEvery ?? 5;
+  // running sums of each loss since the last read-back, on the backend
+  let sums: Record<string, tf.Scalar> = {};
+  let sumN = 0;
+  let sumFrom = step;
+  /** The batch and noise source of step `s`, with the data position before it (for save). */
+  const prepare = (s: number) => {
+    const pos = batches.position;
+    const rng = new Prng(stepSeed(cfg.seed, s));
+    return { x: tf.tensor2d(batches.next(rng), [cfg.batch, D]), rng, pos };
+  };
+  let next: ReturnType<typeof prepare> | undefined;
+  /** Reads the loss sums back (one sync), checks them, and starts new sums. */
+  const drain = (): Record<string, number> => {
+    const mean: Record<string, number> = {};
+    for (const [k, v] of Object.entries(sums)) mean[k] = v.dataSync()[0] / sumN;
+    tf.dispose(Object.values(sums));
+    sums = {};
+    const from = sumFrom;
+    sumN = 0;
+    sumFrom = step;
+    for (const [k, v] of Object.entries(mean)) {
+      if (!Number.isFinite(v)) {
+        const kept = from - (from % cfg.evalEvery);
+        throw new NonFiniteLossError(`${k} became ${v} between steps ${from + 1} and ${step}; stopped. The last good checkpoint (step ${kept}) is kept at ${ckPath}. Try a lower --lr or a different --seed.`);
+      }
+    }
+    return mean;
+  };
 
   const save = () => {
     const meta: TrainMeta = {
@@ -147,7 +185,8 @@ export async function train(cfg: TrainConfig): Promise<TrainResult> {
       command: cfg.command,
       metrics,
       config: { family: cfg.family, model: spec.model, data: ds.name, steps: cfg.steps, minutes: cfg.minutes, batch: cfg.batch, lr: cfg.lr, evalEvery: cfg.evalEvery, size: cfg.size ?? 'default', arch: cfg.arch ?? 'mlp' },
-      batches: batches.position,
+      // a prefetched batch has not been trained on: resume from before it
+      batches: next?.pos ?? batches.position,
     };
     writeCheckpoint(ckPath, { spec, weights: model.weights(), optimizer: model.optimizerState(), step, meta });
   };
@@ -168,40 +207,47 @@ export async function train(cfg: TrainConfig): Promise<TrainResult> {
         stopped = 'minutes';
         break;
       }
-      const rng = new Prng(stepSeed(cfg.seed, step));
-      const x = tf.tensor2d(batches.next(rng), [cfg.batch, D]);
-      const out = model.trainStep(x, rng);
-      x.dispose();
+      const cur = next ?? prepare(step);
+      const out = model.trainStep(cur.x, cur.rng);
+      // build the next batch while this step's work runs (on asynchronous backends)
+      next = step + 1 < cfg.steps ? prepare(step + 1) : undefined;
+      cur.x.dispose();
       for (const [k, v] of Object.entries(out)) {
-        if (!Number.isFinite(v)) {
-          throw new NonFiniteLossError(`${k} became ${v} at step ${step + 1}; stopped. The last good checkpoint (step ${step - (step % cfg.evalEvery)}) is kept at ${ckPath}. Try a lower --lr or a different --seed.`);
-        }
+        if (sums[k]) {
+          const s = tf.add(sums[k], v) as tf.Scalar;
+          sums[k].dispose();
+          v.dispose();
+          sums[k] = s;
+        } else sums[k] = v;
       }
+      sumN += 1;
       step += 1;
-      lossSum += out.loss;
-      lossN += 1;
       const now = elapsed();
-      if (now - lastBar > 0.25 || step === cfg.steps) {
+      const barDue = tty && cfg.verbose !== false && now - lastBar > 0.25;
+      const logDue = now - lastLog >= (tty ? 0.25 : logEvery) || step === cfg.steps;
+      if (barDue || logDue || step === cfg.steps || step % cfg.evalEvery === 0) {
         lastBar = now;
+        const mean = drain();
         const rate = (step - startStep) / now;
         const left = Math.min((cfg.steps - step) / rate, deadline - now);
         const frac = Number.isFinite(cfg.steps) ? step / cfg.steps : now / deadline;
-        const bar = '#'.repeat(Math.round(frac * 20)).padEnd(20, '.');
-        const line = `[${bar}] ${step}/${Number.isFinite(cfg.steps) ? cfg.steps : '?'} loss ${(lossSum / lossN).toFixed(4)} ${rate.toFixed(1)} steps/s ETA ${fmtTime(left)}`;
-        if (tty && cfg.verbose !== false) process.stderr.write(`\r\x1b[K${line}`);
-        appendFileSync(metricsPath, JSON.stringify({ kind: 'train', step, loss: lossSum / lossN, stepsPerSec: +rate.toFixed(3) }) + '\n');
-        lossSum = 0;
-        lossN = 0;
+        const stepText = `${step}/${Number.isFinite(cfg.steps) ? cfg.steps : '?'} loss ${mean.loss.toFixed(4)} ${rate.toFixed(1)} steps/s ETA ${fmtTime(left)}`;
+        if (tty && cfg.verbose !== false) process.stderr.write(`\r\x1b[K[${'#'.repeat(Math.round(frac * 20)).padEnd(20, '.')}] ${stepText}`);
+        if (logDue) {
+          lastLog = now;
+          if (!tty) say(`step ${stepText}`);
+          appendFileSync(metricsPath, JSON.stringify({ kind: 'train', step, loss: mean.loss, stepsPerSec: +rate.toFixed(3) }) + '\n');
+        }
       }
       if (step % cfg.evalEvery === 0) evalAndSave();
     }
   } catch (e) {
-    if (e instanceof NonFiniteLossError) {
-      if (tty) process.stderr.write('\n');
-      model.dispose();
-      throw e;
-    }
+    if (tty) process.stderr.write('\n');
+    model.dispose();
     throw e;
+  } finally {
+    tf.dispose(Object.values(sums));
+    if (next) next.x.dispose();
   }
   if (step % cfg.evalEvery !== 0 || history.length === 0) evalAndSave();
   const seconds = elapsed();

@@ -12,7 +12,7 @@ export const gan: FamilyDescriptor<GanSpec> = {
   family: 'gan',
   title: 'GAN',
   models: { gan: 'GAN', dcgan: 'DCGAN' },
-  defaultId: (_model, dataset) => `gan-${dataset}`,
+  defaultId: (model, dataset) => `${model === 'dcgan' ? 'dcgan' : 'gan'}-${dataset}`,
   capabilities: ['sample'],
   density: null,
   unavailable: {

@@ -4,18 +4,22 @@
  * tractable density and its generator has no inverse, and the discriminator
  * is a training device only.
  */
-import { dataDim, type GanSpec, type NamedWeight } from '../../core/spec';
+import { convOf, dataDim, type GanSpec } from '../../core/spec';
 import { BATCH, GraphBuilder } from '../onnx/graph';
 import { WeightTable, mlp, post } from './common';
+import { upNet } from './conv';
 import type { Graph } from './types';
 
 export function ganGraphs(spec: GanSpec, w: WeightTable): Graph[] {
   const D = dataDim(spec);
   const L = spec.latentDim;
   const s = spec.generator.sizes;
-  if (s[0] !== L || s[s.length - 1] !== D) throw new Error(`GAN generator sizes [${s}] must run ${L} -> ... -> ${D}`);
+  const conv = convOf(spec);
+  if (!conv && (s[0] !== L || s[s.length - 1] !== D)) throw new Error(`GAN generator sizes [${s}] must run ${L} -> ... -> ${D}`);
   const g = new GraphBuilder('gan_sample');
   const z = g.input('z', [BATCH, L]);
-  g.output(post(g, spec.preprocess, mlp(g, w, 'gen', spec.generator, z), D), 'x', [BATCH, D]);
+  // DCGAN: the conv "up" net (export/graphs/conv.ts)
+  const y = conv ? upNet(g, w, 'gen', spec.shape, conv, spec.generator, L, z) : mlp(g, w, 'gen', spec.generator, z);
+  g.output(post(g, spec.preprocess, y, D), 'x', [BATCH, D]);
   return [{ capability: 'sample', builder: g }];
 }

@@ -26,7 +26,6 @@ const BUILDERS: Partial<Record<Family, Builder>> = {
 };
 
 export function buildGraphs(spec: ModelSpec, weights: NamedWeight[]): Graph[] {
-  if ((spec.family === 'vae' || spec.family === 'gan') && spec.arch === 'conv') throw new Error('conv architectures are not exportable to ONNX yet');
   const build = BUILDERS[familyOf(spec.family).family];
   if (!build) throw new Error(`family "${spec.family}" has no ONNX graphs in export/`);
   const shapes = paramShapes(spec);

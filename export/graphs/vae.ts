@@ -13,15 +13,27 @@
  * The decoder's log-std is clamped at minLogStd exactly as in training; since
  * it is a constant, the clamp and its exp are folded at export time.
  */
-import { dataDim, VAE_LOGVAR_MAX, VAE_LOGVAR_MIN, VAE_MIN_LOG_WEIGHT, type VaeSpec } from '../../core/spec';
+import { convOf, dataDim, VAE_LOGVAR_MAX, VAE_LOGVAR_MIN, VAE_MIN_LOG_WEIGHT, type VaeSpec } from '../../core/spec';
 import { BATCH, GraphBuilder } from '../onnx/graph';
 import { HALF_LOG_2PI, WeightTable, mlp, post, pre, preLogDet, sliceLast, stdNormalLogProb, sumLast } from './common';
+import { downNet, upNet } from './conv';
 import type { Graph } from './types';
 
 export function vaeGraphs(spec: VaeSpec, w: WeightTable): Graph[] {
   const D = dataDim(spec);
   const L = spec.latentDim;
-  checkSizes(spec, D, L);
+  const conv = convOf(spec);
+  if (!conv) checkSizes(spec, D, L);
+  /** encoder rows [N, D] -> [N, 2L]: the MLP, or the conv "down" net */
+  const enc = (g: GraphBuilder, y: string) => (conv ? downNet(g, w, 'enc', spec.shape, conv, spec.encoder, 2 * L, y) : mlp(g, w, 'enc', spec.encoder, y));
+  /** decoder mean for z [..., L] -> [..., D]; the conv net takes rows, so [N, K, L] is folded to [N*K, L] and back */
+  const dec = (g: GraphBuilder, z: string, rank: 2 | 3) => {
+    if (!conv) return mlp(g, w, 'dec', spec.decoder, z);
+    if (rank === 2) return upNet(g, w, 'dec', spec.shape, conv, spec.decoder, L, z);
+    const rows = upNet(g, w, 'dec', spec.shape, conv, spec.decoder, L, g.node('Reshape', [z, g.ints([-1, L], 'zrows')]));
+    const nk = g.node('Slice', [g.node('Shape', [z]), g.ints([0], 'starts'), g.ints([2], 'ends')]);
+    return g.node('Reshape', [rows, g.node('Concat', [nk, g.ints([D], 'd')], { axis: 0 })]);
+  };
   const logstd = Array.from(w.get('dec.logstd', [D]).data, (v) => Math.max(v, spec.minLogStd));
   const sigma = logstd.map(Math.exp);
 
@@ -33,7 +45,7 @@ export function vaeGraphs(spec: VaeSpec, w: WeightTable): Graph[] {
     const g = sample;
     const z = g.input('z', [BATCH, L]);
     const noise = g.input('noise', [BATCH, D]);
-    const m = mlp(g, w, 'dec', spec.decoder, z);
+    const m = dec(g, z, 2);
     const drawn = g.node('Add', [m, g.node('Mul', [noise, g.floats('sigma', [D], sigma)])]);
     g.output(post(g, spec.preprocess, drawn, D), 'x', [BATCH, D]);
     g.output(post(g, spec.preprocess, m, D), 'x_mean', [BATCH, D]);
@@ -43,7 +55,7 @@ export function vaeGraphs(spec: VaeSpec, w: WeightTable): Graph[] {
   {
     const g = encode;
     const x = g.input('x', [BATCH, D]);
-    const h = mlp(g, w, 'enc', spec.encoder, pre(g, spec.preprocess, x, D));
+    const h = enc(g, pre(g, spec.preprocess, x, D));
     g.output(sliceLast(g, h, 0, L), 'mu', [BATCH, L]);
     g.output(boundedLogvar(g, h), 'logvar', [BATCH, L]);
   }
@@ -54,7 +66,7 @@ export function vaeGraphs(spec: VaeSpec, w: WeightTable): Graph[] {
     const x = g.input('x', [BATCH, D]);
     const eps = g.input('eps', [BATCH, 'K', L]);
     const y = pre(g, spec.preprocess, x, D);
-    const h = mlp(g, w, 'enc', spec.encoder, y);
+    const h = enc(g, y);
     const mu = sliceLast(g, h, 0, L);
     const logvar = boundedLogvar(g, h);
     const axis1 = g.ints([1], 'axes');
@@ -62,7 +74,7 @@ export function vaeGraphs(spec: VaeSpec, w: WeightTable): Graph[] {
     const std = g.node('Exp', [g.node('Mul', [logvar, g.scalar(0.5)])]);
     const z = g.node('Add', [g.node('Unsqueeze', [mu, axis1]), g.node('Mul', [g.node('Unsqueeze', [std, axis1]), eps])]);
     // log p(y|z) [N,K] = sum_d [-0.5 log 2pi - logstd_d] - 0.5 sum_d ((y_d - m_d) / sigma_d)^2
-    const m = mlp(g, w, 'dec', spec.decoder, z);
+    const m = dec(g, z, 3);
     const r = g.node('Div', [g.node('Sub', [g.node('Unsqueeze', [y, axis1]), m]), g.floats('sigma', [D], sigma)]);
     const cY = -D * HALF_LOG_2PI - logstd.reduce((a, b) => a + b, 0);
     const logPyz = g.node('Sub', [g.scalar(cY), g.node('Mul', [g.scalar(0.5), sumLast(g, g.node('Mul', [r, r]))])]);

@@ -85,7 +85,7 @@ export class Gan implements TrainableModel {
     return [this.optD, this.optG];
   }
 
-  trainStep(x: tf.Tensor2D, rng: Prng): Record<string, number> {
+  trainStep(x: tf.Tensor2D, rng: Prng): Record<string, tf.Scalar> {
     const [optD, optG] = this.opts();
     const N = x.shape[0];
     const L = this.spec.latentDim;
@@ -106,7 +106,7 @@ export class Gan implements TrainableModel {
       return tf.mean(tf.softplus(tf.neg(dFake))) as tf.Scalar;
     });
     tf.dispose([yReal, z1, z2]);
-    return { loss: lossD + lossG, lossD, lossG };
+    return { loss: tf.add(lossD, lossG) as tf.Scalar, lossD, lossG };
   }
 
   setLearningRate(lr: number): void {

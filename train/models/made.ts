@@ -152,7 +152,7 @@ export class Made implements TrainableModel {
   }
 
   /** Exact maximum likelihood: minimise the mean negative log-density. */
-  trainStep(x: tf.Tensor2D, _rng: Prng): Record<string, number> {
+  trainStep(x: tf.Tensor2D, _rng: Prng): Record<string, tf.Scalar> {
     this.opt ??= new Adam(this.p.vars, this.lr);
     return { loss: this.opt.minimize(() => tf.neg(tf.mean(this.logProb(x))) as tf.Scalar) };
   }

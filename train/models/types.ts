@@ -26,8 +26,12 @@ export interface TrainableModel extends GenerativeModel {
    * families without it. Called once on a fresh model, never on resume.
    */
   initialize(x: tf.Tensor2D): void;
-  /** one optimisation step on a data-space batch; noise comes from `rng` */
-  trainStep(x: tf.Tensor2D, rng: Prng): Record<string, number>;
+  /**
+   * One optimisation step on a data-space batch; noise comes from `rng`.
+   * Returns the step's losses as scalars the caller owns (and disposes),
+   * `loss` among them, so the loop decides when to read them back.
+   */
+  trainStep(x: tf.Tensor2D, rng: Prng): Record<string, tf.Scalar>;
   setLearningRate(lr: number): void;
   optimizerState(): NamedWeight[];
   loadOptimizerState(state: NamedWeight[]): void;

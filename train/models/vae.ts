@@ -92,7 +92,7 @@ export class Vae implements TrainableModel {
   }
 
   /** Maximise the single-sample ELBO (the reparameterisation trick). */
-  trainStep(x: tf.Tensor2D, rng: Prng): Record<string, number> {
+  trainStep(x: tf.Tensor2D, rng: Prng): Record<string, tf.Scalar> {
     this.opt ??= new Adam(this.p.vars, this.lr);
     const N = x.shape[0];
     const eps = tf.tensor3d(rng.normals(N * this.spec.latentDim), [N, 1, this.spec.latentDim]);

@@ -85,6 +85,11 @@ describe('training CLI survives SIGKILL', () => {
     clearTimeout(timer);
     expect(end.code, resumed.output()).toBe(0);
     expect(resumed.output()).toContain(`at step ${saved.step}`);
+    // stderr is a pipe here, not a terminal: progress comes as plain lines (first step, then every 5 s, and the last)
+    const progress = resumed.output().split('\n').filter((l) => /^step \d+\/\d+ loss -?[\d.]+ [\d.]+ steps\/s ETA \d+:\d\d$/.test(l));
+    expect(progress[0]).toMatch(new RegExp(`^step ${saved.step + 1}/${target} `));
+    expect(progress.at(-1)).toMatch(new RegExp(`^step ${target}/${target} `));
+    expect(resumed.output()).not.toContain('\r');
     const final = readCheckpoint(ck);
     expect(final.step).toBe(target);
     expect(Object.keys(final.weights).sort()).toEqual(Object.keys(saved.weights).sort());

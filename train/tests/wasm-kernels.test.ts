@@ -1,0 +1,126 @@
+/**
+ * The wasm backend's training kernels (train/wasm-kernels.ts): gradients of
+ * dense, conv and transposed-conv layers match the cpu backend's, and a
+ * training step of every family and architecture leaves no tensor behind.
+ *
+ * Tolerance: max |wasm - cpu| / max |cpu| <= 1e-4 over each gradient (float32
+ * sums in another order differ by ~1e-6 of the largest entry).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { describe, expect, it } from 'vitest';
+import { dataDim, Prng, type Family } from '../../core';
+import { initBackend } from '../backend';
+import { buildModel, defaultSpec } from '../models';
+
+const size = (s: readonly number[]): number => s.reduce((a, b) => a * b, 1);
+
+type Grads = (backend: 'cpu' | 'wasm') => Promise<Float32Array[]>;
+
+/** Runs `f` on the named backend with inputs drawn from one seed, returns its gradients. */
+function gradsOn(shapes: number[][], f: (...xs: tf.Tensor[]) => tf.Scalar): Grads {
+  return async (backend) => {
+    await initBackend(backend);
+    const rng = new Prng(11);
+    const xs = shapes.map((s) => tf.tensor(rng.normals(size(s)), s));
+    const gs = tf.grads(f)(xs);
+    const out = gs.map((g) => g.dataSync().slice() as Float32Array);
+    tf.dispose([...xs, ...gs]);
+    return out;
+  };
+}
+
+function relErr(a: Float32Array, b: Float32Array): number {
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < a.length; i++) {
+    num = Math.max(num, Math.abs(a[i] - b[i]));
+    den = Math.max(den, Math.abs(b[i]));
+  }
+  return num / den;
+}
+
+async function expectParity(g: Grads): Promise<void> {
+  const ref = await g('cpu');
+  const got = await g('wasm');
+  expect(got.length).toBe(ref.length);
+  got.forEach((v, i) => {
+    expect(v.length).toBe(ref[i].length);
+    expect(relErr(v, ref[i])).toBeLessThan(1e-4);
+  });
+}
+
+// a loss that is not linear in the layer output, so dy varies per entry
+const loss = (y: tf.Tensor): tf.Scalar => tf.sum(tf.mul(tf.tanh(y), tf.range(0, y.size).reshape(y.shape).mod(7).sub(3)));
+
+describe('wasm training kernels match the cpu backend', () => {
+  it('dense: x W + b, and matMul with every transpose flag, batched too', async () => {
+    await expectParity(gradsOn([[37, 53], [53, 29], [29]], (x, w, b) => loss(tf.add(tf.matMul(x, w), b))));
+    for (const [ta, tb] of [[true, false], [false, true], [true, true]] as const) {
+      const a = ta ? [53, 37] : [37, 53];
+      const b = tb ? [29, 53] : [53, 29];
+      await expectParity(gradsOn([a, b], (x, w) => loss(tf.matMul(x, w, ta, tb))));
+      await expectParity(gradsOn([[3, ...a], [3, ...b]], (x, w) => loss(tf.matMul(x, w, ta, tb))));
+    }
+  });
+
+  it('conv2d: stride 1 and 2, same and valid padding, 1 and several channels', async () => {
+    for (const [x, w, stride, pad] of [
+      [[5, 28, 28, 1], [3, 3, 1, 4], 2, 'same'],
+      [[3, 14, 14, 4], [3, 3, 4, 6], 2, 'same'],
+      [[2, 9, 11, 3], [3, 2, 3, 5], 1, 'valid'],
+      [[2, 8, 8, 2], [4, 4, 2, 3], 2, 'valid'],
+      [[2, 7, 7, 6], [3, 3, 6, 2], 1, 'same'],
+    ] as const) {
+      await expectParity(gradsOn([[...x], [...w]], (xi, wi) => loss(tf.conv2d(xi as tf.Tensor4D, wi as tf.Tensor4D, stride, pad))));
+    }
+  });
+
+  it('transposed conv (conv2dTranspose): forward and both gradients', async () => {
+    for (const [z, w, out, stride] of [
+      [[4, 7, 7, 8], [3, 3, 4, 8], [4, 14, 14, 4], 2],
+      [[3, 14, 14, 4], [3, 3, 1, 4], [3, 28, 28, 1], 2],
+      [[2, 5, 5, 3], [3, 3, 2, 3], [2, 5, 5, 2], 1],
+    ] as const) {
+      const f = (zi: tf.Tensor, wi: tf.Tensor) => loss(tf.conv2dTranspose(zi as tf.Tensor4D, wi as tf.Tensor4D, [...out] as [number, number, number, number], stride as 1 | 2, 'same'));
+      await expectParity(gradsOn([[...z], [...w]], f));
+      const fwd = async (b: 'cpu' | 'wasm') => {
+        await initBackend(b);
+        const rng = new Prng(3);
+        const zi = tf.tensor4d(rng.normals(size(z)), [...z] as [number, number, number, number]);
+        const wi = tf.tensor4d(rng.normals(size(w)), [...w] as [number, number, number, number]);
+        const y = tf.conv2dTranspose(zi, wi, [...out] as [number, number, number, number], stride as 1 | 2, 'same');
+        const v = y.dataSync().slice() as Float32Array;
+        tf.dispose([zi, wi, y]);
+        return v;
+      };
+      expect(relErr(await fwd('wasm'), await fwd('cpu'))).toBeLessThan(1e-4);
+    }
+  });
+});
+
+describe('a training step leaks no tensors and no backend buffers (wasm)', () => {
+  const cases: Array<[Family, string, string, 'mlp' | 'conv']> = [
+    ['flow', 'realnvp', 'moons', 'mlp'], ['flow', 'nice', 'mnist', 'mlp'], ['vae', 'vae', 'moons', 'mlp'],
+    ['vae', 'vae', 'mnist', 'conv'], ['gan', 'gan', 'moons', 'mlp'], ['gan', 'dcgan', 'mnist', 'conv'], ['made', 'made', 'moons', 'mlp'],
+  ];
+  it.each(cases)('%s %s on %s (%s)', async (family, model, data, arch) => {
+    await initBackend('wasm');
+    const spec = defaultSpec(family, model, data, { size: 'tiny', arch: arch === 'conv' ? 'conv' : undefined });
+    const m = buildModel(spec, undefined, { seed: 1 });
+    const D = dataDim(spec);
+    const rng = new Prng(4);
+    const x = tf.tensor2d(rng.uniforms(8 * D).map((u) => (D === 2 ? 4 * u - 2 : 255 * u)), [8, D]);
+    m.initialize(x);
+    tf.dispose(Object.values(m.trainStep(x, rng))); // first step creates the optimizer's moments
+    const before = tf.memory().numTensors;
+    // buffers a kernel allocates for itself are not tensors: count the backend's too
+    const buffers = tf.engine().backend.numDataIds();
+    const out = m.trainStep(x, rng);
+    expect(Number.isFinite(out.loss.dataSync()[0])).toBe(true);
+    tf.dispose(Object.values(out));
+    expect(tf.memory().numTensors).toBe(before);
+    expect(tf.engine().backend.numDataIds()).toBe(buffers);
+    x.dispose();
+    m.dispose();
+  });
+});
