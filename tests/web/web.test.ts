@@ -176,6 +176,21 @@ describe('web client on wasm (no WebGPU)', () => {
     await page.screenshot({ path: join(SHOTS, 'compare-wasm.png'), fullPage: true });
   });
 
+  it('draws an image card for every family on MNIST, MADE with its 784 passes a sample', async () => {
+    const mnist = site.index.models.filter((x) => x.dataset === 'mnist');
+    if (!mnist.some((x) => x.family === 'made')) return; // fixtures only: no MADE image model to draw
+    await page.click('#tab-compare');
+    await page.selectOption('#compare-dataset', 'mnist');
+    await page.click('#compare-form button[type=submit]');
+    await page.waitForFunction((n) => document.querySelectorAll('#compare-cards .card[data-state]').length === n, mnist.length, { timeout: 120_000 });
+    const cards = await page.$$eval('#compare-cards .card', (cs) => cs.map((c) => [(c as HTMLElement).dataset.family, (c as HTMLElement).dataset.state, c.textContent ?? '']));
+    expect(cards.every(([, st]) => st === 'done'), JSON.stringify(cards)).toBe(true);
+    expect(new Set(cards.map(([f]) => f))).toEqual(new Set(FAMILY_ORDER));
+    expect(cards.find(([f]) => f === 'made')![2]).toMatch(/784 passes of the network each/);
+    expect(cards.map(([, , t]) => t).join(' ')).toMatch(/bits per dimension/);
+    await page.screenshot({ path: join(SHOTS, 'compare-mnist-wasm.png'), fullPage: true });
+  });
+
   it('scores a held-out test image with a finite log-density that agrees with the API', async () => {
     const m = pick((x) => x.shape.length === 2 && x.capabilities.includes('density'));
     await page.click('#tab-density');
