@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { extname, join, normalize } from 'node:path';
 import { chromium } from 'playwright-core';
 import { dim, fmt, log, MODELS_DIR, ROOT, shipped, table, type BenchOptions } from './common';
-import { takesObservationNoise } from '../core/protocol';
+import { samplePasses, takesObservationNoise } from '../core/protocol';
 
 const ORT_DIST = join(ROOT, 'node_modules/onnxruntime-web/dist');
 const PAGE = `<!doctype html><meta charset="utf-8"><title>edgegen bench</title><body><script type="module">
@@ -96,6 +96,8 @@ export async function browser(opts: BenchOptions): Promise<string> {
       await page.waitForSelector('body[data-ready=true]', { state: 'attached', timeout: 60_000 });
       if (ep === 'webgpu') adapters.push(await page.evaluate(() => (globalThis as unknown as { benchAdapter: string }).benchAdapter));
       for (const m of models) {
+        // the page-side loop times one run of the sample graph; MADE needs D of them (bench:serve times those)
+        if (samplePasses(m) > 1) continue;
         const file = m.files.find((f) => f.capability === 'sample')!.file;
         const job: Job = {
           url: `${url}models/${m.id}/${file}`, latent: m.latentDim, D: dim(m), vae: takesObservationNoise(m), ns: [1, 64, 256], ep,

@@ -61,11 +61,14 @@ export async function runSample(m: ModelInfo, run: RunGraph, z: Float32Array, n:
   if (p.observationNoise) feeds.noise = { data: opts.noise ?? new Float32Array(n * D), dims: [n, D] };
   const name = p.observationNoise && opts.mode === 'mean' ? p.observationNoise.meanOutput : 'x';
   if (!p.autoregressive) return read(await run(feeds), name);
-  let y: Float32Array = new Float32Array(n * D);
+  // pass d fixes dimension d; only fixed dimensions are fed back (the rest stay 0), since the
+  // not-yet-fixed outputs can overflow, and NaN times a masked-out zero weight is still NaN
+  const y = new Float32Array(n * D);
   let x: Float32Array = y;
-  for (let pass = 0; pass < D; pass++) {
+  for (let d = 0; d < D; d++) {
     const out = await run({ ...feeds, y: { data: y, dims: [n, D] } });
-    y = read(out, 'y_next');
+    const next = read(out, 'y_next');
+    for (let r = 0; r < n; r++) y[r * D + d] = next[r * D + d];
     x = read(out, 'x');
   }
   return x;

@@ -248,20 +248,28 @@ export function usesConv(spec: ModelSpec): boolean {
 }
 
 /**
- * MADE (Germain et al. 2015, https://arxiv.org/abs/1502.03509) with Gaussian
- * conditionals on model space y in R^D, in the natural order:
- *   log p(y) = sum_d log N(y_d; mu_d(y_<d), exp(alpha_d(y_<d))^2)
- * One masked MLP `made` [D, ...hidden, 2D] gives mu = out[:, :D] and
- * alpha = max(out[:, D:], minLogStd) for every d in one pass. Degrees: input d
- * has degree d + 1; hidden unit k of every layer has degree (k mod (D - 1)) + 1
- * (1 when D = 1); a weight between layers is kept when the degree of its
- * target >= that of its source, and an output of dimension d keeps the hidden
- * units of degree < d + 1, so out[:, d] and out[:, D + d] depend on y_<d only.
+ * MADE (Germain et al. 2015, https://arxiv.org/abs/1502.03509) on model space
+ * y in R^D, in the natural order, with a mixture of K Gaussians per
+ * conditional (K = `components`, default 1):
+ *   log p(y) = sum_d log sum_k pi_dk N(y_d; mu_dk, exp(alpha_dk)^2)
+ * where every parameter of dimension d depends on y_<d only. One masked MLP
+ * `made` [D, ...hidden, P] gives them all in one pass: K = 1: P = 2D, columns
+ * [mu | alpha']; K > 1: P = 3KD, columns [mu_0..mu_{K-1} | alpha'_0.. | logit_0..],
+ * each block D wide; column j belongs to dimension j mod D. alpha =
+ * max(alpha', minLogStd); pi_d = softmax_k(logit_dk).
+ * Degrees: input d has degree d + 1; hidden unit k of every layer has degree
+ * (k mod (D - 1)) + 1 (1 when D = 1); a weight between layers is kept when the
+ * degree of its target >= that of its source, and an output column of
+ * dimension d keeps the hidden units of degree < d + 1.
  * Weights `made.{i}.W` / `.b` are stored dense; the masks follow from the spec.
  * log p(x) = log p(y) + logdet(pre).
- * Sampling: y_d = mu_d + exp(alpha_d) z_d, z ~ N(0, I), one dimension per pass
- * (D passes). With u = (y - mu) exp(-alpha) this is a one-step MAF
- * (Papamakarios et al. 2017): z is the noise that generates x, not a code.
+ * Sampling, one dimension per pass (D passes), from noise z [N, L]:
+ *   K = 1 (L = D):  y_d = mu_d + exp(alpha_d) z_d
+ *   K > 1 (L = 2D): u_d = Phi(z_{D+d}) (standard normal CDF) picks component
+ *     k = min{k : u_d < cdf_k} with cdf_k = pi_d0 + ... + pi_dk (the last
+ *     component takes the rest), then y_d = mu_dk + exp(alpha_dk) z_d.
+ * With K = 1 and u = (y - mu) exp(-alpha) this is a one-step MAF (Papamakarios
+ * et al. 2017): z is the noise that generates x, not a code.
  */
 export interface MadeSpec extends SpecBase {
   family: 'made';
@@ -269,6 +277,8 @@ export interface MadeSpec extends SpecBase {
   activation: Activation;
   /** lower bound on every conditional's log standard deviation, so the likelihood cannot collapse */
   minLogStd: number;
+  /** Gaussians per conditional (default 1) */
+  components?: number;
 }
 
 export type ModelSpec = VaeSpec | GanSpec | FlowSpec | MultiScaleFlowSpec | MadeSpec;

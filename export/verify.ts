@@ -78,7 +78,7 @@ export function specInfo(spec: ModelSpec): ModelInfo {
 }
 
 /** Rows verified through graphs that take D passes (autoregressive sampling): fewer, the reference is slow. */
-const SEQUENTIAL_ROWS = 8;
+const SEQUENTIAL_ROWS = 4;
 
 export async function verifyGraphs(spec: ModelSpec, graphs: GraphBytes[], ref: Reference, opts: VerifyOptions = {}): Promise<VerifyReport[]> {
   const n = opts.n ?? 64;

@@ -46,7 +46,7 @@ export const gan: FamilyDescriptor<GanSpec> = {
     const h = (toy: number[], img2: number[]) => (tiny ? [16] : img ? img2 : toy);
     return {
       family: 'gan', model: 'gan', shape, preprocess: img ? { kind: 'unit' } : toyPre(D, opts), latentDim: L,
-      // images: leakyRelu with He init keeps the samples dependent on z; relu collapsed (train/models/gan.ts)
+      // images: leakyRelu with He init keeps the samples dependent on z; relu collapsed (the GAN model file in train says how it was measured)
       generator: { sizes: [L, ...h([128, 128], [256, 512]), D], hidden: img ? 'leakyRelu' : 'relu', output: img ? 'sigmoid' : 'linear' },
       discriminator: { sizes: [D, ...h([128, 128], [512, 256]), 1], hidden: 'leakyRelu', output: 'linear' },
     };
@@ -64,7 +64,7 @@ export const gan: FamilyDescriptor<GanSpec> = {
     if (spec.discriminator.sizes[0] !== D || spec.discriminator.sizes.at(-1) !== 1) {
       throw new Error(`gan: discriminator sizes must run ${D} -> ... -> 1, got [${spec.discriminator.sizes}]`);
     }
-    // image GANs: He uniform for the generator's hidden layers (train/models/gan.ts says why)
+    // image GANs: He uniform for the generator's hidden layers (the GAN model file in train says why)
     return [...mlpShapes('gen', spec.generator, { he: isImageGan(spec) }), ...trainingOnly(mlpShapes('disc', spec.discriminator))];
   },
 };

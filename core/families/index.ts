@@ -17,7 +17,7 @@ export type { Dim, FamilyDescriptor, FamilyTraits, GraphProtocol, Signature, Spe
 export { couplingNet, FINAL_LOGS, stepNames } from './flow';
 export { isImageGan } from './gan';
 export { checkerMask, msChannels, msKernel, msCouplings, msLayout, msNames, type MsCoupling, type MsLayout, type MsPart, type MsScale } from './msflow';
-export { madeMasks, madeNet } from './made';
+export { madeComponents, madeMasks, madeNet } from './made';
 export { image as isImageShape } from './common';
 
 type Registry = { [F in Family]?: FamilyDescriptor<Extract<ModelSpec, { family: F }>> };

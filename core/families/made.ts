@@ -7,10 +7,15 @@ import { mlpShapes } from '../params';
 import { dataDim, type MadeSpec, type MlpSpec } from '../spec';
 import { image, logitPre, noConv, toyPre, type FamilyDescriptor } from './common';
 
-/** The masked net: D -> hidden -> 2D (means, then log-stds). */
+/** Gaussians per conditional. */
+export const madeComponents = (spec: MadeSpec): number => spec.components ?? 1;
+
+/** The masked net: D -> hidden -> 2D (means, log-stds) or 3KD (K means, K log-stds, K mixture logits). */
 export function madeNet(spec: MadeSpec): MlpSpec {
   const D = dataDim(spec);
-  return { sizes: [D, ...spec.hidden, 2 * D], hidden: spec.activation, output: 'linear' };
+  const K = madeComponents(spec);
+  if (!Number.isInteger(K) || K < 1) throw new Error(`made: components must be a positive integer, got ${K}`);
+  return { sizes: [D, ...spec.hidden, K === 1 ? 2 * D : 3 * K * D], hidden: spec.activation, output: 'linear' };
 }
 
 /**
@@ -28,15 +33,12 @@ export function madeMasks(spec: MadeSpec): Float32Array[] {
     from.forEach((a, r) => to.forEach((b, c) => (m[r * to.length + c] = b >= a ? 1 : 0)));
     masks.push(m);
   }
-  // outputs: mean and log-std of dimension d see degrees < d + 1 only
+  // outputs: column j belongs to dimension j mod D, which sees degrees < d + 1 only
   const last = degrees[degrees.length - 1];
-  const out = new Float32Array(last.length * 2 * D);
+  const P = madeNet(spec).sizes.at(-1)!;
+  const out = new Float32Array(last.length * P);
   last.forEach((a, r) => {
-    for (let d = 0; d < D; d++) {
-      const keep = d + 1 > a ? 1 : 0;
-      out[r * 2 * D + d] = keep;
-      out[r * 2 * D + D + d] = keep;
-    }
+    for (let j = 0; j < P; j++) out[r * P + j] = (j % D) + 1 > a ? 1 : 0;
   });
   masks.push(out);
   return masks;
@@ -59,11 +61,12 @@ export const made: FamilyDescriptor<MadeSpec> = {
     inverse: 'none: no latent code',
   },
   protocol: { autoregressive: true },
-  signatures: (D) => ({
-    sample: { inputs: { z: ['N', D], y: ['N', D] }, outputs: { y_next: ['N', D], x: ['N', D] } },
+  signatures: (D, L) => ({
+    sample: { inputs: { z: ['N', L], y: ['N', D] }, outputs: { y_next: ['N', D], x: ['N', D] } },
     density: { inputs: { x: ['N', D] }, outputs: { logp: ['N'] } },
   }),
-  latentDim: (spec) => dataDim(spec),
+  // the noise of one sample: D normals, and D more that pick mixture components
+  latentDim: (spec) => (madeComponents(spec) > 1 ? 2 : 1) * dataDim(spec),
   defaultSpec(_model, shape, opts) {
     noConv('made', opts);
     const D = dataDim({ shape });
@@ -71,10 +74,12 @@ export const made: FamilyDescriptor<MadeSpec> = {
     const tiny = opts.size === 'tiny';
     return {
       family: 'made', model: 'made', shape, preprocess: img ? logitPre : toyPre(D, opts),
-      // images: 160 hidden units keep both graphs near 1.5 MB each (3 x 784 x 160 weights)
+      // images: 160 hidden units and one Gaussian keep both graphs near 1.5 MB each (3 x 784 x 160 weights);
+      // toys: a mixture, since p(x2 | x1) on two moons has two modes
       hidden: tiny ? [16] : img ? [160] : [64, 64],
       activation: 'relu',
       minLogStd: img ? -5 : -4,
+      components: img ? 1 : 8,
     };
   },
   paramShapes: (spec) => mlpShapes('made', madeNet(spec)),

@@ -31,8 +31,9 @@ export interface GraphProtocol {
   observationNoise?: { meanOutput: string };
   /**
    * Sampling is autoregressive: the sample graph maps (z, y) -> (y_next, x), where
-   * y_next_i depends on y_<i only. Starting from y = 0 and feeding y_next
-   * back, dimension i is final after pass i + 1, so D passes give the sample.
+   * y_next_i depends on y_<i only. Starting from y = 0, pass d copies
+   * dimension d of y_next into y, so D passes give the sample (and x of the
+   * last pass is post(y)).
    */
   autoregressive?: boolean;
   /** the density graph takes eps [N, K, L] and answers `elbo` and `iwae` (else it answers `logp`) */

@@ -95,4 +95,10 @@ describe('bad weights fail with the weight named', () => {
     const v = randomWeights(vae).map((t) => (t.name === 'dec.logstd' ? { ...t, shape: [3], data: new Float32Array(3) } : t));
     expect(() => buildGraphs(vae, v)).toThrow(/dec\.logstd has shape \[3\]/);
   });
+
+  it('a weight the spec does not name is an error too', () => {
+    const { nice } = tinySpecs();
+    const extra = { name: 'step9.scale', shape: [2], data: new Float32Array(2) };
+    expect(() => buildGraphs(nice, [...randomWeights(nice), extra])).toThrow(/unknown weight\(s\) step9\.scale/);
+  });
 });

@@ -1,7 +1,7 @@
 // MADE's graphs on small random models, against the float64 reference of
 // core/spec.ts (export/testing/made.ts), run through the graph protocol.
 import { describe, expect, it } from 'vitest';
-import { defaultSpec } from '../../core/families';
+import { defaultSpec, latentDimOf } from '../../core/families';
 import { Prng } from '../../core/prng';
 import { runDensity, runSample } from '../../core/protocol';
 import { dataDim, type MadeSpec, type Preprocess } from '../../core/spec';
@@ -13,15 +13,18 @@ import { buildGraphs } from './index';
 const rows = (a: Float32Array, n: number) => Array.from({ length: n }, (_, i) => Array.from(a.subarray((i * a.length) / n, ((i + 1) * a.length) / n)));
 
 describe.each([
-  ['affine toy', [2], { kind: 'affine', shift: [0.5, -0.2], scale: [0.9, 1.3] }],
-  ['logit image', [2, 3], { kind: 'logit', alpha: 0.05 }],
-] as Array<[string, number[], Preprocess]>)('made graphs (%s)', (_n, shape, preprocess) => {
-  const spec = { ...(defaultSpec('made', undefined, shape, { size: 'tiny' }) as MadeSpec), preprocess, hidden: [12, 12] };
+  ['affine toy, one Gaussian', [2], { kind: 'affine', shift: [0.5, -0.2], scale: [0.9, 1.3] }, 1],
+  ['affine toy, 4 components', [2], { kind: 'affine', shift: [0.5, -0.2], scale: [0.9, 1.3] }, 4],
+  ['logit image, one Gaussian', [2, 3], { kind: 'logit', alpha: 0.05 }, 1],
+  ['logit image, 3 components', [2, 3], { kind: 'logit', alpha: 0.05 }, 3],
+] as Array<[string, number[], Preprocess, number]>)('made graphs (%s)', (_n, shape, preprocess, components) => {
+  const spec = { ...(defaultSpec('made', undefined, shape, { size: 'tiny' }) as MadeSpec), preprocess, hidden: [12, 12], components };
   const D = dataDim(spec);
+  const L = latentDimOf(spec);
   const weights = randomWeights(spec, 5, 0.5);
   const graphs = Object.fromEntries(buildGraphs(spec, weights).map((g) => [g.capability, g.builder.toBytes()]));
   const ref = madeReference(spec, weights);
-  const info = { family: 'made' as const, shape, latentDim: D };
+  const info = { family: 'made' as const, shape, latentDim: L };
   const n = 6;
   const rng = new Prng(3);
 
@@ -38,7 +41,7 @@ describe.each([
   });
 
   it('D passes of the sample graph give the sequential sample', async () => {
-    const z = rng.normals(n * D);
+    const z = rng.normals(n * L);
     const g = await openGraph(graphs.sample);
     const x = await runSample(info, g.run, z, n);
     await g.release();

@@ -2,11 +2,18 @@
  * Float64 reference of core/spec.ts `MadeSpec`, row by row, independent of
  * train/: the masked net with explicit degree checks instead of the masks.
  */
-import { madeNet } from '../../core/families';
+import { madeComponents, madeNet } from '../../core/families';
 import { dataDim, type MadeSpec, type NamedWeight } from '../../core/spec';
 import { refMlp, refPost, refPre } from './fixtures';
 
 const LOG2PI = Math.log(2 * Math.PI);
+
+/** erf by Abramowitz & Stegun 7.1.26 (|error| < 1.5e-7): enough to pick the same mixture component. */
+function erf(x: number): number {
+  const t = 1 / (1 + 0.3275911 * Math.abs(x));
+  const y = 1 - ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * Math.exp(-x * x);
+  return x >= 0 ? y : -y;
+}
 
 export function madeReference(spec: MadeSpec, weights: NamedWeight[]) {
   const D = dataDim(spec);
@@ -27,25 +34,45 @@ export function madeReference(spec: MadeSpec, weights: NamedWeight[]) {
     });
     masked.set(W.name, { ...W, shape: [rows, cols], data });
   }
+  const K = madeComponents(spec);
+  /** per dimension d: K means, log-stds and mixture weights */
   const cond = (y: number[]) => {
     const h = refMlp(masked, 'made', net, y);
-    return { mu: h.slice(0, D), alpha: h.slice(D).map((a) => Math.max(a, spec.minLogStd)) };
+    return Array.from({ length: D }, (_, d) => {
+      const at = (b: number) => Array.from({ length: K }, (_, k) => h[(b * K + k) * D + d]);
+      const mu = at(0);
+      const alpha = at(1).map((a) => Math.max(a, spec.minLogStd));
+      if (K === 1) return { mu, alpha, w: [1] };
+      const l = at(2);
+      const top = Math.max(...l);
+      const e = l.map((v) => Math.exp(v - top));
+      const z = e.reduce((a, b) => a + b, 0);
+      return { mu, alpha, w: e.map((v) => v / z) };
+    });
   };
   return {
     density: (x: number[][]) => ({
       logp: x.map((r) => {
         const { y, logdet } = refPre(spec.preprocess, r);
-        const { mu, alpha } = cond(y);
-        return y.reduce((s, v, d) => s - 0.5 * LOG2PI - alpha[d] - 0.5 * ((v - mu[d]) * Math.exp(-alpha[d])) ** 2, 0) + logdet;
+        const c = cond(y);
+        return y.reduce((s, v, d) => {
+          const { mu, alpha, w } = c[d];
+          const p = w.reduce((a, wk, k) => a + wk * Math.exp(-0.5 * LOG2PI - alpha[k] - 0.5 * ((v - mu[k]) * Math.exp(-alpha[k])) ** 2), 0);
+          return s + Math.log(p);
+        }, 0) + logdet;
       }),
     }),
     /** sequential sampling, one dimension at a time (no fixed-point trick) */
     sample: (z: number[][]) => ({
-      x: z.map((u) => {
+      x: z.map((noise) => {
         const y = new Array(D).fill(0);
         for (let d = 0; d < D; d++) {
-          const { mu, alpha } = cond(y);
-          y[d] = mu[d] + Math.exp(alpha[d]) * u[d];
+          const { mu, alpha, w } = cond(y)[d];
+          // K > 1: the component whose cdf segment holds Phi(z[D + d]); the last takes the rest
+          const u = K > 1 ? 0.5 * (1 + erf(noise[D + d] / Math.SQRT2)) : 0;
+          let k = 0;
+          for (let acc = w[0]; k < K - 1 && u >= acc; acc += w[++k]);
+          y[d] = mu[k] + Math.exp(alpha[k]) * noise[d];
         }
         return refPost(spec.preprocess, y);
       }),

@@ -31,7 +31,8 @@ async function open(ctx: BrowserContext, url: string): Promise<Page> {
   const page = await ctx.newPage();
   page.on('pageerror', (e) => console.error('page error:', e.message));
   await page.goto(url);
-  await page.waitForSelector('body[data-ready=true]', { timeout: 30_000 });
+  // ready once the first-load drawing (a sample grid, the compare cards) is done: slow on SwiftShader's CPU WebGPU
+  await page.waitForSelector('body[data-ready=true]', { timeout: 90_000 });
   return page;
 }
 
@@ -98,6 +99,37 @@ describe('web client on wasm (no WebGPU)', () => {
     expect(await page.textContent('#backend')).toContain('wasm');
   });
 
+  it('draws on first load: a sample grid, the compare cards of every family, metrics in sentences with units', async () => {
+    const fresh = await open(b.browser, site.url);
+    try {
+      // no click: the Sample view already shows the default (image) model's grid
+      const shown = JSON.parse((await fresh.textContent('#sample-json'))!) as { id: string; samples: number[][] };
+      expect(shown.samples.length).toBe(64);
+      expect(site.index.models.find((x) => x.id === shown.id)!.shape).toHaveLength(2);
+      const painted = await fresh.$eval('#sample-canvas', (c) => {
+        const cv = c as HTMLCanvasElement;
+        const d = cv.getContext('2d')!.getImageData(0, 0, cv.width, cv.height).data;
+        let lit = 0;
+        for (let i = 0; i < d.length; i += 4) if (d[i] + d[i + 1] + d[i + 2] > 60) lit++;
+        return { w: cv.width, lit };
+      });
+      expect(painted.w).toBeGreaterThan(0);
+      expect(painted.lit).toBeGreaterThan(100);
+      // the Compare view drew too, one finished card per family of the richest data set
+      const cards = await fresh.$$eval('#compare-cards .card', (cs) => cs.map((c) => [(c as HTMLElement).dataset.family, (c as HTMLElement).dataset.state, c.textContent ?? '']));
+      expect(new Set(cards.map(([f]) => f))).toEqual(new Set(FAMILY_ORDER));
+      expect(cards.every(([, st]) => st === 'done')).toBe(true);
+      const text = cards.map(([, , t]) => t).join(' ') + (await fresh.textContent('#traits'));
+      expect(text).not.toMatch(/iwaeK|testNll|trueNll|\bmmd\b/);
+      expect(text).toMatch(/nats per point/);
+      const made = cards.find(([f]) => f === 'made');
+      if (made) expect(made[2]).toMatch(/no latent code/);
+      await fresh.screenshot({ path: join(SHOTS, 'first-load.png'), fullPage: true });
+    } finally {
+      await fresh.close();
+    }
+  });
+
   it('draws the same samples as the Node API for a seed, for every family', async () => {
     for (const family of FAMILY_ORDER) {
       const m = pick((x) => x.family === family && x.shape.length === 1) ?? pick((x) => x.family === family);
@@ -136,10 +168,27 @@ describe('web client on wasm (no WebGPU)', () => {
     const states = await page.$$eval('#compare-cards .card', (cs) => cs.map((c) => [(c as HTMLElement).dataset.family, (c as HTMLElement).dataset.state]));
     expect(states.every(([, s]) => s === 'done')).toBe(true);
     expect(new Set(states.map(([f]) => f))).toEqual(new Set(expected.map((x) => x.family)));
+    // every family shows a card: the one 2-D data set holds all four
+    expect(new Set(states.map(([f]) => f))).toEqual(new Set(FAMILY_ORDER));
     const gan = expected.find((x) => x.family === 'gan');
     if (gan) expect(await page.textContent(`.card[data-model="${gan.id}"]`)).toMatch(/No density/);
     expect(await page.$$eval('#traits tbody tr', (r) => r.length)).toBeGreaterThanOrEqual(4);
     await page.screenshot({ path: join(SHOTS, 'compare-wasm.png'), fullPage: true });
+  });
+
+  it('draws an image card for every family on MNIST, MADE with its 784 passes a sample', async () => {
+    const mnist = site.index.models.filter((x) => x.dataset === 'mnist');
+    if (!mnist.some((x) => x.family === 'made')) return; // fixtures only: no MADE image model to draw
+    await page.click('#tab-compare');
+    await page.selectOption('#compare-dataset', 'mnist');
+    await page.click('#compare-form button[type=submit]');
+    await page.waitForFunction((n) => document.querySelectorAll('#compare-cards .card[data-state]').length === n, mnist.length, { timeout: 120_000 });
+    const cards = await page.$$eval('#compare-cards .card', (cs) => cs.map((c) => [(c as HTMLElement).dataset.family, (c as HTMLElement).dataset.state, c.textContent ?? '']));
+    expect(cards.every(([, st]) => st === 'done'), JSON.stringify(cards)).toBe(true);
+    expect(new Set(cards.map(([f]) => f))).toEqual(new Set(FAMILY_ORDER));
+    expect(cards.find(([f]) => f === 'made')![2]).toMatch(/784 passes of the network each/);
+    expect(cards.map(([, , t]) => t).join(' ')).toMatch(/bits per dimension/);
+    await page.screenshot({ path: join(SHOTS, 'compare-mnist-wasm.png'), fullPage: true });
   });
 
   it('scores a held-out test image with a finite log-density that agrees with the API', async () => {
@@ -196,7 +245,7 @@ describe('web client on wasm (no WebGPU)', () => {
     expect(await page.textContent('#density-out')).toContain('GAN');
   });
 
-  it('interpolates linearly between the latents of two seeds', async () => {
+  it('interpolates along the same great circle (slerp) as the API', async () => {
     for (const m of site.index.models.filter((x) => x.family !== 'vae' && x.capabilities.includes('sample')).slice(0, 2)) {
       await page.click('#tab-interpolate');
       await page.selectOption('#interp-model', m.id);
@@ -211,6 +260,9 @@ describe('web client on wasm (no WebGPU)', () => {
       // the ends are exactly the seeds' own samples (GAN and flow decoders are deterministic)
       expect(maxAbsDiff([samples[0]], await apiSample(site, m.id, 4, 1))).toBeLessThan(1e-4);
       expect(maxAbsDiff([samples[5]], await apiSample(site, m.id, 9, 1))).toBeLessThan(1e-4);
+      // and every step in between is the API's own interpolation (a linear path would differ in the middle)
+      const res = await fetch(`${site.url}v1/models/${m.id}/interpolate`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ seedA: 4, seedB: 9, steps: 6 }) });
+      expect(maxAbsDiff(samples, ((await res.json()) as { samples: number[][] }).samples)).toBeLessThan(1e-4);
     }
     await page.screenshot({ path: join(SHOTS, 'interpolate-wasm.png'), fullPage: true });
   });

@@ -1,20 +1,32 @@
 /**
  * MADE, a masked autoencoder for distribution estimation (Germain et al. 2015,
- * https://arxiv.org/abs/1502.03509), with Gaussian conditionals, exactly as
- * core/spec.ts `MadeSpec`:
+ * https://arxiv.org/abs/1502.03509), with Gaussian or mixture-of-Gaussians
+ * conditionals, exactly as core/spec.ts `MadeSpec`:
  *
- *   [mu, alpha'] = masked MLP(y),  alpha = max(alpha', minLogStd)
- *   log p(y) = sum_d [-0.5 log 2pi - alpha_d - 0.5 ((y_d - mu_d) exp(-alpha_d))^2]
+ *   [mu, alpha', logit] = masked MLP(y),  alpha = max(alpha', minLogStd)
+ *   log p(y) = sum_d logsumexp_k [log softmax_k(logit_dk) - 0.5 log 2pi - alpha_dk
+ *                                 - 0.5 ((y_d - mu_dk) exp(-alpha_dk))^2]
  *
  * Seen as a step (train/models/steps.ts), forward y -> u = (y - mu) exp(-alpha)
  * with log-det -sum alpha is a one-step MAF (Papamakarios et al. 2017,
  * https://arxiv.org/abs/1705.07057); its inverse is sampling, D passes.
  */
 import * as tf from '@tensorflow/tfjs';
-import { dataDim, madeMasks, madeNet, paramShapes, type MadeSpec, type MlpSpec, type NamedWeight, type Prng } from '../../core';
-import { activate, Adam, Params, post, pre, stdNormalLogProb } from './nn';
+import { dataDim, madeComponents, madeMasks, madeNet, paramShapes, type MadeSpec, type MlpSpec, type NamedWeight, type Prng } from '../../core';
+import { activate, Adam, LOG_2PI, Params, post, pre, stdNormalLogProb } from './nn';
 import type { FlowStep, StepOut } from './steps';
 import type { TrainableModel } from './types';
+
+/**
+ * y with dimension d taken from `next` (y is 0 there): pass d fixes dimension d.
+ * Only fixed dimensions are fed back, since not-yet-fixed outputs can overflow
+ * and NaN times a masked-out zero weight is still NaN.
+ */
+function fix(y: tf.Tensor2D, next: tf.Tensor2D, d: number): tf.Tensor2D {
+  const D = y.shape[1];
+  const e = tf.tensor2d(Array.from({ length: D }, (_, i) => (i === d ? 1 : 0)), [1, D]);
+  return tf.add(y, tf.mul(next, e)) as tf.Tensor2D;
+}
 
 /** The autoregressive step: u = (y - mu(y)) exp(-alpha(y)); inverse by D passes. */
 export class AutoregressiveStep implements FlowStep {
@@ -23,16 +35,22 @@ export class AutoregressiveStep implements FlowStep {
     this.masks = madeMasks(spec).map((m, i) => tf.tensor2d(m, [net.sizes[i], net.sizes[i + 1]]));
   }
 
-  /** mu and alpha of every dimension, each depending on y_<d only. Not tidied. */
-  conditionals(y: tf.Tensor2D): { mu: tf.Tensor2D; alpha: tf.Tensor2D } {
+  /** The masked net's output [N, P], every column of dimension d depending on y_<d only. Not tidied. */
+  out(y: tf.Tensor2D): tf.Tensor2D {
     const n = this.net.sizes.length - 1;
     let h: tf.Tensor2D = y;
     for (let i = 0; i < n; i++) {
       const W = tf.mul(this.p.get(`made.${i}.W`), this.masks[i]);
       h = activate(tf.add(tf.matMul(h, W), this.p.get(`made.${i}.b`)), i + 1 === n ? this.net.output : this.net.hidden) as tf.Tensor2D;
     }
+    return h;
+  }
+
+  /** mu and alpha of every dimension (one Gaussian per conditional). Not tidied. */
+  conditionals(y: tf.Tensor2D): { mu: tf.Tensor2D; alpha: tf.Tensor2D } {
+    if (madeComponents(this.spec) !== 1) throw new Error('made: the flow step needs one Gaussian per conditional');
     const D = dataDim(this.spec);
-    const [mu, a] = tf.split(h, [D, D], 1) as [tf.Tensor2D, tf.Tensor2D];
+    const [mu, a] = tf.split(this.out(y), [D, D], 1) as [tf.Tensor2D, tf.Tensor2D];
     return { mu, alpha: tf.maximum(a, this.spec.minLogStd) as tf.Tensor2D };
   }
 
@@ -49,9 +67,8 @@ export class AutoregressiveStep implements FlowStep {
 
   inverse(u: tf.Tensor2D): StepOut {
     let y: tf.Tensor2D = tf.zerosLike(u);
-    let alpha: tf.Tensor2D = tf.zerosLike(u);
-    for (let d = 0; d < dataDim(this.spec); d++) ({ y, alpha } = this.pass(y, u));
-    return { y, logdet: tf.sum(alpha, 1) as tf.Tensor1D };
+    for (let d = 0; d < dataDim(this.spec); d++) y = fix(y, this.pass(y, u).y, d);
+    return { y, logdet: tf.sum(this.conditionals(y).alpha, 1) as tf.Tensor1D };
   }
 
   dispose(): void {
@@ -74,23 +91,58 @@ export class Made implements TrainableModel {
   parameterCount(): number { return this.p.count(); }
   initialize(): void {}
 
+  /** Mixture parameters [N, K, D]: means, log-stds (bounded below) and log mixture weights. Not tidied. */
+  private mixture(y: tf.Tensor2D): { mu: tf.Tensor3D; alpha: tf.Tensor3D; logw: tf.Tensor3D } {
+    const K = madeComponents(this.spec);
+    const D = dataDim(this.spec);
+    const N = y.shape[0];
+    const [mu, a, l] = tf.split(this.step.out(y), [K * D, K * D, K * D], 1).map((t) => tf.reshape(t, [N, K, D]) as tf.Tensor3D);
+    return { mu, alpha: tf.maximum(a, this.spec.minLogStd) as tf.Tensor3D, logw: tf.sub(l, tf.logSumExp(l, 1, true)) as tf.Tensor3D };
+  }
+
   private logProb(x: tf.Tensor2D): tf.Tensor1D {
     const { y, logdet: ldPre } = pre(this.spec.preprocess, x);
-    const { y: u, logdet } = this.step.forward(y);
-    return tf.add(tf.add(stdNormalLogProb(u, 1), logdet), ldPre) as tf.Tensor1D;
+    if (madeComponents(this.spec) === 1) {
+      const { y: u, logdet } = this.step.forward(y);
+      return tf.add(tf.add(stdNormalLogProb(u, 1), logdet), ldPre) as tf.Tensor1D;
+    }
+    const { mu, alpha, logw } = this.mixture(y);
+    const r = tf.mul(tf.sub(tf.expandDims(y, 1), mu), tf.exp(tf.neg(alpha)));
+    const comp = tf.sub(tf.sub(tf.sub(logw, alpha), tf.mul(0.5, tf.square(r))), 0.5 * LOG_2PI); // [N, K, D]
+    return tf.add(tf.sum(tf.logSumExp(comp, 1), 1), ldPre) as tf.Tensor1D;
+  }
+
+  /** One sampling pass for K > 1 (core/spec.ts): y_next from y with noise g [N, D] and component picks u [N, D]. Not tidied. */
+  private mixturePass(y: tf.Tensor2D, g: tf.Tensor2D, u: tf.Tensor2D): tf.Tensor2D {
+    const K = madeComponents(this.spec);
+    const { mu, alpha, logw } = this.mixture(y);
+    const cdf = tf.cumsum(tf.exp(logw), 1); // [N, K, D]
+    // below_k = [u < cdf_k], the last component's bound lifted to 1e30 so rounding cannot leave u unassigned
+    const lift = tf.tensor3d(Array.from({ length: K }, (_, k) => (k === K - 1 ? 1e30 : 0)), [1, K, 1]);
+    const below = tf.cast(tf.less(tf.expandDims(u, 1), tf.add(cdf, lift)), 'float32');
+    // the first k where it holds: below_k - below_{k-1}
+    const prev = tf.concat([tf.zerosLike(tf.slice(below, [0, 0, 0], [-1, 1, -1])), tf.slice(below, [0, 0, 0], [-1, K - 1, -1])], 1);
+    const pick = tf.sub(below, prev);
+    const draw = tf.add(mu, tf.mul(tf.exp(alpha), tf.expandDims(g, 1)));
+    return tf.sum(tf.mul(pick, draw), 1) as tf.Tensor2D;
   }
 
   density(x: tf.Tensor2D): { logp: tf.Tensor1D } {
     return { logp: tf.tidy(() => this.logProb(x)) };
   }
 
-  /** z [N, D] -> x: y_d = mu_d + exp(alpha_d) z_d in D sequential passes. */
+  /** z [N, L] -> x in D sequential passes (core/spec.ts `MadeSpec`, sampling). */
   sample(z: tf.Tensor2D): { x: tf.Tensor2D } {
+    const D = dataDim(this.spec);
+    const mixture = madeComponents(this.spec) > 1;
     return {
       x: tf.tidy(() => {
-        let y: tf.Tensor2D = tf.zerosLike(z);
-        for (let d = 0; d < dataDim(this.spec); d++) {
-          const next = tf.tidy(() => this.step.pass(y, z).y);
+        const g = mixture ? (tf.slice(z, [0, 0], [-1, D]) as tf.Tensor2D) : z;
+        // u = Phi(z2) = (1 + erf(z2 / sqrt 2)) / 2
+        const u = mixture ? (tf.mul(0.5, tf.add(1, tf.erf(tf.mul(tf.slice(z, [0, D], [-1, D]), Math.SQRT1_2)))) as tf.Tensor2D) : g;
+        let y: tf.Tensor2D = tf.zerosLike(g);
+        for (let d = 0; d < D; d++) {
+          const next = tf.tidy(() => fix(y, mixture ? this.mixturePass(y, g, u) : this.step.pass(y, g).y, d));
           y.dispose();
           y = next;
         }

@@ -69,11 +69,12 @@ async function main(): Promise<void> {
     setStatus(`no models found (${err instanceof Error ? err.message : String(err)}); export some into models/`, true);
     return;
   }
-  refreshSample();
-  refreshCompare();
   refreshInterpolate();
   refreshDensity();
   const b = await backend;
+  // the first load draws: a sample grid for the default model, and the compare view of the richest data set
+  await refreshSample();
+  await refreshCompare();
   setStatus(`${app.index.models.length} models available; running on ${b.backend}`);
   document.body.dataset.ready = 'true';
 }

@@ -7,7 +7,9 @@
 import { FAMILY_ORDER, familyOf } from '../../../core/families';
 import type { Manifest } from '../../../core/manifest';
 import type { Family } from '../../../core/spec';
+import { samplePasses } from '../../../core/protocol';
 import { $, app, guarded, intValue, isImage, setStatus, where } from '../app';
+import { metricSentences } from '../metrics';
 import { boxFor, drawImageGrid, drawScatter, gridPoints } from '../draw';
 
 const HEAT_RES = 48;
@@ -19,13 +21,15 @@ export function initCompare(): void {
   });
 }
 
-export function refreshCompare(): void {
+/** Fills the data-set list (the one with the most families first) and draws it: the view is never blank. */
+export async function refreshCompare(): Promise<void> {
   const sel = $<HTMLSelectElement>('compare-dataset');
   const current = sel.value;
-  const datasets = [...new Set(app.index.models.map((m) => m.dataset))];
+  const families = (d: string) => new Set(app.index.models.filter((m) => m.dataset === d).map((m) => m.family)).size;
+  const datasets = [...new Set(app.index.models.map((m) => m.dataset))].sort((a, b) => families(b) - families(a));
   sel.replaceChildren(...datasets.map((d) => new Option(d, d)));
   if (datasets.includes(current)) sel.value = current;
-  void renderTable([]);
+  await guarded('Compare', run);
 }
 
 async function run(): Promise<void> {
@@ -66,13 +70,16 @@ async function run(): Promise<void> {
 async function renderCard(m: Manifest, seed: number, canvas: HTMLCanvasElement, note: HTMLElement): Promise<void> {
   const engine = app.engine();
   const lines: string[] = [];
+  const passes = samplePasses(m);
   if (isImage(m)) {
-    const { rows, ms } = await engine.sample(m, { n: 16, seed, temperature: 1, mode: 'mean' });
-    drawImageGrid(canvas, rows, m.shape, 4, 2);
-    lines.push(`16 samples in ${ms.toFixed(1)} ms.`);
+    // the API's work budget counts every pass: an autoregressive image model gets one sample per request there
+    const n = passes > 1 && app.useApi ? 1 : 16;
+    const { rows, ms } = await engine.sample(m, { n, seed, temperature: 1, mode: 'mean' });
+    drawImageGrid(canvas, rows, m.shape, Math.ceil(Math.sqrt(n)), 2);
+    lines.push(`${n} sample${n > 1 ? 's' : ''} in ${ms.toFixed(1)} ms${passes > 1 ? `, ${passes} passes of the network each (one per pixel)` : ''}.`);
   } else {
     const { rows, ms } = await engine.sample(m, { n: 500, seed, temperature: 1, mode: 'sample' });
-    lines.push(`500 samples in ${ms.toFixed(1)} ms.`);
+    lines.push(`500 samples in ${ms.toFixed(1)} ms${passes > 1 ? ` (${passes} sequential passes, one per dimension)` : ''}.`);
     const box = boxFor(m.range, rows);
     let heat: { logp: number[]; res: number } | undefined;
     if (m.capabilities.includes('density')) {
@@ -82,9 +89,8 @@ async function renderCard(m: Manifest, seed: number, canvas: HTMLCanvasElement, 
     }
     drawScatter(canvas, rows, box, heat);
   }
-  if (m.unavailable.density) lines.push(`No density: ${m.unavailable.density}`);
-  const metrics = Object.entries(m.metrics).map(([k, v]) => `${k} ${Number(v).toFixed(3)}`).join(', ');
-  if (metrics) lines.push(`Held-out: ${metrics}.`);
+  for (const [cap, why] of Object.entries(m.unavailable)) lines.push(`No ${cap === 'encode' ? 'encoder' : cap}: ${why}.`);
+  lines.push(...metricSentences(m));
   note.textContent = lines.join(' ');
 }
 
@@ -120,7 +126,7 @@ async function renderTable(manifests: Manifest[]): Promise<void> {
     row('x -> z', families.map((f) => familyOf(f).traits.inverse)),
     row('models here', families.map((f) => modelsOf(f).map((m) => m.id).join(', ') || '—')),
     row('capabilities', families.map((f) => modelsOf(f).map((m) => m.capabilities.join(' / ')).join('; ') || '—')),
-    row('held-out', families.map((f) => modelsOf(f).map((m) => Object.entries(m.metrics).map(([k, v]) => `${k} ${Number(v).toFixed(3)}`).join(', ')).join('; ') || '—')),
+    row('held-out', families.map((f) => modelsOf(f).map((m) => `${m.id}: ${metricSentences(m).join(' ')}`).join(' ') || '—')),
   );
   $('traits').replaceChildren(thead, tbody);
 }

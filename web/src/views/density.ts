@@ -6,6 +6,7 @@
  * held-out set shipped beside the page (or, without one, of its own samples).
  */
 import type { Manifest } from '../../../core/manifest';
+import { importanceSampled } from '../../../core/protocol';
 import { $, app, fillModelSelect, guarded, intValue, isImage, setStatus, where } from '../app';
 import { drawHistogram } from '../draw';
 
@@ -112,9 +113,9 @@ async function syncModel(): Promise<void> {
   const image = isImage(m);
   document.querySelectorAll<HTMLElement>('#view-density .img-only').forEach((el) => (el.hidden = !image));
   document.querySelectorAll<HTMLElement>('#view-density .pt-only').forEach((el) => (el.hidden = image));
-  document.querySelectorAll<HTMLElement>('#view-density .vae-only').forEach((el) => (el.hidden = m.family !== 'vae'));
+  document.querySelectorAll<HTMLElement>('#view-density .vae-only').forEach((el) => (el.hidden = !importanceSampled(m)));
   // the seed only matters where noise enters: dequantisation (images) or the VAE's eps
-  $('density-seed-label').hidden = !(m.discrete || m.family === 'vae');
+  $('density-seed-label').hidden = !(m.discrete || importanceSampled(m));
   const set = await loadTestSet(m.dataset);
   const pick = $<HTMLSelectElement>('density-pick');
   const prev = pick.value;
@@ -178,7 +179,7 @@ async function run(): Promise<void> {
     return;
   }
   const seed = intValue('density-seed', 0);
-  const k = m.family === 'vae' ? intValue('density-k', 64, 1, 1000) : 1;
+  const k = importanceSampled(m) ? intValue('density-k', 64, 1, 1000) : 1;
   setStatus(`scoring with ${m.id} ${where()}…`);
   const res = await app.engine().density(m, [currentInput(m)], { seed, k });
   const logp = res.logp[0];

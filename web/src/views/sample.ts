@@ -1,4 +1,6 @@
 /** View 1: draw samples for (model, seed, temperature, count) and plot them. */
+import { FAMILY_ORDER } from '../../../core/families';
+import { takesObservationNoise } from '../../../core/protocol';
 import { $, app, fillModelSelect, guarded, intValue, isImage, numValue, setStatus, where } from '../app';
 import { boxFor, drawImageGrid, drawScatter } from '../draw';
 import type { Mode } from '../engine';
@@ -9,7 +11,7 @@ export function initSample(): void {
   const syncMode = async (): Promise<void> => {
     const id = modelSel.value;
     const m = id ? await app.manifest(id) : null;
-    $('sample-mode-label').hidden = m?.family !== 'vae';
+    $('sample-mode-label').hidden = !m || !takesObservationNoise(m);
   };
   modelSel.addEventListener('change', () => void syncMode());
   form.addEventListener('submit', (ev) => {
@@ -20,9 +22,17 @@ export function initSample(): void {
   void syncMode();
 }
 
-export function refreshSample(): void {
-  fillModelSelect($<HTMLSelectElement>('sample-model'));
-  $<HTMLSelectElement>('sample-model').dispatchEvent(new Event('change'));
+/** Fills the model list, choosing an image model first (a grid says more than points), and draws it. */
+export async function refreshSample(): Promise<void> {
+  const sel = $<HTMLSelectElement>('sample-model');
+  const fresh = !sel.value;
+  fillModelSelect(sel);
+  if (fresh) {
+    const image = FAMILY_ORDER.map((f) => app.index.models.find((m) => m.family === f && m.shape.length === 2)).find(Boolean);
+    if (image) sel.value = image.id;
+  }
+  sel.dispatchEvent(new Event('change'));
+  await guarded('Sample', run);
 }
 
 async function run(): Promise<void> {
