@@ -21,6 +21,7 @@ import { loadDataset, resolveDatasetName, rows, sampleToy, type Dataset, type To
 import { EVAL_SEED, medianDistance, mmd2 } from '../train/evaluate';
 import { buildModel, type TrainableModel } from '../train/models';
 import { classifier, FEATURES, frechet, HOLDOUT, type Classifier } from './classifier';
+import { compressorBits } from './compressors';
 import { dim, fmt, isImage, log, MODELS_DIR, shipped, table, type BenchOptions } from './common';
 import { takesObservationNoise } from '../core/protocol';
 
@@ -83,6 +84,11 @@ const REFS = {
   vae: 'Burda et al. 2016 (IWAE), binarized MNIST, test log-likelihood estimated with k = 5000: 1 stochastic layer (784-200-200-50, about 0.42M weights by our count): VAE -86.76, IWAE(k=50 training) -84.78 nats; 2 stochastic layers: VAE -85.33, IWAE -82.90 nats. Binary pixels, not dequantised 8-bit: a different task, the nats do not convert into our bits/dim',
   gan: 'no published figure on this scale: FD is in our own classifier\'s features (not Inception), so it compares our models with each other and with the floor only',
 } as const;
+
+const PUBLISHED: Record<string, string> = {
+  mnist: 'RealNVP 1.06, Glow 1.05, FFJORD 0.99, MAF 1.89, MADE 2.04 (Grathwohl et al. 2019, Table 2; 60k/10k split)',
+  'fashion-mnist': 'Glow 2.90 on the test split; the same model scores MNIST at 1.83 (Nalisnick et al. 2019)',
+};
 
 export async function quality(opts: BenchOptions): Promise<string> {
   await initBackend('wasm');
@@ -169,7 +175,15 @@ export async function quality(opts: BenchOptions): Promise<string> {
   }
   const imageIds = models.filter(isImage).map((m) => m.id);
   const families = new Set(models.filter(isImage).map((m) => m.family));
-  const missing = (['flow', 'vae', 'gan'] as const).filter((f) => !families.has(f));
+  const missing = (['flow', 'vae', 'gan', 'made'] as const).filter((f) => !families.has(f));
+  // the compressors on every image test split a shipped model is scored on
+  const compRows = [...new Set(models.filter(isImage).map((m) => resolveDatasetName(m.dataset)))].map((name) => {
+    const ds = loadDataset(name);
+    const n = q ? Math.min(200, ds.nTest) : ds.nTest;
+    if (!(ds.test instanceof Uint8Array)) throw new Error(`${name}: test split is not 8-bit pixels`);
+    const c = compressorBits(ds.test, n);
+    return [name, `${n}${n === ds.nTest ? ' (whole test split)' : ''}`, fmt(c.zlib, 3), fmt(c.png, 3), typeof c.xz === 'number' ? `${fmt(c.xz, 3)} (first ${c.xzImages} at once)` : c.xz, PUBLISHED[name] ?? '-'];
+  });
   return [
     '### Quality: 2-D models on held-out data',
     '',
@@ -180,6 +194,10 @@ export async function quality(opts: BenchOptions): Promise<string> {
     '### Quality: image models on the test split',
     '',
     imgRows.length ? table(['model', 'params', 'density on test (lower bits/dim is better)', `FD samples vs test (${q ? 200 : 1000} each)`, `FD floor (${q ? 200 : 1000} held-out train images vs test)`, 'published reference (size, task)'], imgRows) : 'No image model is shipped yet.',
+    '',
+    'General-purpose lossless compressors on the same test images (bench/compressors.ts; bits per pixel of the 8-bit images, which a model\'s bits/dim must beat to be worth more than a file format):',
+    '',
+    table(['test split', 'images', 'zlib -9, each image', 'PNG (grey, deflate 9), each image', 'xz -9e', 'published models (dequantised, bits/dim)'], compRows),
     '',
     ...notes,
     imageIds.length ? `Image models measured: ${imageIds.join(', ')}. Not shipped when this ran (so not measured): ${missing.length ? missing.map((f) => `${f} on images`).join(', ') : 'none'}.` : '',

@@ -3,7 +3,9 @@
  * All under /v1 (edge/README.md lists the endpoints). Rows are flattened samples; `shape`
  * says how to view one row.
  */
-import type { DensityKind, Manifest } from './manifest';
+import type { z } from 'zod';
+import type * as C from './contract';
+import type { Manifest } from './manifest';
 
 export const API_LIMITS = {
   /** most samples one request may ask for */
@@ -18,45 +20,27 @@ export const API_LIMITS = {
   maxSteps: 64,
 } as const;
 
-export interface SampleRequest {
-  n?: number;
-  seed?: number;
-  temperature?: number;
-  /** VAE only: return the decoder mean ('mean') or a draw from p(x|z) ('sample') */
-  mode?: 'mean' | 'sample';
-}
-export interface SampleResponse {
-  samples: number[][];
-  shape: number[];
-  seed: number;
-}
+// The request and answer types are inferred from the zod schemas in
+// contract.ts, the same definitions edge/ validates with and documents; the
+// import is type-only, so this file loads nothing at run time.
+type In<S extends z.ZodType> = z.input<S>;
+type Out<S extends z.ZodType> = z.output<S>;
 
-export interface DensityRequest {
-  x: number[][];
-  /** VAE: number of importance samples (1 gives the ELBO) */
-  k?: number;
-  /** seed for the VAE's eps and for image dequantisation noise */
-  seed?: number;
-}
-export interface DensityResponse {
-  logp: number[];
-  kind: DensityKind;
-  bitsPerDim?: number[];
-  /** VAE: the ELBO per row as well */
-  elbo?: number[];
-}
+/** what a caller may send (fields with defaults are optional) */
+export type SampleRequest = In<typeof C.SampleRequest>;
+export type DensityRequest = In<typeof C.DensityRequest>;
+export type EncodeRequest = In<typeof C.EncodeRequest>;
+export type DecodeRequest = In<typeof C.DecodeRequest>;
+export type InterpolateRequest = In<typeof C.InterpolateRequest>;
 
-export interface EncodeRequest { x: number[][] }
-export interface EncodeResponse { z: number[][]; logvar?: number[][] }
+export type SampleResponse = Out<typeof C.SampleResponse>;
+export type DensityResponse = Out<typeof C.DensityResponse>;
+export type EncodeResponse = Out<typeof C.EncodeResponse>;
+export type DecodeResponse = Out<typeof C.SamplesResponse>;
+export type InterpolateResponse = Out<typeof C.SamplesResponse>;
+export type HealthResponse = Out<typeof C.Health>;
 
-export interface DecodeRequest { z: number[][]; mode?: 'mean' | 'sample'; seed?: number }
-export interface DecodeResponse { samples: number[][]; shape: number[] }
-
-export interface InterpolateRequest { seedA?: number; seedB?: number; steps?: number; temperature?: number }
-export interface InterpolateResponse { samples: number[][]; shape: number[] }
-
-export interface ApiError {
-  error: { code: string; message: string; limit?: number };
-}
+export type ApiError = Out<typeof C.ApiError>;
+export type ErrorCode = C.ErrorCode;
 
 export type ModelInfo = Manifest;

@@ -60,13 +60,14 @@ export function apiCases(getTarget: () => Target, corruptId: () => string): void
     }
   });
 
-  it('answers /healthz and an OpenAPI document built from the validators', async () => {
+  it('answers /healthz and an OpenAPI document generated from the schemas', async () => {
     const h = await t().fetch('/healthz');
     expect(await h.json()).toMatchObject({ status: 'ok', runtime: t().runtime });
     const doc = (await (await t().fetch('/openapi.json')).json()) as any;
     expect(doc.openapi).toBe('3.1.0');
     for (const p of ['sample', 'density', 'encode', 'decode', 'interpolate']) expect(doc.paths[`/v1/models/{id}/${p}`]).toBeTruthy();
-    const sampleSchema = doc.paths['/v1/models/{id}/sample'].post.requestBody.content['application/json'].schema;
+    const deref = (s: any) => (s.$ref ? doc.components.schemas[s.$ref.split('/').pop()] : s);
+    const sampleSchema = deref(doc.paths['/v1/models/{id}/sample'].post.requestBody.content['application/json'].schema);
     expect(sampleSchema.properties.n.maximum).toBe(API_LIMITS.maxSamples);
     for (const p of ['sample', 'density', 'encode', 'decode', 'interpolate']) {
       const op = doc.paths[`/v1/models/{id}/${p}`].post;
@@ -294,6 +295,42 @@ export function apiCases(getTarget: () => Target, corruptId: () => string): void
     await expectError(await post(t(), `/v1/models/${toy.id}/sample?format=f32`, { n: 0 }), 400, 'out_of_range');
     const gan = pick((m) => m.family === 'gan');
     if (gan) await expectError(await post(t(), `/v1/models/${gan.id}/density?format=f32`, { x: [[0]] }), 422, 'capability_unavailable');
+  });
+
+  it('takes float32 rows (application/octet-stream, x-edgegen-shape) for density, encode and decode: the same answers as JSON', async () => {
+    const flow = pick((m) => m.family === 'flow' && m.shape.length === 1)!;
+    const url = `/v1/models/${flow.id}`;
+    const x = ((await (await post(t(), `${url}/sample`, { n: 5, seed: 4 })).json()) as any).samples as number[][];
+    const bin = (path: string, rows: number[][]) =>
+      t().fetch(path, {
+        method: 'POST',
+        body: new Uint8Array(Float32Array.from(rows.flat()).buffer as ArrayBuffer),
+        headers: { 'content-type': 'application/octet-stream', 'x-edgegen-shape': `${rows.length},${rows[0].length}` },
+      });
+    const dj = await (await post(t(), `${url}/density`, { x, seed: 2 })).json();
+    expect(await (await bin(`${url}/density?seed=2`, x)).json()).toEqual(dj);
+    const ej = (await (await post(t(), `${url}/encode`, { x })).json()) as any;
+    expect(await (await bin(`${url}/encode`, x)).json()).toEqual(ej);
+    const back = await (await bin(`${url}/decode`, ej.z)).json();
+    expect(back).toEqual(await (await post(t(), `${url}/decode`, { z: ej.z })).json());
+    // the query carries the other fields of a float32 body only
+    await expectError(await post(t(), `${url}/density?seed=2`, { x }), 400, 'invalid_value');
+    await expectError(await t().fetch(`${url}/density`, { method: 'POST', body: new Uint8Array(8), headers: { 'content-type': 'application/octet-stream' } }), 400, 'bad_shape');
+  });
+
+  it('follows HTTP conventions: 405 with Allow, unknown query parameters refused, a clear message for an empty row', async () => {
+    const flow = pick((m) => m.family === 'flow')!;
+    const put = await t().fetch(`/v1/models/${flow.id}/sample`, { method: 'PUT', body: '{}' });
+    await expectError(put, 405, 'method_not_allowed');
+    expect(put.headers.get('allow')).toBe('POST, OPTIONS');
+    const del = await t().fetch('/v1/models', { method: 'DELETE' });
+    await expectError(del, 405, 'method_not_allowed');
+    expect(del.headers.get('allow')).toBe('GET, HEAD, OPTIONS');
+    const q = await expectError(await t().fetch('/v1/models?page=2'), 400, 'unknown_field');
+    expect(q.message).toContain('query.page');
+    await expectError(await post(t(), `/v1/models/${flow.id}/sample?n=3`, {}), 400, 'unknown_field');
+    const empty = await expectError(await post(t(), `/v1/models/${flow.id}/density`, '{"x":[[]]}'), 400, 'bad_shape');
+    expect(empty.message).toBe("body.x[0] is an empty row: each row is one flattened sample, as many numbers as the model's width");
   });
 
   it('allows browsers on other origins (CORS)', async () => {

@@ -1,65 +1,54 @@
 /**
  * The edgegen API: one Hono app, written once against the Runtime interface
  * (runtime.ts) and served by the Worker adapter (worker/) and the Node adapter
- * (node/). Routes, fields and limits follow core/api.ts and edge/README.md.
+ * (node/). The routes (routes.ts) are @hono/zod-openapi definitions over the
+ * schemas in core/contract.ts: they validate requests, make /openapi.json and
+ * type the `hc` client (`AppType`), so the three cannot disagree.
+ *
+ * Each POST runs, in order: the model (404) and its capability (422), the body
+ * limit (413), the body read as JSON or float32 (400 bad_json, bad_shape), the
+ * route's zod validators (400, codes from issues.ts), the work budget (400
+ * over_budget), and only then a model.
  */
-import { Hono, type Context } from 'hono';
+import { OpenAPIHono } from '@hono/zod-openapi';
+import type { Context, MiddlewareHandler } from 'hono';
 import { cors } from 'hono/cors';
-import { API_LIMITS } from '../core/api';
+import { HTTPException } from 'hono/http-exception';
+import { API_LIMITS, type DecodeResponse, type InterpolateResponse, type SampleResponse } from '../core/api';
 import type { Capability, Manifest } from '../core/manifest';
-import type { DecodeResponse, InterpolateResponse, SampleResponse } from '../core/api';
+import { bodyLimit, parseBody, type AppEnv } from './body';
+import { budget } from './budget';
+import { DOCS_FILES, DOCS_HTML, type DocsFile } from './docs';
 import { HttpError, badRequest } from './errors';
 import { decode, density, densityJson, encode, encodeJson, interpolate, isImage, sample, toRows, type Batch } from './infer';
-import { openApiDocument } from './openapi';
+import { validationHook } from './issues';
 import { gridPng } from './png';
+import {
+  HEADERS,
+  decodeRoute,
+  densityRoute,
+  encodeRoute,
+  healthRoute,
+  interpolateRoute,
+  listRoute,
+  manifestRoute,
+  sampleRoute,
+} from './routes';
 import type { Runtime } from './runtime';
-import { budget, decodeBody, densityBody, encodeBody, interpolateBody, sampleBody } from './schemas';
 import { ModelStore } from './store';
-import type { Validator } from './validate';
 
 export interface AppOptions {
   /** largest request body in bytes */
   maxBodyBytes: number;
+  /**
+   * The API reference's script and stylesheet (docs.ts), for runtimes that do
+   * not serve them as static files (Node). Absent: /docs/ui/* is left to the
+   * static assets (the Worker).
+   */
+  docsFile?: (name: DocsFile) => Promise<Uint8Array | null>;
 }
 
 const defaults: AppOptions = { maxBodyBytes: API_LIMITS.maxBodyBytes };
-
-/** Read the body as JSON, refusing more than `limit` bytes without buffering them all. */
-async function readJson(c: Context, limit: number): Promise<unknown> {
-  const declared = Number(c.req.header('content-length') ?? NaN);
-  const tooLarge = () => new HttpError(413, 'body_too_large', `request body over ${limit} bytes`, limit);
-  if (declared > limit) throw tooLarge();
-  const body = c.req.raw.body;
-  if (!body) return {};
-  const reader = body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.length;
-    if (size > limit) {
-      // read the rest and drop it instead of cancelling: a cancelled upload left
-      // workerd's connection broken for the next request (seen under wrangler dev);
-      // Cloudflare itself refuses bodies over 100 MB, which bounds the draining
-      for (let r = await reader.read(); !r.done; r = await reader.read());
-      throw tooLarge();
-    }
-    chunks.push(value);
-  }
-  if (size === 0) return {}; // an empty body means "all defaults"
-  const bytes = new Uint8Array(size);
-  let o = 0;
-  for (const ch of chunks) {
-    bytes.set(ch, o);
-    o += ch.length;
-  }
-  try {
-    return JSON.parse(new TextDecoder().decode(bytes));
-  } catch (err) {
-    throw badRequest('bad_json', `request body is not valid JSON: ${(err as Error).message}`);
-  }
-}
 
 /** Byte order of this host: true on every platform workerd and Node ship for. */
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
@@ -79,17 +68,12 @@ function float32Bytes(data: Float32Array): Uint8Array<ArrayBuffer> {
 export type Format = 'json' | 'png' | 'f32';
 
 /**
- * The answer's format: ?format= wins over the Accept header, so a browser link
- * can ask for either; without either, JSON. Accept: image/png is looked at
- * before application/octet-stream (as before the binary format existed).
- * A ?format= the endpoint does not offer is a 400 invalid_value.
+ * The answer's format: ?format= (already checked against the route's enum)
+ * wins over the Accept header, so a browser link can ask for either; without
+ * either, JSON. Accept: image/png is looked at before application/octet-stream.
  */
-function negotiate(c: Context, offered: readonly Format[]): Format {
-  const format = c.req.query('format');
-  if (format !== undefined) {
-    if (!(offered as readonly string[]).includes(format)) throw badRequest('invalid_value', `format must be ${offered.join(', ').replace(/, ([^,]*)$/, ' or $1')}`);
-    return format as Format;
-  }
+function negotiate(c: Context, format: Format | undefined, offered: readonly Format[]): Format {
+  if (format !== undefined) return format;
   const accept = c.req.header('accept') ?? '';
   if (offered.includes('png') && accept.includes('image/png')) return 'png';
   if (accept.includes('application/octet-stream')) return 'f32';
@@ -104,9 +88,22 @@ function negotiate(c: Context, offered: readonly Format[]): Format {
 function f32Response(c: Context, data: Float32Array, shape: number[], headers: Record<string, string> = {}) {
   return c.body(float32Bytes(data), 200, {
     'content-type': 'application/octet-stream',
-    'x-edgegen-shape': shape.join(','),
+    [HEADERS.shape]: shape.join(','),
     ...headers,
   });
+}
+
+/**
+ * A float32 body carries only the rows; the endpoint's other fields may come
+ * from the query. A JSON body carries its own, so the query may not repeat them.
+ */
+function withQueryFields<T extends object>(c: Context<AppEnv>, body: T, query: Record<string, unknown>): T {
+  const given = Object.entries(query).filter(([k, v]) => k !== 'format' && v !== undefined);
+  if (!given.length) return body;
+  if (!c.get('binaryBody')) {
+    throw badRequest('invalid_value', `query.${given[0][0]} is for float32 bodies only; a JSON body carries ${given[0][0]} itself`);
+  }
+  return { ...body, ...Object.fromEntries(given) };
 }
 
 function randomSeed(): number {
@@ -116,104 +113,159 @@ function randomSeed(): number {
 export function createApp(runtime: Runtime, options: Partial<AppOptions> = {}) {
   const opts = { ...defaults, ...options };
   const store = new ModelStore(runtime);
-  const app = new Hono();
+  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
   app.use(
     '*',
     cors({
       origin: '*',
       allowMethods: ['GET', 'POST', 'OPTIONS'],
-      allowHeaders: ['Content-Type', 'Accept'],
-      exposeHeaders: ['x-edgegen-shape', 'x-edgegen-row-shape', 'x-edgegen-seed', 'x-edgegen-kind'],
+      allowHeaders: ['Content-Type', 'Accept', HEADERS.shape],
+      exposeHeaders: [HEADERS.shape, HEADERS.rowShape, HEADERS.seed, HEADERS.kind],
     }),
   );
 
   app.onError((err, c) => {
     if (err instanceof HttpError) return c.json(err.body(), err.status);
+    if (err instanceof HTTPException && err.status < 500) {
+      // raised by a library before our own checks (none is expected: parseBody
+      // hands the validators parsed JSON); still an error in the documented shape
+      return c.json({ error: { code: 'bad_request', message: err.message } }, 400);
+    }
     console.error(err);
     return c.json({ error: { code: 'internal', message: String((err as Error)?.message ?? err) } }, 500);
   });
   app.notFound((c) => c.json({ error: { code: 'not_found', message: `no route ${c.req.method} ${c.req.path}` } }, 404));
 
-  app.get('/healthz', async (c) => {
-    const index = await store.list();
-    return c.json({ status: 'ok', runtime: runtime.name, models: index.models.length });
-  });
-  app.get('/openapi.json', (c) => c.json(openApiDocument()));
-  app.get('/v1/models', async (c) => c.json({ models: (await store.list()).models }));
-  app.get('/v1/models/:id', async (c) => c.json(await store.manifest(c.req.param('id'))));
-
-  /**
-   * Look the model up (404), check the family offers what is asked (422), then
-   * read and validate the body (413, 400), then check its cost against the
-   * work budget (400 over_budget): nothing unchecked reaches a model.
-   */
-  async function prepare<T>(c: Context, validator: Validator<T>, capability: Capability, what: string, cost: (body: T, m: Manifest) => void) {
-    const m = await store.manifest(c.req.param('id') ?? '');
-    store.require(m, capability, what);
-    const body = validator.parse(await readJson(c, opts.maxBodyBytes), 'body');
-    cost(body, m);
-    return { m, body };
-  }
+  /** The model named by {id} (404), able to do what is asked (422), in c.var.manifest. */
+  const modelFor =
+    (capability: Capability, what: string): MiddlewareHandler<AppEnv> =>
+    async (c, next) => {
+      const m = await store.manifest(c.req.param('id') ?? '');
+      store.require(m, capability, what);
+      c.set('manifest', m);
+      await next();
+    };
+  /** What runs before a POST route's validators (see the top of this file). */
+  const post = (capability: Capability, what: string, binaryField?: 'x' | 'z') =>
+    [modelFor(capability, what), bodyLimit(opts.maxBodyBytes), parseBody(binaryField)];
 
   const samplesJson = (b: Batch, shape: number[]) => ({ samples: toRows(b), shape });
   /** rows of samples as binary: shape rows,width; the JSON's `shape` goes in x-edgegen-row-shape */
   const samplesF32 = (c: Context, b: Batch, m: Manifest, headers: Record<string, string> = {}) =>
-    f32Response(c, b.data, [b.n, b.width], { 'x-edgegen-row-shape': m.shape.join(','), ...headers });
+    f32Response(c, b.data, [b.n, b.width], { [HEADERS.rowShape]: m.shape.join(','), ...headers });
 
-  app.post('/v1/models/:id/sample', async (c) => {
-    const { m, body } = await prepare(c, sampleBody, 'sample', 'sample', budget.sample);
-    const format = negotiate(c, ['json', 'png', 'f32']);
-    if (format === 'png' && !isImage(m)) {
-      throw new HttpError(406, 'png_unavailable', `${m.id} samples are points of shape [${m.shape}], not images; ask for JSON`);
-    }
-    const seed = body.seed ?? randomSeed();
-    const batch = await sample(store, m, { ...body, seed });
-    if (format === 'png') {
-      const png = await gridPng(batch.data, batch.n, m.shape);
-      return c.body(png as Uint8Array<ArrayBuffer>, 200, { 'content-type': 'image/png', 'x-edgegen-seed': String(seed) });
-    }
-    if (format === 'f32') return samplesF32(c, batch, m, { 'x-edgegen-seed': String(seed) });
-    const res: SampleResponse = { ...samplesJson(batch, m.shape), seed };
-    return c.json(res);
-  });
+  const routes = app
+    .openapi(healthRoute, async (c) => {
+      const index = await store.list();
+      return c.json({ status: 'ok' as const, runtime: runtime.name as 'node' | 'workerd', models: index.models.length }, 200);
+    })
+    .openapi(listRoute, async (c) => c.json({ models: (await store.list()).models }, 200))
+    .openapi(manifestRoute, async (c) => c.json(await store.manifest(c.req.valid('param').id), 200))
+    .openapi({ ...sampleRoute, middleware: post('sample', 'sample') }, async (c) => {
+      const m = c.get('manifest');
+      const body = c.req.valid('json');
+      budget.sample(body, m);
+      const format = negotiate(c, c.req.valid('query').format, ['json', 'png', 'f32']);
+      if (format === 'png' && !isImage(m)) {
+        throw new HttpError(406, 'png_unavailable', `${m.id} samples are points of shape [${m.shape}], not images; ask for JSON`);
+      }
+      const seed = body.seed ?? randomSeed();
+      const batch = await sample(store, m, { ...body, seed });
+      if (format === 'png') {
+        const png = await gridPng(batch.data, batch.n, m.shape);
+        return c.body(png as Uint8Array<ArrayBuffer>, 200, { 'content-type': 'image/png', [HEADERS.seed]: String(seed) });
+      }
+      if (format === 'f32') return samplesF32(c, batch, m, { [HEADERS.seed]: String(seed) });
+      const res: SampleResponse = { ...samplesJson(batch, m.shape), seed };
+      return c.json(res, 200);
+    })
+    // binary answers carry the primary array only: logp here, z for encode;
+    // elbo, bitsPerDim and logvar stay JSON-only
+    .openapi({ ...densityRoute, middleware: post('density', 'compute a density', 'x') }, async (c) => {
+      const m = c.get('manifest');
+      const { format, ...fields } = c.req.valid('query');
+      const body = withQueryFields(c, c.req.valid('json'), fields);
+      budget.density(body, m);
+      const r = await density(store, m, body);
+      if (negotiate(c, format, ['json', 'f32']) === 'f32') return f32Response(c, r.logp, [r.logp.length], { [HEADERS.kind]: r.kind });
+      return c.json(densityJson(r, m), 200);
+    })
+    .openapi({ ...encodeRoute, middleware: post('encode', 'encode x -> z', 'x') }, async (c) => {
+      const m = c.get('manifest');
+      const body = c.req.valid('json');
+      budget.encode(body, m);
+      const r = await encode(store, m, body);
+      if (negotiate(c, c.req.valid('query').format, ['json', 'f32']) === 'f32') return f32Response(c, r.z.data, [r.z.n, r.z.width]);
+      return c.json(encodeJson(r), 200);
+    })
+    .openapi({ ...decodeRoute, middleware: post('sample', 'decode', 'z') }, async (c) => {
+      const m = c.get('manifest');
+      const { format, ...fields } = c.req.valid('query');
+      const body = withQueryFields(c, c.req.valid('json'), fields);
+      budget.decode(body, m);
+      const batch = await decode(store, m, body);
+      if (negotiate(c, format, ['json', 'f32']) === 'f32') return samplesF32(c, batch, m);
+      const res: DecodeResponse = samplesJson(batch, m.shape);
+      return c.json(res, 200);
+    })
+    .openapi({ ...interpolateRoute, middleware: post('sample', 'interpolate') }, async (c) => {
+      const m = c.get('manifest');
+      const body = c.req.valid('json');
+      budget.interpolate(body, m);
+      const batch = await interpolate(store, m, body);
+      if (negotiate(c, c.req.valid('query').format, ['json', 'f32']) === 'f32') return samplesF32(c, batch, m);
+      const res: InterpolateResponse = samplesJson(batch, m.shape);
+      return c.json(res, 200);
+    });
 
-  // binary carries the primary array only: logp here, z for encode; elbo,
-  // bitsPerDim and logvar stay JSON-only
-  app.post('/v1/models/:id/density', async (c) => {
-    const { m, body } = await prepare(c, densityBody, 'density', 'compute a density', budget.density);
-    const format = negotiate(c, ['json', 'f32']);
-    const r = await density(store, m, body);
-    if (format === 'f32') return f32Response(c, r.logp, [r.logp.length], { 'x-edgegen-kind': r.kind });
-    return c.json(densityJson(r, m));
-  });
+  let document: ReturnType<typeof app.getOpenAPI31Document> | undefined;
+  app.get('/openapi.json', (c) =>
+    c.json(
+      (document ??= app.getOpenAPI31Document({
+        openapi: '3.1.0',
+        info: {
+          title: 'edgegen',
+          version: '1',
+          description:
+            'Sample, score and encode with VAEs, GANs and normalizing flows exported to ONNX. Rows travel as JSON or as raw little-endian float32 (application/octet-stream with x-edgegen-shape: rows,width), in both directions. Errors are always { error: { code, message, limit? } }.',
+        },
+      })),
+    ),
+  );
 
-  app.post('/v1/models/:id/encode', async (c) => {
-    const { m, body } = await prepare(c, encodeBody, 'encode', 'encode x -> z', budget.encode);
-    const format = negotiate(c, ['json', 'f32']);
-    const r = await encode(store, m, body);
-    if (format === 'f32') return f32Response(c, r.z.data, [r.z.n, r.z.width]);
-    return c.json(encodeJson(r));
-  });
+  app.get('/docs', (c) => c.html(DOCS_HTML));
+  if (opts.docsFile) {
+    const read = opts.docsFile;
+    app.get('/docs/ui/:file', async (c) => {
+      const name = c.req.param('file') as DocsFile;
+      const bytes = Object.hasOwn(DOCS_FILES, name) ? await read(name) : null;
+      if (!bytes) return c.json({ error: { code: 'not_found', message: `no file ${c.req.path}` } }, 404);
+      return c.body(bytes as Uint8Array<ArrayBuffer>, 200, { 'content-type': DOCS_FILES[name], 'cache-control': 'public, max-age=3600' });
+    });
+  }
 
-  app.post('/v1/models/:id/decode', async (c) => {
-    const { m, body } = await prepare(c, decodeBody, 'sample', 'decode', budget.decode);
-    const format = negotiate(c, ['json', 'f32']);
-    const batch = await decode(store, m, body);
-    if (format === 'f32') return samplesF32(c, batch, m);
-    const res: DecodeResponse = samplesJson(batch, m.shape);
-    return c.json(res);
-  });
+  // a known path asked with a method it does not take: 405 with Allow (after
+  // the routes above, so it only answers what they did not)
+  const allowed = new Map<string, Set<string>>([
+    ['/openapi.json', new Set(['GET', 'HEAD'])],
+    ['/docs', new Set(['GET', 'HEAD'])],
+  ]);
+  for (const r of [healthRoute, listRoute, manifestRoute, sampleRoute, densityRoute, encodeRoute, decodeRoute, interpolateRoute]) {
+    const methods = allowed.get(r.getRoutingPath()) ?? new Set<string>();
+    methods.add(r.method.toUpperCase());
+    if (r.method === 'get') methods.add('HEAD');
+    allowed.set(r.getRoutingPath(), methods);
+  }
+  for (const [path, methods] of allowed) {
+    const allow = [...methods, 'OPTIONS'].join(', ');
+    app.all(path, (c) =>
+      c.json({ error: { code: 'method_not_allowed', message: `${c.req.method} is not allowed on ${c.req.path}; use ${allow}` } }, 405, { allow }),
+    );
+  }
 
-  app.post('/v1/models/:id/interpolate', async (c) => {
-    const { m, body } = await prepare(c, interpolateBody, 'sample', 'interpolate', budget.interpolate);
-    const format = negotiate(c, ['json', 'f32']);
-    const batch = await interpolate(store, m, body);
-    if (format === 'f32') return samplesF32(c, batch, m);
-    const res: InterpolateResponse = samplesJson(batch, m.shape);
-    return c.json(res);
-  });
-
-  return app;
+  return routes;
 }
 
+/** The app's routes as types: `hc<AppType>(base)` is a typed client of this API. */
+export type AppType = ReturnType<typeof createApp>;

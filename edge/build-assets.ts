@@ -1,12 +1,15 @@
 /**
  * Assemble dist/public, the Worker's static assets: the web client's Vite
  * build (dist/web, written by `npm run build:web`) plus models/ under
- * dist/public/models/. A missing dist/web is only a warning, so the API can be
+ * dist/public/models/, and Swagger UI's two files under dist/public/docs/ui/
+ * for the /docs page. A missing dist/web is only a warning, so the API can be
  * built and tested without the web client.
  *   tsx edge/build-assets.ts [--models DIR] [--out DIR]
  */
 import { cpSync, existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
+import { DOCS_FILES } from './docs';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(name);
@@ -54,6 +57,10 @@ export function buildAssets(opts: { web?: string; models?: string; out?: string 
   // checkpoints stay behind: they are export/'s parity reference, not something
   // the API or the page reads, and they would add 16 MB to every deploy
   cpSync(models, join(out, 'models'), { recursive: true, filter: (src) => !src.endsWith('.egck') });
+  // the API reference's script and stylesheet (docs.ts), from the npm package, never a CDN
+  const swagger = dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'));
+  mkdirSync(join(out, 'docs', 'ui'), { recursive: true });
+  for (const name of Object.keys(DOCS_FILES)) cpSync(join(swagger, name), join(out, 'docs', 'ui', name));
   const s = sizeOf(out);
   console.log(`build-assets: ${out}: ${s.files} files, ${(s.bytes / 1e6).toFixed(2)} MB`);
   return out;

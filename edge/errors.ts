@@ -1,14 +1,20 @@
-/** Every error the API answers has this shape: { error: { code, message, limit? } }. */
+/** Every error the API answers has this shape: { error: { code, message, limit? } } (core/contract.ts `ApiError`). */
 import type { ApiError } from '../core/api';
+import { ERROR_CODES, type ErrorCode } from '../core/contract';
 
 export class HttpError extends Error {
+  readonly status: (typeof ERROR_CODES)[ErrorCode];
+
   constructor(
-    readonly status: 400 | 404 | 406 | 413 | 422 | 500,
-    readonly code: string,
+    status: number,
+    readonly code: ErrorCode,
     message: string,
     readonly limit?: number,
   ) {
     super(message);
+    // the status goes with the code (core/contract.ts); a mismatch is a bug here, not in the request
+    if (status !== ERROR_CODES[code]) throw new Error(`error code ${code} is ${ERROR_CODES[code]}, not ${status}`);
+    this.status = ERROR_CODES[code];
   }
 
   body(): ApiError {
@@ -18,5 +24,4 @@ export class HttpError extends Error {
   }
 }
 
-export const badRequest = (code: string, message: string, limit?: number) =>
-  new HttpError(400, code, message, limit);
+export const badRequest = (code: ErrorCode, message: string, limit?: number) => new HttpError(400, code, message, limit);

@@ -16,8 +16,8 @@ import fc from 'fast-check';
 import { expect, it } from 'vitest';
 import { API_LIMITS } from '../core/api';
 import type { Manifest, ModelIndex } from '../core/manifest';
-import { MAX_DENSITY_DRAWS, MAX_WORK_UNITS } from './schemas';
 import { sampleWork } from '../core/protocol';
+import { MAX_DENSITY_DRAWS, MAX_WORK_UNITS } from './budget';
 import { MODELS, type Target } from './testing';
 
 export const ENDPOINTS = ['sample', 'density', 'encode', 'decode', 'interpolate'] as const;

@@ -19,20 +19,21 @@ function chunk(type: string, data: Uint8Array): Uint8Array {
   return out;
 }
 
-/** rgb: row-major width*height*3 bytes. */
-export function encodePng(width: number, height: number, rgb: Uint8Array): Uint8Array {
-  if (rgb.length !== width * height * 3) throw new Error(`png: ${rgb.length} bytes for ${width}x${height} RGB`);
+/** pixels: row-major width*height*channels bytes; 3 channels = RGB, 1 = grey. */
+export function encodePng(width: number, height: number, pixels: Uint8Array, channels: 1 | 3 = 3): Uint8Array {
+  if (pixels.length !== width * height * channels) throw new Error(`png: ${pixels.length} bytes for ${width}x${height}x${channels}`);
   const ihdr = new Uint8Array(13);
   const v = new DataView(ihdr.buffer);
   v.setUint32(0, width);
   v.setUint32(4, height);
-  ihdr.set([8, 2, 0, 0, 0], 8); // bit depth 8, colour type 2 (RGB)
-  const raw = new Uint8Array(height * (1 + width * 3));
-  for (let y = 0; y < height; y++) raw.set(rgb.subarray(y * width * 3, (y + 1) * width * 3), y * (1 + width * 3) + 1);
+  ihdr.set([8, channels === 3 ? 2 : 0, 0, 0, 0], 8); // bit depth 8, colour type 2 (RGB) or 0 (grey)
+  const row = width * channels;
+  const raw = new Uint8Array(height * (1 + row));
+  for (let y = 0; y < height; y++) raw.set(pixels.subarray(y * row, (y + 1) * row), y * (1 + row) + 1);
   const parts = [
     Uint8Array.of(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a),
     chunk('IHDR', ihdr),
-    chunk('IDAT', deflateSync(raw)),
+    chunk('IDAT', deflateSync(raw, { level: 9 })),
     chunk('IEND', new Uint8Array(0)),
   ];
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));

@@ -23,6 +23,9 @@
  *   kernels: the multi-scale flow's couplings) it is instead the stock
  *   forward conv of dy with the kernel rotated 180 degrees, channels swapped.
  *
+ * - EdgegenAdam (ours, models/nn.ts ADAM_KERNEL): Adam's update of one
+ *   parameter and its two moments in one pass over memory, where the op chain
+ *   takes a dozen kernels and as many temporary tensors.
  * - Concat and SplitV (float32): plain loops over rows; tfjs's copy each row
  *   through a new subarray, which dominated the multi-scale flow's channel
  *   splits (6 ms for a [64, 28, 28, 2] split).
@@ -30,6 +33,7 @@
  * All are checked against the cpu backend in train/tests/wasm-kernels.test.ts.
  */
 import * as tf from '@tensorflow/tfjs';
+import { ADAM_KERNEL } from './models/nn';
 
 type Info = tf.TensorInfo;
 type KernelArgs = { inputs: Record<string, Info>; backend: WasmBackend; attrs: Record<string, unknown> };
@@ -202,6 +206,22 @@ export function installWasmTrainingKernels(): void {
     return dx;
   };
 
+  const adam = ({ inputs: { p, m, v, g }, backend, attrs }: KernelArgs): Info[] => {
+    const { lr, beta1, beta2, eps } = attrs as { lr: number; beta1: number; beta2: number; eps: number };
+    const outs = [p, m, v].map((t) => backend.makeOutput(t.shape, 'float32'));
+    const [P, M, V, G] = [p, m, v, g].map((t) => backend.typedArrayFromHeap(t));
+    const [P1, M1, V1] = outs.map((t) => backend.typedArrayFromHeap(t));
+    for (let i = 0; i < P.length; i++) {
+      const gi = G[i];
+      const mi = beta1 * M[i] + (1 - beta1) * gi;
+      const vi = beta2 * V[i] + (1 - beta2) * gi * gi;
+      M1[i] = mi;
+      V1[i] = vi;
+      P1[i] = P[i] - (lr * mi) / (Math.sqrt(vi) + eps);
+    }
+    return outs;
+  };
+
   // Concat / SplitV: tfjs copies each row with a subarray, one object per row: 6 ms for a
   // [64, 28, 28, 2] split along channels. Plain loops over [outer, inner] rows instead.
   const stockConcat = kernel('Concat');
@@ -252,13 +272,14 @@ export function installWasmTrainingKernels(): void {
     return outs as unknown as Info;
   };
 
-  const register = (kernelName: string, kernelFunc: KernelFn) => {
+  const register = (kernelName: string, kernelFunc: KernelFn | ((a: KernelArgs) => Info[])) => {
     if (tf.getKernel(kernelName, BACKEND)) tf.unregisterKernel(kernelName, BACKEND);
     tf.registerKernel({ kernelName, backendName: BACKEND, kernelFunc: kernelFunc as unknown as tf.KernelFunc });
   };
   register('BatchMatMul', fastMatMul);
   register('Conv2DBackpropFilter', backpropFilter);
   register('Conv2DBackpropInput', backpropInput);
+  register(ADAM_KERNEL, adam);
   register('Concat', concat);
   register('SplitV', splitV);
   installed = true;

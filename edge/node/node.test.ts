@@ -1,13 +1,20 @@
-/** The shared request suite against the Node adapter, in process (app.request). */
-import { describe } from 'vitest';
+/** The shared suites against the Node adapter, in process (app.request). */
+import { afterAll, describe } from 'vitest';
 import { createApp } from '../app';
 import { apiCases } from '../api.cases';
+import { conformanceCases } from '../conformance.cases';
 import { modelsWithCorruptCopy, type Target } from '../testing';
 import { nodeRuntime } from './runtime';
+
+const RUNS = Number(process.env.CONFORMANCE_RUNS ?? 60);
 
 describe('edge API on Node (onnxruntime-node)', () => {
   const { dir, corruptId } = modelsWithCorruptCopy();
   const app = createApp(nodeRuntime(dir));
   const target: Target = { runtime: 'node', fetch: async (path, init) => app.request(path, init) };
   apiCases(() => target, () => corruptId);
+
+  const tally = new Map<string, number>();
+  afterAll(() => console.log(`node conformance (${RUNS} runs per operation): ${JSON.stringify(Object.fromEntries([...tally].sort()))}`));
+  conformanceCases(() => target, { runs: RUNS, skip: () => [corruptId], tally });
 });

@@ -1,10 +1,9 @@
 /**
  * The Cloudflare Worker: the edgegen app over onnxruntime-web wasm, models read
  * through the static assets binding (dist/public/models/, which also holds the
- * web client). wrangler.toml routes /v1/*, /healthz and /openapi.json here
- * first; everything else is a static file.
+ * web client and /docs/ui/). wrangler.toml routes /v1/*, /healthz, /openapi.json
+ * and /docs here first; everything else is a static file.
  */
-import type { Hono } from 'hono';
 import { createApp } from '../app';
 import type { Runtime } from '../runtime';
 import { createWebSession } from './ort';
@@ -26,7 +25,7 @@ function workerRuntime(env: EdgegenWorkerEnv): Runtime {
 }
 
 // One app per isolate, so sessions and manifests are cached across requests.
-let app: Hono | undefined;
+let app: ReturnType<typeof createApp> | undefined;
 
 /**
  * Requests that run a model (POST /v1/...) count against Cloudflare's

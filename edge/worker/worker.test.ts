@@ -5,12 +5,14 @@
  * numbers for the same seed.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ModelIndex } from '../../core/manifest';
 import { createApp } from '../app';
 import { apiCases } from '../api.cases';
+import { conformanceCases } from '../conformance.cases';
 import { buildAssets } from '../build-assets';
 import { nodeRuntime } from '../node/runtime';
 import { ROOT, modelsWithCorruptCopy, startWrangler, type Target, type Wrangler } from '../testing';
@@ -32,6 +34,58 @@ describe('edge API on workerd (onnxruntime-web wasm)', () => {
 
   const target: Target = { runtime: 'workerd', fetch: (path, init) => fetch(wrangler.url + path, init) };
   apiCases(() => target, () => corruptId);
+
+  // fewer runs than on Node: each request crosses wrangler's proxy into workerd
+  const RUNS = Number(process.env.CONFORMANCE_RUNS_WORKERD ?? 20);
+  const tally = new Map<string, number>();
+  afterAll(() => console.log(`workerd conformance (${RUNS} runs per operation): ${JSON.stringify(Object.fromEntries([...tally].sort()))}`));
+  conformanceCases(() => target, { runs: RUNS, skip: () => [corruptId], tally });
+
+  it('serves the API reference at /docs with its script and stylesheet from the static assets, no CDN', async () => {
+    const page = await fetch(`${wrangler.url}/docs`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toContain('text/html');
+    const html = await page.text();
+    const refs = [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]);
+    expect(refs.sort()).toEqual(['docs/ui/swagger-ui-bundle.js', 'docs/ui/swagger-ui.css']);
+    for (const ref of refs) {
+      const res = await fetch(`${wrangler.url}/${ref}`);
+      expect(res.status, ref).toBe(200);
+      expect((await res.arrayBuffer()).byteLength, ref).toBeGreaterThan(10_000);
+    }
+    expect(html).not.toMatch(/https?:\/\//);
+  });
+
+  it('answers TRACE (which fetch refuses to send) with 405 and Allow, over a raw socket', async () => {
+    const { port, hostname } = new URL(wrangler.url);
+    const text = await new Promise<string>((ok, fail) => {
+      let out = '';
+      const socket = connect(Number(port), hostname, () =>
+        socket.write(`TRACE /v1/models/${corruptId.replace(/-corrupt$/, '')}/sample HTTP/1.1\r\nHost: ${hostname}\r\nConnection: close\r\n\r\n`),
+      );
+      // done once the body is in (wrangler's proxy keeps the socket open despite Connection: close)
+      socket.on('data', (d) => {
+        out += d;
+        const [head, body = ''] = out.split('\r\n\r\n');
+        const length = /content-length: (\d+)/i.exec(head)?.[1];
+        if (length !== undefined && Buffer.byteLength(body) >= Number(length)) (socket.destroy(), ok(out));
+      });
+      socket.on('end', () => ok(out));
+      socket.on('error', fail);
+    });
+    const [head, body] = text.split('\r\n\r\n');
+    expect(head.split(' ')[1], head).toBe('405');
+    expect(head.toLowerCase()).toContain('allow: post, options');
+    expect(body).toContain('method_not_allowed');
+  });
+
+  it('answers long URLs the Worker sees in the error shape (longer ones are refused by the runtime first)', async () => {
+    const res = await fetch(`${wrangler.url}/v1/models/${'a'.repeat(8000)}`);
+    expect(res.status).toBe(404);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe('model_not_found');
+    const longer = await fetch(`${wrangler.url}/v1/models/${'a'.repeat(70_000)}`);
+    console.log(`workerd, 70 000-character URL: ${longer.status} ${longer.headers.get('content-type')} ${(await longer.text()).slice(0, 80)}`);
+  });
 
   it('gives the same samples and densities as the Node adapter for the same seed (within 1e-4)', async () => {
     const node = createApp(nodeRuntime(dir));

@@ -80,7 +80,12 @@ const TYPES: Record<string, string> = {
   '.json': 'application/json', '.wasm': 'application/wasm', '.onnx': 'application/octet-stream',
 };
 
-export interface Site { url: string; modelsDir: string; index: ModelIndex; requests: string[]; close(): Promise<void> }
+export interface Site {
+  url: string; modelsDir: string; index: ModelIndex; requests: string[];
+  /** API calls as `METHOD /path?query content-type` */
+  apiCalls: string[];
+  close(): Promise<void>;
+}
 
 /** Starts the site on 127.0.0.1:<free port>. `api: false` serves static files only (a plain static host). */
 export async function startSite(opts: { api: boolean; models?: { dir: string; index: ModelIndex }; webDir?: string }): Promise<Site> {
@@ -88,11 +93,13 @@ export async function startSite(opts: { api: boolean; models?: { dir: string; in
   const { dir, index } = opts.models ?? prepareModels();
   const app = opts.api ? createApp(nodeRuntime(dir)) : null;
   const requests: string[] = [];
+  const apiCalls: string[] = [];
   const server: Server = createServer(async (req, res) => {
     const path = decodeURIComponent((req.url ?? '/').split('?')[0]);
     requests.push(path);
     try {
       if (app && (path.startsWith('/v1/') || path === '/healthz')) {
+        apiCalls.push(`${req.method} ${req.url} ${req.headers['content-type'] ?? ''}`.trim());
         const chunks: Buffer[] = [];
         for await (const c of req) chunks.push(c as Buffer);
         const body = chunks.length ? Buffer.concat(chunks) : undefined;
@@ -118,7 +125,7 @@ export async function startSite(opts: { api: boolean; models?: { dir: string; in
   await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
   const { port } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}/`, modelsDir: dir, index, requests,
+    url: `http://127.0.0.1:${port}/`, modelsDir: dir, index, requests, apiCalls,
     close: () => new Promise((ok) => server.close(() => ok())),
   };
 }

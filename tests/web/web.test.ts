@@ -113,7 +113,10 @@ describe('web client on wasm (no WebGPU)', () => {
   it('runs the same request through the API when switched', async () => {
     const m = pick((x) => x.family === 'flow');
     await page.check('#use-api');
+    const calls = site.apiCalls.length;
     const viaApi = await sampleInPage(page, m.id, 3, 8);
+    // through the typed client, rows read as raw float32
+    expect(site.apiCalls.slice(calls)).toContain(`POST /v1/models/${m.id}/sample?format=f32 application/json`);
     await page.uncheck('#use-api');
     const local = await sampleInPage(page, m.id, 3, 8);
     expect(viaApi.engine).toBe('api');
@@ -158,6 +161,17 @@ describe('web client on wasm (no WebGPU)', () => {
     const api = (await res.json()) as { logp: number[] };
     expect(Math.abs(api.logp[0] - logp)).toBeLessThan(1e-4 * Math.max(1, Math.abs(logp)));
     await page.screenshot({ path: join(SHOTS, 'density-wasm.png'), fullPage: true });
+
+    // the page's API mode sends the image as raw float32 and shows the same number
+    await page.check('#use-api');
+    const calls = site.apiCalls.length;
+    await page.evaluate(() => { document.getElementById('density-out')!.dataset.logp = ''; });
+    await page.click('#density-form button[type=submit]');
+    await page.waitForFunction(() => (document.getElementById('density-out')!.dataset.logp ?? '') !== '', null, { timeout: 20_000 });
+    await page.uncheck('#use-api');
+    expect(site.apiCalls.slice(calls).some((c) => c.startsWith(`POST /v1/models/${m.id}/density?`) && c.endsWith('application/octet-stream'))).toBe(true);
+    const viaApi = Number(await page.getAttribute('#density-out', 'data-logp'));
+    expect(Math.abs(viaApi - logp)).toBeLessThan(1e-4 * Math.max(1, Math.abs(logp)));
   });
 
   it('scores a 2-D held-out point with the flow, and says why the GAN cannot', async () => {

@@ -5,6 +5,11 @@
  *   pixels 0..255 and split 9000/1000 by a fixed seeded shuffle.
  * - Fashion-MNIST, 70 000 images from Debian `dataset-fashion-mnist` in idx
  *   format, gzip'd, with the published 60 000 / 10 000 split.
+ * - The full MNIST (60 000 / 10 000, idx format, the files of the original
+ *   distribution: train-images-idx3-ubyte[.gz] and friends), when a user puts
+ *   them in data/mnist/ at the repository root (git ignores data/) or in the
+ *   folder $EDGEGEN_MNIST_DIR names. Then `mnist` means that split, and the
+ *   npm subset is not read. Nothing here downloads them.
  * Pixels stay Uint8 (0..255); dequantisation happens per batch (batches.ts).
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -55,16 +60,37 @@ function readGzip(path: string, hint: string): Uint8Array {
   }
 }
 
-/** One Fashion-MNIST split from `dir` (default the Debian location). */
-export function loadFashion(split: 'train' | 'test', dir = FASHION_DIR): ImageSet {
+/** One split of an idx data set in `dir` (the file names of MNIST and Fashion-MNIST), gzip'd or not. */
+function loadIdxSplit(split: 'train' | 'test', dir: string, hint: string): ImageSet {
   const stem = split === 'train' ? 'train' : 't10k';
-  const imgPath = join(dir, `${stem}-images-idx3-ubyte.gz`);
-  const lblPath = join(dir, `${stem}-labels-idx1-ubyte.gz`);
-  const img = parseIdx(readGzip(imgPath, FASHION_HINT), imgPath, 3);
-  const lbl = parseIdx(readGzip(lblPath, FASHION_HINT), lblPath, 1);
+  const file = (kind: string) => {
+    const plain = join(dir, `${stem}-${kind}`);
+    return existsSync(plain) ? { path: plain, bytes: () => new Uint8Array(readFileSync(plain)) } : { path: `${plain}.gz`, bytes: () => readGzip(`${plain}.gz`, hint) };
+  };
+  const [imgF, lblF] = [file('images-idx3-ubyte'), file('labels-idx1-ubyte')];
+  const [imgPath, lblPath] = [imgF.path, lblF.path];
+  const img = parseIdx(imgF.bytes(), imgPath, 3);
+  const lbl = parseIdx(lblF.bytes(), lblPath, 1);
   if (img.dims[1] !== 28 || img.dims[2] !== 28) throw new DataError(`${imgPath}: images are ${img.dims[1]}x${img.dims[2]}, expected 28x28`);
   if (lbl.dims[0] !== img.dims[0]) throw new DataError(`${lblPath}: ${lbl.dims[0]} labels for ${img.dims[0]} images`);
   return { pixels: img.data, labels: lbl.data, n: img.dims[0] };
+}
+
+/** One Fashion-MNIST split from `dir` (default the Debian location). */
+export function loadFashion(split: 'train' | 'test', dir = FASHION_DIR): ImageSet {
+  return loadIdxSplit(split, dir, FASHION_HINT);
+}
+
+/** Where the full MNIST in idx format is looked for: $EDGEGEN_MNIST_DIR, else data/mnist/ at the repository root. */
+export function mnistIdxDir(): string {
+  return process.env.EDGEGEN_MNIST_DIR ?? join(import.meta.dirname, '..', '..', 'data', 'mnist');
+}
+
+/** The full MNIST's official split from `dir`, or undefined when its training images are not there. */
+export function loadMnistIdx(dir = mnistIdxDir()): { train: ImageSet; test: ImageSet } | undefined {
+  if (!['', '.gz'].some((ext) => existsSync(join(dir, `train-images-idx3-ubyte${ext}`)))) return undefined;
+  const hint = `put the four MNIST idx files (train-/t10k-images-idx3-ubyte, train-/t10k-labels-idx1-ubyte, .gz or not) in ${dir}`;
+  return { train: loadIdxSplit('train', dir, hint), test: loadIdxSplit('test', dir, hint) };
 }
 
 export function mnistDir(): string {
@@ -106,8 +132,14 @@ function subset(s: ImageSet, idx: number[]): ImageSet {
   return { pixels, labels: Uint8Array.from(idx.map((j) => s.labels[j])), n: idx.length };
 }
 
-/** MNIST 9000/1000 split, fixed by MNIST_SPLIT_SEED. */
+/**
+ * MNIST: the full 60 000 / 10 000 split when its idx files are in
+ * mnistIdxDir(), else the npm subset's 9000/1000 split, fixed by MNIST_SPLIT_SEED.
+ * `dir` names the npm digits folder (and skips the idx look-up).
+ */
 export function loadMnist(dir?: string): { train: ImageSet; test: ImageSet } {
+  const full = dir === undefined ? loadMnistIdx() : undefined;
+  if (full) return full;
   const all = loadMnistAll(dir);
   const idx = Array.from({ length: all.n }, (_, i) => i);
   new Prng(MNIST_SPLIT_SEED).shuffle(idx);

@@ -13,6 +13,14 @@ import { checkWeights, LEAKY_SLOPE, Prng, type Activation, type MlpSpec, type Na
 
 const LOG_2PI = Math.log(2 * Math.PI);
 
+/**
+ * Name of an optional fused Adam kernel: inputs { p, m, v, g }, attrs
+ * { lr (bias-corrected), beta1, beta2, eps }, outputs [p', m', v'] with the
+ * same maths as Adam.minimize below. train/wasm-kernels.ts registers it for
+ * the wasm backend; elsewhere the elementwise ops run.
+ */
+export const ADAM_KERNEL = 'EdgegenAdam';
+
 const size = (s: number[]): number => s.reduce((a, b) => a * b, 1);
 
 /** Initial values for one weight, as core/params.ts `ParamInit` says, from the seeded PRNG. */
@@ -171,10 +179,19 @@ export class Adam {
     const lrT = (this.lr * Math.sqrt(1 - this.beta2 ** this.t)) / (1 - this.beta1 ** this.t);
     const loss = tf.tidy(() => {
       const { value, grads } = tf.variableGrads(f, list);
+      const fused = tf.getKernel(ADAM_KERNEL, tf.getBackend());
       names.forEach((n, i) => {
         const g = grads[list[i].name];
         const m = this.m.get(n)!;
         const v = this.v.get(n)!;
+        if (fused) {
+          // one pass over the parameter instead of a dozen elementwise kernels (train/wasm-kernels.ts)
+          const [p1, m1, v1] = tf.engine().runKernel(ADAM_KERNEL, { p: list[i], m, v, g }, { lr: lrT, beta1: this.beta1, beta2: this.beta2, eps: this.eps }) as tf.Tensor[];
+          list[i].assign(p1);
+          m.assign(m1);
+          v.assign(v1);
+          return;
+        }
         m.assign(tf.add(tf.mul(this.beta1, m), tf.mul(1 - this.beta1, g)));
         v.assign(tf.add(tf.mul(this.beta2, v), tf.mul(1 - this.beta2, tf.square(g))));
         list[i].assign(tf.sub(list[i], tf.mul(lrT, tf.div(m, tf.add(tf.sqrt(v), this.eps)))));

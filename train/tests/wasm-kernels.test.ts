@@ -12,7 +12,7 @@ import { dataDim, paramShapes, Prng, type Family, type MultiScaleFlowSpec } from
 import { initBackend } from '../backend';
 import { buildModel, defaultSpec } from '../models';
 import { MultiScale } from '../models/msflow';
-import { Params, stdNormalLogProb } from '../models/nn';
+import { Adam, ADAM_KERNEL, Params, stdNormalLogProb } from '../models/nn';
 
 const size = (s: readonly number[]): number => s.reduce((a, b) => a * b, 1);
 
@@ -135,6 +135,28 @@ describe('wasm training kernels match the cpu backend', () => {
       return out;
     };
     await expectParity(grads);
+  });
+});
+
+describe('fused Adam (wasm) equals the elementwise chain (cpu)', () => {
+  it('five steps on an MLP give the same weights and moments', async () => {
+    const run = async (backend: 'cpu' | 'wasm') => {
+      await initBackend(backend);
+      expect(!!tf.getKernel(ADAM_KERNEL, backend)).toBe(backend === 'wasm');
+      const rng = new Prng(5);
+      const w = tf.variable(tf.tensor2d(rng.normals(13 * 7), [13, 7]));
+      const b = tf.variable(tf.tensor1d(rng.normals(7)));
+      const x = tf.tensor2d(rng.normals(9 * 13), [9, 13]);
+      const opt = new Adam(new Map<string, tf.Variable>([['w', w], ['b', b]]), 0.05);
+      for (let i = 0; i < 5; i++) opt.minimize(() => loss(tf.add(tf.matMul(x, w), b))).dispose();
+      const out = [w, b, ...opt.state().filter((s) => s.name !== 'opt.t').map((s) => tf.tensor(s.data))].map((t) => t.dataSync().slice() as Float32Array);
+      tf.dispose([w, b, x]);
+      opt.dispose();
+      return out;
+    };
+    const ref = await run('cpu');
+    const got = await run('wasm');
+    got.forEach((v, i) => expect(relErr(v, ref[i])).toBeLessThan(1e-5));
   });
 });
 

@@ -3,7 +3,8 @@
  * (this browser or the API), and the status line with its progress bar.
  */
 import type { Manifest, ModelIndex } from '../../core/manifest';
-import { ApiEngine, BrowserEngine, type Engine } from './engine';
+import { ApiEngine } from './api';
+import { BrowserEngine, type Engine } from './engine';
 import { loadManifest } from './models';
 
 export const $ = <T extends HTMLElement = HTMLElement>(id: string): T => {

@@ -1,6 +1,6 @@
 /**
  * What the views ask of a model, answered two ways with the same noise:
- * in the browser (onnxruntime-web) or by the API (/v1, JSON per core/api.ts).
+ * in the browser (onnxruntime-web) or by the API (/v1, through the typed client in api.ts).
  *
  * Noise conventions (shared with the API so a seed names the same result):
  * - sample: core/prng.ts `sampleNoise`: z [n, L] then, for a VAE, the
@@ -8,7 +8,6 @@
  * - density: core/prng.ts `densityNoise`: first, for images, the dequantisation
  *   noise u [n, D] in [0, 1) added to the integer pixels; then, for a VAE, eps [n, K, L].
  */
-import type { DensityResponse, SampleRequest } from '../../core/api';
 import type { Capability, DensityKind, Manifest } from '../../core/manifest';
 import { bitsPerDim, dataDim, densityInputs, runDensity, runSample, sampleNoiseFor, slerp, takesObservationNoise, type RunGraph } from '../../core/protocol';
 import { loadGraph, loadManifest, type Progress } from './models';
@@ -130,43 +129,7 @@ export class BrowserEngine implements Engine {
 
 // ---------------------------------------------------------------- through the API
 
-async function post<T>(path: string, body: unknown): Promise<T> {
-  const res = await fetch(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  const json = (await res.json().catch(() => null)) as (T & { error?: { message: string } }) | null;
-  if (!res.ok || !json) throw new Error(json?.error?.message ?? `${path}: HTTP ${res.status}`);
-  return json;
-}
-
-export class ApiEngine implements Engine {
-  readonly name = 'api' as const;
-
-  async sample(m: Manifest, req: { n: number; seed: number; temperature: number; mode: Mode }): Promise<SampleResult> {
-    const t0 = performance.now();
-    const body: SampleRequest = { n: req.n, seed: req.seed, temperature: req.temperature };
-    if (takesObservationNoise(m)) body.mode = req.mode;
-    const res = await post<{ samples: number[][] }>(`v1/models/${encodeURIComponent(m.id)}/sample`, body);
-    return { rows: res.samples.map((r) => Float32Array.from(r)), ms: performance.now() - t0 };
-  }
-
-  async decode(m: Manifest, zs: Float32Array[]): Promise<SampleResult> {
-    const t0 = performance.now();
-    const res = await post<{ samples: number[][] }>(`v1/models/${encodeURIComponent(m.id)}/decode`, {
-      z: zs.map((r) => Array.from(r)),
-      mode: 'mean',
-    });
-    return { rows: res.samples.map((r) => Float32Array.from(r)), ms: performance.now() - t0 };
-  }
-
-  async density(m: Manifest, xs: Float32Array[], opts: { seed: number; k: number }): Promise<DensityResult> {
-    const t0 = performance.now();
-    const res = await post<DensityResponse>(`v1/models/${encodeURIComponent(m.id)}/density`, {
-      x: xs.map((r) => Array.from(r)),
-      k: opts.k,
-      seed: opts.seed,
-    });
-    return { ...res, ms: performance.now() - t0 };
-  }
-}
+// ApiEngine lives in api.ts (the typed client).
 
 /** Whether an API answers beside the page (GET healthz); a static host gives 404 or HTML. */
 export async function probeApi(): Promise<boolean> {

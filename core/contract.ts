@@ -1,0 +1,242 @@
+/**
+ * The HTTP contract, once, as zod schemas: what each endpoint takes and what it
+ * answers. edge/ validates requests with these and generates /openapi.json from
+ * them (edge/routes.ts); core/api.ts infers its types from them, so the page,
+ * the tests and the server read one definition.
+ *
+ * This file imports zod and nothing else. core/ stays dependency-free at run
+ * time for every stage that does not serve HTTP: core/index.ts does not
+ * re-export this file, and core/api.ts takes only types from it (`import type`,
+ * erased by the compiler), so train/, export/ and the browser bundle never load
+ * zod; only edge/ does. `.meta()` carries the descriptions, examples and
+ * component names into the document.
+ */
+import { z } from 'zod';
+import { API_LIMITS } from './api';
+
+/** The largest finite float32; the models compute in float32. */
+export const FLOAT32_MAX = 3.4028234663852886e38;
+
+const uint32 = (description: string) => z.int().min(0).max(0xffffffff).meta({ description });
+
+const temperature = z
+  .number()
+  .min(0)
+  .max(10)
+  .default(1)
+  .meta({ description: 'scales the latent noise (and the VAE observation noise); 1 samples the model, lower is more typical' });
+const mode = z.enum(['mean', 'sample']).default('sample').meta({
+  description: "VAE only: 'sample' draws x from p(x|z), 'mean' returns the decoder mean",
+});
+
+const typeName = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v);
+
+/** An issue carrying the API's own error code (and bound), read by edge/issues.ts. */
+export interface CodedIssue {
+  path: (string | number)[];
+  message: string;
+  code: string;
+  limit?: number;
+}
+
+/**
+ * The first thing wrong with a would-be matrix, in one pass that stops there.
+ * It runs before zod's element-by-element check (see `rows`), which would
+ * otherwise collect an issue per bad value: a 4 MiB body of strings is over a
+ * million issues, enough to overflow the stack in zod's issue merging.
+ */
+export function matrixProblem(value: unknown, maxRows: number): CodedIssue | null {
+  if (!Array.isArray(value)) return { path: [], code: 'invalid_type', message: `must be an array of rows, got ${typeName(value)}` };
+  if (value.length === 0) return { path: [], code: 'bad_shape', message: 'must have at least one row' };
+  if (value.length > maxRows) return { path: [], code: 'limit_exceeded', message: `has ${value.length} rows; at most ${maxRows} allowed`, limit: maxRows };
+  let width = -1;
+  for (let i = 0; i < value.length; i++) {
+    const row = value[i];
+    if (!Array.isArray(row)) return { path: [i], code: 'invalid_type', message: `must be an array of numbers, got ${typeName(row)}` };
+    if (row.length === 0) {
+      return { path: [i], code: 'bad_shape', message: "is an empty row: each row is one flattened sample, as many numbers as the model's width" };
+    }
+    if (width < 0) width = row.length;
+    if (row.length !== width) {
+      return { path: [], code: 'bad_shape', message: `must be rectangular: row ${i} has ${row.length} values, row 0 has ${width}` };
+    }
+    for (let j = 0; j < row.length; j++) {
+      const x = row[j];
+      if (typeof x !== 'number') return { path: [i, j], code: 'invalid_type', message: `must be a number, got ${typeName(x)}` };
+      if (!Number.isFinite(x)) return { path: [i, j], code: 'not_finite', message: 'must be finite' };
+      // models compute in float32: a larger magnitude would silently become Infinity
+      if (Math.abs(x) > FLOAT32_MAX) {
+        return { path: [i, j], code: 'out_of_range', message: `= ${x} is beyond float32 (|x| <= ${FLOAT32_MAX})`, limit: FLOAT32_MAX };
+      }
+    }
+  }
+  return null;
+}
+
+/**
+ * Rows of a batch: a non-empty rectangular matrix of finite float32 values,
+ * at most API_LIMITS.maxRows rows. The width each model takes is checked by
+ * the handler, which knows the model. `matrixProblem` finds the first fault
+ * (as a custom issue with the API's code); the zod schema after it is what the
+ * document and the types are made from.
+ */
+export const rows = (description: string) =>
+  // typed number[][] on the way in as well, so callers (hc) see rows, not unknown
+  z.preprocess(
+    (value: number[][], ctx) => {
+      const problem = matrixProblem(value, API_LIMITS.maxRows);
+      if (problem) {
+        ctx.addIssue({ code: 'custom', input: value, path: problem.path, message: problem.message, params: { code: problem.code, limit: problem.limit } });
+      }
+      return value;
+    },
+    z
+      .array(z.array(z.number().min(-FLOAT32_MAX).max(FLOAT32_MAX)).min(1))
+      .min(1)
+      .max(API_LIMITS.maxRows)
+      .meta({ description: `${description}; at most ${API_LIMITS.maxRows} rows, all of one width` }),
+  );
+
+// ------------------------------------------------------------------ requests
+
+export const SampleRequest = z
+  .strictObject({
+    n: z.int().min(1).max(API_LIMITS.maxSamples).default(16).meta({ description: 'number of samples' }),
+    seed: uint32('seed of the noise; absent means a random seed, returned in the answer').optional(),
+    temperature,
+    mode,
+  })
+  .meta({ id: 'SampleRequest', description: 'Draw n samples x = G(z), z ~ N(0, temperature^2 I), from a seeded PRNG (core/prng.ts)', example: { n: 4, seed: 42 } });
+
+export const DensityRequest = z
+  .strictObject({
+    x: rows('rows in data space, one flattened sample each; image models take pixels in [0, 256)'),
+    k: z
+      .int()
+      .min(1)
+      .max(API_LIMITS.maxImportanceSamples)
+      .default(1)
+      .meta({ description: 'VAE only: importance samples; 1 gives the ELBO, more gives the tighter IWAE estimate' }),
+    seed: uint32('seed of the VAE eps and of the uniform dequantisation noise added to integer pixels').default(0),
+  })
+  .meta({ id: 'DensityRequest', description: 'log p(x) per row, in nats (exact for flows, a lower bound for VAEs)', example: { x: [[0.5, 0.25]] } });
+
+export const EncodeRequest = z
+  .strictObject({ x: rows('rows in data space') })
+  .meta({ id: 'EncodeRequest', description: 'x -> z: exact inverse for flows, posterior mean and log-variance for VAEs', example: { x: [[0.5, 0.25]] } });
+
+export const DecodeRequest = z
+  .strictObject({
+    z: rows('latent rows, latentDim values each'),
+    mode,
+    seed: uint32('VAE: seed of the observation noise').default(0),
+  })
+  .meta({ id: 'DecodeRequest', description: 'z -> x through the generator, decoder or inverse flow', example: { z: [[0, 1]] } });
+
+export const InterpolateRequest = z
+  .strictObject({
+    seedA: uint32('seed of the first latent').default(0),
+    seedB: uint32('seed of the second latent').default(1),
+    steps: z.int().min(2).max(API_LIMITS.maxSteps).default(8).meta({ description: 'points on the path, ends included' }),
+    temperature,
+  })
+  .meta({ id: 'InterpolateRequest', description: 'Decode points on the great-circle path between the latents of two seeds', example: { seedA: 1, seedB: 2, steps: 5 } });
+
+// ------------------------------------------------------------------ answers
+
+const numbers = z.array(z.number());
+const matrix = z.array(z.array(z.number()));
+const shape = z.array(z.int().min(1)).meta({ description: "one sample's shape, e.g. [2] or [28, 28]; rows are flattened" });
+
+export const Family = z.enum(['vae', 'gan', 'flow', 'made']);
+export const Capability = z.enum(['sample', 'density', 'encode']);
+export const DensityKind = z.enum(['exact', 'elbo', 'iwae']);
+
+export const SampleResponse = z
+  .object({ samples: matrix.meta({ description: 'one flattened row per sample' }), shape, seed: uint32('the seed used (random when the request gave none)') })
+  .meta({ id: 'SampleResponse' });
+export const SamplesResponse = z.object({ samples: matrix, shape }).meta({ id: 'SamplesResponse' });
+export const DensityResponse = z
+  .object({
+    logp: numbers.meta({ description: 'log p(x) per row, in nats: exact, or the ELBO (k = 1) or IWAE (k > 1) bound' }),
+    kind: DensityKind,
+    bitsPerDim: numbers.meta({ description: 'image models: -logp / (D ln 2)' }).optional(),
+    elbo: numbers.meta({ description: 'VAE: the ELBO per row from the same draws' }).optional(),
+  })
+  .meta({ id: 'DensityResponse' });
+export const EncodeResponse = z
+  .object({ z: matrix, logvar: matrix.meta({ description: 'VAE: posterior log-variance' }).optional() })
+  .meta({ id: 'EncodeResponse' });
+
+const manifestFile = z.object({ capability: Capability, file: z.string(), bytes: z.int(), sha256: z.string() });
+/** models/<id>/manifest.json (core/manifest.ts `Manifest`; a type test keeps the two equal). */
+export const Manifest = z
+  .object({
+    id: z.string(),
+    family: Family,
+    model: z.string(),
+    dataset: z.string(),
+    shape,
+    // min/maxItems: the document states the tuple's length, not only its items
+    range: z.tuple([z.number(), z.number()]).meta({ minItems: 2, maxItems: 2, description: 'data-space range: toys [min, max] of the training data, images [0, 256)' }),
+    discrete: z.boolean(),
+    latentDim: z.int(),
+    capabilities: z.array(Capability),
+    density: DensityKind.nullable(),
+    unavailable: z.object({ sample: z.string().optional(), density: z.string().optional(), encode: z.string().optional() }),
+    opset: z.int(),
+    files: z.array(manifestFile),
+    training: z.object({ steps: z.number(), backend: z.string(), seconds: z.number(), batchSize: z.number(), seed: z.number(), command: z.string() }),
+    metrics: z.record(z.string(), z.number()),
+    parameters: z.number(),
+    description: z.string(),
+    variants: z.array(manifestFile.extend({ precision: z.literal('float16'), maxError: z.number() })).optional(),
+  })
+  .meta({ id: 'Manifest', description: "one model's manifest: family, shape, capabilities, training run and held-out metrics" });
+
+export const ModelEntry = Manifest.pick({ id: true, family: true, model: true, dataset: true, shape: true, capabilities: true, density: true, description: true });
+export const ModelList = z.object({ models: z.array(ModelEntry) }).meta({ id: 'ModelList' });
+
+export const Health = z
+  .object({ status: z.literal('ok'), runtime: z.enum(['node', 'workerd']), models: z.int().min(0).meta({ description: 'models listed' }) })
+  .meta({ id: 'Health' });
+
+/**
+ * Every error code the API answers, with its status. Codes are stable; the
+ * messages are for people.
+ */
+export const ERROR_CODES = {
+  bad_json: 400,
+  invalid_type: 400,
+  not_finite: 400,
+  out_of_range: 400,
+  unknown_field: 400,
+  bad_shape: 400,
+  limit_exceeded: 400,
+  over_budget: 400,
+  invalid_value: 400,
+  bad_request: 400,
+  not_found: 404,
+  model_not_found: 404,
+  method_not_allowed: 405,
+  png_unavailable: 406,
+  body_too_large: 413,
+  headers_too_large: 431,
+  capability_unavailable: 422,
+  non_finite_output: 422,
+  rate_limited: 429,
+  model_corrupt: 500,
+  index_missing: 500,
+  internal: 500,
+} as const;
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export const ApiError = z
+  .object({
+    error: z.object({
+      code: z.enum(Object.keys(ERROR_CODES) as [ErrorCode, ...ErrorCode[]]),
+      message: z.string(),
+      limit: z.number().optional().meta({ description: 'the bound that was crossed (limit_exceeded, over_budget, out_of_range, body_too_large)' }),
+    }),
+  })
+  .meta({ id: 'Error', description: 'Every error answer: a stable code, a message for people, and the bound crossed where there is one' });

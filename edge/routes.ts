@@ -1,0 +1,273 @@
+/**
+ * The routes of the API as @hono/zod-openapi definitions over the schemas in
+ * core/contract.ts: each one is at once the validator the app runs, the
+ * operation in /openapi.json and the type `hc` gives its callers. app.ts
+ * implements them; nothing here runs a model.
+ */
+import { createRoute, z } from '@hono/zod-openapi';
+import { API_LIMITS } from '../core/api';
+import {
+  ApiError,
+  DecodeRequest,
+  DensityRequest,
+  DensityResponse,
+  EncodeRequest,
+  EncodeResponse,
+  Health,
+  InterpolateRequest,
+  Manifest,
+  ModelList,
+  SampleRequest,
+  SampleResponse,
+  SamplesResponse,
+} from '../core/contract';
+
+/** Custom response and request headers (exposed to browsers through CORS). */
+export const HEADERS = {
+  shape: 'x-edgegen-shape',
+  rowShape: 'x-edgegen-row-shape',
+  seed: 'x-edgegen-seed',
+  kind: 'x-edgegen-kind',
+} as const;
+
+const header = (description: string) => ({ description, schema: { type: 'string' as const } });
+const binary = (description: string) => ({ schema: { type: 'string' as const, format: 'binary', description } });
+const errorContent = { 'application/json': { schema: ApiError } };
+
+const ERRORS = {
+  400: 'bad input: malformed JSON (bad_json), wrong type or shape (invalid_type, bad_shape), NaN or Infinity (not_finite), beyond a bound (out_of_range, limit_exceeded, over_budget; `limit` says the bound), unknown body field or query parameter (unknown_field), a value outside an enum (invalid_value), an HTTP request Node could not parse (bad_request)',
+  404: 'model_not_found: no model by this id (GET /v1/models lists them)',
+  406: 'png_unavailable: a PNG grid was asked of a model whose samples are not images',
+  413: `body_too_large: the body is over ${API_LIMITS.maxBodyBytes} bytes (\`limit\`)`,
+  422: "capability_unavailable: the family lacks this capability (the message says why, e.g. GANs define no tractable density); non_finite_output: the model's output overflowed float32",
+  429: 'rate_limited: the Worker\'s optional rate limit (see edge/README.md) was reached; retry after `retry-after` seconds',
+  431: "headers_too_large: the URL or headers are over the runtime's limit (Node: 16 KiB). Node answers in the error shape; under workerd the runtime answers first, in text/plain",
+  500: 'model_corrupt: a model file does not match its manifest or cannot be loaded; index_missing; internal',
+} as const;
+type ErrorStatus = keyof typeof ERRORS;
+/** The error answers of an operation; 431 can answer any request, so every operation lists it. */
+const errors = <S extends Exclude<ErrorStatus, 431>>(...statuses: S[]) =>
+  Object.fromEntries(
+    [...statuses, 431 as const].map((s) => [
+      s,
+      { description: ERRORS[s], content: s === 431 ? { ...errorContent, 'text/plain': { schema: { type: 'string' as const } } } : errorContent },
+    ]),
+  ) as unknown as { [K in S | 431]: { description: string; content: typeof errorContent } };
+
+const IdParams = z.object({
+  id: z
+    .string()
+    .min(1)
+    .meta({
+      param: { name: 'id', in: 'path' },
+      description: 'a model id from GET /v1/models',
+      examples: ['flow-realnvp-moons', 'vae-mnist', 'gan-mnist'],
+      example: 'flow-realnvp-moons',
+    }),
+});
+
+const formatParam = <F extends string>(formats: readonly [F, ...F[]], description: string) =>
+  z
+    .enum(formats)
+    .optional()
+    .meta({
+      param: { name: 'format', in: 'query' },
+      description: `${description} Wins over the Accept header.`,
+    });
+
+const f32Text = (carries: string) =>
+  `f32 (or Accept: application/octet-stream): raw little-endian float32, row-major, the JSON's \`${carries}\` bit for bit;`;
+
+/**
+ * The float32 request body (edge/README.md, "Binary requests"). The document
+ * says what travels (binary); the TypeScript type is the JSON body's, because
+ * body.ts turns the rows into exactly that value before the JSON schema checks
+ * it, so handlers and `hc` callers see one body type.
+ */
+const binaryBody = <T>(carries: string) => ({
+  schema: z.custom<T>(() => true).meta({
+    type: 'string',
+    format: 'binary',
+    description: `raw little-endian float32 rows for \`${carries}\`, row-major, with header ${HEADERS.shape}: rows,width; the other fields come from the query`,
+  }),
+});
+
+const shapeRequestHeader = z.object({
+  [HEADERS.shape]: z
+    .string()
+    .regex(/^\d+,\d+$/)
+    .optional()
+    .meta({ param: { name: HEADERS.shape, in: 'header' }, description: 'binary (application/octet-stream) bodies only: rows,width of the float32 rows', example: '2,2' }),
+});
+
+const uint32Query = (name: string, description: string) =>
+  z.coerce
+    .number()
+    .pipe(z.int().min(0).max(0xffffffff))
+    .optional()
+    .meta({ param: { name, in: 'query' }, description: `binary bodies only (a JSON body carries it itself): ${description}` });
+
+const modeQuery = z
+  .enum(['mean', 'sample'])
+  .optional()
+  .meta({ param: { name: 'mode', in: 'query' }, description: "binary bodies only (a JSON body carries it itself): VAE 'mean' or 'sample'" });
+
+// ------------------------------------------------------------------ GET
+
+export const healthRoute = createRoute({
+  method: 'get',
+  path: '/healthz',
+  summary: 'liveness: the runtime and how many models it lists',
+  request: { query: z.strictObject({}) },
+  responses: {
+    200: { description: 'OK', content: { 'application/json': { schema: Health } } },
+    ...errors(400, 500),
+  },
+});
+
+export const listRoute = createRoute({
+  method: 'get',
+  path: '/v1/models',
+  summary: 'list the models (models/index.json)',
+  request: { query: z.strictObject({}) },
+  responses: {
+    200: { description: 'the models, each with its family, shape and capabilities', content: { 'application/json': { schema: ModelList } } },
+    ...errors(400, 500),
+  },
+});
+
+export const manifestRoute = createRoute({
+  method: 'get',
+  path: '/v1/models/{id}',
+  summary: "one model's manifest: family, shape, capabilities, training run and held-out metrics",
+  request: { params: IdParams, query: z.strictObject({}) },
+  responses: {
+    200: { description: 'manifest.json', content: { 'application/json': { schema: Manifest } } },
+    ...errors(400, 404, 500),
+  },
+});
+
+// ------------------------------------------------------------------ POST
+
+export const sampleRoute = createRoute({
+  method: 'post',
+  path: '/v1/models/{id}/sample',
+  summary: 'draw samples',
+  request: {
+    params: IdParams,
+    query: z.strictObject({
+      format: formatParam(['json', 'png', 'f32'], `png (or Accept: image/png): a grid image, image models only. ${f32Text('samples')}`),
+    }),
+    body: { required: false, content: { 'application/json': { schema: SampleRequest } } },
+  },
+  responses: {
+    200: {
+      description: 'the samples: JSON, raw float32 (x-edgegen-shape n,D) or a PNG grid',
+      headers: {
+        [HEADERS.shape]: header('binary answers: n,D'),
+        [HEADERS.rowShape]: header("binary answers: one row's shape, the JSON's `shape`"),
+        [HEADERS.seed]: header('png and binary answers: the seed used'),
+      },
+      content: {
+        'application/json': { schema: SampleResponse },
+        'application/octet-stream': binary('samples as float32, n x D'),
+        'image/png': binary('a grid of the samples (image models)'),
+      },
+    },
+    ...errors(400, 404, 406, 413, 422, 429, 500),
+  },
+});
+
+export const densityRoute = createRoute({
+  method: 'post',
+  path: '/v1/models/{id}/density',
+  summary: 'log p(x) per row',
+  request: {
+    params: IdParams,
+    headers: shapeRequestHeader,
+    query: z.strictObject({
+      format: formatParam(['json', 'f32'], `${f32Text('logp')} elbo and bitsPerDim stay JSON-only.`),
+      k: z.coerce
+        .number()
+        .pipe(z.int().min(1).max(API_LIMITS.maxImportanceSamples))
+        .optional()
+        .meta({ param: { name: 'k', in: 'query' }, description: 'binary bodies only (a JSON body carries it itself): VAE importance samples' }),
+      seed: uint32Query('seed', 'seed of the VAE eps and of the dequantisation noise'),
+    }),
+    body: {
+      required: true,
+      content: { 'application/json': { schema: DensityRequest }, 'application/octet-stream': binaryBody<z.output<typeof DensityRequest>>('x') },
+    },
+  },
+  responses: {
+    200: {
+      description: 'log-densities: JSON, or raw float32 logp (x-edgegen-shape rows)',
+      headers: { [HEADERS.shape]: header('binary answers: rows'), [HEADERS.kind]: header('binary answers: exact, elbo or iwae') },
+      content: { 'application/json': { schema: DensityResponse }, 'application/octet-stream': binary('logp as float32') },
+    },
+    ...errors(400, 404, 413, 422, 429, 500),
+  },
+});
+
+export const encodeRoute = createRoute({
+  method: 'post',
+  path: '/v1/models/{id}/encode',
+  summary: 'x -> z',
+  request: {
+    params: IdParams,
+    headers: shapeRequestHeader,
+    query: z.strictObject({ format: formatParam(['json', 'f32'], `${f32Text('z')} logvar stays JSON-only.`) }),
+    body: { required: true, content: { 'application/json': { schema: EncodeRequest }, 'application/octet-stream': binaryBody<z.output<typeof EncodeRequest>>('x') } },
+  },
+  responses: {
+    200: {
+      description: 'latents: JSON, or raw float32 z (x-edgegen-shape rows,width)',
+      headers: { [HEADERS.shape]: header('binary answers: rows,width') },
+      content: { 'application/json': { schema: EncodeResponse }, 'application/octet-stream': binary('z as float32') },
+    },
+    ...errors(400, 404, 413, 422, 429, 500),
+  },
+});
+
+export const decodeRoute = createRoute({
+  method: 'post',
+  path: '/v1/models/{id}/decode',
+  summary: 'z -> x',
+  request: {
+    params: IdParams,
+    headers: shapeRequestHeader,
+    query: z.strictObject({
+      format: formatParam(['json', 'f32'], f32Text('samples')),
+      mode: modeQuery,
+      seed: uint32Query('seed', 'VAE: seed of the observation noise'),
+    }),
+    body: { required: true, content: { 'application/json': { schema: DecodeRequest }, 'application/octet-stream': binaryBody<z.output<typeof DecodeRequest>>('z') } },
+  },
+  responses: {
+    200: {
+      description: 'decoded rows: JSON, or raw float32 (x-edgegen-shape rows,D)',
+      headers: { [HEADERS.shape]: header('binary answers: rows,D'), [HEADERS.rowShape]: header("binary answers: one row's shape") },
+      content: { 'application/json': { schema: SamplesResponse }, 'application/octet-stream': binary('samples as float32') },
+    },
+    ...errors(400, 404, 413, 422, 429, 500),
+  },
+});
+
+export const interpolateRoute = createRoute({
+  method: 'post',
+  path: '/v1/models/{id}/interpolate',
+  summary: 'decode a path between two latents',
+  request: {
+    params: IdParams,
+    query: z.strictObject({ format: formatParam(['json', 'f32'], f32Text('samples')) }),
+    body: { required: false, content: { 'application/json': { schema: InterpolateRequest } } },
+  },
+  responses: {
+    200: {
+      description: 'points on the path: JSON, or raw float32 (x-edgegen-shape steps,D)',
+      headers: { [HEADERS.shape]: header('binary answers: steps,D'), [HEADERS.rowShape]: header("binary answers: one row's shape") },
+      content: { 'application/json': { schema: SamplesResponse }, 'application/octet-stream': binary('samples as float32') },
+    },
+    ...errors(400, 404, 413, 422, 429, 500),
+  },
+});
