@@ -27,7 +27,7 @@ export const FINAL_LOGS = 'final.logs';
  * paper's structure (it has 3 checkerboard + 3 channel couplings per scale and
  * 4 at the last); 2 + 2 per scale, 3 at the last, and nets 3x3 -> 1x1 -> 3x3 of
  * 16 filters keep one training step at batch 64 near 0.3 CPU-seconds on one wasm
- * thread here (3 + 3: 0.5; measurements in train/README.md).
+ * thread here (3 + 3: 0.5; measurements in the training README).
  */
 function multiScaleSpec(shape: number[], opts: SpecOptions): MultiScaleFlowSpec {
   if (!image(shape)) throw new Error(`flow model realnvp-ms needs image data (mnist, fashion-mnist); shape [${shape}] is not an image`);

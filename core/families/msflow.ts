@@ -1,7 +1,7 @@
 /**
  * The multi-scale RealNVP's layout (core/spec.ts `MultiScaleFlowSpec`): which
  * coupling runs on which geometry, where each factored-out part sits in the
- * latent, and every weight name. train/ and export/ both walk `msLayout`, so
+ * latent, and every weight name. The tfjs model and the ONNX graphs both walk `msLayout`, so
  * the order of the couplings and of the latent is written once, here.
  */
 import { heInit, type ParamShape } from '../params';
