@@ -53,11 +53,14 @@ async function main(): Promise<void> {
   }
   const family = values.family as Family | undefined;
   if (!family || !(family in MODELS)) throw new Error(`--family must be one of ${Object.keys(MODELS).join(', ')}\n${HELP}`);
-  const model = values.model ?? MODELS[family as keyof typeof MODELS][0];
+  // the DCGAN is the GAN with --arch conv; name it either way
+  const dcgan = family === 'gan' && values.model === 'dcgan';
+  if (dcgan && values.arch === 'mlp') throw new Error('--model dcgan is the conv GAN; drop --arch mlp');
+  const model = dcgan ? 'gan' : values.model ?? MODELS[family as keyof typeof MODELS][0];
   if (!MODELS[family as keyof typeof MODELS].includes(model)) throw new Error(`--model for ${family} must be one of ${MODELS[family as keyof typeof MODELS].join(', ')}`);
   if (!values.data) throw new Error(`--data is required\n${HELP}`);
   const data = resolveDatasetName(values.data);
-  const arch = values.arch ?? 'mlp';
+  const arch = values.arch ?? (dcgan ? 'conv' : 'mlp');
   if (arch !== 'mlp' && arch !== 'conv') throw new Error(`--arch must be mlp or conv, got "${arch}"`);
   if (arch === 'conv' && family === 'flow') throw new Error('--arch conv is available for vae and gan, not flow');
   if (arch === 'conv' && !isImageDataset(data)) throw new Error(`--arch conv needs image data (mnist, fashion-mnist); "${data}" is 2-D, use the default --arch mlp`);

@@ -86,6 +86,10 @@ describe('conv architectures (wasm backend)', () => {
     const toy = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'train/cli.ts'), '--family', 'vae', '--data', 'moons', '--arch', 'conv'], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
     expect(toy.status).toBe(1);
     expect(toy.stderr).toMatch(/--arch conv needs image data/);
+    // --model dcgan names the conv GAN; with --arch mlp it is a contradiction
+    const mlp = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'train/cli.ts'), '--family', 'gan', '--model', 'dcgan', '--arch', 'mlp', '--data', 'mnist'], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
+    expect(mlp.status).toBe(1);
+    expect(mlp.stderr).toMatch(/--model dcgan is the conv GAN/);
   }, 60_000);
 
   it('a trained conv VAE and DCGAN export to verified ONNX under their own ids', async () => {
