@@ -10,7 +10,7 @@
  *
  * AUROC of in-distribution vs OOD for each score (higher = more anomalous):
  * raw nll (bits/dim), the complexity-corrected nll - L(x) (Serrà et al. 2020),
- * the typicality |nll - median| / scale (Nalisnick et al. 2019b), and the
+ * the typicality |nll - median| / spread (Nalisnick et al. 2019b), and the
  * endpoint's `anomaly` (their combination, core/score.ts). FPR: the share of
  * in-distribution evaluation rows the endpoint flags at the default fpr 0.05.
  *
@@ -22,7 +22,7 @@ import { parseArgs } from 'node:util';
 import type { ScoreResponse } from '../core/api';
 import type { Manifest } from '../core/manifest';
 import { Prng } from '../core/prng';
-import { DEFAULT_FPR } from '../core/score';
+import { DEFAULT_FPR, standardise } from '../core/score';
 import { createApp } from '../edge/app';
 import { nodeRuntime } from '../edge/node/runtime';
 import { heldOutSplit } from '../export/calibrate';
@@ -109,7 +109,7 @@ export async function ood(modelsDir = MODELS_DIR, maxRows = 1000): Promise<{ row
       return {
         nll,
         corrected: nll.map((v, i) => v - r.complexity![i]),
-        typicality: nll.map((v) => Math.abs(v - cal.nll.median) / cal.nll.scale),
+        typicality: nll.map((v) => Math.abs(standardise(cal.nll, v))),
         anomaly: r.anomaly!,
         outlier: r.outlier!,
       };

@@ -203,7 +203,7 @@ export const ScoreResponse = z
   })
   .meta({ id: 'ScoreResponse' });
 
-const standardiser = z.object({ median: z.number(), scale: z.number() });
+const standardiser = z.object({ median: z.number(), lower: z.number(), upper: z.number() });
 /** manifest.calibration (core/score.ts `Calibration`). */
 export const Calibration = z
   .object({

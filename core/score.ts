@@ -14,9 +14,9 @@
  *   (core/complexity.ts); `corrected` = nll - complexity is Serrà et al.'s
  *   (2020) input-complexity score S(x), a likelihood ratio against the
  *   compressor as a universal background model;
- * - `typicality`: |nll - the held-out median| / the held-out spread, a
- *   one-row typicality test (Nalisnick et al. 2019b): too likely is as
- *   suspect as too unlikely.
+ * - `typicality`: |nll - the held-out median| / the held-out spread on that
+ *   side, a one-row typicality test (Nalisnick et al. 2019b): too likely is
+ *   as suspect as too unlikely.
  *
  * `anomaly` (the method 'typicality+complexity') is the larger of the two
  * standardised tests, typicality and the one-sided corrected score: an input
@@ -35,12 +35,21 @@ export const CALIBRATION_LEVELS = 201;
 /** The false-positive rate the endpoint uses when the caller sets none. */
 export const DEFAULT_FPR = 0.05;
 
-/** Robust location and spread of one score over the calibration rows. */
+/**
+ * Robust location and one spread per side of one score over the calibration
+ * rows: held-out log-likelihoods are skewed (a long tail of unlikely rows, a
+ * short one of very likely rows), so a deviation is measured in units of its
+ * own side's spread. Each spread is (median - q05) or (q95 - median) / 1.645,
+ * the standard deviation for a normal.
+ */
 export interface Standardiser {
   median: number;
-  /** interquartile range / 1.349: the standard deviation for a normal, robust to the tails */
-  scale: number;
+  lower: number;
+  upper: number;
 }
+
+/** Signed deviation of v from the median, in units of its side's spread. */
+export const standardise = (s: Standardiser, v: number): number => (v >= s.median ? (v - s.median) / s.upper : (v - s.median) / s.lower);
 
 /** manifest.calibration: how `anomaly`, `percentile` and the threshold are computed for this model. */
 export interface Calibration {
@@ -70,10 +79,16 @@ export interface RowScores {
 /** nll (bits/dim) of a log-density in nats over D dimensions. */
 export const nllBits = (logp: number, D: number): number => -logp / (D * Math.LN2);
 
-/** Median and IQR-based scale of values (the scale never below a tiny positive floor). */
+/** Median and per-side spreads of values (never below a tiny positive floor). */
 export function standardiser(values: ArrayLike<number>): Standardiser {
   const s = Float64Array.from(values).sort();
-  return { median: quantileOfSorted(s, 0.5), scale: Math.max((quantileOfSorted(s, 0.75) - quantileOfSorted(s, 0.25)) / 1.349, 1e-9) };
+  const median = quantileOfSorted(s, 0.5);
+  const floor = 1e-9;
+  return {
+    median,
+    lower: Math.max((median - quantileOfSorted(s, 0.05)) / 1.645, floor),
+    upper: Math.max((quantileOfSorted(s, 0.95) - median) / 1.645, floor),
+  };
 }
 
 /** The method a model's anomaly uses: images get the trap-proof combination. */
@@ -93,12 +108,12 @@ export function rowScores(
 ): RowScores {
   const nll = nllBits(logp, D);
   if (method === 'nll' || complexity === undefined) {
-    return { nll, anomaly: cal ? (nll - cal.nll.median) / cal.nll.scale : nll };
+    return { nll, anomaly: cal ? standardise(cal.nll, nll) : nll };
   }
   const corrected = nll - complexity;
   if (!cal || !cal.corrected) return { nll, complexity, corrected, anomaly: corrected };
-  const typicality = Math.abs(nll - cal.nll.median) / cal.nll.scale;
-  const correctedZ = (corrected - cal.corrected.median) / cal.corrected.scale;
+  const typicality = Math.abs(standardise(cal.nll, nll));
+  const correctedZ = standardise(cal.corrected, corrected);
   return { nll, complexity, corrected, typicality, anomaly: Math.max(typicality, correctedZ) };
 }
 
