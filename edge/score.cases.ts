@@ -44,6 +44,19 @@ export function scoreCases(getTarget: () => Target): void {
     expect(by((m) => m.dataset === 'mnist' && m.capabilities.includes('density')).length).toBeGreaterThanOrEqual(2);
   });
 
+  it('score: is in the OpenAPI document: JSON and float32 bodies, fpr, the answer fields, the errors', async () => {
+    const doc = (await (await t().fetch('/openapi.json')).json()) as any;
+    const op = doc.paths['/v1/models/{id}/score']?.post;
+    expect(op, 'POST /v1/models/{id}/score documented').toBeTruthy();
+    expect(Object.keys(op.requestBody.content).sort()).toEqual(['application/json', 'application/octet-stream']);
+    expect(op.parameters.map((p: any) => p.name)).toEqual(expect.arrayContaining(['id', 'fpr', 'seed', 'x-edgegen-shape']));
+    const answer = doc.components.schemas[op.responses['200'].content['application/json'].schema.$ref.split('/').pop()];
+    expect(Object.keys(answer.properties)).toEqual(expect.arrayContaining(['logp', 'bitsPerDim', 'percentile', 'anomaly', 'outlier', 'threshold', 'fpr', 'method', 'uncalibrated']));
+    expect(Object.keys(op.responses)).toEqual(expect.arrayContaining(['200', '400', '404', '413', '422']));
+    const req = doc.components.schemas[op.requestBody.content['application/json'].schema.$ref.split('/').pop()];
+    expect(req.properties.fpr).toMatchObject({ default: DEFAULT_FPR, exclusiveMinimum: 0, exclusiveMaximum: 1 });
+  });
+
   it("score: answers every malformed request exactly as density does (status, code, message)", async () => {
     const toy = by((m) => m.shape.length === 1 && m.capabilities.includes('density'))[0];
     const image = by((m) => m.dataset === 'mnist' && m.capabilities.includes('density'))[0];
