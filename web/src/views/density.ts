@@ -222,7 +222,8 @@ async function run(): Promise<void> {
   if (ref.values.length) {
     const worse = ref.values.filter((v) => (res.bitsPerDim ? v > mine : v < mine)).length;
     const pct = (100 * worse) / ref.values.length;
-    $('density-hist-note').textContent = `More typical than ${pct.toFixed(0)}% of ${ref.note}. ${pct < 5 ? 'Likely an anomaly.' : ''}`;
+    // raw likelihood only: simple inputs (a blank image) look typical here; the verdicts below correct for that
+    $('density-hist-note').textContent = `More typical than ${pct.toFixed(0)}% of ${ref.note}, by raw likelihood (which a simple image can fool: see the verdicts below).`;
   } else {
     $('density-hist-note').textContent = ref.note;
   }
