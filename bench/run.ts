@@ -1,5 +1,5 @@
 /**
- * The benchmark and quality report: `npm run bench [-- --only serving,cold,browser,training,quality] [--quick] [--models id,id] [--out FILE]`.
+ * The benchmark and quality report: `npm run bench [-- --only serving,cold,browser,training,quality,ood] [--quick] [--models id,id] [--out FILE]`.
  * Prints the machine line and each section's markdown tables; `--out` also
  * writes them to a file. Not part of `npm test`.
  */
@@ -10,7 +10,7 @@ import { machine } from './common';
 const { values } = parseArgs({
   options: { only: { type: 'string' }, quick: { type: 'boolean' }, models: { type: 'string' }, out: { type: 'string' } },
 });
-const ALL = ['serving', 'cold', 'browser', 'training', 'quality'] as const;
+const ALL = ['serving', 'cold', 'browser', 'training', 'quality', 'ood'] as const;
 const only = values.only ? values.only.split(',').map((s) => s.trim()) : [...ALL];
 for (const s of only) if (!(ALL as readonly string[]).includes(s)) throw new Error(`unknown section "${s}"; choose from ${ALL.join(', ')}`);
 const opts = { quick: !!values.quick, models: values.models?.split(',').filter(Boolean) };
@@ -32,6 +32,7 @@ for (const s of ALL) {
       case 'browser': text = await (await import('./browser')).browser(opts); break;
       case 'training': text = await (await import('./training')).training(opts); break;
       case 'quality': text = await (await import('./quality')).quality(opts); break;
+      case 'ood': { const o = await import('./ood'); text = `### Out-of-distribution AUROC through POST .../score\n\n${o.oodTables(await o.ood())}`; break; }
     }
   } catch (e) {
     text = `### ${s}\n\nFAILED: ${(e as Error).stack ?? e}`;

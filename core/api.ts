@@ -32,6 +32,7 @@ export type DensityRequest = In<typeof C.DensityRequest>;
 export type EncodeRequest = In<typeof C.EncodeRequest>;
 export type DecodeRequest = In<typeof C.DecodeRequest>;
 export type InterpolateRequest = In<typeof C.InterpolateRequest>;
+export type ScoreRequest = In<typeof C.ScoreRequest>;
 
 export type SampleResponse = Out<typeof C.SampleResponse>;
 export type DensityResponse = Out<typeof C.DensityResponse>;
@@ -39,6 +40,7 @@ export type EncodeResponse = Out<typeof C.EncodeResponse>;
 export type DecodeResponse = Out<typeof C.SamplesResponse>;
 export type InterpolateResponse = Out<typeof C.SamplesResponse>;
 export type HealthResponse = Out<typeof C.Health>;
+export type ScoreResponse = Out<typeof C.ScoreResponse>;
 
 export type ApiError = Out<typeof C.ApiError>;
 export type ErrorCode = C.ErrorCode;

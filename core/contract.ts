@@ -13,6 +13,7 @@
  */
 import { z } from 'zod';
 import { API_LIMITS } from './api';
+import { CALIBRATION_LEVELS, DEFAULT_FPR, SCORE_METHODS } from './score';
 
 /** The largest finite float32; the models compute in float32. */
 export const FLOAT32_MAX = 3.4028234663852886e38;
@@ -142,6 +143,23 @@ export const InterpolateRequest = z
   })
   .meta({ id: 'InterpolateRequest', description: 'Decode points on the great-circle path between the latents of two seeds', example: { seedA: 1, seedB: 2, steps: 5 } });
 
+export const ScoreRequest = z
+  .strictObject({
+    x: rows('rows in data space, as for density; image models take pixels in [0, 256)'),
+    fpr: z
+      .number()
+      .gt(0)
+      .lt(1)
+      .default(DEFAULT_FPR)
+      .meta({ description: 'false-positive rate the outlier threshold is calibrated for: the share of held-out in-distribution rows it flags' }),
+    seed: uint32('seed of the dequantisation noise and the VAE eps (the calibration used 0)').default(0),
+  })
+  .meta({
+    id: 'ScoreRequest',
+    description: 'Anomaly / out-of-distribution score per row, calibrated on held-out data at export time (core/score.ts)',
+    example: { x: [[0.5, 0.25], [4, 4]] },
+  });
+
 // ------------------------------------------------------------------ answers
 
 const numbers = z.array(z.number());
@@ -168,6 +186,37 @@ export const EncodeResponse = z
   .object({ z: matrix, logvar: matrix.meta({ description: 'VAE: posterior log-variance' }).optional() })
   .meta({ id: 'EncodeResponse' });
 
+export const ScoreMethod = z.enum(SCORE_METHODS);
+export const ScoreResponse = z
+  .object({
+    logp: numbers.meta({ description: 'log p(x) per row, in nats, as density answers it (VAE: the ELBO with the calibrated k)' }),
+    kind: DensityKind,
+    bitsPerDim: numbers.meta({ description: 'image models: -logp / (D ln 2)' }).optional(),
+    complexity: numbers.meta({ description: "image models: the compressor's code length per row, bits/dim (zlib level 9 of the pixel bytes)" }).optional(),
+    fpr: z.number().meta({ description: 'the false-positive rate asked for' }),
+    method: ScoreMethod.optional().meta({ description: "how `anomaly` is computed: 'typicality+complexity' (images) or 'nll' (2-D models); see edge/README.md" }),
+    anomaly: numbers.meta({ description: 'higher = more anomalous; calibrated models only' }).optional(),
+    percentile: numbers.meta({ description: 'percent of held-out in-distribution rows whose anomaly is lower (0-100); calibrated models only' }).optional(),
+    outlier: z.array(z.boolean()).meta({ description: 'anomaly > threshold; calibrated models only' }).optional(),
+    threshold: z.number().meta({ description: 'the anomaly above which a row is an outlier at this fpr: the (1 - fpr) quantile of held-out scores' }).optional(),
+    uncalibrated: z.string().meta({ description: 'present when the model has no usable calibration: why anomaly, percentile, outlier and threshold are missing' }).optional(),
+  })
+  .meta({ id: 'ScoreResponse' });
+
+const standardiser = z.object({ median: z.number(), lower: z.number(), upper: z.number() });
+/** manifest.calibration (core/score.ts `Calibration`). */
+export const Calibration = z
+  .object({
+    method: ScoreMethod,
+    estimator: z.object({ k: z.int(), seed: z.int() }),
+    compressor: z.literal('zlib-9').optional(),
+    data: z.object({ dataset: z.string(), split: z.string(), rows: z.int() }),
+    nll: standardiser,
+    corrected: standardiser.optional(),
+    quantiles: z.array(z.number()).meta({ description: `anomaly-score quantiles at ${CALIBRATION_LEVELS} evenly spaced levels 0..1` }),
+  })
+  .meta({ id: 'Calibration', description: 'how the score endpoint turns log p into anomaly, percentile and outlier, measured at export on held-out rows' });
+
 const manifestFile = z.object({ capability: Capability, file: z.string(), bytes: z.int(), sha256: z.string() });
 /** models/<id>/manifest.json (core/manifest.ts `Manifest`; a type test keeps the two equal). */
 export const Manifest = z
@@ -191,6 +240,7 @@ export const Manifest = z
     parameters: z.number(),
     description: z.string(),
     variants: z.array(manifestFile.extend({ precision: z.literal('float16'), maxError: z.number() })).optional(),
+    calibration: Calibration.optional(),
   })
   .meta({ id: 'Manifest', description: "one model's manifest: family, shape, capabilities, training run and held-out metrics" });
 

@@ -11,6 +11,7 @@
  * float32; samples and inputs are flattened rows, and `shape` says how to view
  * one row. Densities are in nats, of x in data space.
  */
+import type { Calibration } from './score';
 import type { Family } from './spec';
 
 export type Capability = 'sample' | 'density' | 'encode';
@@ -57,6 +58,8 @@ export interface Manifest {
   description: string;
   /** optional smaller copies of the graphs (added by export/ --float16; readers may ignore them) */
   variants?: ManifestVariant[];
+  /** anomaly-score calibration on held-out data (export/calibrate.ts); absent: the score endpoint answers raw fields only */
+  calibration?: Calibration;
 }
 
 /**

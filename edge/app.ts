@@ -33,8 +33,10 @@ import {
   listRoute,
   manifestRoute,
   sampleRoute,
+  scoreRoute,
 } from './routes';
 import type { Runtime } from './runtime';
+import { score, scoreBudget } from './score';
 import { ModelStore } from './store';
 
 export interface AppOptions {
@@ -217,6 +219,13 @@ export function createApp(runtime: Runtime, options: Partial<AppOptions> = {}) {
       if (negotiate(c, c.req.valid('query').format, ['json', 'f32']) === 'f32') return samplesF32(c, batch, m);
       const res: InterpolateResponse = samplesJson(batch, m.shape);
       return c.json(res, 200);
+    })
+    // score: density's rows and checks (edge/score.ts); JSON answers only
+    .openapi({ ...scoreRoute, middleware: post('density', 'score anomalies', 'x') }, async (c) => {
+      const m = c.get('manifest');
+      const body = withQueryFields(c, c.req.valid('json'), c.req.valid('query'));
+      scoreBudget(body, m);
+      return c.json(await score(store, m, body), 200);
     });
 
   let document: ReturnType<typeof app.getOpenAPI31Document> | undefined;
@@ -251,7 +260,7 @@ export function createApp(runtime: Runtime, options: Partial<AppOptions> = {}) {
     ['/openapi.json', new Set(['GET', 'HEAD'])],
     ['/docs', new Set(['GET', 'HEAD'])],
   ]);
-  for (const r of [healthRoute, listRoute, manifestRoute, sampleRoute, densityRoute, encodeRoute, decodeRoute, interpolateRoute]) {
+  for (const r of [healthRoute, listRoute, manifestRoute, sampleRoute, densityRoute, encodeRoute, decodeRoute, interpolateRoute, scoreRoute]) {
     const methods = allowed.get(r.getRoutingPath()) ?? new Set<string>();
     methods.add(r.method.toUpperCase());
     if (r.method === 'get') methods.add('HEAD');

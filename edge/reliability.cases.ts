@@ -20,7 +20,7 @@ import { sampleWork } from '../core/protocol';
 import { MAX_DENSITY_DRAWS, MAX_WORK_UNITS } from './budget';
 import { MODELS, type Target } from './testing';
 
-export const ENDPOINTS = ['sample', 'density', 'encode', 'decode', 'interpolate'] as const;
+export const ENDPOINTS = ['sample', 'density', 'encode', 'decode', 'interpolate', 'score'] as const;
 
 /** The broken models added next to the healthy ones (see modelsWithFaults). */
 export interface Faults {
@@ -115,6 +115,7 @@ const FIELDS: Record<(typeof ENDPOINTS)[number], string[]> = {
   encode: ['x'],
   decode: ['z', 'mode', 'seed'],
   interpolate: ['seedA', 'seedB', 'steps', 'temperature'],
+  score: ['x', 'fpr', 'seed'],
 };
 const strayNames = ['__proto__', 'constructor', 'N', 'x ', 'n\u0000', 'é'];
 const fieldValue = (width: number, latent: number) =>

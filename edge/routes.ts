@@ -20,6 +20,8 @@ import {
   SampleRequest,
   SampleResponse,
   SamplesResponse,
+  ScoreRequest,
+  ScoreResponse,
 } from '../core/contract';
 
 /** Custom response and request headers (exposed to browsers through CORS). */
@@ -268,6 +270,31 @@ export const interpolateRoute = createRoute({
       headers: { [HEADERS.shape]: header('binary answers: steps,D'), [HEADERS.rowShape]: header("binary answers: one row's shape") },
       content: { 'application/json': { schema: SamplesResponse }, 'application/octet-stream': binary('samples as float32') },
     },
+    ...errors(400, 404, 413, 422, 429, 500),
+  },
+});
+
+export const scoreRoute = createRoute({
+  method: 'post',
+  path: '/v1/models/{id}/score',
+  summary: 'anomaly / out-of-distribution score per row, with a calibrated outlier verdict',
+  description:
+    "Takes rows as density does (JSON or float32). Answers log p(x) and, for a model calibrated at export, `anomaly` (higher = more anomalous; for images the larger of a typicality test and the complexity-corrected likelihood, which a blank image or an easier data set cannot fool), its `percentile` among held-out in-distribution rows, and `outlier` at the threshold calibrated for `fpr`. A model without calibration answers the raw fields and `uncalibrated` (why). GANs answer 422.",
+  request: {
+    params: IdParams,
+    headers: shapeRequestHeader,
+    query: z.strictObject({
+      fpr: z.coerce
+        .number()
+        .pipe(z.number().gt(0).lt(1))
+        .optional()
+        .meta({ param: { name: 'fpr', in: 'query' }, description: 'binary bodies only (a JSON body carries it itself): the false-positive rate' }),
+      seed: uint32Query('seed', 'seed of the dequantisation noise and the VAE eps'),
+    }),
+    body: { required: true, content: { 'application/json': { schema: ScoreRequest }, 'application/octet-stream': binaryBody<z.output<typeof ScoreRequest>>('x') } },
+  },
+  responses: {
+    200: { description: 'scores per row', content: { 'application/json': { schema: ScoreResponse } } },
     ...errors(400, 404, 413, 422, 429, 500),
   },
 });

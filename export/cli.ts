@@ -34,9 +34,14 @@ function parse(argv: string[]): { path: string; id?: string; out?: string; float
 try {
   const { path, ...opts } = parse(process.argv.slice(2));
   const t0 = performance.now();
-  const { manifest, dir, verification } = await exportCheckpoint(path, opts);
+  const { manifest, dir, verification, uncalibrated } = await exportCheckpoint(path, opts);
   for (const r of verification) console.log(`verified ${r.capability}.${r.output}: max ${r.kind} error ${r.maxError.toExponential(2)}`);
   for (const f of [...manifest.files, ...(manifest.variants ?? [])]) console.log(`wrote ${dir}/${f.file} (${f.bytes} bytes, sha256 ${f.sha256.slice(0, 12)})`);
+  const cal = manifest.calibration;
+  if (cal) {
+    const q = (p: number) => cal.quantiles[Math.round(p * (cal.quantiles.length - 1))].toFixed(3);
+    console.log(`calibrated ${cal.method} on ${cal.data.rows} held-out rows of ${cal.data.dataset} (${cal.data.split}): anomaly median ${q(0.5)}, 95% ${q(0.95)}, 99% ${q(0.99)}`);
+  } else console.log(`not calibrated: ${uncalibrated}`);
   console.log(`exported ${manifest.id} (${manifest.parameters} parameters) in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 } catch (e) {
   console.error(`export failed: ${(e as Error).message}`);

@@ -49,6 +49,13 @@ describe('exportCheckpoint', () => {
     expect(manifest.metrics).toEqual({ testNll: 1.25 });
     expect(manifest.range).toEqual([-1.5, 2.5]);
     expect(manifest.density).toBe({ vae: 'elbo', gan: null, flow: 'exact' }[family]);
+    // anomaly calibration on the held-out split (2-D toys: the nll, one-sided); none without a density
+    if (family === 'gan') expect(manifest.calibration).toBeUndefined();
+    else {
+      expect(manifest.calibration).toMatchObject({ method: 'nll', estimator: { k: 1, seed: 0 }, data: { dataset: 'moons', rows: 2000 } });
+      const q = manifest.calibration!.quantiles;
+      expect(q.every((v, i) => Number.isFinite(v) && (i === 0 || v >= q[i - 1]))).toBe(true);
+    }
     if (family === 'gan') {
       expect(manifest.unavailable).toEqual({ density: 'GANs define no tractable density', encode: 'inverting a GAN generator is ill-posed' });
       // the discriminator does not ship: parameters are the generator's alone

@@ -16,6 +16,7 @@ import { CheckpointError, decodeCheckpoint, encodeCheckpoint, type Checkpoint } 
 import { familyOf, isFamily, latentDimOf, paramShapes } from '../core/families';
 import type { Manifest, ManifestFile, ManifestVariant, ModelIndex } from '../core/manifest';
 import { convOf, type ModelSpec } from '../core/spec';
+import { calibrate } from './calibrate';
 import { buildGraphs, type Graph } from './graphs';
 import { OPSET } from './onnx/graph';
 import { onnxReference, verifyGraphs, type GraphBytes, type Reference, type VerifyReport } from './verify';
@@ -28,6 +29,11 @@ export interface ExportOptions {
   out?: string;
   /** also write float16-weight copies of every graph (`<capability>.f16.onnx`), measured against the float32 ones */
   float16?: boolean;
+  /**
+   * calibrate the anomaly score on the data set's held-out rows (export/calibrate.ts)
+   * when the model has a density and the data is installed (default true)
+   */
+  calibrate?: boolean;
   /** builds the reference the graphs are verified against (default: the tfjs model from train/) */
   reference?: (ck: Checkpoint) => Promise<Reference & { dispose?(): void }>;
 }
@@ -36,6 +42,8 @@ export interface ExportResult {
   manifest: Manifest;
   dir: string;
   verification: VerifyReport[];
+  /** why the manifest carries no calibration, when it does not */
+  uncalibrated?: string;
 }
 
 export function readCheckpointFile(path: string): Checkpoint {
@@ -111,6 +119,18 @@ export async function exportCheckpoint(path: string, opts: ExportOptions = {}): 
   const range = Array.isArray(meta.range) && meta.range.length === 2 ? (meta.range as [number, number]) : spec.preprocess.kind === 'affine' ? [-Infinity, Infinity] : [0, 256];
   const metrics: Record<string, number> = {};
   for (const [k, v] of Object.entries((meta.metrics ?? {}) as Record<string, unknown>)) if (typeof v === 'number') metrics[k] = v;
+  // anomaly-score calibration on held-out rows, with the verified density graph
+  const densityGraph = graphs.find((g) => g.capability === 'density');
+  let calibration: Manifest['calibration'];
+  let uncalibrated: string | undefined;
+  if (opts.calibrate === false) uncalibrated = 'calibration turned off';
+  else if (!densityGraph) uncalibrated = `${spec.family} models have no density`;
+  else {
+    const c = await calibrate({ family: spec.family, shape: spec.shape, latentDim: latentDimOf(spec), discrete: meta.discrete === true, density: family.density, dataset }, densityGraph.bytes);
+    if (typeof c === 'string') uncalibrated = c;
+    else calibration = c;
+  }
+
   const manifest: Manifest = {
     id,
     family: spec.family,
@@ -136,11 +156,12 @@ export async function exportCheckpoint(path: string, opts: ExportOptions = {}): 
     metrics,
     parameters: shippedParameters(ck),
     ...(variants.length ? { variants } : {}),
+    ...(calibration ? { calibration } : {}),
     description: `${family.models[spec.model] ?? spec.model} on ${dataset}: ${traits.decoder}; log p(x): ${traits.logp}; x -> z: ${traits.inverse}.`,
   };
   writeAtomic(join(dir, 'manifest.json'), new TextEncoder().encode(JSON.stringify(manifest, null, 2) + '\n'));
   updateIndex(out, manifest);
-  return { manifest, dir, verification };
+  return { manifest, dir, verification, ...(uncalibrated ? { uncalibrated } : {}) };
 }
 
 /** Parameters the shipped graphs carry: every weight but the training-only ones (the GAN discriminator). */

@@ -15,6 +15,7 @@ import type { ModelIndex } from '../../core/manifest';
 import { createApp } from '../app';
 import { apiCases } from '../api.cases';
 import { conformanceCases } from '../conformance.cases';
+import { scoreCases } from '../score.cases';
 import { buildAssets } from '../build-assets';
 import { nodeRuntime } from '../node/runtime';
 import { ROOT, modelsWithCorruptCopy, startWrangler, type Target, type Wrangler } from '../testing';
@@ -46,6 +47,7 @@ describe('edge API on workerd (onnxruntime-web wasm)', () => {
   };
   const target: Target = { runtime: 'workerd', fetch: (path, init) => devFetch(wrangler.url + path, init) };
   apiCases(() => target, () => corruptId);
+  scoreCases(() => target);
 
   // fewer runs than on Node: each request crosses wrangler's proxy into workerd
   const RUNS = Number(process.env.CONFORMANCE_RUNS_WORKERD ?? 20);

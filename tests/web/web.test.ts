@@ -196,7 +196,7 @@ describe('web client on wasm (no WebGPU)', () => {
     await page.click('#tab-density');
     await page.selectOption('#density-model', m.id);
     await page.waitForFunction(() => document.querySelectorAll('#density-pick option').length > 1);
-    await page.selectOption('#density-pick', '3');
+    await page.selectOption('#density-pick', `${m.dataset}:3`);
     if (await page.isVisible('#density-k')) await page.fill('#density-k', '8');
     await page.click('#density-form button[type=submit]');
     await page.waitForFunction(() => (document.getElementById('density-out')!.dataset.logp ?? '') !== '', null, { timeout: 20_000 }).catch(async (e) => { throw new Error(`${e}; status: ${await page.textContent('#status')}`); });
@@ -229,7 +229,7 @@ describe('web client on wasm (no WebGPU)', () => {
     await page.selectOption('#density-model', flow.id);
     await page.waitForFunction(() => !document.getElementById('density-x1')!.closest('label')!.hidden);
     const hasSet = (await page.$$('#density-pick option')).length > 1;
-    if (hasSet) await page.selectOption('#density-pick', '0');
+    if (hasSet) await page.selectOption('#density-pick', `${flow.dataset}:0`);
     await page.evaluate(() => { document.getElementById('density-out')!.dataset.logp = ''; });
     await page.click('#density-form button[type=submit]');
     await page.waitForFunction(() => (document.getElementById('density-out')!.dataset.logp ?? '') !== '', null, { timeout: 20_000 }).catch(async (e) => { throw new Error(`${e}; status: ${await page.textContent('#status')}`); });
@@ -243,6 +243,46 @@ describe('web client on wasm (no WebGPU)', () => {
     await page.click('#density-form button[type=submit]');
     await page.waitForFunction(() => /gives no density/.test(document.getElementById('density-out')!.textContent ?? ''));
     expect(await page.textContent('#density-out')).toContain('GAN');
+  });
+
+  it('"Is this normal?" flags a noise image with every calibrated image model, as the API\'s /score does, and a test digit is normal to most', async () => {
+    const calibrated = await Promise.all(
+      site.index.models.filter((x) => x.shape.length === 2 && x.capabilities.includes('density')).map(async (x) => (await (await fetch(`${site.url}models/${x.id}/manifest.json`)).json()) as { id: string; dataset: string; calibration?: unknown }),
+    ).then((ms) => ms.filter((x) => x.calibration));
+    expect(calibrated.length).toBeGreaterThanOrEqual(1);
+    const verdicts = async (input: string) => {
+      await page.click('#tab-density');
+      await page.selectOption('#density-model', calibrated[0].id);
+      await page.waitForFunction(() => document.querySelectorAll('#density-pick option').length > 3);
+      await page.fill('#density-seed', '0');
+      await page.selectOption('#density-pick', input);
+      await page.evaluate(() => { document.getElementById('normal-out')!.dataset.done = ''; });
+      await page.click('#density-form button[type=submit]');
+      await page.waitForFunction(() => document.getElementById('normal-out')!.dataset.done === 'true', null, { timeout: 60_000 }).catch(async (e) => { throw new Error(`${e}; status: ${await page.textContent('#status')}`); });
+      return page.$$eval('#normal-table tbody tr', (rows) => rows.map((r) => ({ id: (r as HTMLElement).dataset.model!, outlier: (r as HTMLElement).dataset.outlier!, anomaly: Number((r as HTMLElement).dataset.anomaly), text: r.textContent ?? '' })));
+    };
+    const noise = await verdicts('noise');
+    for (const m of calibrated) {
+      const row = noise.find((r) => r.id === m.id);
+      expect(row, m.id).toBeTruthy();
+      expect(row!.outlier, `${m.id}: ${row!.text}`).toBe('true');
+      expect(row!.text).toMatch(/anomaly/);
+    }
+    await page.screenshot({ path: join(SHOTS, 'normal-noise-wasm.png'), fullPage: true });
+    // the page's anomaly is the API's: the same pixels (the page draws its noise from Prng(noise seed + 1)), the same estimator
+    const { Prng } = await import('../../core/prng');
+    const img = Array.from(new Prng(1).uniforms(784), (u) => Math.floor(u * 256));
+    for (const m of calibrated) {
+      const res = await fetch(`${site.url}v1/models/${m.id}/score`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ x: [img], seed: 0 }) });
+      const api = (await res.json()) as { anomaly: number[]; outlier: boolean[] };
+      const row = noise.find((r) => r.id === m.id)!;
+      expect(api.outlier).toEqual([true]);
+      expect(Math.abs(api.anomaly[0] - row.anomaly)).toBeLessThan(1e-3 * Math.max(1, Math.abs(row.anomaly)));
+    }
+    // a held-out digit of the model's own data set is normal to that model
+    const own = calibrated[0];
+    const digit = await verdicts(`${own.dataset}:3`);
+    expect(digit.find((r) => r.id === own.id)!.outlier).toBe('false');
   });
 
   it('interpolates along the same great circle (slerp) as the API', async () => {

@@ -1,14 +1,21 @@
 /**
- * View 4: density / anomaly score. Images: draw on a 28x28 pad or pick a
- * held-out test image (web/public/testset-<dataset>.json); 2-D models: type a
- * point. Flows give exact log p(x), VAEs the ELBO and IWAE bounds, GANs none
+ * View 4, "Is this normal?": density and anomaly score. Images: draw on a
+ * 28x28 pad, or pick a held-out MNIST digit or Fashion-MNIST image
+ * (web/public/testset-<dataset>.json), uniform noise or a blank image; 2-D
+ * models: type a point. Every density model that takes the input gives its
+ * verdict side by side (normal.ts). Flows give exact log p(x), VAEs the ELBO and IWAE bounds, GANs none
  * (and say why). The score is placed among the same model's scores of the
  * held-out set shipped beside the page (or, without one, of its own samples).
  */
 import type { Manifest } from '../../../core/manifest';
 import { importanceSampled } from '../../../core/protocol';
 import { $, app, fillModelSelect, guarded, intValue, isImage, setStatus, where } from '../app';
+import { Prng } from '../../../core/prng';
 import { drawHistogram } from '../draw';
+import { renderVerdicts } from './normal';
+
+/** Image inputs offered beside the drawing: held-out images of both data sets, noise, blank. */
+const IMAGE_SETS = [['mnist', 'MNIST test digit'], ['fashion-mnist', 'Fashion-MNIST test image']] as const;
 
 /** web/public/testset-<dataset>.json: the first rows of the data set's held-out split */
 interface TestSet { dataset: string; source: string; shape: number[]; rows: number[][] }
@@ -116,11 +123,22 @@ async function syncModel(): Promise<void> {
   document.querySelectorAll<HTMLElement>('#view-density .vae-only').forEach((el) => (el.hidden = !importanceSampled(m)));
   // the seed only matters where noise enters: dequantisation (images) or the VAE's eps
   $('density-seed-label').hidden = !(m.discrete || importanceSampled(m));
-  const set = await loadTestSet(m.dataset);
   const pick = $<HTMLSelectElement>('density-pick');
   const prev = pick.value;
-  pick.replaceChildren(new Option(image ? 'my drawing' : 'typed point', 'drawn'), ...(set?.rows ?? []).map((_, i) => new Option(`held-out #${i}`, String(i))));
-  pick.value = [...pick.options].some((o) => o.value === prev) ? prev : set ? '0' : 'drawn';
+  const options = [new Option(image ? 'my drawing' : 'typed point', 'drawn')];
+  if (image) {
+    options.push(new Option('uniform noise', 'noise'), new Option('blank image', 'blank'));
+    for (const [ds, label] of IMAGE_SETS) {
+      const set = await loadTestSet(ds);
+      options.push(...(set?.rows ?? []).map((_, i) => new Option(`${label} #${i}`, `${ds}:${i}`)));
+    }
+  } else {
+    const set = await loadTestSet(m.dataset);
+    options.push(...(set?.rows ?? []).map((_, i) => new Option(`held-out #${i}`, `${m.dataset}:${i}`)));
+  }
+  pick.replaceChildren(...options);
+  const own = `${m.dataset}:0`;
+  pick.value = [...pick.options].some((o) => o.value === prev) ? prev : [...pick.options].some((o) => o.value === own) ? own : 'drawn';
   await pickImage();
 }
 
@@ -128,8 +146,16 @@ async function pickImage(): Promise<void> {
   const pick = $<HTMLSelectElement>('density-pick').value;
   if (pick === 'drawn') return;
   const m = await app.manifest($<HTMLSelectElement>('density-model').value);
-  const set = await loadTestSet(m.dataset);
-  const row = set?.rows[Number(pick)];
+  if (pick === 'noise' || pick === 'blank') {
+    // noise: each pixel uniform on 0..255, from the noise seed
+    const rng = new Prng(intValue('density-seed', 0) + 1);
+    pad.set(pick === 'blank' ? new Float32Array(pad.length) : Float32Array.from(rng.uniforms(pad.length), (u) => Math.floor(u * 256)));
+    paintPad();
+    return;
+  }
+  const [ds, i] = pick.split(':');
+  const set = await loadTestSet(ds);
+  const row = set?.rows[Number(i)];
   if (!row) return;
   if (isImage(m)) {
     pad.set(row);
@@ -197,9 +223,12 @@ async function run(): Promise<void> {
   if (ref.values.length) {
     const worse = ref.values.filter((v) => (res.bitsPerDim ? v > mine : v < mine)).length;
     const pct = (100 * worse) / ref.values.length;
-    $('density-hist-note').textContent = `More typical than ${pct.toFixed(0)}% of ${ref.note}. ${pct < 5 ? 'Likely an anomaly.' : ''}`;
+    // raw likelihood only: simple inputs (a blank image) look typical here; the verdicts below correct for that
+    $('density-hist-note').textContent = `More typical than ${pct.toFixed(0)}% of ${ref.note}, by raw likelihood (which a simple image can fool: see the verdicts below).`;
   } else {
     $('density-hist-note').textContent = ref.note;
   }
-  setStatus(`scored with ${m.id} ${where()}`);
+  setStatus(`scoring with every density model ${where()}…`);
+  await renderVerdicts(m, currentInput(m), seed);
+  setStatus(`scored with ${m.id} and every density model that takes this input ${where()}`);
 }
