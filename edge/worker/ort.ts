@@ -25,6 +25,14 @@ function isMarker(source: unknown): boolean {
   return !!bytes && bytes.length === MARKER.length && bytes.every((b, i) => b === MARKER[i]);
 }
 
+/** onnxruntime's linear memory, once instantiated: what the isolate's 128 MB is mostly spent on. */
+let wasmMemory: WebAssembly.Memory | undefined;
+
+/** Bytes of onnxruntime's wasm memory (0 before the first session), for /healthz. */
+export function wasmMemoryBytes(): number {
+  return wasmMemory?.buffer.byteLength ?? 0;
+}
+
 let configured = false;
 function configure(): void {
   if (configured) return;
@@ -33,6 +41,7 @@ function configure(): void {
   (WebAssembly as { instantiate: unknown }).instantiate = async (source: unknown, imports?: WebAssembly.Imports) => {
     if (!isMarker(source)) return instantiate(source, imports);
     const instance = (await instantiate(ortWasm, imports)) as WebAssembly.Instance;
+    wasmMemory = Object.values(instance.exports).find((e): e is WebAssembly.Memory => e instanceof WebAssembly.Memory);
     return { module: ortWasm, instance };
   };
   ort.env.wasm.numThreads = 1;
@@ -50,7 +59,7 @@ function serialise<T>(job: () => Promise<T>): Promise<T> {
 
 export async function createWebSession(bytes: Uint8Array): Promise<ModelSession> {
   configure();
-  const session = await serialise(() => ort.InferenceSession.create(bytes, { executionProviders: ['wasm'] }));
+  const session = await serialise(() => ort.InferenceSession.create(bytes, { executionProviders: ['wasm'], graphOptimizationLevel: 'all' }));
   return {
     inputNames: session.inputNames,
     outputNames: session.outputNames,
@@ -67,5 +76,6 @@ export async function createWebSession(bytes: Uint8Array): Promise<ModelSession>
         }
         return result;
       }),
+    release: () => serialise(() => session.release()),
   };
 }
