@@ -10,6 +10,7 @@ import type { Capability, DensityKind, Manifest } from '../core/manifest';
 import { Prng } from '../core/prng';
 import { dataDim, densityInputs, importanceSampled, runDensity, runEncode, runSample, sampleNoiseFor, sampleWork, slerp, takesObservationNoise, type RunGraph } from '../core/protocol';
 import { HttpError, badRequest } from './errors';
+import { float32Json } from './float32';
 import type { ModelStore } from './store';
 import type { Phases } from './timing';
 
@@ -22,11 +23,7 @@ export interface Batch {
   width: number;
 }
 
-/**
- * Float32 outputs as JSON rows. Nine significant digits identify a float32
- * uniquely, so Math.fround (or a Float32Array) recovers every value bit for bit,
- * while the JSON is about half as long as printing the widened doubles.
- */
+/** Float32 outputs as JSON rows, each value by the shortest round trip (float32.ts). */
 export function toRows(b: Batch): number[][] {
   const rows: number[][] = [];
   for (let i = 0; i < b.n; i++) {
@@ -35,10 +32,6 @@ export function toRows(b: Batch): number[][] {
     rows.push(row);
   }
   return rows;
-}
-
-function float32Json(v: number): number {
-  return Number.isFinite(v) ? Number(v.toPrecision(9)) : v;
 }
 
 const listOf = (a: Float32Array) => Array.from(a, float32Json);
@@ -166,7 +159,7 @@ export async function density(
   return { logp: finite(out.logp, out.kind === 'exact' ? 'logp' : out.kind), kind: out.kind, ...(elbo ? { elbo } : {}), D };
 }
 
-/** The JSON answer of density: float32 values at 9 digits, plus bits/dim for image models. */
+/** The JSON answer of density: float32 values by the shortest round trip, plus bits/dim for image models. */
 export function densityJson(r: DensityResult, m: Manifest): DensityResponse {
   const res: DensityResponse = { logp: listOf(r.logp), kind: r.kind };
   if (r.elbo) res.elbo = listOf(r.elbo);
