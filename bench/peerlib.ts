@@ -147,7 +147,8 @@ export async function coldStart(assets: string, ids: string[], trials: number): 
     const all: number[] = [];
     let timing = '';
     for (let t = 0; t < trials; t++) {
-      const w = await startWrangler(assets);
+      // ready when a static file answers: the model request is the isolate's very first
+      const w = await startWrangler(assets, 90_000, [], '/models/index.json');
       try {
         const t0 = performance.now();
         const res = await fetch(`${w.url}/v1/models/${id}/sample?format=f32`, { method: 'POST', body: JSON.stringify({ n: 1, seed: t }), headers: { 'content-type': 'application/json' } });

@@ -161,10 +161,10 @@ export class ModelStore {
    * Run `fn` with the capability's session held: the LRU does not release a
    * session while a request uses it (an autoregressive sample runs it D times).
    */
-  async use<T>(m: Manifest, capability: Capability, fn: (session: ModelSession) => Promise<T>): Promise<T> {
-    let session = await this.session(m, capability);
+  async use<T>(m: Manifest, capability: Capability, fn: (session: ModelSession) => Promise<T>, steps?: Record<string, number>): Promise<T> {
+    let session = await this.session(m, capability, steps);
     // released between opening and now by another request's eviction: open it again
-    if (session.released) session = await this.session(m, capability);
+    if (session.released) session = await this.session(m, capability, steps);
     session.users++;
     try {
       return await fn(session);
@@ -173,12 +173,13 @@ export class ModelStore {
     }
   }
 
-  session(m: Manifest, capability: Capability): Promise<BatchingSession> {
+  /** The capability's session, opened on first use; `steps` gets the ms of each opening step when this call opens it. */
+  session(m: Manifest, capability: Capability, steps?: Record<string, number>): Promise<BatchingSession> {
     this.require(m, capability);
     const key = `${m.id}/${capability}`;
     let pending = this.sessions.get(key);
     if (!pending) {
-      pending = this.openSession(m, capability).then((inner) => {
+      pending = this.openSession(m, capability, steps).then((inner) => {
         const D = dataDim(m);
         // a row's work: dataDim, times the middle dims of a rank-3 feed (the VAE's k importance draws)
         const unitsPerRow = (feeds: Record<string, Tensor>) =>
@@ -224,12 +225,20 @@ export class ModelStore {
     }
   }
 
-  private async openSession(m: Manifest, capability: Capability): Promise<ModelSession> {
+  private async openSession(m: Manifest, capability: Capability, steps: Record<string, number> = {}): Promise<ModelSession> {
     const entry = m.files.find((f) => f.capability === capability);
     if (!entry) throw new HttpError(500, 'model_corrupt', `manifest of '${m.id}' lists ${capability} but names no file for it`);
+    let t = performance.now();
+    const lap = (step: string) => {
+      const now = performance.now();
+      steps[step] = now - t;
+      t = now;
+    };
     const bytes = await this.runtime.loadBytes(`${m.id}/${entry.file}`);
+    lap('load');
     if (!bytes) throw new HttpError(500, 'model_corrupt', `${m.id}/${entry.file} is missing`);
     const actual = await sha256Hex(bytes);
+    lap('sha256');
     if (bytes.length !== entry.bytes || actual !== entry.sha256) {
       throw new HttpError(
         500,
@@ -241,6 +250,8 @@ export class ModelStore {
       return await this.runtime.createSession(bytes);
     } catch (err) {
       throw new HttpError(500, 'model_corrupt', `${m.id}/${entry.file} could not be loaded: ${(err as Error).message}`);
+    } finally {
+      lap('session');
     }
   }
 

@@ -15,6 +15,8 @@ export class Phases {
   private readonly start = this.last;
   /** requests that shared the last graph run with this one (1: it ran alone) */
   batch = 0;
+  /** first use of a session in this isolate: its steps (load, sha256, session), ms, inside `run` */
+  readonly open: Record<string, number> = {};
 
   /** Charge the time since the previous lap to `phase`. */
   lap(phase: Phase): void {
@@ -30,6 +32,7 @@ export class Phases {
   header(): string {
     const parts = (Object.keys(this.ms) as Phase[]).map((p) => `${p};dur=${this.ms[p].toFixed(2)}`);
     parts.push(`total;dur=${(this.last - this.start).toFixed(2)}`);
+    for (const [k, v] of Object.entries(this.open)) parts.push(`${k};dur=${v.toFixed(2)}`);
     if (this.batch) parts.push(`batch;desc="${this.batch}"`);
     return parts.join(', ');
   }

@@ -7,7 +7,7 @@
 import { createApp } from '../app';
 import { serveOptionsFrom } from '../store';
 import type { Runtime } from '../runtime';
-import { createWebSession, wasmMemoryBytes } from './ort';
+import { createWebSession, warmUp, wasmMemoryBytes } from './ort';
 
 // The assets binding only answers fetches; the host part of the URL is ignored.
 const ASSET_ORIGIN = 'https://assets.local/models/';
@@ -51,7 +51,10 @@ export default {
   async fetch(request: Request, env: EdgegenWorkerEnv, ctx: unknown): Promise<Response> {
     const limited = await rateLimited(request, env);
     if (limited) return limited;
-    app ??= createApp(workerRuntime(env), { serve: serveOptionsFrom(env as unknown as Record<string, unknown>) });
+    if (!app) {
+      app = createApp(workerRuntime(env), { serve: serveOptionsFrom(env as unknown as Record<string, unknown>) });
+      (ctx as { waitUntil(p: Promise<unknown>): void }).waitUntil(warmUp());
+    }
     return app.fetch(request, env, ctx as never);
   },
 };

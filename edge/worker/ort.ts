@@ -57,6 +57,25 @@ function serialise<T>(job: () => Promise<T>): Promise<T> {
   return result;
 }
 
+/** A 77-byte ONNX graph (Identity on one float, opset 13), written with python3-onnx: opening it instantiates onnxruntime's wasm. */
+const WARM_GRAPH = Uint8Array.from(atob('CAgSB2VkZ2VnZW46OgoQCgF4EgF5IghJZGVudGl0eRIEd2FybVoPCgF4EgoKCAgBEgQKAggBYg8KAXkSCgoICAESBAoCCAFCBAoAEA0='), (c) => c.charCodeAt(0));
+let warming: Promise<void> | undefined;
+
+/**
+ * Instantiate onnxruntime's wasm now, not when the first model is opened: the
+ * Worker calls this on its isolate's first request of any kind (waitUntil), so
+ * a health probe or the page's first fetch pays for it, and a first model
+ * request overlaps it with reading the manifest and the model file.
+ */
+export function warmUp(): Promise<void> {
+  configure();
+  warming ??= serialise(async () => {
+    const s = await ort.InferenceSession.create(WARM_GRAPH, { executionProviders: ['wasm'] });
+    await s.release();
+  }).catch((err) => console.error('onnxruntime warm-up failed:', err));
+  return warming;
+}
+
 export async function createWebSession(bytes: Uint8Array): Promise<ModelSession> {
   configure();
   const session = await serialise(() => ort.InferenceSession.create(bytes, { executionProviders: ['wasm'], graphOptimizationLevel: 'all' }));
