@@ -119,7 +119,7 @@ async function worstMix(url: string): Promise<{ health: unknown; errors: string[
     const D = m.shape.reduce((a, b) => a * b, 1);
     const n = Math.min(1024, Math.floor(1_048_576 / D / (m.family === 'made' ? D : 1)));
     const reqs: [string, unknown][] = [[`sample`, { n, seed: 1 }]];
-    if (m.capabilities.includes('density')) reqs.push(['density', { x: Array.from({ length: m.family === 'vae' ? 1 : Math.min(n, 256) }, () => new Array(D).fill(1)), ...(m.family === 'vae' ? { k: Math.floor(1_048_576 / D) } : {}) }]);
+    if (m.capabilities.includes('density')) reqs.push(['density', { x: Array.from({ length: m.family === 'vae' ? 1 : Math.min(n, 256) }, () => new Array(D).fill(1)), ...(m.family === 'vae' ? { k: Math.min(1000, Math.floor(1_048_576 / D)) } : {}) }]);
     if (m.capabilities.includes('encode')) reqs.push(['encode', { x: Array.from({ length: Math.min(n, 256) }, () => new Array(D).fill(1)) }]);
     for (const [what, body] of reqs) {
       const res = await fetch(`${url}/v1/models/${m.id}/${what}?format=f32`, { method: 'POST', body: JSON.stringify(body), headers: json });

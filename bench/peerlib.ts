@@ -102,27 +102,30 @@ export async function runLoad(base: string, c: Case, clients: number, seconds: n
   const { hostname, port } = new URL(base);
   const agent = new Agent({ keepAlive: true, maxSockets: clients });
   const body = typeof c.body === 'string' ? Buffer.from(c.body) : Buffer.from(c.body.buffer, c.body.byteOffset, c.body.byteLength);
+  let errors = 0;
+  let firstError: string | undefined;
   const once = () =>
     new Promise<number>((ok, fail) => {
       const req = request({ hostname, port, path: c.path, method: 'POST', agent, headers: { ...c.headers, 'content-length': body.length } }, (res) => {
-        res.on('data', () => {});
-        res.on('end', () => ok(res.statusCode ?? 0));
+        let head = '';
+        res.on('data', (d: Buffer) => {
+          if (res.statusCode !== 200 && head.length < 200) head += d.toString('utf8', 0, 200);
+        });
+        res.on('end', () => {
+          if (res.statusCode !== 200) firstError ??= `HTTP ${res.statusCode} ${head.slice(0, 120)}`;
+          ok(res.statusCode ?? 0);
+        });
         res.on('error', fail);
       });
       req.on('error', fail);
       req.end(body);
     });
-  let errors = 0;
-  let firstError: string | undefined;
   const loop = async (until: number, count: { n: number }) => {
     while (performance.now() < until) {
       try {
         const status = await once();
         if (status === 200) count.n++;
-        else {
-          errors++;
-          firstError ??= `HTTP ${status}`;
-        }
+        else errors++;
       } catch (err) {
         errors++;
         firstError ??= (err as Error).message;
@@ -132,6 +135,7 @@ export async function runLoad(base: string, c: Case, clients: number, seconds: n
   const warm = { n: 0 };
   await Promise.all(Array.from({ length: clients }, () => loop(performance.now() + 1000, warm)));
   errors = 0;
+  firstError = undefined;
   const count = { n: 0 };
   const t0 = performance.now();
   await Promise.all(Array.from({ length: clients }, () => loop(t0 + seconds * 1000, count)));

@@ -8,9 +8,10 @@
  * its answer is the one it would get alone; see edge/README.md for how exact
  * that is.
  *
- * A run waits at most `waitMs` for company (none when the batch is full) and
- * never while the session is busy: what queues during a run goes out as the
- * next batch. A batch stays within `maxUnits` (the work budget's units, so no
+ * A run waits at most `waitMs` for company, and only when it is small (fewer
+ * than `waitBelowRows` rows: a large one fills the kernels by itself, and the
+ * wait would only add latency) and the batch is not full; what queues while
+ * the session is busy goes out as the next batch, with no wait. A batch stays within `maxUnits` (the work budget's units, so no
  * run is larger than the largest single request) and `maxRows`. A job that
  * does not fit with others runs on its own.
  */
@@ -19,6 +20,10 @@ import type { ModelSession, RunStats, Tensor } from './runtime';
 export interface BatchOptions {
   /** longest wait for other requests when the session is idle, ms (0: the next tick) */
   waitMs: number;
+  /** a job of this many rows or more does not wait for company */
+  waitBelowRows: number;
+  /** a job of this many rows or more never joins a batch (Infinity: any may) */
+  aloneFromRows: number;
   /** most rows one batched run may carry */
   maxRows: number;
   /** most work units (see `units`) one batched run may carry */
@@ -75,7 +80,7 @@ export class BatchingSession implements ModelSession {
     const key = this.rowwise ? keyOf(feeds) : null;
     const rows = feeds[Object.keys(feeds)[0]]?.dims[0] ?? 0;
     if (this.released) throw new Error('session was released');
-    if (key === null) return this.alone(feeds, stats);
+    if (key === null || rows >= this.opts.aloneFromRows) return this.alone(feeds, stats);
     // workerd cancels a request as hung when nothing of its own is pending, even
     // though another request's run will answer it: hold a timer of our own meanwhile
     const hold = setTimeout(() => {}, 600_000);
@@ -109,7 +114,7 @@ export class BatchingSession implements ModelSession {
       rows += j.rows;
       units += j.units;
     }
-    if (rows >= this.opts.maxRows || units >= this.opts.maxUnits) {
+    if (rows >= this.opts.maxRows || units >= this.opts.maxUnits || rows >= this.opts.waitBelowRows) {
       clearTimeout(this.timer);
       this.timer = undefined;
       void this.flush();

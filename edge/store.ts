@@ -21,6 +21,15 @@ export interface ServeOptions {
   batchWaitMs: number;
   /** batching: most rows in one run */
   batchMaxRows: number;
+  /** batching: requests with fewer rows than this wait batchWaitMs for company when the session is idle */
+  batchWaitBelowRows: number;
+  /**
+   * batching: requests with this many rows or more always run alone. The
+   * Worker sets 16: one wasm thread gains nothing from stacking large requests
+   * (bench:peer measured 0.7-0.8x at 32-64 clients of n=64), while Node's
+   * concurrent runs do (1.2-1.9x at 8-32 clients).
+   */
+  batchAloneFromRows: number;
   /** open sessions kept at most; the least recently used idle one is released beyond it */
   maxSessions: number;
   /** model file bytes of the open sessions kept at most (weights live in wasm memory once each) */
@@ -32,16 +41,20 @@ export interface ServeOptions {
 export const SERVE_DEFAULTS: ServeOptions = {
   batchWaitMs: 1,
   batchMaxRows: 4096,
+  batchWaitBelowRows: 16,
+  batchAloneFromRows: Infinity,
   maxSessions: 12,
   maxSessionBytes: 24 * 1024 * 1024,
   maxInFlightUnits: 4 * MAX_WORK_UNITS,
 };
 
-/** Bounds named in the environment (wrangler vars, process.env): EDGEGEN_BATCH_WAIT_MS, EDGEGEN_BATCH_MAX_ROWS, EDGEGEN_MAX_SESSIONS, EDGEGEN_MAX_SESSION_BYTES, EDGEGEN_MAX_INFLIGHT_UNITS. */
+/** Bounds named in the environment (wrangler vars, process.env): EDGEGEN_BATCH_WAIT_MS, EDGEGEN_BATCH_MAX_ROWS, EDGEGEN_BATCH_WAIT_BELOW_ROWS, EDGEGEN_BATCH_ALONE_FROM_ROWS, EDGEGEN_MAX_SESSIONS, EDGEGEN_MAX_SESSION_BYTES, EDGEGEN_MAX_INFLIGHT_UNITS. */
 export function serveOptionsFrom(vars: Record<string, unknown>): Partial<ServeOptions> {
   const names: Record<keyof ServeOptions, string> = {
     batchWaitMs: 'EDGEGEN_BATCH_WAIT_MS',
     batchMaxRows: 'EDGEGEN_BATCH_MAX_ROWS',
+    batchWaitBelowRows: 'EDGEGEN_BATCH_WAIT_BELOW_ROWS',
+    batchAloneFromRows: 'EDGEGEN_BATCH_ALONE_FROM_ROWS',
     maxSessions: 'EDGEGEN_MAX_SESSIONS',
     maxSessionBytes: 'EDGEGEN_MAX_SESSION_BYTES',
     maxInFlightUnits: 'EDGEGEN_MAX_INFLIGHT_UNITS',
@@ -186,6 +199,8 @@ export class ModelStore {
           D * Math.max(1, ...Object.values(feeds).map((t) => t.dims.slice(1, -1).reduce((a, b) => a * b, 1)));
         const session = new BatchingSession(inner, {
           waitMs: this.options.batchWaitMs,
+          waitBelowRows: this.options.batchWaitBelowRows,
+          aloneFromRows: this.options.batchAloneFromRows,
           maxRows: this.options.batchMaxRows,
           maxUnits: MAX_WORK_UNITS,
           unitsPerRow,

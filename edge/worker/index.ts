@@ -52,7 +52,8 @@ export default {
     const limited = await rateLimited(request, env);
     if (limited) return limited;
     if (!app) {
-      app = createApp(workerRuntime(env), { serve: serveOptionsFrom(env as unknown as Record<string, unknown>) });
+      // one wasm thread: only small requests gain from sharing a run (store.ts batchAloneFromRows)
+      app = createApp(workerRuntime(env), { serve: { batchAloneFromRows: 16, ...serveOptionsFrom(env as unknown as Record<string, unknown>) } });
       (ctx as { waitUntil(p: Promise<unknown>): void }).waitUntil(warmUp());
     }
     return app.fetch(request, env, ctx as never);

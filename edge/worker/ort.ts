@@ -41,7 +41,9 @@ function configure(): void {
   (WebAssembly as { instantiate: unknown }).instantiate = async (source: unknown, imports?: WebAssembly.Imports) => {
     if (!isMarker(source)) return instantiate(source, imports);
     const instance = (await instantiate(ortWasm, imports)) as WebAssembly.Instance;
-    wasmMemory = Object.values(instance.exports).find((e): e is WebAssembly.Memory => e instanceof WebAssembly.Memory);
+    // exported, or (the threaded build) imported by the module
+    const candidates = [...Object.values(instance.exports), ...Object.values(imports ?? {}).flatMap((ns) => Object.values(ns as object))];
+    wasmMemory = candidates.find((e): e is WebAssembly.Memory => e instanceof WebAssembly.Memory);
     return { module: ortWasm, instance };
   };
   ort.env.wasm.numThreads = 1;
