@@ -32,6 +32,21 @@ export interface BatchOptions {
   unitsPerRow: (feeds: Record<string, Tensor>) => number;
 }
 
+/**
+ * Run `fn` after `ms`; 0 means "once the requests already read are handled":
+ * setImmediate where there is one (Node clamps setTimeout to >= 1 ms, which a
+ * lone request would wait for), else setTimeout(0) (workerd).
+ */
+function later(fn: () => void, ms: number): { cancel(): void } {
+  const immediate = (globalThis as { setImmediate?: (f: () => void) => unknown; clearImmediate?: (h: unknown) => void }).setImmediate;
+  if (ms === 0 && immediate) {
+    const h = immediate(fn);
+    return { cancel: () => (globalThis as { clearImmediate?: (h: unknown) => void }).clearImmediate?.(h) };
+  }
+  const t = setTimeout(fn, ms);
+  return { cancel: () => clearTimeout(t) };
+}
+
 interface Job {
   feeds: Record<string, Tensor>;
   rows: number;
@@ -61,7 +76,7 @@ export class BatchingSession implements ModelSession {
   readonly outputNames: readonly string[];
   private queue: Job[] = [];
   private busy = false;
-  private timer: ReturnType<typeof setTimeout> | undefined;
+  private timer: { cancel(): void } | undefined;
   /** requests holding this session (ModelStore.use): the LRU never releases one in use */
   users = 0;
   released = false;
@@ -115,11 +130,11 @@ export class BatchingSession implements ModelSession {
       units += j.units;
     }
     if (rows >= this.opts.maxRows || units >= this.opts.maxUnits || rows >= this.opts.waitBelowRows) {
-      clearTimeout(this.timer);
+      this.timer?.cancel();
       this.timer = undefined;
       void this.flush();
     } else {
-      this.timer ??= setTimeout(() => {
+      this.timer ??= later(() => {
         this.timer = undefined;
         void this.flush();
       }, this.opts.waitMs);

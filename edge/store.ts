@@ -39,7 +39,7 @@ export interface ServeOptions {
 }
 
 export const SERVE_DEFAULTS: ServeOptions = {
-  batchWaitMs: 1,
+  batchWaitMs: 0,
   batchMaxRows: 4096,
   batchWaitBelowRows: 16,
   batchAloneFromRows: Infinity,
