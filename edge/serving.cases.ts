@@ -13,7 +13,7 @@ import type { ServeOptions } from './store';
 import { MODELS, type Target } from './testing';
 
 /** Tight bounds so eviction and the 503 path are reached with a handful of requests. */
-export const SERVING_TEST_OPTIONS: Partial<ServeOptions> = { maxSessions: 2, maxInFlightUnits: 100_000, batchWaitMs: 5 };
+export const SERVING_TEST_OPTIONS: Partial<ServeOptions> = { maxSessions: 2, maxInFlightUnits: 20_000, batchWaitMs: 5 };
 
 const index = JSON.parse(readFileSync(join(MODELS, 'index.json'), 'utf8')) as ModelIndex;
 
@@ -92,8 +92,9 @@ export function servingCases(target: () => Target) {
 
   it('too much work in flight answers 503 overloaded, in the error shape, with Retry-After; then serves again', async () => {
     const t = target();
-    const post = () => t.fetch('/v1/models/flow-realnvp-mnist/sample?format=f32', { method: 'POST', body: '{"n":64,"seed":3}' });
-    const answers = await Promise.all(Array.from({ length: 6 }, post));
+    // small requests (< 16 rows) wait for company, so several are in flight together; two of 15 x 784 are over 20 000 units
+    const post = () => t.fetch('/v1/models/flow-realnvp-mnist/sample?format=f32', { method: 'POST', body: '{"n":15,"seed":3}' });
+    const answers = await Promise.all(Array.from({ length: 24 }, post));
     const refused = answers.filter((r) => r.status === 503);
     expect(answers.some((r) => r.status === 200)).toBe(true);
     expect(refused.length).toBeGreaterThan(0);
