@@ -34,7 +34,7 @@ function bundleSize(): string {
     const m = /Total Upload: ([\d.]+) KiB \/ gzip: ([\d.]+) KiB/.exec(log);
     if (!m) return `could not read the size from wrangler's output:\n${log.slice(-500)}`;
     const gz = Number(m[2]);
-    return `Worker script (\`wrangler deploy --dry-run --outdir\`): ${m[1]} KiB raw, **${m[2]} KiB gzip** (${(gz * 1024 / 1e6).toFixed(2)} MB; Cloudflare limits: 3 MB gzip Free plan -> ${gz * 1024 <= 3e6 ? 'fits' : 'over'}, 10 MB Paid plan -> ${gz * 1024 <= 10e6 ? 'fits' : 'over'}). Models are static assets, not part of the script.`;
+    return `Worker script (\`wrangler deploy --dry-run --outdir\`): ${m[1]} KiB raw, **${m[2]} KiB gzip** (${(gz * 1024 / 1e6).toFixed(2)} MB; Cloudflare's script limit, 64 MiB on Free and Paid since 2026-09-04 -> ${Number(m[1]) * 1024 <= 64 * 2 ** 20 ? 'fits both plans' : 'over'}). Models are static assets, not part of the script.`;
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }

@@ -247,8 +247,25 @@ export const Manifest = z
 export const ModelEntry = Manifest.pick({ id: true, family: true, model: true, dataset: true, shape: true, capabilities: true, density: true, description: true });
 export const ModelList = z.object({ models: z.array(ModelEntry) }).meta({ id: 'ModelList' });
 
+const bytes = (description: string) => z.number().min(0).optional().meta({ description });
+export const HealthMemory = z
+  .object({
+    wasmBytes: bytes("onnxruntime's wasm linear memory (Worker; grows, never shrinks)"),
+    jsHeapBytes: bytes('JS heap in use, where the runtime tells it'),
+    rssBytes: bytes('resident set of the process (Node)'),
+    sessions: z.int().min(0).meta({ description: 'onnxruntime sessions open (least recently used ones are released beyond the bound)' }),
+    sessionFileBytes: z.int().min(0).meta({ description: 'model file bytes of the open sessions' }),
+    evictions: z.int().min(0).meta({ description: 'sessions released so far to stay within the bound' }),
+    inFlightUnits: z.number().min(0).meta({ description: 'work units queued or running (beyond the bound: 503 overloaded)' }),
+  })
+  .meta({ id: 'HealthMemory' });
 export const Health = z
-  .object({ status: z.literal('ok'), runtime: z.enum(['node', 'workerd']), models: z.int().min(0).meta({ description: 'models listed' }) })
+  .object({
+    status: z.literal('ok'),
+    runtime: z.enum(['node', 'workerd']),
+    models: z.int().min(0).meta({ description: 'models listed' }),
+    memory: HealthMemory.optional(),
+  })
   .meta({ id: 'Health' });
 
 /**
@@ -278,6 +295,7 @@ export const ERROR_CODES = {
   model_corrupt: 500,
   index_missing: 500,
   internal: 500,
+  overloaded: 503,
 } as const;
 export type ErrorCode = keyof typeof ERROR_CODES;
 

@@ -37,7 +37,8 @@ import {
 } from './routes';
 import type { Runtime } from './runtime';
 import { score, scoreBudget } from './score';
-import { ModelStore } from './store';
+import { ModelStore, type ServeOptions } from './store';
+import { Phases } from './timing';
 
 export interface AppOptions {
   /** largest request body in bytes */
@@ -48,6 +49,8 @@ export interface AppOptions {
    * static assets (the Worker).
    */
   docsFile?: (name: DocsFile) => Promise<Uint8Array | null>;
+  /** batching, session LRU and admission bounds (store.ts SERVE_DEFAULTS) */
+  serve?: Partial<ServeOptions>;
 }
 
 const defaults: AppOptions = { maxBodyBytes: API_LIMITS.maxBodyBytes };
@@ -114,8 +117,17 @@ function randomSeed(): number {
 
 export function createApp(runtime: Runtime, options: Partial<AppOptions> = {}) {
   const opts = { ...defaults, ...options };
-  const store = new ModelStore(runtime);
+  const store = new ModelStore(runtime, opts.serve);
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+
+  // Server-Timing on every answer, errors included (timing.ts)
+  app.use('*', async (c, next) => {
+    const phases = new Phases();
+    c.set('phases', phases);
+    await next();
+    phases.lap('encode');
+    c.res.headers.set('server-timing', phases.header());
+  });
 
   app.use(
     '*',
@@ -123,12 +135,12 @@ export function createApp(runtime: Runtime, options: Partial<AppOptions> = {}) {
       origin: '*',
       allowMethods: ['GET', 'POST', 'OPTIONS'],
       allowHeaders: ['Content-Type', 'Accept', HEADERS.shape],
-      exposeHeaders: [HEADERS.shape, HEADERS.rowShape, HEADERS.seed, HEADERS.kind],
+      exposeHeaders: [HEADERS.shape, HEADERS.rowShape, HEADERS.seed, HEADERS.kind, 'server-timing', 'retry-after'],
     }),
   );
 
   app.onError((err, c) => {
-    if (err instanceof HttpError) return c.json(err.body(), err.status);
+    if (err instanceof HttpError) return c.json(err.body(), err.status, err.headers);
     if (err instanceof HTTPException && err.status < 500) {
       // raised by a library before our own checks (none is expected: parseBody
       // hands the validators parsed JSON); still an error in the documented shape
@@ -160,7 +172,7 @@ export function createApp(runtime: Runtime, options: Partial<AppOptions> = {}) {
   const routes = app
     .openapi(healthRoute, async (c) => {
       const index = await store.list();
-      return c.json({ status: 'ok' as const, runtime: runtime.name as 'node' | 'workerd', models: index.models.length }, 200);
+      return c.json({ status: 'ok' as const, runtime: runtime.name as 'node' | 'workerd', models: index.models.length, memory: store.stats() }, 200);
     })
     .openapi(listRoute, async (c) => c.json({ models: (await store.list()).models }, 200))
     .openapi(manifestRoute, async (c) => c.json(await store.manifest(c.req.valid('param').id), 200))
@@ -173,7 +185,7 @@ export function createApp(runtime: Runtime, options: Partial<AppOptions> = {}) {
         throw new HttpError(406, 'png_unavailable', `${m.id} samples are points of shape [${m.shape}], not images; ask for JSON`);
       }
       const seed = body.seed ?? randomSeed();
-      const batch = await sample(store, m, { ...body, seed });
+      const batch = await sample(store, m, { ...body, seed }, c.get('phases'));
       if (format === 'png') {
         const png = await gridPng(batch.data, batch.n, m.shape);
         return c.body(png as Uint8Array<ArrayBuffer>, 200, { 'content-type': 'image/png', [HEADERS.seed]: String(seed) });
@@ -189,7 +201,7 @@ export function createApp(runtime: Runtime, options: Partial<AppOptions> = {}) {
       const { format, ...fields } = c.req.valid('query');
       const body = withQueryFields(c, c.req.valid('json'), fields);
       budget.density(body, m);
-      const r = await density(store, m, body);
+      const r = await density(store, m, body, c.get('phases'));
       if (negotiate(c, format, ['json', 'f32']) === 'f32') return f32Response(c, r.logp, [r.logp.length], { [HEADERS.kind]: r.kind });
       return c.json(densityJson(r, m), 200);
     })
@@ -197,7 +209,7 @@ export function createApp(runtime: Runtime, options: Partial<AppOptions> = {}) {
       const m = c.get('manifest');
       const body = c.req.valid('json');
       budget.encode(body, m);
-      const r = await encode(store, m, body);
+      const r = await encode(store, m, body, c.get('phases'));
       if (negotiate(c, c.req.valid('query').format, ['json', 'f32']) === 'f32') return f32Response(c, r.z.data, [r.z.n, r.z.width]);
       return c.json(encodeJson(r), 200);
     })
@@ -206,7 +218,7 @@ export function createApp(runtime: Runtime, options: Partial<AppOptions> = {}) {
       const { format, ...fields } = c.req.valid('query');
       const body = withQueryFields(c, c.req.valid('json'), fields);
       budget.decode(body, m);
-      const batch = await decode(store, m, body);
+      const batch = await decode(store, m, body, c.get('phases'));
       if (negotiate(c, format, ['json', 'f32']) === 'f32') return samplesF32(c, batch, m);
       const res: DecodeResponse = samplesJson(batch, m.shape);
       return c.json(res, 200);
@@ -215,7 +227,7 @@ export function createApp(runtime: Runtime, options: Partial<AppOptions> = {}) {
       const m = c.get('manifest');
       const body = c.req.valid('json');
       budget.interpolate(body, m);
-      const batch = await interpolate(store, m, body);
+      const batch = await interpolate(store, m, body, c.get('phases'));
       if (negotiate(c, c.req.valid('query').format, ['json', 'f32']) === 'f32') return samplesF32(c, batch, m);
       const res: InterpolateResponse = samplesJson(batch, m.shape);
       return c.json(res, 200);
@@ -225,7 +237,7 @@ export function createApp(runtime: Runtime, options: Partial<AppOptions> = {}) {
       const m = c.get('manifest');
       const body = withQueryFields(c, c.req.valid('json'), c.req.valid('query'));
       scoreBudget(body, m);
-      return c.json(await score(store, m, body), 200);
+      return c.json(await score(store, m, body, c.get('phases')), 200);
     });
 
   let document: ReturnType<typeof app.getOpenAPI31Document> | undefined;

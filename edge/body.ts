@@ -11,9 +11,10 @@ import { HttpError, badRequest } from './errors';
 import { HEADERS } from './routes';
 
 import type { Manifest } from '../core/manifest';
+import type { Phases } from './timing';
 
-/** What the app's middleware leave for the handlers: the model, the body read, whether it was float32. */
-export type AppEnv = { Variables: { manifest: Manifest; bodyBytes: Uint8Array; binaryBody: boolean } };
+/** What the app's middleware leave for the handlers: the model, the body read, whether it was float32, the request's timing. */
+export type AppEnv = { Variables: { manifest: Manifest; bodyBytes: Uint8Array; binaryBody: boolean; phases: Phases } };
 
 /**
  * Refuse a body over `maxBytes` without buffering it: a declared length over the

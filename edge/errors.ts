@@ -10,6 +10,8 @@ export class HttpError extends Error {
     readonly code: ErrorCode,
     message: string,
     readonly limit?: number,
+    /** headers the answer carries besides the JSON (503: retry-after) */
+    readonly headers: Record<string, string> = {},
   ) {
     super(message);
     // the status goes with the code (core/contract.ts); a mismatch is a bug here, not in the request

@@ -8,9 +8,11 @@
 import type { DensityResponse, EncodeResponse } from '../core/api';
 import type { Capability, DensityKind, Manifest } from '../core/manifest';
 import { Prng } from '../core/prng';
-import { dataDim, densityInputs, runDensity, runEncode, runSample, sampleNoiseFor, slerp, takesObservationNoise, type RunGraph } from '../core/protocol';
+import { dataDim, densityInputs, importanceSampled, runDensity, runEncode, runSample, sampleNoiseFor, sampleWork, slerp, takesObservationNoise, type RunGraph } from '../core/protocol';
 import { HttpError, badRequest } from './errors';
+import { float32Json } from './float32';
 import type { ModelStore } from './store';
+import type { Phases } from './timing';
 
 export { isImage } from '../core/protocol';
 
@@ -21,11 +23,7 @@ export interface Batch {
   width: number;
 }
 
-/**
- * Float32 outputs as JSON rows. Nine significant digits identify a float32
- * uniquely, so Math.fround (or a Float32Array) recovers every value bit for bit,
- * while the JSON is about half as long as printing the widened doubles.
- */
+/** Float32 outputs as JSON rows, each value by the shortest round trip (float32.ts). */
 export function toRows(b: Batch): number[][] {
   const rows: number[][] = [];
   for (let i = 0; i < b.n; i++) {
@@ -34,10 +32,6 @@ export function toRows(b: Batch): number[][] {
     rows.push(row);
   }
   return rows;
-}
-
-function float32Json(v: number): number {
-  return Number.isFinite(v) ? Number(v.toPrecision(9)) : v;
 }
 
 const listOf = (a: Float32Array) => Array.from(a, float32Json);
@@ -69,15 +63,25 @@ function finite(data: Float32Array, name: string): Float32Array {
   return data;
 }
 
-/** One capability's session as the protocol's `run`. */
-async function runner(store: ModelStore, m: Manifest, capability: Capability): Promise<RunGraph> {
-  const session = await store.session(m, capability);
-  return (feeds) => session.run(feeds);
+/**
+ * Admit `units` of work (503 overloaded beyond the store's bound), then run
+ * `fn` with the capability's session as the protocol's `run`, held for the
+ * whole call; the time from here to the end is the request's `run` phase.
+ */
+async function running<T>(store: ModelStore, m: Manifest, capability: Capability, units: number, ph: Phases | undefined, fn: (run: RunGraph) => Promise<T>): Promise<T> {
+  const done = store.admit(units);
+  try {
+    return await store.use(m, capability, (session) => fn((feeds) => session.run(feeds, ph)), ph?.open);
+  } finally {
+    done();
+    ph?.lap('run');
+  }
 }
 
 /** z [n, L] -> x [n, D] through the sample graph (VAE: with observation noise or its mean). */
-async function decodeLatents(store: ModelStore, m: Manifest, z: Float32Array, n: number, mode: 'mean' | 'sample', noise?: Float32Array): Promise<Batch> {
-  const x = await runSample(m, await runner(store, m, 'sample'), z, n, { noise, mode });
+async function decodeLatents(store: ModelStore, m: Manifest, z: Float32Array, n: number, mode: 'mean' | 'sample', noise?: Float32Array, ph?: Phases): Promise<Batch> {
+  ph?.lap('noise');
+  const x = await running(store, m, 'sample', sampleWork(m, n), ph, (run) => runSample(m, run, z, n, { noise, mode }));
   return { data: finite(x, 'x'), n, width: dataDim(m) };
 }
 
@@ -85,22 +89,26 @@ export async function sample(
   store: ModelStore,
   m: Manifest,
   req: { n: number; seed: number; temperature: number; mode: 'mean' | 'sample' },
+  ph?: Phases,
 ): Promise<Batch> {
   store.require(m, 'sample');
+  ph?.lap('parse');
   const { z, noise } = sampleNoiseFor(m, req.seed, req.n, req.temperature);
-  return decodeLatents(store, m, z, req.n, req.mode, noise);
+  return decodeLatents(store, m, z, req.n, req.mode, noise, ph);
 }
 
 export async function decode(
   store: ModelStore,
   m: Manifest,
   req: { z: number[][]; mode: 'mean' | 'sample'; seed: number },
+  ph?: Phases,
 ): Promise<Batch> {
   store.require(m, 'sample', 'decode');
   const z = flatten(req.z, m.latentDim, 'z');
   const n = req.z.length;
+  ph?.lap('parse');
   const noise = takesObservationNoise(m) ? new Prng(req.seed).normals(n * dataDim(m)) : undefined;
-  return decodeLatents(store, m, z, n, req.mode, noise);
+  return decodeLatents(store, m, z, n, req.mode, noise, ph);
 }
 
 /** Spherical interpolation (core/protocol.ts `slerp`) between the latents two seeds draw. */
@@ -108,12 +116,14 @@ export async function interpolate(
   store: ModelStore,
   m: Manifest,
   req: { seedA: number; seedB: number; steps: number; temperature: number },
+  ph?: Phases,
 ): Promise<Batch> {
   store.require(m, 'sample', 'interpolate');
+  ph?.lap('parse');
   const a = sampleNoiseFor(m, req.seedA, 1, req.temperature).z;
   const b = sampleNoiseFor(m, req.seedB, 1, req.temperature).z;
   // the VAE path shows decoder means: observation noise would hide the smooth path
-  return decodeLatents(store, m, slerp(a, b, req.steps), req.steps, 'mean');
+  return decodeLatents(store, m, slerp(a, b, req.steps), req.steps, 'mean', undefined, ph);
 }
 
 /** Raw float32 outputs of density: logp per row (VAE: the IWAE bound for k > 1, else the ELBO). */
@@ -129,6 +139,7 @@ export async function density(
   store: ModelStore,
   m: Manifest,
   req: { x: number[][]; k: number; seed: number },
+  ph?: Phases,
 ): Promise<DensityResult> {
   store.require(m, 'density', 'compute a density');
   const D = dataDim(m);
@@ -139,13 +150,16 @@ export async function density(
       if (raw[i] < 0 || raw[i] >= 256) throw badRequest('out_of_range', `x must be pixels in [0, 256); found ${raw[i]}`);
     }
   }
+  ph?.lap('parse');
   const { x, eps } = densityInputs(m, raw, n, req.seed, req.k);
-  const out = await runDensity(m, await runner(store, m, 'density'), x, n, eps && { data: eps, k: req.k });
+  ph?.lap('noise');
+  const units = n * D * (importanceSampled(m) ? req.k : 1);
+  const out = await running(store, m, 'density', units, ph, (run) => runDensity(m, run, x, n, eps && { data: eps, k: req.k }));
   const elbo = out.elbo && finite(out.elbo, 'elbo');
   return { logp: finite(out.logp, out.kind === 'exact' ? 'logp' : out.kind), kind: out.kind, ...(elbo ? { elbo } : {}), D };
 }
 
-/** The JSON answer of density: float32 values at 9 digits, plus bits/dim for image models. */
+/** The JSON answer of density: float32 values by the shortest round trip, plus bits/dim for image models. */
 export function densityJson(r: DensityResult, m: Manifest): DensityResponse {
   const res: DensityResponse = { logp: listOf(r.logp), kind: r.kind };
   if (r.elbo) res.elbo = listOf(r.elbo);
@@ -159,11 +173,12 @@ export interface EncodeResult {
   logvar?: Batch;
 }
 
-export async function encode(store: ModelStore, m: Manifest, req: { x: number[][] }): Promise<EncodeResult> {
+export async function encode(store: ModelStore, m: Manifest, req: { x: number[][] }, ph?: Phases): Promise<EncodeResult> {
   store.require(m, 'encode', 'encode x -> z');
   const n = req.x.length;
   const x = flatten(req.x, dataDim(m), 'x');
-  const out = await runEncode(m, await runner(store, m, 'encode'), x, n);
+  ph?.lap('parse');
+  const out = await running(store, m, 'encode', n * dataDim(m), ph, (run) => runEncode(m, run, x, n));
   const z = finite(out.z, 'z');
   const width = z.length / n;
   return out.logvar ? { z: { data: z, n, width }, logvar: { data: finite(out.logvar, 'logvar'), n, width } } : { z: { data: z, n, width } };

@@ -45,6 +45,7 @@ const ERRORS = {
   429: 'rate_limited: the Worker\'s optional rate limit (see edge/README.md) was reached; retry after `retry-after` seconds',
   431: "headers_too_large: the URL or headers are over the runtime's limit (Node: 16 KiB). Node answers in the error shape; under workerd the runtime answers first, in text/plain",
   500: 'model_corrupt: a model file does not match its manifest or cannot be loaded; index_missing; internal',
+  503: 'overloaded: this instance has as much work queued and running as it takes (`limit`, in work units); retry after `retry-after` seconds',
 } as const;
 type ErrorStatus = keyof typeof ERRORS;
 /** The error answers of an operation; 431 can answer any request, so every operation lists it. */
@@ -176,7 +177,7 @@ export const sampleRoute = createRoute({
         'image/png': binary('a grid of the samples (image models)'),
       },
     },
-    ...errors(400, 404, 406, 413, 422, 429, 500),
+    ...errors(400, 404, 406, 413, 422, 429, 500, 503),
   },
 });
 
@@ -207,7 +208,7 @@ export const densityRoute = createRoute({
       headers: { [HEADERS.shape]: header('binary answers: rows'), [HEADERS.kind]: header('binary answers: exact, elbo or iwae') },
       content: { 'application/json': { schema: DensityResponse }, 'application/octet-stream': binary('logp as float32') },
     },
-    ...errors(400, 404, 413, 422, 429, 500),
+    ...errors(400, 404, 413, 422, 429, 500, 503),
   },
 });
 
@@ -227,7 +228,7 @@ export const encodeRoute = createRoute({
       headers: { [HEADERS.shape]: header('binary answers: rows,width') },
       content: { 'application/json': { schema: EncodeResponse }, 'application/octet-stream': binary('z as float32') },
     },
-    ...errors(400, 404, 413, 422, 429, 500),
+    ...errors(400, 404, 413, 422, 429, 500, 503),
   },
 });
 
@@ -251,7 +252,7 @@ export const decodeRoute = createRoute({
       headers: { [HEADERS.shape]: header('binary answers: rows,D'), [HEADERS.rowShape]: header("binary answers: one row's shape") },
       content: { 'application/json': { schema: SamplesResponse }, 'application/octet-stream': binary('samples as float32') },
     },
-    ...errors(400, 404, 413, 422, 429, 500),
+    ...errors(400, 404, 413, 422, 429, 500, 503),
   },
 });
 
@@ -270,7 +271,7 @@ export const interpolateRoute = createRoute({
       headers: { [HEADERS.shape]: header('binary answers: steps,D'), [HEADERS.rowShape]: header("binary answers: one row's shape") },
       content: { 'application/json': { schema: SamplesResponse }, 'application/octet-stream': binary('samples as float32') },
     },
-    ...errors(400, 404, 413, 422, 429, 500),
+    ...errors(400, 404, 413, 422, 429, 500, 503),
   },
 });
 

@@ -14,7 +14,24 @@ export interface Tensor {
 export interface ModelSession {
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
-  run(feeds: Record<string, Tensor>): Promise<Record<string, Tensor>>;
+  /** `stats.batch`, when given, is set to how many requests shared the run (edge/batch.ts). */
+  run(feeds: Record<string, Tensor>, stats?: RunStats): Promise<Record<string, Tensor>>;
+  /** Free the session's native or wasm memory; it must not run afterwards. */
+  release?(): Promise<void>;
+}
+
+export interface RunStats {
+  batch: number;
+}
+
+/** What /healthz reports of the process or isolate's memory, in bytes. */
+export interface MemoryReport {
+  /** onnxruntime's wasm linear memory (the Worker; it grows and never shrinks) */
+  wasmBytes?: number;
+  /** the JS heap in use, where the runtime tells it */
+  jsHeapBytes?: number;
+  /** resident set of the whole process (Node) */
+  rssBytes?: number;
 }
 
 export interface Runtime {
@@ -27,4 +44,6 @@ export interface Runtime {
   loadBytes(path: string): Promise<Uint8Array | null>;
   /** Parse an ONNX model into a session ready to run. */
   createSession(bytes: Uint8Array): Promise<ModelSession>;
+  /** Memory figures for /healthz and the bench. */
+  memory?(): MemoryReport;
 }

@@ -13,6 +13,7 @@ import { calibrationProblem, methodFor, percentileOf, rowScores, thresholdFor } 
 import { budget } from './budget';
 import { density } from './infer';
 import type { ModelStore } from './store';
+import type { Phases } from './timing';
 
 /** JSON numbers at float32-ish precision (9 significant digits), as the other endpoints print them. */
 const num = (v: number) => Number(v.toPrecision(9));
@@ -24,9 +25,9 @@ export function scoreBudget(body: { x: number[][]; seed: number }, m: Manifest):
   budget.density({ x: body.x, k: scoreK(m), seed: body.seed }, m);
 }
 
-export async function score(store: ModelStore, m: Manifest, req: { x: number[][]; fpr: number; seed: number }): Promise<ScoreResponse> {
+export async function score(store: ModelStore, m: Manifest, req: { x: number[][]; fpr: number; seed: number }, ph?: Phases): Promise<ScoreResponse> {
   const D = dataDim(m);
-  const r = await density(store, m, { x: req.x, k: scoreK(m), seed: req.seed });
+  const r = await density(store, m, { x: req.x, k: scoreK(m), seed: req.seed }, ph);
   const logp = Array.from(r.logp, num);
   const res: ScoreResponse = { logp, kind: r.kind, fpr: req.fpr };
   if (m.discrete) res.bitsPerDim = logp.map((lp) => num(-lp / (D * Math.LN2)));

@@ -61,8 +61,11 @@ export interface Wrangler {
   log(): string;
 }
 
-/** Start `wrangler dev` serving `assets` on a free loopback port; resolves once /healthz answers. */
-export async function startWrangler(assets: string, timeoutMs = 90_000, extraArgs: string[] = []): Promise<Wrangler> {
+/**
+ * Start `wrangler dev` serving `assets` on a free loopback port; resolves once
+ * `readyPath` answers (a static file there leaves the Worker's isolate untouched).
+ */
+export async function startWrangler(assets: string, timeoutMs = 90_000, extraArgs: string[] = [], readyPath = '/healthz'): Promise<Wrangler> {
   const port = await freePort();
   const inspector = await freePort();
   const started = Date.now();
@@ -95,7 +98,7 @@ export async function startWrangler(assets: string, timeoutMs = 90_000, extraArg
   while (Date.now() - started < timeoutMs) {
     if (child.exitCode !== null) throw new Error(`wrangler dev exited early:\n${output}`);
     try {
-      const res = await fetch(`${url}/healthz`);
+      const res = await fetch(url + readyPath);
       if (res.ok) return { url, readyMs: Date.now() - started, stop, log: () => output };
     } catch {
       /* not listening yet */

@@ -2,8 +2,19 @@
 import * as ort from 'onnxruntime-node';
 import type { ModelSession, Tensor } from '../runtime';
 
+/**
+ * One intra-op thread per session (as the Python peer in bench/peer.py): the
+ * process serves many requests at once and batching (edge/batch.ts) gives the
+ * kernels their size; all graph optimisations on.
+ */
+export const SESSION_OPTIONS: ort.InferenceSession.SessionOptions = {
+  executionProviders: ['cpu'],
+  graphOptimizationLevel: 'all',
+  intraOpNumThreads: 1,
+};
+
 export async function createNodeSession(bytes: Uint8Array): Promise<ModelSession> {
-  const session = await ort.InferenceSession.create(bytes, { executionProviders: ['cpu'] });
+  const session = await ort.InferenceSession.create(bytes, SESSION_OPTIONS);
   return {
     inputNames: session.inputNames,
     outputNames: session.outputNames,
@@ -17,5 +28,6 @@ export async function createNodeSession(bytes: Uint8Array): Promise<ModelSession
       }
       return result;
     },
+    release: () => session.release(),
   };
 }

@@ -19,5 +19,9 @@ export function nodeRuntime(modelsDir: string): Runtime {
       }
     },
     createSession: createNodeSession,
+    memory() {
+      const u = process.memoryUsage();
+      return { jsHeapBytes: u.heapUsed, rssBytes: u.rss };
+    },
   };
 }

@@ -8,6 +8,7 @@ import type { Socket } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
 import type { ApiError, ErrorCode } from '../../core/api';
 import { createApp, type AppOptions } from '../app';
+import { serveOptionsFrom } from '../store';
 import type { Runtime } from '../runtime';
 import { nodeDocsFile } from './docs';
 import { nodeRuntime } from './runtime';
@@ -45,7 +46,7 @@ export interface NodeServerOptions extends Partial<AppOptions> {
 export function serveNode(opts: NodeServerOptions): Promise<{ server: ServerType; port: number; runtime: Runtime }> {
   const { models, port, hostname = '127.0.0.1', ...appOptions } = opts;
   const runtime = nodeRuntime(models);
-  const app = createApp(runtime, { docsFile: nodeDocsFile, ...appOptions });
+  const app = createApp(runtime, { docsFile: nodeDocsFile, serve: serveOptionsFrom(process.env), ...appOptions });
   return new Promise((ok) => {
     const server = serve({ fetch: app.fetch, port, hostname }, (info) => ok({ server, port: info.port, runtime }));
     server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {

@@ -5,8 +5,9 @@
  * and /docs here first; everything else is a static file.
  */
 import { createApp } from '../app';
+import { serveOptionsFrom } from '../store';
 import type { Runtime } from '../runtime';
-import { createWebSession } from './ort';
+import { createWebSession, warmUp, wasmMemoryBytes } from './ort';
 
 // The assets binding only answers fetches; the host part of the URL is ignored.
 const ASSET_ORIGIN = 'https://assets.local/models/';
@@ -21,6 +22,7 @@ function workerRuntime(env: EdgegenWorkerEnv): Runtime {
       return new Uint8Array(await res.arrayBuffer());
     },
     createSession: createWebSession,
+    memory: () => ({ wasmBytes: wasmMemoryBytes() }),
   };
 }
 
@@ -41,7 +43,7 @@ async function rateLimited(request: Request, env: EdgegenWorkerEnv): Promise<Res
   const body = { error: { code: 'rate_limited', message: 'too many requests from this address; retry in a minute' } };
   return new Response(JSON.stringify(body), {
     status: 429,
-    headers: { 'content-type': 'application/json', 'retry-after': '60', 'access-control-allow-origin': '*' },
+    headers: { 'content-type': 'application/json', 'retry-after': '60', 'access-control-allow-origin': '*', 'server-timing': 'parse;dur=0, noise;dur=0, run;dur=0, encode;dur=0' },
   });
 }
 
@@ -49,7 +51,11 @@ export default {
   async fetch(request: Request, env: EdgegenWorkerEnv, ctx: unknown): Promise<Response> {
     const limited = await rateLimited(request, env);
     if (limited) return limited;
-    app ??= createApp(workerRuntime(env));
+    if (!app) {
+      // one wasm thread: only small requests gain from sharing a run (store.ts batchAloneFromRows)
+      app = createApp(workerRuntime(env), { serve: { batchAloneFromRows: 16, ...serveOptionsFrom(env as unknown as Record<string, unknown>) } });
+      (ctx as { waitUntil(p: Promise<unknown>): void }).waitUntil(warmUp());
+    }
     return app.fetch(request, env, ctx as never);
   },
 };

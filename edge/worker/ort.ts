@@ -25,6 +25,14 @@ function isMarker(source: unknown): boolean {
   return !!bytes && bytes.length === MARKER.length && bytes.every((b, i) => b === MARKER[i]);
 }
 
+/** onnxruntime's linear memory, once instantiated: what the isolate's 128 MB is mostly spent on. */
+let wasmMemory: WebAssembly.Memory | undefined;
+
+/** Bytes of onnxruntime's wasm memory (0 before the first session), for /healthz. */
+export function wasmMemoryBytes(): number {
+  return wasmMemory?.buffer.byteLength ?? 0;
+}
+
 let configured = false;
 function configure(): void {
   if (configured) return;
@@ -33,6 +41,9 @@ function configure(): void {
   (WebAssembly as { instantiate: unknown }).instantiate = async (source: unknown, imports?: WebAssembly.Imports) => {
     if (!isMarker(source)) return instantiate(source, imports);
     const instance = (await instantiate(ortWasm, imports)) as WebAssembly.Instance;
+    // exported, or (the threaded build) imported by the module
+    const candidates = [...Object.values(instance.exports), ...Object.values(imports ?? {}).flatMap((ns) => Object.values(ns as object))];
+    wasmMemory = candidates.find((e): e is WebAssembly.Memory => e instanceof WebAssembly.Memory);
     return { module: ortWasm, instance };
   };
   ort.env.wasm.numThreads = 1;
@@ -48,9 +59,28 @@ function serialise<T>(job: () => Promise<T>): Promise<T> {
   return result;
 }
 
+/** A 77-byte ONNX graph (Identity on one float, opset 13), written with python3-onnx: opening it instantiates onnxruntime's wasm. */
+const WARM_GRAPH = Uint8Array.from(atob('CAgSB2VkZ2VnZW46OgoQCgF4EgF5IghJZGVudGl0eRIEd2FybVoPCgF4EgoKCAgBEgQKAggBYg8KAXkSCgoICAESBAoCCAFCBAoAEA0='), (c) => c.charCodeAt(0));
+let warming: Promise<void> | undefined;
+
+/**
+ * Instantiate onnxruntime's wasm now, not when the first model is opened: the
+ * Worker calls this on its isolate's first request of any kind (waitUntil), so
+ * a health probe or the page's first fetch pays for it, and a first model
+ * request overlaps it with reading the manifest and the model file.
+ */
+export function warmUp(): Promise<void> {
+  configure();
+  warming ??= serialise(async () => {
+    const s = await ort.InferenceSession.create(WARM_GRAPH, { executionProviders: ['wasm'] });
+    await s.release();
+  }).catch((err) => console.error('onnxruntime warm-up failed:', err));
+  return warming;
+}
+
 export async function createWebSession(bytes: Uint8Array): Promise<ModelSession> {
   configure();
-  const session = await serialise(() => ort.InferenceSession.create(bytes, { executionProviders: ['wasm'] }));
+  const session = await serialise(() => ort.InferenceSession.create(bytes, { executionProviders: ['wasm'], graphOptimizationLevel: 'all' }));
   return {
     inputNames: session.inputNames,
     outputNames: session.outputNames,
@@ -67,5 +97,6 @@ export async function createWebSession(bytes: Uint8Array): Promise<ModelSession>
         }
         return result;
       }),
+    release: () => serialise(() => session.release()),
   };
 }

@@ -75,6 +75,19 @@ export function prepareModels(): { dir: string; index: ModelIndex } {
   return { dir, index };
 }
 
+/**
+ * Add a tiny conv model (DCGAN: Conv/ConvTranspose, random weights) to a
+ * models folder: no conv model ships yet, and the page must decide per model
+ * whether WebGPU can run such a graph. Returns its id.
+ */
+export function addConvFixture(models: { dir: string; index: ModelIndex }): string {
+  const spec = defaultSpec('gan', 'dcgan', [28, 28], { arch: 'conv', size: 'tiny' });
+  const id = 'fixture-dcgan-mnist';
+  models.index.models.push(writeModel(models.dir, id, 'mnist', spec, 31));
+  writeFileSync(join(models.dir, 'index.json'), JSON.stringify(models.index, null, 2));
+  return id;
+}
+
 const TYPES: Record<string, string> = {
   '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.css': 'text/css',
   '.json': 'application/json', '.wasm': 'application/wasm', '.onnx': 'application/octet-stream',

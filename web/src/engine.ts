@@ -9,7 +9,7 @@
  *   noise u [n, D] in [0, 1) added to the integer pixels; then, for a VAE, eps [n, K, L].
  */
 import type { Capability, DensityKind, Manifest } from '../../core/manifest';
-import { bitsPerDim, dataDim, densityInputs, runDensity, runSample, sampleNoiseFor, slerp, takesObservationNoise, type RunGraph } from '../../core/protocol';
+import { bitsPerDim, dataDim, densityInputs, runDensity, runEncode, runSample, sampleNoiseFor, slerp, takesObservationNoise, type Feeds, type RunGraph } from '../../core/protocol';
 import { loadGraph, loadManifest, type Progress } from './models';
 import { Session } from './runtime';
 
@@ -61,6 +61,34 @@ export function interpolateLatents(a: Float32Array, b: Float32Array, steps: numb
 
 export { bitsPerDim };
 
+/**
+ * The feeds of a one-row run of a capability's graph, as core/protocol.ts
+ * builds them (seed 0; mid-range x), caught at the graph's first call: what
+ * runtime.ts runs on WebGPU and on wasm to decide between them.
+ */
+export async function probeFeeds(m: Manifest, cap: Capability): Promise<Feeds> {
+  let caught: Feeds | undefined;
+  const stop = new Error('probe');
+  const run: RunGraph = async (feeds) => {
+    caught = feeds;
+    throw stop;
+  };
+  const D = dataDim(m);
+  const x = new Float32Array(D).map((_, i) => m.range[0] + ((m.range[1] - m.range[0]) * ((i * 37) % 101)) / 101);
+  const { z, noise } = sampleNoiseFor(m, 0, 1, 1);
+  try {
+    if (cap === 'sample') await runSample(m, run, z, 1, { noise, mode: 'sample' });
+    else if (cap === 'density') {
+      const inputs = densityInputs(m, x, 1, 0, 1);
+      await runDensity(m, run, inputs.x, 1, inputs.eps && { data: inputs.eps, k: 1 });
+    } else await runEncode(m, run, x, 1);
+  } catch (err) {
+    if (err !== stop) throw err;
+  }
+  if (!caught) throw new Error(`no feeds for ${m.id}/${cap}`);
+  return caught;
+}
+
 // ---------------------------------------------------------------- in the browser
 
 export class BrowserEngine implements Engine {
@@ -74,7 +102,7 @@ export class BrowserEngine implements Engine {
     const key = `${m.id}/${cap}`;
     let s = this.sessions.get(key);
     if (!s) {
-      s = loadGraph(m, cap, this.onProgress).then((bytes) => Session.create(bytes));
+      s = loadGraph(m, cap, this.onProgress).then((bytes) => Session.create(bytes, { id: m.id, shape: m.shape, probe: () => probeFeeds(m, cap) }));
       s.catch(() => this.sessions.delete(key));
       this.sessions.set(key, s);
     }

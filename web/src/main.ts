@@ -2,7 +2,7 @@
 import { $, app, setStatus } from './app';
 import { probeApi } from './engine';
 import { fetchStats, loadIndex } from './models';
-import { chooseBackend, onBackend } from './runtime';
+import { chooseBackend, onBackend, onModelBackend } from './runtime';
 import { initCompare, refreshCompare } from './views/compare';
 import { initDensity, refreshDensity } from './views/density';
 import { initInterpolate, refreshInterpolate } from './views/interpolate';
@@ -61,6 +61,16 @@ async function main(): Promise<void> {
     const el = $('backend');
     el.textContent = `${b.backend === 'webgpu' ? 'WebGPU' : 'WebAssembly (wasm)'} (${b.reason})`;
     el.dataset.backend = b.backend;
+  });
+  // the provider each model's graphs run on (runtime.ts decides per model), the latest opened shown
+  onModelBackend((b) => {
+    const el = $('model-backend');
+    el.textContent = `${b.model}: ${b.backend === 'webgpu' ? 'WebGPU' : 'wasm'} (${b.reason})`;
+    el.dataset.model = b.model;
+    el.dataset.backend = b.backend;
+    const all = JSON.parse(el.dataset.all ?? '{}') as Record<string, string>;
+    all[b.model] = b.backend;
+    el.dataset.all = JSON.stringify(all);
   });
   const backend = chooseBackend();
   try {

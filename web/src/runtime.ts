@@ -11,6 +11,17 @@
  *   start, the page falls back to wasm and says so.
  * Each build's .wasm is referenced with `new URL(..., import.meta.url)`, which
  * Vite emits beside the script, so all paths stay relative.
+ *
+ * Where WebGPU is available, each model still gets its own provider
+ * (`ModelBackend`, shown on the page):
+ * - 2-D models (shape [2]) run on wasm: their graphs are a few matmuls on
+ *   rows of 2..256 values, microseconds of compute, while a WebGPU run pays a
+ *   dispatch and a GPU->CPU readback (a millisecond or more) every time;
+ * - image models open on WebGPU and run one probe row there and on the same
+ *   build's wasm provider; if the graph cannot run on WebGPU (onnxruntime
+ *   lacks some kernels there, ConvTranspose among them) or the two disagree
+ *   beyond 1e-4 relative (the cross-runtime tolerance), the model runs on wasm
+ *   and the page says why. The probe's timings are shown beside the choice.
  */
 import type * as OrtTypes from 'onnxruntime-web';
 
@@ -31,6 +42,31 @@ export interface Tensor {
 
 let chosen: Promise<BackendInfo> | null = null;
 const listeners: Array<(b: BackendInfo) => void> = [];
+
+/** The provider one model's graph runs on, and why. */
+export interface ModelBackend extends BackendInfo {
+  model: string;
+}
+const modelListeners: Array<(b: ModelBackend) => void> = [];
+/** Called each time a model's session opens, with the provider chosen for it. */
+export function onModelBackend(fn: (b: ModelBackend) => void): void {
+  modelListeners.push(fn);
+}
+
+/**
+ * Agreement the WebGPU probe must reach with wasm: |a - b| <= TOL * max(1, |b|);
+ * 1e-4, the cross-runtime tolerance, unless `?webgpu-tolerance=` says otherwise
+ * (a stricter one shows the fallback at work).
+ */
+export const WEBGPU_TOLERANCE = Number(new URLSearchParams(globalThis.location?.search ?? '').get('webgpu-tolerance') ?? 1e-4) || 1e-4;
+
+/** What Session.create needs to know of the model: its id, its row shape, and one probe row of feeds. */
+export interface ModelInfo {
+  id: string;
+  shape: number[];
+  /** the feeds of a one-row run of this graph (engine.ts builds them through core/protocol.ts) */
+  probe: () => Promise<Record<string, Tensor>>;
+}
 
 /** Called with the backend now in use, including after a fallback. */
 export function onBackend(fn: (b: BackendInfo) => void): void {
@@ -88,23 +124,62 @@ export class Session {
     readonly backend: Backend,
   ) {}
 
-  static async create(bytes: Uint8Array): Promise<Session> {
+  static async create(bytes: Uint8Array, model?: ModelInfo): Promise<Session> {
     const info = await chooseBackend();
-    const make = async (backend: Backend): Promise<Session> => {
-      const ort = await ortFor(backend);
+    const make = async (backend: Backend, build: Backend = backend): Promise<Session> => {
+      const ort = await ortFor(build);
       const inner = await enqueue(() => ort.InferenceSession.create(bytes, { executionProviders: [backend] }));
       return new Session(ort, inner, backend);
     };
-    if (info.backend === 'wasm') return make('wasm');
-    try {
-      return await make('webgpu');
-    } catch (err) {
-      console.warn('WebGPU session failed; falling back to wasm', err);
+    const tell = (b: BackendInfo) => model && modelListeners.forEach((fn) => fn({ ...b, model: model.id }));
+    if (info.backend === 'wasm') {
+      tell(info);
+      return make('wasm');
+    }
+    const failed = (err: unknown) => {
+      console.warn('WebGPU build failed; falling back to wasm', err);
       const fallback: BackendInfo = { backend: 'wasm', reason: `WebGPU failed to start (${String(err)})` };
       chosen = Promise.resolve(fallback);
       listeners.forEach((fn) => fn(fallback));
+      tell(fallback);
       return make('wasm');
+    };
+    if (model && model.shape.length === 1) {
+      tell({ backend: 'wasm', reason: 'a 2-D model: a GPU round trip costs more than its few small matmuls' });
+      // the WebGPU build carries the wasm provider too: no second download, unless that build fails
+      try {
+        return await make('wasm', 'webgpu');
+      } catch (err) {
+        return failed(err);
+      }
     }
+    let gpu: Session;
+    try {
+      gpu = await make('webgpu');
+    } catch (err) {
+      return failed(err);
+    }
+    if (!model) return gpu;
+    const cpu = await make('wasm', 'webgpu');
+    const verdict = await compare(gpu, cpu, await model.probe());
+    tell(verdict);
+    if (verdict.backend === 'webgpu') {
+      await cpu.release();
+      return gpu;
+    }
+    await gpu.release();
+    return cpu;
+  }
+
+  async release(): Promise<void> {
+    await enqueue(() => this.inner.release());
+  }
+
+  /** run(), timed. */
+  async timedRun(feeds: Record<string, Tensor>): Promise<{ out: Record<string, Tensor>; ms: number }> {
+    const t0 = performance.now();
+    const out = await this.run(feeds);
+    return { out, ms: performance.now() - t0 };
   }
 
   /** Runs the graph; returns every output as plain float32 data. */
@@ -121,4 +196,34 @@ export class Session {
     }
     return out;
   }
+}
+
+/**
+ * One probe row on WebGPU and on wasm: WebGPU keeps the model when it runs
+ * and agrees within WEBGPU_TOLERANCE; the second run of each is timed (the
+ * first compiles WebGPU's shaders) and the times go into the reason.
+ */
+async function compare(gpu: Session, cpu: Session, feeds: Record<string, Tensor>): Promise<BackendInfo> {
+  let g: { out: Record<string, Tensor>; ms: number };
+  const c = await cpu.timedRun(feeds);
+  try {
+    await gpu.run(feeds);
+    g = await gpu.timedRun(feeds);
+  } catch (err) {
+    return { backend: 'wasm', reason: `this graph cannot run on WebGPU here (${String(err).slice(0, 160)})` };
+  }
+  let worst = 0;
+  for (const [name, ref] of Object.entries(c.out)) {
+    const got = g.out[name]?.data;
+    if (!got || got.length !== ref.data.length) return { backend: 'wasm', reason: `WebGPU gave no matching output '${name}'` };
+    for (let i = 0; i < got.length; i++) {
+      const err = Math.abs(got[i] - ref.data[i]) / Math.max(1, Math.abs(ref.data[i]));
+      worst = Number.isNaN(err) ? Infinity : Math.max(worst, err);
+    }
+  }
+  const times = `probe row: WebGPU ${g.ms.toFixed(1)} ms, wasm ${c.ms.toFixed(1)} ms`;
+  if (worst > WEBGPU_TOLERANCE) {
+    return { backend: 'wasm', reason: `WebGPU disagreed with wasm by ${worst.toExponential(1)} (> ${WEBGPU_TOLERANCE} relative); ${times}` };
+  }
+  return { backend: 'webgpu', reason: `agrees with wasm within ${WEBGPU_TOLERANCE} (${worst.toExponential(1)}); ${times}` };
 }

@@ -1,0 +1,124 @@
+"""
+The Python peer of `npm run bench:peer`: what a Python shop would deploy instead
+of edgegen. FastAPI + uvicorn + onnxruntime (1 intra-op thread) + numpy noise +
+orjson, answering the same requests from the same models/<id>/*.onnx files:
+
+  POST /v1/models/{id}/sample   {"n", "seed"}       JSON {samples, shape, seed}, or ?format=f32
+  POST /v1/models/{id}/density  {"x", "k", "seed"}  JSON {logp, kind}
+
+A benchmark reference only: never a dependency of edgegen, its tests or CI.
+Run it from a virtual environment outside the repository:
+
+  python3 -m venv /work/servenv
+  /work/servenv/bin/pip install fastapi uvicorn onnxruntime orjson numpy
+  /work/servenv/bin/python bench/peer.py --models models --port 8790
+"""
+
+import argparse
+import json
+import os
+
+import numpy as np
+import onnxruntime as ort
+import orjson
+import uvicorn
+from fastapi import FastAPI, Request, Response
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--models", default="models")
+parser.add_argument("--port", type=int, default=8790)
+args = parser.parse_args()
+
+app = FastAPI()
+manifests: dict = {}
+sessions: dict = {}
+
+
+def manifest(model_id: str) -> dict:
+    if model_id not in manifests:
+        with open(os.path.join(args.models, model_id, "manifest.json")) as f:
+            manifests[model_id] = json.load(f)
+    return manifests[model_id]
+
+
+def session(m: dict, capability: str) -> ort.InferenceSession:
+    key = (m["id"], capability)
+    if key not in sessions:
+        entry = next(f for f in m["files"] if f["capability"] == capability)
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = 1
+        opts.inter_op_num_threads = 1
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        sessions[key] = ort.InferenceSession(os.path.join(args.models, m["id"], entry["file"]), opts, providers=["CPUExecutionProvider"])
+    return sessions[key]
+
+
+def data_dim(m: dict) -> int:
+    return int(np.prod(m["shape"]))
+
+
+def answer(body: dict, f32: bool, shape: str = "") -> Response:
+    if f32:
+        return Response(content=body["samples"].astype("<f4").tobytes(), media_type="application/octet-stream", headers={"x-edgegen-shape": shape})
+    return Response(content=orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY), media_type="application/json")
+
+
+@app.post("/v1/models/{model_id}/sample")
+async def sample(model_id: str, request: Request) -> Response:
+    m = manifest(model_id)
+    req = orjson.loads(await request.body() or b"{}")
+    n, seed = int(req.get("n", 1)), int(req.get("seed", 0))
+    D, L = data_dim(m), m["latentDim"]
+    rng = np.random.default_rng(seed)
+    s = session(m, "sample")
+    names = {i.name for i in s.get_inputs()}
+    feeds = {"z": rng.standard_normal((n, L), dtype=np.float32)}
+    if "noise" in names:
+        feeds["noise"] = rng.standard_normal((n, D), dtype=np.float32)
+    if "y" in names:  # autoregressive: one pass per dimension
+        y = np.zeros((n, D), dtype=np.float32)
+        for _ in range(D):
+            y, x = s.run(["y_next", "x"], {**feeds, "y": y})
+    else:
+        (x,) = s.run(["x"], feeds)
+    x = x.reshape(n, D)
+    return answer({"samples": x, "shape": m["shape"], "seed": seed}, request.query_params.get("format") == "f32", f"{n},{D}")
+
+
+@app.post("/v1/models/{model_id}/density")
+async def density(model_id: str, request: Request) -> Response:
+    m = manifest(model_id)
+    if request.headers.get("content-type", "").startswith("application/octet-stream"):
+        rows, width = map(int, request.headers["x-edgegen-shape"].split(","))
+        x = np.frombuffer(await request.body(), dtype="<f4").reshape(rows, width)
+        req = {"k": int(request.query_params.get("k", 1)), "seed": int(request.query_params.get("seed", 0))}
+    else:
+        req = orjson.loads(await request.body())
+        x = np.asarray(req["x"], dtype=np.float32)
+    n, D = x.shape
+    rng = np.random.default_rng(int(req.get("seed", 0)))
+    if m.get("discrete"):
+        x = np.floor(x) + rng.random((n, D), dtype=np.float32)
+    s = session(m, "density")
+    names = {i.name for i in s.get_inputs()}
+    feeds = {"x": x}
+    if "eps" in names:
+        k = int(req.get("k", 1))
+        feeds["eps"] = rng.standard_normal((n, k, m["latentDim"]), dtype=np.float32)
+        elbo, iwae = s.run(["elbo", "iwae"], feeds)
+        logp, kind = (iwae, "iwae") if k > 1 else (elbo, "elbo")
+    else:
+        (logp,) = s.run(["logp"], feeds)
+        kind = "exact"
+    if request.query_params.get("format") == "f32":
+        return Response(content=logp.astype("<f4").tobytes(), media_type="application/octet-stream", headers={"x-edgegen-shape": str(n)})
+    return answer({"logp": logp, "kind": kind}, False)
+
+
+@app.get("/healthz")
+async def healthz() -> Response:
+    return answer({"status": "ok", "runtime": "python"}, False)
+
+
+if __name__ == "__main__":
+    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning", access_log=False)

@@ -1,0 +1,212 @@
+/**
+ * edgegen against what a Python shop would deploy instead: a FastAPI + uvicorn
+ * + onnxruntime (1 intra-op thread, numpy noise, orjson) server (bench/peer.py)
+ * answering the same requests from the same .onnx files, beside edgegen's Node
+ * server and its Worker under `wrangler dev`. A benchmark, not a test.
+ *
+ *   npm run bench:peer [-- --python /work/servenv/bin/python --seconds 5 --clients 8,64 --gain-clients 8,32,64]
+ *
+ * The peer runs when a python with fastapi, uvicorn, onnxruntime, orjson and
+ * numpy is found: --python, else $EDGEGEN_PEER_PYTHON, else python3. Prints:
+ * samples/s per case and client count with ratios to the peer; the gain of
+ * dynamic batching (edgegen with and without it); server CPU ms per request
+ * (from /proc, whole process: for the Worker its workerd process, wrangler's
+ * proxy excluded), marking what fits the Free plan's 10 ms; the Worker's cold
+ * start; and the isolate's memory (/healthz) after the worst request mix.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildAssets } from '../edge/build-assets';
+import { MODELS, ROOT, startWrangler, type Wrangler } from '../edge/testing';
+import { coldStart, cpuMs, findWorkerd, runLoad, startProcess, type Server } from './peerlib';
+
+const argv = process.argv.slice(2);
+const opt = (name: string, fallback: string) => {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 ? argv[i + 1] : fallback;
+};
+const SECONDS = Number(opt('seconds', '5'));
+const CLIENTS = opt('clients', '8,64').split(',').map(Number);
+const GAIN_CLIENTS = opt('gain-clients', '8,32,64').split(',').map(Number);
+const PYTHON = opt('python', process.env.EDGEGEN_PEER_PYTHON ?? 'python3');
+
+export interface Case {
+  label: string;
+  path: string;
+  body: string | Uint8Array;
+  headers: Record<string, string>;
+  /** rows answered per request: samples/s = requests/s x rows */
+  rows: number;
+}
+
+const json = { 'content-type': 'application/json' };
+const sampleCase = (id: string, n: number, f32: boolean): Case => ({
+  label: `${id} sample n=${n} ${f32 ? 'f32' : 'JSON'}`,
+  path: `/v1/models/${id}/sample${f32 ? '?format=f32' : ''}`,
+  body: JSON.stringify({ n, seed: 7 }),
+  headers: json,
+  rows: n,
+});
+function densityCase(id: string, rows: number, width: number, f32: boolean): Case {
+  const x = Array.from({ length: rows }, (_, i) => Array.from({ length: width }, (_, j) => (width > 2 ? (i * 31 + j * 7) % 256 : Math.sin(i + j))));
+  const body = f32 ? new Uint8Array(new Float32Array(x.flat()).buffer) : JSON.stringify({ x, seed: 1 });
+  const headers = f32 ? { 'content-type': 'application/octet-stream', 'x-edgegen-shape': `${rows},${width}` } : json;
+  return { label: `${id} density rows=${rows} ${f32 ? 'f32' : 'JSON'}`, path: `/v1/models/${id}/density${f32 ? '?format=f32' : ''}`, body, headers, rows };
+}
+
+const CASES: Case[] = [
+  sampleCase('flow-realnvp-mnist', 64, false),
+  sampleCase('flow-realnvp-mnist', 64, true),
+  sampleCase('vae-mnist', 64, true),
+  sampleCase('gan-mnist', 64, true),
+  sampleCase('flow-realnvp-moons', 256, false),
+  sampleCase('flow-realnvp-moons', 1, false),
+  densityCase('flow-realnvp-moons', 256, 2, false),
+  densityCase('flow-realnvp-mnist', 16, 784, true),
+];
+
+function peerAvailable(): boolean {
+  try {
+    execFileSync(PYTHON, ['-c', 'import fastapi, uvicorn, onnxruntime, orjson, numpy'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function startPeer(): Promise<Server> {
+  return startProcess('python peer', PYTHON, [join(ROOT, 'bench/peer.py'), '--models', MODELS, '--port', '{port}'], {});
+}
+
+async function startNode(batching: boolean): Promise<Server> {
+  return startProcess(`node${batching ? '' : ' (no batching)'}`, process.execPath, ['--import', 'tsx', join(ROOT, 'edge/node/server.ts')], {
+    PORT: '{port}',
+    MODELS,
+    ...(batching ? {} : { EDGEGEN_BATCH_MAX_ROWS: '1' }),
+  });
+}
+
+async function startWorker(assets: string, batching: boolean): Promise<Server & { wrangler: Wrangler }> {
+  const wrangler = await startWrangler(assets, 90_000, batching ? [] : ['--var', 'EDGEGEN_BATCH_MAX_ROWS:1']);
+  return { name: `worker${batching ? '' : ' (no batching)'}`, url: wrangler.url, pid: findWorkerd(), stop: () => wrangler.stop(), wrangler };
+}
+
+type Rates = Map<string, number>; // `${case}|${clients}` -> samples/s
+const key = (c: Case, clients: number) => `${c.label}|${clients}`;
+
+async function measure(server: Server, cases: Case[], clientCounts: number[], cpu?: Map<string, number>): Promise<Rates> {
+  const rates: Rates = new Map();
+  for (const c of cases) {
+    for (const clients of clientCounts) {
+      const before = cpuMs(server.pid);
+      const r = await runLoad(server.url, c, clients, SECONDS);
+      const spent = cpuMs(server.pid) - before;
+      rates.set(key(c, clients), r.requestsPerSecond * c.rows);
+      if (cpu && clients === clientCounts[0]) cpu.set(c.label, r.requests ? spent / r.requests : NaN);
+      console.error(`${server.name}: ${c.label}, ${clients} clients: ${(r.requestsPerSecond * c.rows).toFixed(0)} samples/s, ${r.errors} errors${r.firstError ? ` (${r.firstError})` : ''}`);
+    }
+  }
+  return rates;
+}
+
+/** The worst mix: every capability of every model at its largest request, then /healthz. */
+async function worstMix(url: string): Promise<{ health: unknown; errors: string[] }> {
+  const index = JSON.parse(readFileSync(join(MODELS, 'index.json'), 'utf8')) as { models: { id: string; shape: number[]; capabilities: string[]; family: string }[] };
+  const errors: string[] = [];
+  for (const m of index.models) {
+    const D = m.shape.reduce((a, b) => a * b, 1);
+    const n = Math.min(1024, Math.floor(1_048_576 / D / (m.family === 'made' ? D : 1)));
+    const reqs: [string, unknown][] = [[`sample`, { n, seed: 1 }]];
+    if (m.capabilities.includes('density')) reqs.push(['density', { x: Array.from({ length: m.family === 'vae' ? 1 : Math.min(n, 256) }, () => new Array(D).fill(1)), ...(m.family === 'vae' ? { k: Math.min(1000, Math.floor(1_048_576 / D)) } : {}) }]);
+    if (m.capabilities.includes('encode')) reqs.push(['encode', { x: Array.from({ length: Math.min(n, 256) }, () => new Array(D).fill(1)) }]);
+    for (const [what, body] of reqs) {
+      const res = await fetch(`${url}/v1/models/${m.id}/${what}?format=f32`, { method: 'POST', body: JSON.stringify(body), headers: json });
+      if (res.status !== 200) errors.push(`${m.id}/${what}: ${res.status} ${(await res.text()).slice(0, 120)}`);
+      else await res.arrayBuffer();
+    }
+  }
+  return { health: await (await fetch(`${url}/healthz`)).json(), errors };
+}
+
+const f0 = (v: number | undefined) => (v === undefined || !Number.isFinite(v) ? '-' : v >= 100 ? v.toFixed(0) : v.toFixed(1));
+const ratio = (a: number | undefined, b: number | undefined) => (a && b ? `${(a / b).toFixed(2)}x` : '-');
+const mb = (v: unknown) => (typeof v === 'number' ? `${(v / 2 ** 20).toFixed(1)} MiB` : '-');
+
+async function main() {
+  const load = execFileSync('uptime', { encoding: 'utf8' }).trim();
+  const out = join(mkdtempSync(join(tmpdir(), 'edgegen-peer-')), 'public');
+  buildAssets({ web: '/nonexistent', models: MODELS, out });
+  const peerOk = peerAvailable();
+  if (!peerOk) console.error(`no peer: ${PYTHON} lacks fastapi/uvicorn/onnxruntime/orjson/numpy (see bench/peer.py); running edgegen alone`);
+  const results: Record<string, Rates> = {};
+  const cpu: Record<string, Map<string, number>> = { node: new Map(), worker: new Map() };
+  let memory: { health: unknown; errors: string[] } | undefined;
+  const gainCases = [CASES[3], CASES[5]];
+  try {
+    if (peerOk) {
+      const peer = await startPeer();
+      try {
+        results.peer = await measure(peer, CASES, CLIENTS);
+      } finally {
+        await peer.stop();
+      }
+    }
+    for (const batching of [true, false]) {
+      const node = await startNode(batching);
+      try {
+        results[node.name] = await measure(node, batching ? CASES : gainCases, batching ? CLIENTS : GAIN_CLIENTS, batching ? cpu.node : undefined);
+        if (batching) for (const [k, v] of await measure(node, gainCases, GAIN_CLIENTS.filter((c) => !CLIENTS.includes(c)))) results[node.name].set(k, v);
+      } finally {
+        await node.stop();
+      }
+      const worker = await startWorker(out, batching);
+      try {
+        results[worker.name] = await measure(worker, batching ? CASES : gainCases, batching ? CLIENTS : GAIN_CLIENTS, batching ? cpu.worker : undefined);
+        if (batching) {
+          for (const [k, v] of await measure(worker, gainCases, GAIN_CLIENTS.filter((c) => !CLIENTS.includes(c)))) results[worker.name].set(k, v);
+          memory = await worstMix(worker.url);
+        }
+      } finally {
+        await worker.stop();
+      }
+    }
+    const cold = await coldStart(out, ['gan-mnist', 'flow-realnvp-mnist', 'flow-realnvp-moons'], 3);
+
+    const p = results.peer, n = results.node, w = results.worker;
+    console.log(`\n## edgegen vs a Python onnxruntime server\n\nTaken under load: \`${load}\`; ${SECONDS} s per cell, keep-alive clients over loopback, samples/s (rows answered per second).\n`);
+    console.log('| case | clients | Python peer | edgegen Node | Node / peer | edgegen Worker | Worker / peer |');
+    console.log('|---|---|---|---|---|---|---|');
+    for (const c of CASES) for (const k of CLIENTS) {
+      const [a, b, d] = [p?.get(key(c, k)), n.get(key(c, k)), w.get(key(c, k))];
+      console.log(`| ${c.label} | ${k} | ${f0(a)} | ${f0(b)} | ${ratio(b, a)} | ${f0(d)} | ${ratio(d, a)} |`);
+    }
+    console.log('\n### Dynamic batching: samples/s with / without\n');
+    console.log('| case | clients | Node batched | Node unbatched | gain | Worker batched | Worker unbatched | gain |');
+    console.log('|---|---|---|---|---|---|---|---|');
+    for (const c of gainCases) for (const k of GAIN_CLIENTS) {
+      const nb = n.get(key(c, k)), nu = results['node (no batching)'].get(key(c, k)), wb = w.get(key(c, k)), wu = results['worker (no batching)'].get(key(c, k));
+      console.log(`| ${c.label} | ${k} | ${f0(nb)} | ${f0(nu)} | ${ratio(nb, nu)} | ${f0(wb)} | ${f0(wu)} | ${ratio(wb, wu)} |`);
+    }
+    console.log(`\n### CPU ms per request at ${CLIENTS[0]} clients (server process, /proc utime+stime; the Worker's workerd includes its HTTP handling, so this over-counts what Cloudflare bills)\n`);
+    console.log('| case | Node ms/request | Worker ms/request | fits the Free plan (10 ms)? |');
+    console.log('|---|---|---|---|');
+    for (const c of CASES) {
+      const ms = cpu.worker.get(c.label);
+      console.log(`| ${c.label} | ${f0(cpu.node.get(c.label))} | ${f0(ms)} | ${ms === undefined ? '-' : ms <= 10 ? 'yes' : 'no (Paid)'} |`);
+    }
+    console.log('\n### Worker cold start (fresh wrangler dev per trial; first request of the isolate)\n');
+    console.log('| model | first answer ms (median of trials) | trials | Server-Timing of the first answer | goal < 400 / floor < 600 |');
+    console.log('|---|---|---|---|---|');
+    for (const r of cold) console.log(`| ${r.id} | ${f0(r.median)} | ${r.all.map((x) => x.toFixed(0)).join(', ')} | ${r.timing} | ${r.median < 400 ? 'goal met' : r.median < 600 ? 'floor met' : 'NOT met'} |`);
+    const mem = (memory?.health as { memory?: Record<string, number> })?.memory ?? {};
+    console.log('\n### Worker isolate memory after the worst mix (every capability of every model at its largest request)\n');
+    console.log(`wasm memory ${mb(mem.wasmBytes)}, JS heap ${mb(mem.jsHeapBytes)} (workerd does not report it), sessions open ${mem.sessions} (${mb(mem.sessionFileBytes)} of model files), evictions ${mem.evictions}. Goal <= 96 MiB, limit 128 MB.`);
+    if (memory?.errors.length) console.log(`errors in the worst mix: ${memory.errors.join('; ')}`);
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+}
+
+await main();

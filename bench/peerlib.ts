@@ -1,0 +1,171 @@
+/**
+ * Helpers of bench/peer.ts: servers in child processes, a keep-alive HTTP load
+ * generator on node:http (cheaper per request than fetch, so the client steals
+ * less of a small machine's CPU), process CPU time from /proc, and the Worker's
+ * cold start.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { Agent, request } from 'node:http';
+import { freePort, ROOT, startWrangler } from '../edge/testing';
+import type { Case } from './peer';
+
+export interface Server {
+  name: string;
+  url: string;
+  /** the process whose CPU time is counted */
+  pid: number;
+  stop(): Promise<void>;
+}
+
+/** Spawn a server ('{port}' in args or env is replaced by a free port); resolves once /healthz answers. */
+export async function startProcess(name: string, cmd: string, args: string[], env: Record<string, string>): Promise<Server> {
+  const port = String(await freePort());
+  const fill = (s: string) => s.replace('{port}', port);
+  const child: ChildProcess = spawn(cmd, args.map(fill), {
+    cwd: ROOT,
+    env: { ...process.env, ...Object.fromEntries(Object.entries(env).map(([k, v]) => [k, fill(v)])) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let log = '';
+  child.stdout!.on('data', (d) => (log += d));
+  child.stderr!.on('data', (d) => (log += d));
+  const url = `http://127.0.0.1:${port}`;
+  const stop = async () => {
+    if (child.exitCode !== null) return;
+    const exited = new Promise((ok) => child.once('exit', ok));
+    child.kill('SIGTERM');
+    await Promise.race([exited, new Promise((ok) => setTimeout(ok, 5000))]);
+  };
+  const t0 = Date.now();
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`${name} exited:\n${log}`);
+    if (Date.now() - t0 > 60_000) {
+      await stop();
+      throw new Error(`${name} did not answer in 60 s:\n${log}`);
+    }
+    try {
+      if ((await fetch(`${url}/healthz`)).ok) break;
+    } catch {
+      /* not yet */
+    }
+    await new Promise((ok) => setTimeout(ok, 200));
+  }
+  return { name, url, pid: child.pid!, stop };
+}
+
+/** CPU ms (user + system) a process has used, from /proc/PID/stat; NaN when it cannot be read. */
+export function cpuMs(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // utime, stime in clock ticks (USER_HZ = 100 on Linux)
+  } catch {
+    return NaN;
+  }
+}
+
+function parentOf(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    return 0;
+  }
+}
+
+/** The workerd that runs the user Worker under the wrangler dev this process started (not wrangler's proxy workerd). */
+export function findWorkerd(): number {
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    let cmd = '';
+    try {
+      cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8').replace(/\0/g, ' ');
+    } catch {
+      continue;
+    }
+    if (!/workerd(-linux-64)?\/bin\/workerd serve/.test(cmd) || !cmd.includes('entry=127.0.0.1:0 ')) continue;
+    for (let p = Number(d), hops = 0; p > 1 && hops < 10; p = parentOf(p), hops++) if (p === process.pid) return Number(d);
+  }
+  return NaN;
+}
+
+export interface LoadResult {
+  requests: number;
+  requestsPerSecond: number;
+  errors: number;
+  firstError?: string;
+}
+
+/** `clients` keep-alive connections, each sending the case back to back for `seconds`; after a 1 s warm-up. */
+export async function runLoad(base: string, c: Case, clients: number, seconds: number): Promise<LoadResult> {
+  const { hostname, port } = new URL(base);
+  const agent = new Agent({ keepAlive: true, maxSockets: clients });
+  const body = typeof c.body === 'string' ? Buffer.from(c.body) : Buffer.from(c.body.buffer, c.body.byteOffset, c.body.byteLength);
+  let errors = 0;
+  let firstError: string | undefined;
+  const once = () =>
+    new Promise<number>((ok, fail) => {
+      const req = request({ hostname, port, path: c.path, method: 'POST', agent, headers: { ...c.headers, 'content-length': body.length } }, (res) => {
+        let head = '';
+        res.on('data', (d: Buffer) => {
+          if (res.statusCode !== 200 && head.length < 200) head += d.toString('utf8', 0, 200);
+        });
+        res.on('end', () => {
+          if (res.statusCode !== 200) firstError ??= `HTTP ${res.statusCode} ${head.slice(0, 120)}`;
+          ok(res.statusCode ?? 0);
+        });
+        res.on('error', fail);
+      });
+      req.on('error', fail);
+      req.end(body);
+    });
+  const loop = async (until: number, count: { n: number }) => {
+    while (performance.now() < until) {
+      try {
+        const status = await once();
+        if (status === 200) count.n++;
+        else errors++;
+      } catch (err) {
+        errors++;
+        firstError ??= (err as Error).message;
+      }
+    }
+  };
+  const warm = { n: 0 };
+  await Promise.all(Array.from({ length: clients }, () => loop(performance.now() + 1000, warm)));
+  errors = 0;
+  firstError = undefined;
+  const count = { n: 0 };
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: clients }, () => loop(t0 + seconds * 1000, count)));
+  const elapsed = (performance.now() - t0) / 1000;
+  agent.destroy();
+  return { requests: count.n, requestsPerSecond: count.n / elapsed, errors, firstError };
+}
+
+/** A fresh wrangler dev per trial: ms from sending the isolate's first model request (n=1) to its whole answer. */
+export async function coldStart(assets: string, ids: string[], trials: number): Promise<{ id: string; median: number; all: number[]; timing: string }[]> {
+  const out = [];
+  for (const id of ids) {
+    const all: number[] = [];
+    let timing = '';
+    for (let t = 0; t < trials; t++) {
+      // ready when a static file answers: the model request is the isolate's very first
+      const w = await startWrangler(assets, 90_000, [], '/models/index.json');
+      try {
+        const t0 = performance.now();
+        const res = await fetch(`${w.url}/v1/models/${id}/sample?format=f32`, { method: 'POST', body: JSON.stringify({ n: 1, seed: t }), headers: { 'content-type': 'application/json' } });
+        await res.arrayBuffer();
+        all.push(performance.now() - t0);
+        timing = res.headers.get('server-timing') ?? '';
+        if (res.status !== 200) throw new Error(`${id}: HTTP ${res.status}`);
+      } finally {
+        await w.stop();
+      }
+    }
+    const sorted = [...all].sort((a, b) => a - b);
+    out.push({ id, median: sorted[Math.floor(sorted.length / 2)], all, timing });
+  }
+  return out;
+}

@@ -1,0 +1,112 @@
+/**
+ * The page's per-model choice of WebGPU or wasm (web/src/runtime.ts), in real
+ * Chromium with WebGPU (SwiftShader here): a 2-D model runs on wasm by rule;
+ * an image MLP and a conv graph (a DCGAN fixture: ConvTranspose, which
+ * onnxruntime's WebGPU provider may lack) each run one probe row on WebGPU and
+ * on wasm, and keep WebGPU only when it runs and agrees within 1e-4 relative;
+ * otherwise the page says why and runs the model on wasm. Whichever provider
+ * is chosen, the samples equal the Node API's within the same tolerance.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { addConvFixture, prepareModels, startSite, type Site } from './site';
+
+let site: Site;
+let webDir: string;
+let ctx: BrowserContext;
+let profile: string;
+let page: Page;
+let convId: string;
+
+beforeAll(async () => {
+  webDir = mkdtempSync(join(tmpdir(), 'edgegen-web-dist-'));
+  execFileSync('npx', ['vite', 'build', '--config', 'web/vite.config.ts', '--logLevel', 'warn', '--outDir', webDir, '--emptyOutDir']);
+  const models = prepareModels();
+  convId = addConvFixture(models);
+  site = await startSite({ api: true, models, webDir });
+  profile = mkdtempSync(join(tmpdir(), 'edgegen-chromium-'));
+  ctx = await chromium.launchPersistentContext(profile, {
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: ['--headless=new', '--no-sandbox', '--enable-unsafe-webgpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
+  page = await ctx.newPage();
+  page.on('pageerror', (e) => console.error('page error:', e.message));
+  await page.goto(site.url);
+  await page.waitForSelector('body[data-ready=true]', { timeout: 30_000 });
+}, 180_000);
+afterAll(async () => {
+  await ctx?.close();
+  await site?.close();
+  rmSync(webDir, { recursive: true, force: true });
+  rmSync(profile, { recursive: true, force: true });
+  rmSync(site.modelsDir, { recursive: true, force: true });
+});
+
+/** Sample n rows of a model in the page; the provider and reason the page shows for it. */
+async function sampleHere(id: string, n: number): Promise<{ samples: number[][]; backend: string; reason: string }> {
+  await page.click('#tab-sample');
+  await page.selectOption('#sample-model', id);
+  await page.fill('#sample-seed', '5');
+  await page.fill('#sample-n', String(n));
+  await page.fill('#sample-temp', '1');
+  if (await page.isVisible('#sample-mode')) await page.selectOption('#sample-mode', 'sample');
+  await page.evaluate(() => { document.getElementById('sample-json')!.textContent = ''; });
+  await page.click('#sample-form button[type=submit]');
+  await page.waitForFunction(() => (document.getElementById('sample-json')!.textContent ?? '').length > 0, null, { timeout: 120_000 });
+  const { samples } = JSON.parse((await page.textContent('#sample-json'))!) as { samples: number[][] };
+  const all = JSON.parse((await page.getAttribute('#model-backend', 'data-all')) ?? '{}') as Record<string, string>;
+  const text = (await page.textContent('#model-backend')) ?? '';
+  return { samples, backend: all[id], reason: text.startsWith(`${id}:`) ? text : '' };
+}
+
+async function agreesWithApi(id: string, samples: number[][]): Promise<number> {
+  const res = await fetch(`${site.url}v1/models/${id}/sample`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ n: samples.length, seed: 5, temperature: 1, mode: 'sample' }) });
+  const api = ((await res.json()) as { samples: number[][] }).samples;
+  let worst = 0;
+  api.forEach((row, i) => row.forEach((v, j) => (worst = Math.max(worst, Math.abs(samples[i][j] - v) / Math.max(1, Math.abs(v))))));
+  return worst;
+}
+
+describe('the page picks WebGPU or wasm per model', () => {
+  it('the WebGPU build is available here', async () => {
+    expect(await page.getAttribute('#backend', 'data-backend')).toBe('webgpu');
+  });
+
+  it('runs a 2-D model on wasm, by rule, and says so', async () => {
+    const m = site.index.models.find((x) => x.shape.length === 1 && x.family === 'flow')!;
+    const r = await sampleHere(m.id, 16);
+    expect(r.backend).toBe('wasm');
+    expect(r.reason).toMatch(/2-D model/);
+    expect(await agreesWithApi(m.id, r.samples)).toBeLessThan(1e-4);
+  });
+
+  it.each([['an image MLP', () => site.index.models.find((x) => x.shape.length === 2 && x.family === 'gan' && x.id !== convId)!.id], ['a conv graph (ConvTranspose)', () => convId]])(
+    '%s: WebGPU only where it runs and agrees with wasm, else wasm with the reason',
+    async (_what, id) => {
+      const r = await sampleHere(id(), 4);
+      console.log(`${id()}: ${r.reason}`);
+      expect(['webgpu', 'wasm']).toContain(r.backend);
+      if (r.backend === 'webgpu') expect(r.reason).toMatch(/agrees with wasm within 0.0001/);
+      else expect(r.reason).toMatch(/cannot run on WebGPU|disagreed with wasm|WebGPU failed/);
+      // the reason shows the probe's measurement whenever both providers ran
+      if (!/cannot run|failed/.test(r.reason)) expect(r.reason).toMatch(/WebGPU [\d.]+ ms, wasm [\d.]+ ms/);
+      expect(await agreesWithApi(id(), r.samples)).toBeLessThan(1e-4);
+    },
+    180_000,
+  );
+
+  it('falls back to wasm, saying why, when WebGPU disagrees beyond the tolerance (made strict: ?webgpu-tolerance=1e-12)', async () => {
+    await page.goto(`${site.url}?webgpu-tolerance=1e-12`);
+    await page.waitForSelector('body[data-ready=true]', { timeout: 30_000 });
+    const id = site.index.models.find((x) => x.shape.length === 2 && x.family === 'gan' && x.id !== convId)!.id;
+    const r = await sampleHere(id, 4);
+    expect(r.backend).toBe('wasm');
+    expect(r.reason).toMatch(/WebGPU disagreed with wasm by [\d.e+-]+ \(> 1e-12 relative\)/);
+    expect(await agreesWithApi(id, r.samples)).toBeLessThan(1e-4);
+  }, 180_000);
+});
