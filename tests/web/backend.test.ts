@@ -60,8 +60,8 @@ async function sampleHere(id: string, n: number): Promise<{ samples: number[][];
   await page.waitForFunction(() => (document.getElementById('sample-json')!.textContent ?? '').length > 0, null, { timeout: 120_000 });
   const { samples } = JSON.parse((await page.textContent('#sample-json'))!) as { samples: number[][] };
   const all = JSON.parse((await page.getAttribute('#model-backend', 'data-all')) ?? '{}') as Record<string, string>;
-  const text = (await page.textContent('#model-backend')) ?? '';
-  return { samples, backend: all[id], reason: text.startsWith(`${id}:`) ? text : '' };
+  const reasons = JSON.parse((await page.getAttribute('#model-backend', 'data-reasons')) ?? '{}') as Record<string, string>;
+  return { samples, backend: all[id], reason: reasons[id] ?? '' };
 }
 
 async function agreesWithApi(id: string, samples: number[][]): Promise<number> {

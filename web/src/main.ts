@@ -71,6 +71,10 @@ async function main(): Promise<void> {
     const all = JSON.parse(el.dataset.all ?? '{}') as Record<string, string>;
     all[b.model] = b.backend;
     el.dataset.all = JSON.stringify(all);
+    // every model's reason, not only the latest: the first load opens several models at once
+    const reasons = JSON.parse(el.dataset.reasons ?? '{}') as Record<string, string>;
+    reasons[b.model] = b.reason;
+    el.dataset.reasons = JSON.stringify(reasons);
   });
   const backend = chooseBackend();
   try {
