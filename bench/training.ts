@@ -15,6 +15,6 @@ export async function training(opts: BenchOptions): Promise<string> {
     '',
     outText.trim(),
     '',
-    'No GPU on this machine: tfjs-node-gpu and webgpu (Dawn) cannot run here, and tfjs-node is absent (its install downloads libtensorflow, impossible offline). Shapes and batch sizes are those of bench/train.ts (toys batch 256; images batch 128, GAN 64).',
+    'No GPU on this machine: tfjs-node-gpu and webgpu (Dawn) cannot run here, and tfjs-node is absent (its install downloads libtensorflow, impossible offline). Shapes and batch sizes are those of bench/train.ts (toys batch 256; images batch 128, GAN 64). PyTorch columns appear when a python with torch is given (--torch, $EDGEGEN_TORCH_PYTHON or python3).',
   ].join('\n');
 }
