@@ -5,7 +5,8 @@
  * the name of the tensor it produced.
  */
 import { LEAKY_SLOPE, type Activation, type MlpSpec, type NamedWeight, type Preprocess } from '../../core/spec';
-import { float, type GraphBuilder } from '../onnx/graph';
+import { BATCH, float, GraphBuilder } from '../onnx/graph';
+import type { Graph } from './types';
 
 export const HALF_LOG_2PI = 0.5 * Math.log(2 * Math.PI);
 
@@ -149,4 +150,45 @@ function clip255(g: GraphBuilder, x: string): string {
 
 function checkLen(v: number[], dim: number, what: string): void {
   if (v.length !== dim) throw new Error(`${what} has ${v.length} entries, the data has ${dim} dimensions`);
+}
+
+/** What a bijection contributes to its graphs: model space y -> z with its log-det, and back. */
+export interface Bijection {
+  forward(g: GraphBuilder, y: string): { z: string; logdet: string | null; constLogdet: number };
+  inverse(g: GraphBuilder, z: string): string;
+}
+
+/**
+ * The three graphs every flow ships, from its forward and inverse:
+ * density x -> log p(x) = log N(z) + logdet + logdet(pre); encode x -> z;
+ * sample z -> x = post(inverse(z)).
+ */
+export function bijectionGraphs(name: string, preprocess: Preprocess, D: number, f: Bijection): Graph[] {
+  const density = new GraphBuilder(`${name}_density`);
+  {
+    const g = density;
+    const x = g.input('x', [BATCH, D]);
+    const { z, logdet, constLogdet } = f.forward(g, pre(g, preprocess, x, D));
+    let logp = stdNormalLogProb(g, z, D);
+    if (logdet) logp = g.node('Add', [logp, logdet]);
+    if (constLogdet !== 0) logp = g.node('Add', [logp, g.scalar(constLogdet, 'logdet_const')]);
+    g.output(g.node('Add', [logp, preLogDet(g, preprocess, x, D)]), 'logp', [BATCH]);
+  }
+  const encode = new GraphBuilder(`${name}_encode`);
+  {
+    const g = encode;
+    const x = g.input('x', [BATCH, D]);
+    g.output(f.forward(g, pre(g, preprocess, x, D)).z, 'z', [BATCH, D]);
+  }
+  const sample = new GraphBuilder(`${name}_sample`);
+  {
+    const g = sample;
+    const z = g.input('z', [BATCH, D]);
+    g.output(post(g, preprocess, f.inverse(g, z), D), 'x', [BATCH, D]);
+  }
+  return [
+    { capability: 'sample', builder: sample },
+    { capability: 'density', builder: density },
+    { capability: 'encode', builder: encode },
+  ];
 }

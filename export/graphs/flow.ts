@@ -20,9 +20,9 @@
  * exp(logs) of actnorm/final are constants and are folded at export time.
  */
 import { dataDim, type FlowSpec, type NamedWeight } from '../../core/spec';
-import { BATCH, GraphBuilder } from '../onnx/graph';
+import type { GraphBuilder } from '../onnx/graph';
 import { couplingNet as couplingMlp, FINAL_LOGS, stepNames } from '../../core/families';
-import { WeightTable, mlp, post, pre, preLogDet, sliceLast, stdNormalLogProb, sumLast } from './common';
+import { bijectionGraphs, WeightTable, mlp, sliceLast, sumLast } from './common';
 import type { Graph } from './types';
 
 export function flowGraphs(spec: FlowSpec, w: WeightTable): Graph[] {
@@ -103,35 +103,5 @@ export function flowGraphs(spec: FlowSpec, w: WeightTable): Graph[] {
     return y;
   };
 
-  const density = new GraphBuilder('flow_density');
-  {
-    const g = density;
-    const x = g.input('x', [BATCH, D]);
-    const { z, logdet, constLogdet } = forward(g, pre(g, spec.preprocess, x, D));
-    let logp = stdNormalLogProb(g, z, D);
-    if (logdet) logp = g.node('Add', [logp, logdet]);
-    if (constLogdet !== 0) logp = g.node('Add', [logp, g.scalar(constLogdet, 'logdet_const')]);
-    logp = g.node('Add', [logp, preLogDet(g, spec.preprocess, x, D)]);
-    g.output(logp, 'logp', [BATCH]);
-  }
-
-  const encode = new GraphBuilder('flow_encode');
-  {
-    const g = encode;
-    const x = g.input('x', [BATCH, D]);
-    g.output(forward(g, pre(g, spec.preprocess, x, D)).z, 'z', [BATCH, D]);
-  }
-
-  const sample = new GraphBuilder('flow_sample');
-  {
-    const g = sample;
-    const z = g.input('z', [BATCH, D]);
-    g.output(post(g, spec.preprocess, inverse(g, z), D), 'x', [BATCH, D]);
-  }
-
-  return [
-    { capability: 'sample', builder: sample },
-    { capability: 'density', builder: density },
-    { capability: 'encode', builder: encode },
-  ];
+  return bijectionGraphs('flow', spec.preprocess, D, { forward, inverse });
 }

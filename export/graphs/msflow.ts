@@ -18,8 +18,8 @@
  */
 import { checkerMask, msChannels, msKernel, msLayout, msNames, type MsCoupling, type MsPart } from '../../core/families';
 import { dataDim, type MultiScaleFlowSpec } from '../../core/spec';
-import { BATCH, GraphBuilder } from '../onnx/graph';
-import { activation, post, pre, preLogDet, stdNormalLogProb, type WeightTable } from './common';
+import type { GraphBuilder } from '../onnx/graph';
+import { activation, bijectionGraphs, type WeightTable } from './common';
 import { permute } from './conv';
 import type { Graph } from './types';
 
@@ -159,34 +159,5 @@ export function msFlowGraphs(spec: MultiScaleFlowSpec, w: WeightTable): Graph[] 
     return g.node('Reshape', [y, g.ints([-1, D], 'rows')]);
   };
 
-  const density = new GraphBuilder('msflow_density');
-  {
-    const g = density;
-    const x = g.input('x', [BATCH, D]);
-    const { z, logdet, constLogdet } = forward(g, pre(g, spec.preprocess, x, D));
-    let logp = stdNormalLogProb(g, z, D);
-    if (logdet) logp = g.node('Add', [logp, logdet]);
-    if (constLogdet !== 0) logp = g.node('Add', [logp, g.scalar(constLogdet, 'logdet_const')]);
-    g.output(g.node('Add', [logp, preLogDet(g, spec.preprocess, x, D)]), 'logp', [BATCH]);
-  }
-
-  const encode = new GraphBuilder('msflow_encode');
-  {
-    const g = encode;
-    const x = g.input('x', [BATCH, D]);
-    g.output(forward(g, pre(g, spec.preprocess, x, D)).z, 'z', [BATCH, D]);
-  }
-
-  const sample = new GraphBuilder('msflow_sample');
-  {
-    const g = sample;
-    const z = g.input('z', [BATCH, D]);
-    g.output(post(g, spec.preprocess, inverse(g, z), D), 'x', [BATCH, D]);
-  }
-
-  return [
-    { capability: 'sample', builder: sample },
-    { capability: 'density', builder: density },
-    { capability: 'encode', builder: encode },
-  ];
+  return bijectionGraphs('msflow', spec.preprocess, D, { forward, inverse });
 }
