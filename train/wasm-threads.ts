@@ -27,6 +27,8 @@ import * as tf from '@tensorflow/tfjs';
 
 const require = createRequire(import.meta.url);
 
+type Unref = { unref?: () => void };
+
 /** The threads XNNPACK may use here by default: one per core the OS gives this process. */
 export function defaultThreads(): number {
   return Math.max(1, Math.min(8, os.availableParallelism?.() ?? os.cpus().length));
@@ -70,5 +72,10 @@ export async function startWasm(threads: number, setBackend: () => Promise<boole
     os.cpus = cpus;
     URL.createObjectURL = createObjectURL;
   }
+  // XNNPACK's pool threads wait on the main thread forever and would keep Node
+  // from exiting after the work is done (a CLI run printed its result, then
+  // hung): let the process end without them.
+  const pthreads = (tf.backend() as unknown as { wasm?: { PThread?: { unusedWorkers: Unref[]; runningWorkers: Unref[] } } }).wasm?.PThread;
+  for (const w of [...(pthreads?.unusedWorkers ?? []), ...(pthreads?.runningWorkers ?? [])]) w.unref?.();
   return wasm.getThreadsCount();
 }

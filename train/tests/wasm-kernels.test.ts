@@ -7,6 +7,10 @@
  * sums in another order differ by ~1e-6 of the largest entry).
  */
 import * as tf from '@tensorflow/tfjs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { dataDim, paramShapes, Prng, type Family, type MultiScaleFlowSpec } from '../../core';
 import { initBackend } from '../backend';
@@ -136,6 +140,17 @@ describe('wasm training kernels match the cpu backend', () => {
     };
     await expectParity(grads);
   });
+});
+
+describe('the threaded wasm build (train/wasm-threads.ts)', () => {
+  it('a CLI run on 2 threads says so, finishes and exits (its pool threads do not hold the process)', () => {
+    const root = join(import.meta.dirname, '../..');
+    const out = mkdtempSync(join(tmpdir(), 'edgegen-threads-'));
+    const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, 'train/cli.ts'), '--family', 'flow', '--data', 'moons', '--backend', 'wasm', '--threads', '2', '--steps', '5', '--tiny', '--eval-n', '100', '--out', out], { cwd: root, encoding: 'utf8', timeout: 60_000 });
+    expect(r.error, 'the process did not exit within 60 s').toBeUndefined();
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout.trim().split('\n').at(-1)!).backend.device).toMatch(/2 threads/);
+  }, 90_000);
 });
 
 describe('fused Adam (wasm) equals the elementwise chain (cpu)', () => {
