@@ -4,7 +4,7 @@
  */
 import { execSync } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Manifest, ModelIndex } from '../core/manifest';
 
@@ -81,3 +81,33 @@ export function fmt(x: number, digits = 3): string {
 }
 
 export const log = (s: string) => process.stderr.write(`${s}\n`);
+
+/** Processes below us whose command line matches (wrangler spawns two workerd): walk each candidate's parents up to this process. */
+export function findDescendants(name: RegExp): Array<{ pid: number; cmd: string }> {
+  const found: Array<{ pid: number; cmd: string }> = [];
+  const parent = (pid: number) => {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    } catch {
+      return 0;
+    }
+  };
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    let cmd = '';
+    try {
+      cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8').replace(/\0/g, ' ');
+    } catch {
+      continue;
+    }
+    if (!name.test(cmd)) continue;
+    for (let p = Number(d), hops = 0; p > 1 && hops < 10; p = parent(p), hops++) {
+      if (p === process.pid) {
+        found.push({ pid: Number(d), cmd });
+        break;
+      }
+    }
+  }
+  return found;
+}

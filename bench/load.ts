@@ -14,7 +14,7 @@
  *   npm run bench:load [-- --seconds 60 --clients 64 --targets workerd,node --json out.json]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Manifest, ModelIndex } from '../core/manifest';
@@ -22,6 +22,7 @@ import { Prng } from '../core/prng';
 import { buildAssets } from '../edge/build-assets';
 import { freePort, MODELS, ROOT, startWrangler } from '../edge/testing';
 import { dataDim, importanceSampled } from '../core/protocol';
+import { findDescendants } from './common';
 
 const argv = process.argv.slice(2);
 const opt = (name: string, fallback: string) => {
@@ -85,35 +86,6 @@ function rssMiB(pid: number): number {
   }
 }
 
-/** Processes below us whose command line matches (wrangler spawns two workerd): walk each candidate's parents up to this process. */
-function findDescendants(name: RegExp): Array<{ pid: number; cmd: string }> {
-  const found: Array<{ pid: number; cmd: string }> = [];
-  const parent = (pid: number) => {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-    } catch {
-      return 0;
-    }
-  };
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    let cmd = '';
-    try {
-      cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8').replace(/\0/g, ' ');
-    } catch {
-      continue;
-    }
-    if (!name.test(cmd)) continue;
-    for (let p = Number(d), hops = 0; p > 1 && hops < 10; p = parent(p), hops++) {
-      if (p === process.pid) {
-        found.push({ pid: Number(d), cmd });
-        break;
-      }
-    }
-  }
-  return found;
-}
 
 const pct = (sorted: number[], p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] : NaN);
 

@@ -5,9 +5,10 @@
  * cold start.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { freePort, ROOT, startWrangler } from '../edge/testing';
+import { findDescendants } from './common';
 import type { Case } from './peer';
 
 export interface Server {
@@ -65,29 +66,9 @@ export function cpuMs(pid: number): number {
   }
 }
 
-function parentOf(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-  } catch {
-    return 0;
-  }
-}
-
 /** The workerd that runs the user Worker under the wrangler dev this process started (not wrangler's proxy workerd). */
 export function findWorkerd(): number {
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    let cmd = '';
-    try {
-      cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8').replace(/\0/g, ' ');
-    } catch {
-      continue;
-    }
-    if (!/workerd(-linux-64)?\/bin\/workerd serve/.test(cmd) || !cmd.includes('entry=127.0.0.1:0 ')) continue;
-    for (let p = Number(d), hops = 0; p > 1 && hops < 10; p = parentOf(p), hops++) if (p === process.pid) return Number(d);
-  }
-  return NaN;
+  return findDescendants(/workerd(-linux-64)?\/bin\/workerd serve/).find((p) => p.cmd.includes('entry=127.0.0.1:0 '))?.pid ?? NaN;
 }
 
 export interface LoadResult {
