@@ -241,6 +241,10 @@ export const Manifest = z
     description: z.string(),
     variants: z.array(manifestFile.extend({ precision: z.literal('float16'), maxError: z.number() })).optional(),
     calibration: Calibration.optional(),
+    parity: z
+      .object({ samples: z.number(), measured: z.number(), how: z.string() })
+      .meta({ description: "how closely this model's samples agree between runtimes for one seed: `samples` is the stated relative tolerance (at least 1e-4), `measured` what the export measured" })
+      .optional(),
   })
   .meta({ id: 'Manifest', description: "one model's manifest: family, shape, capabilities, training run and held-out metrics" });
 

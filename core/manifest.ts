@@ -60,6 +60,21 @@ export interface Manifest {
   variants?: ManifestVariant[];
   /** anomaly-score calibration on held-out data (export/calibrate.ts); absent: the score endpoint answers raw fields only */
   calibration?: Calibration;
+  /** how closely samples agree between runtimes (export/parity.ts); absent: the contract's 1e-4 */
+  parity?: ManifestParity;
+}
+
+/**
+ * The cross-runtime tolerance a model's samples are held to (core/protocol.ts
+ * `sampleTolerance`): relative, |a - b| / max(1, |b|), for the same seed in Node,
+ * the Worker and the page.
+ */
+export interface ManifestParity {
+  /** the stated tolerance: at least 1e-4 */
+  samples: number;
+  /** the worst difference measured at export between the evaluations in `how` */
+  measured: number;
+  how: string;
 }
 
 /**

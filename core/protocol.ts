@@ -27,6 +27,12 @@ export type ModelInfo = Pick<Manifest, 'family' | 'shape' | 'latentDim'> & Parti
 export { dataDim };
 
 /** Image models (samples of shape [H, W]) get image grids, PNGs and bits/dim. */
+/** The cross-runtime contract: samples and densities of one seed agree within 1e-4 relative, |a - b| / max(1, |b|). */
+export const CROSS_RUNTIME_TOL = 1e-4;
+
+/** What a model's samples are held to across runtimes: the contract, or the looser figure its export measured and stated (export/parity.ts). */
+export const sampleTolerance = (m: Partial<Pick<Manifest, 'parity'>>): number => Math.max(CROSS_RUNTIME_TOL, m.parity?.samples ?? 0);
+
 export const isImage = (m: Pick<Manifest, 'shape'>): boolean => m.shape.length === 2;
 
 /** Whether the sample graph takes observation noise (the VAE's draw from p(x|z)). */
@@ -61,17 +67,36 @@ export async function runSample(m: ModelInfo, run: RunGraph, z: Float32Array, n:
   if (p.observationNoise) feeds.noise = { data: opts.noise ?? new Float32Array(n * D), dims: [n, D] };
   const name = p.observationNoise && opts.mode === 'mean' ? p.observationNoise.meanOutput : 'x';
   if (!p.autoregressive) return read(await run(feeds), name);
+  return (await runAutoregressive(m, run, z, n)).x;
+}
+
+/** An autoregressive family's D passes: x, and the final state y (what runSamplePass takes). */
+export async function runAutoregressive(m: ModelInfo, run: RunGraph, z: Float32Array, n: number): Promise<{ x: Float32Array; y: Float32Array }> {
+  const D = dataDim(m);
   // pass d fixes dimension d; only fixed dimensions are fed back (the rest stay 0), since the
   // not-yet-fixed outputs can overflow, and NaN times a masked-out zero weight is still NaN
   const y = new Float32Array(n * D);
   let x: Float32Array = y;
   for (let d = 0; d < D; d++) {
-    const out = await run({ ...feeds, y: { data: y, dims: [n, D] } });
+    const out = await run({ z: { data: z, dims: [n, m.latentDim] }, y: { data: y, dims: [n, D] } });
     const next = read(out, 'y_next');
     for (let r = 0; r < n; r++) y[r * D + d] = next[r * D + d];
     x = read(out, 'x');
   }
-  return x;
+  return { x, y };
+}
+
+/**
+ * One pass of an autoregressive sample graph from a given state y [n, D]: y_next and x.
+ * Fed the final y of a reference's own sampling (teacher forcing), every y_next_d is
+ * computed from the reference's y_<d, so the graph is checked without the D passes'
+ * rounding compounding (export/verify.ts).
+ */
+export async function runSamplePass(m: ModelInfo, run: RunGraph, z: Float32Array, y: Float32Array, n: number): Promise<{ yNext: Float32Array; x: Float32Array }> {
+  if (!describe(m).protocol.autoregressive) throw new Error(`${m.family}: the sample graph is not autoregressive`);
+  const D = dataDim(m);
+  const out = await run({ z: { data: z, dims: [n, m.latentDim] }, y: { data: y, dims: [n, D] } });
+  return { yNext: read(out, 'y_next'), x: read(out, 'x') };
 }
 
 /**

@@ -19,6 +19,7 @@ import { convOf, type ModelSpec } from '../core/spec';
 import { calibrate } from './calibrate';
 import { buildGraphs, type Graph } from './graphs';
 import { OPSET } from './onnx/graph';
+import { measureSampleParity } from './parity';
 import { onnxReference, verifyGraphs, type GraphBytes, type Reference, type VerifyReport } from './verify';
 
 /** float16 variants: max abs error (data units, pixels / 256) on samples, max relative error on densities and latents */
@@ -131,6 +132,9 @@ export async function exportCheckpoint(path: string, opts: ExportOptions = {}): 
     else calibration = c;
   }
 
+  const info = { family: spec.family, shape: spec.shape, latentDim: latentDimOf(spec) };
+  const parity = await measureSampleParity(info, graphs.find((g) => g.capability === 'sample')!.bytes);
+
   const manifest: Manifest = {
     id,
     family: spec.family,
@@ -157,6 +161,7 @@ export async function exportCheckpoint(path: string, opts: ExportOptions = {}): 
     parameters: shippedParameters(ck),
     ...(variants.length ? { variants } : {}),
     ...(calibration ? { calibration } : {}),
+    parity,
     description: `${family.models[spec.model] ?? spec.model} on ${dataset}: ${traits.decoder}; log p(x): ${traits.logp}; x -> z: ${traits.inverse}.`,
   };
   writeAtomic(join(dir, 'manifest.json'), new TextEncoder().encode(JSON.stringify(manifest, null, 2) + '\n'));

@@ -3,8 +3,8 @@
 import { describe, expect, it } from 'vitest';
 import { defaultSpec, latentDimOf } from '../../core/families';
 import { Prng } from '../../core/prng';
-import { runDensity, runSample } from '../../core/protocol';
-import { dataDim, type MadeSpec, type Preprocess } from '../../core/spec';
+import { runAutoregressive, runDensity, runSample } from '../../core/protocol';
+import { dataDim, preSupport, type MadeSpec, type Preprocess } from '../../core/spec';
 import { openGraph } from '../ort';
 import { madeReference } from '../testing/made';
 import { randomWeights } from '../testing/fixtures';
@@ -47,5 +47,25 @@ describe.each([
     await g.release();
     const scale = preprocess.kind === 'affine' ? 1 : 256;
     ref.sample(rows(z, n)).x.flat().forEach((want, i) => expect(Math.abs(x[i] - want) / scale).toBeLessThan(1e-4));
+  });
+});
+
+describe('made sampling on images', () => {
+  it("holds every y_d to the pixels' support, in the graph as in the reference", async () => {
+    const shape = [2, 3];
+    const spec = { ...(defaultSpec('made', undefined, shape, { size: 'tiny' }) as MadeSpec), preprocess: { kind: 'logit', alpha: 0.05 } as Preprocess, hidden: [12, 12] };
+    const D = dataDim(spec);
+    const L = latentDimOf(spec);
+    // means pushed far above the support: unclamped, every y_d would land near +8
+    const weights = randomWeights(spec, 9, 0.5).map((w) => (w.name === `made.${spec.hidden.length}.b` ? { ...w, data: w.data.map((v, j) => (j < D ? v + 8 : v)) } : w));
+    const g = await openGraph(Object.fromEntries(buildGraphs(spec, weights).map((b) => [b.capability, b.builder.toBytes()])).sample);
+    const n = 4;
+    const z = new Prng(5).normals(n * L);
+    const { x, y } = await runAutoregressive({ family: 'made', shape, latentDim: L }, g.run, z, n);
+    await g.release();
+    const [lo, hi] = preSupport(spec.preprocess)!;
+    expect(Math.max(...y)).toBeCloseTo(hi, 5);
+    expect(Math.min(...y)).toBeGreaterThanOrEqual(lo - 1e-6);
+    madeReference(spec, weights).sample(rows(z, n)).x.flat().forEach((want, i) => expect(Math.abs(x[i] - want) / 256).toBeLessThan(1e-4));
   });
 });

@@ -8,12 +8,13 @@
  *          K = 1: y_next = mu(y) + exp(alpha(y)) z
  *          K > 1: u = Phi(z[:, D:]) picks the component (cdf by a triangular
  *          MatMul over k), y_next = mu_k + exp(alpha_k) z[:, :D]
+ *          images: y_next clamped to the pixels' support (core/spec.ts preSupport)
  *          One pass; the caller runs it D times from y = 0, pass d copying
  *          y_next[:, d] into y (core/protocol.ts `runSample`), since y_next_d
  *          depends on y_<d only.
  */
 import { latentDimOf, madeComponents, madeMasks, madeNet } from '../../core/families';
-import { dataDim, type MadeSpec } from '../../core/spec';
+import { dataDim, preSupport, type MadeSpec } from '../../core/spec';
 import { BATCH, GraphBuilder } from '../onnx/graph';
 import { HALF_LOG_2PI, WeightTable, activation, post, pre, preLogDet, sliceLast, sumLast } from './common';
 import type { Graph } from './types';
@@ -103,6 +104,9 @@ export function madeGraphs(spec: MadeSpec, w: WeightTable): Graph[] {
       const draw = g.node('Add', [mu, g.node('Mul', [g.node('Exp', [alpha]), g.node('Unsqueeze', [normal, axis1])])]);
       next = g.node('ReduceSum', [g.node('Mul', [pick, draw]), axis1], { keepdims: 0 });
     }
+    // images: y_d held to the pixels' support (core/spec.ts preSupport, MadeSpec sampling)
+    const support = preSupport(spec.preprocess);
+    if (support) next = g.node('Clip', [next, g.scalar(support[0]), g.scalar(support[1])]);
     g.output(next, 'y_next', [BATCH, D]);
     g.output(post(g, spec.preprocess, next, D), 'x', [BATCH, D]);
   }

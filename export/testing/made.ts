@@ -3,7 +3,7 @@
  * train/: the masked net with explicit degree checks instead of the masks.
  */
 import { madeComponents, madeNet } from '../../core/families';
-import { dataDim, type MadeSpec, type NamedWeight } from '../../core/spec';
+import { dataDim, preSupport, type MadeSpec, type NamedWeight } from '../../core/spec';
 import { refMlp, refPost, refPre } from './fixtures';
 
 const LOG2PI = Math.log(2 * Math.PI);
@@ -17,6 +17,7 @@ function erf(x: number): number {
 
 export function madeReference(spec: MadeSpec, weights: NamedWeight[]) {
   const D = dataDim(spec);
+  const support = preSupport(spec.preprocess);
   const net = madeNet(spec);
   // degrees as the spec states them, applied by zeroing weights (the graphs fold the same masks)
   const deg = (layer: number, k: number) => (layer === 0 ? k + 1 : D > 1 ? (k % (D - 1)) + 1 : 1);
@@ -73,6 +74,7 @@ export function madeReference(spec: MadeSpec, weights: NamedWeight[]) {
           let k = 0;
           for (let acc = w[0]; k < K - 1 && u >= acc; acc += w[++k]);
           y[d] = mu[k] + Math.exp(alpha[k]) * noise[d];
+          if (support) y[d] = Math.min(support[1], Math.max(support[0], y[d]));
         }
         return refPost(spec.preprocess, y);
       }),

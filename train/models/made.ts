@@ -12,7 +12,7 @@
  * https://arxiv.org/abs/1705.07057); its inverse is sampling, D passes.
  */
 import * as tf from '@tensorflow/tfjs';
-import { dataDim, madeComponents, madeMasks, madeNet, paramShapes, type MadeSpec, type MlpSpec, type NamedWeight, type Prng } from '../../core';
+import { dataDim, madeComponents, madeMasks, madeNet, paramShapes, preSupport, type MadeSpec, type MlpSpec, type NamedWeight, type Prng } from '../../core';
 import { activate, Adam, LOG_2PI, Params, post, pre, stdNormalLogProb } from './nn';
 import type { FlowStep, StepOut } from './steps';
 import type { TrainableModel } from './types';
@@ -131,24 +131,28 @@ export class Made implements TrainableModel {
     return { logp: tf.tidy(() => this.logProb(x)) };
   }
 
-  /** z [N, L] -> x in D sequential passes (core/spec.ts `MadeSpec`, sampling). */
-  sample(z: tf.Tensor2D): { x: tf.Tensor2D } {
+  /**
+   * z [N, L] -> x in D sequential passes (core/spec.ts `MadeSpec`, sampling); also y, the
+   * state before post (and its clamp), which export/verify.ts feeds one ONNX pass to check it teacher-forced.
+   */
+  sample(z: tf.Tensor2D): { x: tf.Tensor2D; y: tf.Tensor2D } {
     const D = dataDim(this.spec);
     const mixture = madeComponents(this.spec) > 1;
-    return {
-      x: tf.tidy(() => {
-        const g = mixture ? (tf.slice(z, [0, 0], [-1, D]) as tf.Tensor2D) : z;
-        // u = Phi(z2) = (1 + erf(z2 / sqrt 2)) / 2
-        const u = mixture ? (tf.mul(0.5, tf.add(1, tf.erf(tf.mul(tf.slice(z, [0, D], [-1, D]), Math.SQRT1_2)))) as tf.Tensor2D) : g;
-        let y: tf.Tensor2D = tf.zerosLike(g);
-        for (let d = 0; d < D; d++) {
-          const next = tf.tidy(() => fix(y, mixture ? this.mixturePass(y, g, u) : this.step.pass(y, g).y, d));
-          y.dispose();
-          y = next;
-        }
-        return post(this.spec.preprocess, y);
-      }),
-    };
+    return tf.tidy(() => {
+      const g = mixture ? (tf.slice(z, [0, 0], [-1, D]) as tf.Tensor2D) : z;
+      // u = Phi(z2) = (1 + erf(z2 / sqrt 2)) / 2
+      const u = mixture ? (tf.mul(0.5, tf.add(1, tf.erf(tf.mul(tf.slice(z, [0, D], [-1, D]), Math.SQRT1_2)))) as tf.Tensor2D) : g;
+      // images: each y_d held to the pixels' support (core/spec.ts preSupport)
+      const support = preSupport(this.spec.preprocess);
+      const held = (t: tf.Tensor2D): tf.Tensor2D => (support ? tf.clipByValue(t, support[0], support[1]) : t);
+      let y: tf.Tensor2D = tf.zerosLike(g);
+      for (let d = 0; d < D; d++) {
+        const next = tf.tidy(() => fix(y, held(mixture ? this.mixturePass(y, g, u) : this.step.pass(y, g).y), d));
+        y.dispose();
+        y = next;
+      }
+      return { x: post(this.spec.preprocess, y), y };
+    });
   }
 
   /** Exact maximum likelihood: minimise the mean negative log-density. */

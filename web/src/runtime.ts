@@ -20,7 +20,8 @@
  * - image models open on WebGPU and run one probe row there and on the same
  *   build's wasm provider; if the graph cannot run on WebGPU (onnxruntime
  *   lacks some kernels there, ConvTranspose among them) or the two disagree
- *   beyond 1e-4 relative (the cross-runtime tolerance), the model runs on wasm
+ *   beyond the model's cross-runtime tolerance (1e-4 relative, or the looser
+ *   figure its export measured and stated: manifest.parity), the model runs on wasm
  *   and the page says why. The probe's timings are shown beside the choice.
  */
 import type * as OrtTypes from 'onnxruntime-web';
@@ -55,15 +56,18 @@ export function onModelBackend(fn: (b: ModelBackend) => void): void {
 
 /**
  * Agreement the WebGPU probe must reach with wasm: |a - b| <= TOL * max(1, |b|);
- * 1e-4, the cross-runtime tolerance, unless `?webgpu-tolerance=` says otherwise
- * (a stricter one shows the fallback at work).
+ * the model's cross-runtime tolerance (`ModelInfo.tolerance`), unless
+ * `?webgpu-tolerance=` says otherwise (a stricter one shows the fallback at work).
  */
-export const WEBGPU_TOLERANCE = Number(new URLSearchParams(globalThis.location?.search ?? '').get('webgpu-tolerance') ?? 1e-4) || 1e-4;
+const QUERY_TOLERANCE = Number(new URLSearchParams(globalThis.location?.search ?? '').get('webgpu-tolerance')) || undefined;
+export const webgpuTolerance = (modelTolerance: number): number => QUERY_TOLERANCE ?? modelTolerance;
 
 /** What Session.create needs to know of the model: its id, its row shape, and one probe row of feeds. */
 export interface ModelInfo {
   id: string;
   shape: number[];
+  /** the cross-runtime tolerance of its samples (core/protocol.ts sampleTolerance) */
+  tolerance: number;
   /** the feeds of a one-row run of this graph (engine.ts builds them through core/protocol.ts) */
   probe: () => Promise<Record<string, Tensor>>;
 }
@@ -161,7 +165,7 @@ export class Session {
     }
     if (!model) return gpu;
     const cpu = await make('wasm', 'webgpu');
-    const verdict = await compare(gpu, cpu, await model.probe());
+    const verdict = await compare(gpu, cpu, await model.probe(), webgpuTolerance(model.tolerance));
     tell(verdict);
     if (verdict.backend === 'webgpu') {
       await cpu.release();
@@ -200,10 +204,10 @@ export class Session {
 
 /**
  * One probe row on WebGPU and on wasm: WebGPU keeps the model when it runs
- * and agrees within WEBGPU_TOLERANCE; the second run of each is timed (the
+ * and agrees within `tol`; the second run of each is timed (the
  * first compiles WebGPU's shaders) and the times go into the reason.
  */
-async function compare(gpu: Session, cpu: Session, feeds: Record<string, Tensor>): Promise<BackendInfo> {
+async function compare(gpu: Session, cpu: Session, feeds: Record<string, Tensor>, tol: number): Promise<BackendInfo> {
   let g: { out: Record<string, Tensor>; ms: number };
   const c = await cpu.timedRun(feeds);
   try {
@@ -222,8 +226,8 @@ async function compare(gpu: Session, cpu: Session, feeds: Record<string, Tensor>
     }
   }
   const times = `probe row: WebGPU ${g.ms.toFixed(1)} ms, wasm ${c.ms.toFixed(1)} ms`;
-  if (worst > WEBGPU_TOLERANCE) {
-    return { backend: 'wasm', reason: `WebGPU disagreed with wasm by ${worst.toExponential(1)} (> ${WEBGPU_TOLERANCE} relative); ${times}` };
+  if (worst > tol) {
+    return { backend: 'wasm', reason: `WebGPU disagreed with wasm by ${worst.toExponential(1)} (> ${tol} relative); ${times}` };
   }
-  return { backend: 'webgpu', reason: `agrees with wasm within ${WEBGPU_TOLERANCE} (${worst.toExponential(1)}); ${times}` };
+  return { backend: 'webgpu', reason: `agrees with wasm within ${tol} (${worst.toExponential(1)}); ${times}` };
 }
