@@ -13,6 +13,8 @@ export const MODELS_DIR = join(ROOT, 'models');
 
 export interface BenchOptions {
   quick: boolean;
+  /** --models id,id: only these shipped models (sections that read it) */
+  models?: string[];
 }
 
 export function machine(): string {
