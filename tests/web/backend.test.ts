@@ -3,16 +3,19 @@
  * Chromium with WebGPU (SwiftShader here): a 2-D model runs on wasm by rule;
  * an image MLP and a conv graph (a DCGAN fixture: ConvTranspose, which
  * onnxruntime's WebGPU provider may lack) each run one probe row on WebGPU and
- * on wasm, and keep WebGPU only when it runs and agrees within 1e-4 relative;
+ * on wasm, and keep WebGPU only when it runs and agrees within the model's
+ * cross-runtime tolerance (1e-4 relative, or what its manifest states);
  * otherwise the page says why and runs the model on wasm. Whichever provider
  * is chosen, the samples equal the Node API's within the same tolerance.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Manifest } from '../../core/manifest';
+import { sampleTolerance } from '../../core/protocol';
 import { addConvFixture, prepareModels, startSite, type Site } from './site';
 
 let site: Site;
@@ -85,17 +88,22 @@ describe('the page picks WebGPU or wasm per model', () => {
     expect(await agreesWithApi(m.id, r.samples)).toBeLessThan(1e-4);
   });
 
-  it.each([['an image MLP', () => site.index.models.find((x) => x.shape.length === 2 && x.family === 'gan' && x.id !== convId)!.id], ['a conv graph (ConvTranspose)', () => convId]])(
-    '%s: WebGPU only where it runs and agrees with wasm, else wasm with the reason',
+  it.each([
+    ['an image MLP', () => site.index.models.find((x) => x.shape.length === 2 && x.family === 'gan' && x.id !== convId)!.id],
+    ['a conv graph (ConvTranspose)', () => convId],
+    ['a multi-scale flow (rank-6 Transpose, a stated tolerance)', () => site.index.models.find((x) => x.id.startsWith('flow-realnvp-ms-'))!.id],
+  ])(
+    '%s: WebGPU only where it runs and agrees with wasm within its tolerance, else wasm with the reason',
     async (_what, id) => {
+      const tol = sampleTolerance(JSON.parse(readFileSync(join(site.modelsDir, id(), 'manifest.json'), 'utf8')) as Manifest);
       const r = await sampleHere(id(), 4);
       console.log(`${id()}: ${r.reason}`);
       expect(['webgpu', 'wasm']).toContain(r.backend);
-      if (r.backend === 'webgpu') expect(r.reason).toMatch(/agrees with wasm within 0.0001/);
+      if (r.backend === 'webgpu') expect(r.reason).toContain(`agrees with wasm within ${tol} `);
       else expect(r.reason).toMatch(/cannot run on WebGPU|disagreed with wasm|WebGPU failed/);
       // the reason shows the probe's measurement whenever both providers ran
       if (!/cannot run|failed/.test(r.reason)) expect(r.reason).toMatch(/WebGPU [\d.]+ ms, wasm [\d.]+ ms/);
-      expect(await agreesWithApi(id(), r.samples)).toBeLessThan(1e-4);
+      expect(await agreesWithApi(id(), r.samples)).toBeLessThan(tol);
     },
     180_000,
   );
