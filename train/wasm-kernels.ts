@@ -34,6 +34,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { ADAM_KERNEL } from './models/nn';
+import { backendMemory, simdKernels } from './wasm-simd';
 
 type Info = tf.TensorInfo;
 type KernelArgs = { inputs: Record<string, Info>; backend: WasmBackend; attrs: Record<string, unknown> };
@@ -42,6 +43,8 @@ interface WasmBackend {
   makeOutput(shape: number[], dtype: tf.DataType): Info;
   typedArrayFromHeap(t: Info): Float32Array;
   disposeData(dataId: unknown): boolean;
+  /** the Emscripten module (its heap is what train/wasm-simd.ts runs on) */
+  wasm: unknown;
 }
 type KernelFn = (args: KernelArgs) => Info;
 
@@ -209,9 +212,18 @@ export function installWasmTrainingKernels(): void {
   const adam = ({ inputs: { p, m, v, g }, backend, attrs }: KernelArgs): Info[] => {
     const { lr, beta1, beta2, eps } = attrs as { lr: number; beta1: number; beta2: number; eps: number };
     const outs = [p, m, v].map((t) => backend.makeOutput(t.shape, 'float32'));
+    // heap views only after the allocations: growing wasm memory detaches them
     const [P, M, V, G] = [p, m, v, g].map((t) => backend.typedArrayFromHeap(t));
     const [P1, M1, V1] = outs.map((t) => backend.typedArrayFromHeap(t));
-    for (let i = 0; i < P.length; i++) {
+    let from = 0;
+    const memory = backendMemory(backend.wasm);
+    const simd = memory && simdKernels(memory);
+    if (simd) {
+      // f32x4 lanes over the multiple-of-4 prefix (train/wasm-simd.ts), the tail below
+      from = P.length - (P.length % 4);
+      simd.adam(P.byteOffset, M.byteOffset, V.byteOffset, G.byteOffset, P1.byteOffset, M1.byteOffset, V1.byteOffset, from, lr, beta1, 1 - beta1, beta2, 1 - beta2, eps);
+    }
+    for (let i = from; i < P.length; i++) {
       const gi = G[i];
       const mi = beta1 * M[i] + (1 - beta1) * gi;
       const vi = beta2 * V[i] + (1 - beta2) * gi * gi;
