@@ -43,6 +43,7 @@ interface WasmBackend {
   makeOutput(shape: number[], dtype: tf.DataType): Info;
   typedArrayFromHeap(t: Info): Float32Array;
   disposeData(dataId: unknown): boolean;
+  incRef(dataId: unknown): void;
   /** the Emscripten module (its heap is what train/wasm-simd.ts runs on) */
   wasm: unknown;
 }
@@ -284,6 +285,21 @@ export function installWasmTrainingKernels(): void {
     return outs as unknown as Info;
   };
 
+  // Identity (every tensor the tape saves for the backward pass goes through engine.clone, 90 a
+  // VAE step) and Cast to the same dtype (gradients cast dy to float32): the stock kernels copy
+  // the buffer; tensors are immutable, so share it and count the reference, as Reshape does.
+  const stockIdentity = kernel('Identity');
+  const stockCast = kernel('Cast');
+  const share = (backend: WasmBackend, x: Info): Info => {
+    backend.incRef(x.dataId);
+    return { dataId: x.dataId, shape: [...x.shape], dtype: x.dtype };
+  };
+  const identity: KernelFn = (args) => (args.inputs.x.dtype === 'string' ? stockIdentity(args) : share(args.backend, args.inputs.x));
+  const cast: KernelFn = (args) => {
+    const { x } = args.inputs;
+    return x.dtype === args.attrs.dtype && x.dtype !== 'string' ? share(args.backend, x) : stockCast(args);
+  };
+
   const register = (kernelName: string, kernelFunc: KernelFn | ((a: KernelArgs) => Info[])) => {
     if (tf.getKernel(kernelName, BACKEND)) tf.unregisterKernel(kernelName, BACKEND);
     tf.registerKernel({ kernelName, backendName: BACKEND, kernelFunc: kernelFunc as unknown as tf.KernelFunc });
@@ -294,5 +310,7 @@ export function installWasmTrainingKernels(): void {
   register(ADAM_KERNEL, adam);
   register('Concat', concat);
   register('SplitV', splitV);
+  register('Identity', identity);
+  register('Cast', cast);
   installed = true;
 }

@@ -202,3 +202,23 @@ describe('a training step leaks no tensors and no backend buffers (wasm)', () =>
     m.dispose();
   });
 });
+
+describe('Identity and same-dtype Cast share the buffer (wasm)', () => {
+  it('clone and cast allocate nothing, survive the source, and a real cast still converts', async () => {
+    await initBackend('wasm');
+    const x = tf.tensor2d([1.5, -2.25, 3, 4], [2, 2]);
+    const buffers = tf.engine().backend.numDataIds();
+    const c = tf.clone(x);
+    const f = tf.cast(x, 'float32');
+    expect(tf.engine().backend.numDataIds()).toBe(buffers);
+    x.dispose();
+    expect([...c.dataSync()]).toEqual([1.5, -2.25, 3, 4]);
+    expect([...f.dataSync()]).toEqual([1.5, -2.25, 3, 4]);
+    const i = tf.cast(c, 'int32');
+    expect(i.dtype).toBe('int32');
+    expect([...i.dataSync()]).toEqual([1, -2, 3, 4]);
+    const before = tf.engine().backend.numDataIds();
+    tf.dispose([c, f, i]);
+    expect(tf.engine().backend.numDataIds()).toBe(before - 2); // c and f shared one buffer
+  });
+});
