@@ -15,6 +15,8 @@
  *
  * - adam(p, m, v, g, p1, m1, v1, n, lr, b1, c1, b2, c2, eps):
  *   m1 = b1 m + c1 g;  v1 = b2 v + c2 g g;  p1 = p - lr m1 / (sqrt(v1) + eps)
+ * - transpose(src, dst, R, C): dst [C, R] = src [R, C]^T in 4x4 blocks (four
+ *   row loads, eight lane shuffles, four stores); R and C multiples of 4.
  */
 
 // --- a minimal encoder --------------------------------------------------------
@@ -55,10 +57,12 @@ const section = (id: number, body: number[]): number[] => [id, ...uleb(body.leng
 const op = {
   block: [0x02, 0x40], loop: [0x03, 0x40], end: [0x0b], br: (d: number) => [0x0c, ...uleb(d)], brIf: (d: number) => [0x0d, ...uleb(d)],
   get: (i: number) => [0x20, ...uleb(i)], set: (i: number) => [0x21, ...uleb(i)], tee: (i: number) => [0x22, ...uleb(i)],
-  i32: (v: number) => [0x41, ...sleb(v)], i32Add: [0x6a], i32GeU: [0x4f],
+  i32: (v: number) => [0x41, ...sleb(v)], i32Add: [0x6a], i32Mul: [0x6c], i32Shl: [0x74], i32GeU: [0x4f],
   // SIMD: prefix 0xfd, then the opcode as a uleb; memarg = align exponent, offset
   load: [0xfd, ...uleb(0x00), 0, 0], store: [0xfd, ...uleb(0x0b), 0, 0],
-  splat: [0xfd, ...uleb(0x13)], sqrt: [0xfd, ...uleb(0xe3)],
+  splat: [0xfd, ...uleb(0x13)],
+  /** i8x16.shuffle picking float lanes (0-3 first operand, 4-7 second) */
+  shuffle: (lanes: number[]) => [0xfd, ...uleb(0x0d), ...lanes.flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3])], sqrt: [0xfd, ...uleb(0xe3)],
   add: [0xfd, ...uleb(0xe4)], sub: [0xfd, ...uleb(0xe5)], mul: [0xfd, ...uleb(0xe6)], div: [0xfd, ...uleb(0xe7)],
 };
 
@@ -98,7 +102,7 @@ function adam(): Func {
     body: [
       ...[LR, B1, C1, B2, C2, EPS].map((l, k) => [...op.get(8 + k), ...op.splat, ...op.set(l)]),
       // n floats -> end byte offset
-      op.get(N), op.i32(2), [0x74 /* i32.shl */], op.set(N),
+      op.get(N), op.i32(2), op.i32Shl, op.set(N),
       op.block, op.loop,
       op.get(I), op.get(N), op.i32GeU, op.brIf(1),
       at(G), op.load, op.set(GI),
@@ -111,11 +115,51 @@ function adam(): Func {
   };
 }
 
+function transpose(): Func {
+  // params 0 src, 1 dst, 2 R, 3 C (floats, both multiples of 4); locals 4 r, 5 c, 6 rowB, 7 colB, 8 sp, 9 dp, 10-13 rows, 14-17 pairs
+  const [SRC, DST, R, C, r, c, ROWB, COLB, SP, DP] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
+  const [V0, V1, V2, V3, T0, T1, T2, T3] = [10, 11, 12, 13, 14, 15, 16, 17];
+  const rowAt = (base: number, stride: number, k: number) => (k === 0 ? op.get(base) : [...op.get(base), ...op.get(stride), ...op.i32(k), ...op.i32Mul, ...op.i32Add]);
+  return {
+    name: 'transpose',
+    params: [I32, I32, I32, I32],
+    locals: [[6, I32], [8, V128]],
+    body: [
+      op.get(C), op.i32(2), op.i32Shl, op.set(ROWB),
+      op.get(R), op.i32(2), op.i32Shl, op.set(COLB),
+      op.block, op.loop,
+      op.get(r), op.get(R), op.i32GeU, op.brIf(1),
+      op.i32(0), op.set(c),
+      op.block, op.loop,
+      op.get(c), op.get(C), op.i32GeU, op.brIf(1),
+      // sp = src + r*rowB + 4c: four rows of 4 floats
+      op.get(SRC), op.get(r), op.get(ROWB), op.i32Mul, op.i32Add, op.get(c), op.i32(2), op.i32Shl, op.i32Add, op.set(SP),
+      ...[V0, V1, V2, V3].map((v, k) => [...rowAt(SP, ROWB, k), ...op.load, ...op.set(v)]),
+      op.get(V0), op.get(V1), op.shuffle([0, 4, 1, 5]), op.set(T0),
+      op.get(V0), op.get(V1), op.shuffle([2, 6, 3, 7]), op.set(T1),
+      op.get(V2), op.get(V3), op.shuffle([0, 4, 1, 5]), op.set(T2),
+      op.get(V2), op.get(V3), op.shuffle([2, 6, 3, 7]), op.set(T3),
+      // dp = dst + c*colB + 4r: the block's columns become rows
+      op.get(DST), op.get(c), op.get(COLB), op.i32Mul, op.i32Add, op.get(r), op.i32(2), op.i32Shl, op.i32Add, op.set(DP),
+      rowAt(DP, COLB, 0), op.get(T0), op.get(T2), op.shuffle([0, 1, 4, 5]), op.store,
+      rowAt(DP, COLB, 1), op.get(T0), op.get(T2), op.shuffle([2, 3, 6, 7]), op.store,
+      rowAt(DP, COLB, 2), op.get(T1), op.get(T3), op.shuffle([0, 1, 4, 5]), op.store,
+      rowAt(DP, COLB, 3), op.get(T1), op.get(T3), op.shuffle([2, 3, 6, 7]), op.store,
+      op.get(c), op.i32(4), op.i32Add, op.set(c),
+      op.br(0), op.end, op.end,
+      op.get(r), op.i32(4), op.i32Add, op.set(r),
+      op.br(0), op.end, op.end,
+    ],
+  };
+}
+
 export interface SimdKernels {
+  /** dst [C, R] = src [R, C] transposed; R and C multiples of 4 */
+  transpose(src: number, dst: number, R: number, C: number): void;
   adam(p: number, m: number, v: number, g: number, p1: number, m1: number, v1: number, n: number, lr: number, b1: number, c1: number, b2: number, c2: number, eps: number): void;
 }
 
-const FUNCS = [adam];
+const FUNCS = [adam, transpose];
 const cache = new WeakMap<WebAssembly.Memory, SimdKernels | null>();
 
 /**

@@ -69,6 +69,20 @@ describe('wasm training kernels match the cpu backend', () => {
     }
   });
 
+  it('wide products (a packed operand over 2^18 values, computed as C^T = B^T A^T): every transpose flag, and gradients', async () => {
+    // M < N and K N >= 2^18: fastMatMul swaps the operands; M 12 and 10 (SIMD transposes, and the stock
+    // transpose for a size not a multiple of 4)
+    for (const [M, K, N] of [[12, 520, 512], [10, 512, 516]]) {
+      for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+        const a = ta ? [K, M] : [M, K];
+        const b = tb ? [N, K] : [K, N];
+        await expectParity(gradsOn([a, b], (x, w) => loss(tf.matMul(x, w, ta, tb))));
+      }
+      // a leading axis of 1 on both (tfjs's matMul gradient does not reduce a broadcast batch axis)
+      await expectParity(gradsOn([[1, M, K], [1, K, N]], (x, w) => loss(tf.matMul(x, w))));
+    }
+  });
+
   it('conv2d: stride 1 and 2, same and valid padding, 1 and several channels', async () => {
     for (const [x, w, stride, pad] of [
       [[5, 28, 28, 1], [3, 3, 1, 4], 2, 'same'],

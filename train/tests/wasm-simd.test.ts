@@ -48,3 +48,19 @@ describe('wasm-simd', () => {
     expect(simdKernels(memory!)).not.toBeNull();
   });
 });
+
+describe('wasm-simd transpose', () => {
+  it('transposes [R, C] to [C, R] for several multiple-of-4 shapes', () => {
+    const memory = new WebAssembly.Memory({ initial: 2 });
+    const k = simdKernels(memory)!;
+    const heap = new Float32Array(memory.buffer);
+    for (const [R, C] of [[4, 4], [8, 12], [128, 36], [20, 8]]) {
+      const src = Float32Array.from({ length: R * C }, (_, i) => i + 0.5);
+      heap.set(src, 0);
+      heap.fill(-1, R * C, 2 * R * C);
+      k.transpose(0, R * C * 4, R, C);
+      const dst = heap.subarray(R * C, 2 * R * C);
+      for (let r = 0; r < R; r++) for (let c = 0; c < C; c++) expect(dst[c * R + r]).toBe(src[r * C + c]);
+    }
+  });
+});
