@@ -15,8 +15,9 @@
  *
  * - adam(p, m, v, g, p1, m1, v1, n, lr, b1, c1, b2, c2, eps):
  *   m1 = b1 m + c1 g;  v1 = b2 v + c2 g g;  p1 = p - lr m1 / (sqrt(v1) + eps)
- * - transpose(src, dst, R, C): dst [C, R] = src [R, C]^T in 4x4 blocks (four
- *   row loads, eight lane shuffles, four stores); R and C multiples of 4.
+ * - transpose(src, dst, R, C, lds, ldd): dst [C, R] = src [R, C]^T in 4x4
+ *   blocks (four row loads, eight lane shuffles, four stores), row strides
+ *   lds / ldd (a block of a larger matrix); R and C multiples of 4.
  */
 
 // --- a minimal encoder --------------------------------------------------------
@@ -116,17 +117,18 @@ function adam(): Func {
 }
 
 function transpose(): Func {
-  // params 0 src, 1 dst, 2 R, 3 C (floats, both multiples of 4); locals 4 r, 5 c, 6 rowB, 7 colB, 8 sp, 9 dp, 10-13 rows, 14-17 pairs
-  const [SRC, DST, R, C, r, c, ROWB, COLB, SP, DP] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
-  const [V0, V1, V2, V3, T0, T1, T2, T3] = [10, 11, 12, 13, 14, 15, 16, 17];
+  // params 0 src, 1 dst, 2 R, 3 C (floats, both multiples of 4), 4 src row stride, 5 dst row stride (floats);
+  // locals 6 r, 7 c, 8 rowB, 9 colB, 10 sp, 11 dp, 12-15 rows, 16-19 pairs
+  const [SRC, DST, R, C, LDS, LDD, r, c, ROWB, COLB, SP, DP] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
+  const [V0, V1, V2, V3, T0, T1, T2, T3] = [12, 13, 14, 15, 16, 17, 18, 19];
   const rowAt = (base: number, stride: number, k: number) => (k === 0 ? op.get(base) : [...op.get(base), ...op.get(stride), ...op.i32(k), ...op.i32Mul, ...op.i32Add]);
   return {
     name: 'transpose',
-    params: [I32, I32, I32, I32],
+    params: [I32, I32, I32, I32, I32, I32],
     locals: [[6, I32], [8, V128]],
     body: [
-      op.get(C), op.i32(2), op.i32Shl, op.set(ROWB),
-      op.get(R), op.i32(2), op.i32Shl, op.set(COLB),
+      op.get(LDS), op.i32(2), op.i32Shl, op.set(ROWB),
+      op.get(LDD), op.i32(2), op.i32Shl, op.set(COLB),
       op.block, op.loop,
       op.get(r), op.get(R), op.i32GeU, op.brIf(1),
       op.i32(0), op.set(c),
@@ -154,8 +156,8 @@ function transpose(): Func {
 }
 
 export interface SimdKernels {
-  /** dst [C, R] = src [R, C] transposed; R and C multiples of 4 */
-  transpose(src: number, dst: number, R: number, C: number): void;
+  /** dst [C, R] = src [R, C] transposed, rows `lds` / `ldd` floats apart; R and C multiples of 4 */
+  transpose(src: number, dst: number, R: number, C: number, lds: number, ldd: number): void;
   adam(p: number, m: number, v: number, g: number, p1: number, m1: number, v1: number, n: number, lr: number, b1: number, c1: number, b2: number, c2: number, eps: number): void;
 }
 

@@ -58,9 +58,16 @@ describe('wasm-simd transpose', () => {
       const src = Float32Array.from({ length: R * C }, (_, i) => i + 0.5);
       heap.set(src, 0);
       heap.fill(-1, R * C, 2 * R * C);
-      k.transpose(0, R * C * 4, R, C);
+      k.transpose(0, R * C * 4, R, C, C, R);
       const dst = heap.subarray(R * C, 2 * R * C);
       for (let r = 0; r < R; r++) for (let c = 0; c < C; c++) expect(dst[c * R + r]).toBe(src[r * C + c]);
     }
+    // a 4x8 block of a [8, 12] matrix at row 4, col 4, into a [12, 8] destination: strides apply
+    const src = Float32Array.from({ length: 96 }, (_, i) => i);
+    heap.set(src, 0);
+    heap.fill(-1, 96, 192);
+    k.transpose((4 * 12 + 4) * 4, (96 + 4 * 8 + 4) * 4, 4, 8, 12, 8);
+    for (let r = 0; r < 4; r++) for (let c = 0; c < 8; c++) expect(heap[96 + (4 + c) * 8 + 4 + r]).toBe(src[(4 + r) * 12 + 4 + c]);
+    expect(heap[96]).toBe(-1);
   });
 });
