@@ -144,6 +144,23 @@ function col2im(cols: Float32Array, dx: Float32Array, g: ConvGeometry): void {
   }
 }
 
+/**
+ * dst[d0 + r*dStride + k] = src[s0 + r*sStride + k] for r < rows, k < n. One top-level function
+ * for Concat and SplitV, so V8 optimises it early: inlined in each kernel (with a destructuring
+ * per row) it ran at interpreter speed, 0.4 ms to split [128, 64] in two.
+ */
+function copyRows(src: Float32Array, s0: number, sStride: number, dst: Float32Array, d0: number, dStride: number, rows: number, n: number): void {
+  if (n >= 256) {
+    for (let r = 0; r < rows; r++) dst.set(src.subarray(s0 + r * sStride, s0 + r * sStride + n), d0 + r * dStride);
+    return;
+  }
+  for (let r = 0; r < rows; r++) {
+    const a = s0 + r * sStride;
+    const b = d0 + r * dStride;
+    for (let k = 0; k < n; k++) dst[b + k] = src[a + k];
+  }
+}
+
 let installed = false;
 
 /**
@@ -298,10 +315,7 @@ export function installWasmTrainingKernels(): void {
     for (const x of xs) {
       const inner = rowsOf(x.shape, axis)[1];
       const src = backend.typedArrayFromHeap(x);
-      for (let r = 0; r < outer; r++) {
-        const [a, b] = [r * inner, r * width + col];
-        for (let k = 0; k < inner; k++) dst[b + k] = src[a + k];
-      }
+      copyRows(src, 0, inner, dst, col, width, outer, inner);
       col += inner;
     }
     return out;
@@ -320,10 +334,7 @@ export function installWasmTrainingKernels(): void {
     for (const o of outs) {
       const inner = rowsOf(o.shape, axis)[1];
       const dst = backend.typedArrayFromHeap(o);
-      for (let r = 0; r < outer; r++) {
-        const [a, b] = [r * width + col, r * inner];
-        for (let k = 0; k < inner; k++) dst[b + k] = src[a + k];
-      }
+      copyRows(src, col, width, dst, 0, inner, outer, inner);
       col += inner;
     }
     return outs as unknown as Info;
