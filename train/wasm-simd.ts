@@ -18,6 +18,8 @@
  * - transpose(src, dst, R, C, lds, ldd): dst [C, R] = src [R, C]^T in 4x4
  *   blocks (four row loads, eight lane shuffles, four stores), row strides
  *   lds / ldd (a block of a larger matrix); R and C multiples of 4.
+ * - sumRows(src, dst, rows, n): dst [n] += every row of src [rows, n], in
+ *   row order (a reduction over leading axes: bias gradients).
  */
 
 // --- a minimal encoder --------------------------------------------------------
@@ -155,13 +157,41 @@ function transpose(): Func {
   };
 }
 
+function sumRows(): Func {
+  // params 0 src, 1 dst, 2 rows, 3 n (floats, a multiple of 4); locals 4 r, 5 k (bytes), 6 row bytes, 7 row pointer
+  const [SRC, DST, ROWS, N, r, k, NB, SP] = [0, 1, 2, 3, 4, 5, 6, 7];
+  return {
+    name: 'sumRows',
+    params: [I32, I32, I32, I32],
+    locals: [[4, I32]],
+    body: [
+      op.get(N), op.i32(2), op.i32Shl, op.set(NB),
+      op.get(SRC), op.set(SP),
+      op.block, op.loop,
+      op.get(r), op.get(ROWS), op.i32GeU, op.brIf(1),
+      op.i32(0), op.set(k),
+      op.block, op.loop,
+      op.get(k), op.get(NB), op.i32GeU, op.brIf(1),
+      op.get(DST), op.get(k), op.i32Add,
+      op.get(DST), op.get(k), op.i32Add, op.load, op.get(SP), op.get(k), op.i32Add, op.load, op.add, op.store,
+      op.get(k), op.i32(16), op.i32Add, op.set(k),
+      op.br(0), op.end, op.end,
+      op.get(SP), op.get(NB), op.i32Add, op.set(SP),
+      op.get(r), op.i32(1), op.i32Add, op.set(r),
+      op.br(0), op.end, op.end,
+    ],
+  };
+}
+
 export interface SimdKernels {
+  /** dst [n] += the rows of src [rows, n] (dst zeroed by the caller for a sum); n a multiple of 4 */
+  sumRows(src: number, dst: number, rows: number, n: number): void;
   /** dst [C, R] = src [R, C] transposed, rows `lds` / `ldd` floats apart; R and C multiples of 4 */
   transpose(src: number, dst: number, R: number, C: number, lds: number, ldd: number): void;
   adam(p: number, m: number, v: number, g: number, p1: number, m1: number, v1: number, n: number, lr: number, b1: number, c1: number, b2: number, c2: number, eps: number): void;
 }
 
-const FUNCS = [adam, transpose];
+const FUNCS = [adam, transpose, sumRows];
 const cache = new WeakMap<WebAssembly.Memory, SimdKernels | null>();
 
 /**

@@ -83,6 +83,31 @@ describe('wasm training kernels match the cpu backend', () => {
     }
   });
 
+  it('sum over leading axes (bias gradients): SIMD rows and the JS fallback, keepDims, and the stock cases', async () => {
+    const cases: Array<[number[], number | number[], boolean]> = [
+      [[128, 784], 0, false], [[37, 30], 0, false], [[5, 3, 8], [0, 1], false], [[5, 3, 8], [1, 0], true], [[6, 7], 1, false], [[4, 4], [0, 1], false], [[9, 12], -2, true],
+    ];
+    const run = async (backend: 'cpu' | 'wasm') => {
+      await initBackend(backend);
+      const rng = new Prng(21);
+      return cases.map(([shape, axis, keep]) => {
+        const x = tf.tensor(rng.normals(size(shape)), shape);
+        const y = tf.sum(x, axis, keep);
+        const out = { shape: y.shape, data: y.dataSync().slice() as Float32Array };
+        tf.dispose([x, y]);
+        return out;
+      });
+    };
+    const ref = await run('cpu');
+    const got = await run('wasm');
+    got.forEach((g, i) => {
+      expect(g.shape).toEqual(ref[i].shape);
+      expect(relErr(g.data, ref[i].data)).toBeLessThan(1e-5);
+    });
+    // and as a gradient: a bias added to a batch
+    await expectParity(gradsOn([[16, 20], [20]], (x, b) => loss(tf.add(x, b))));
+  });
+
   it('conv2d: stride 1 and 2, same and valid padding, 1 and several channels', async () => {
     for (const [x, w, stride, pad] of [
       [[5, 28, 28, 1], [3, 3, 1, 4], 2, 'same'],
