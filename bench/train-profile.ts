@@ -51,7 +51,7 @@ for (const k of tf.getKernelsForBackend('wasm')) {
       let key = k.kernelName;
       if (detail.has(key)) {
         const a = args as unknown as { inputs: Record<string, tf.TensorInfo>; attrs: Record<string, unknown> };
-        key += ' ' + Object.values(a.inputs).map((t) => `[${t.shape}]`).join(' ') + (a.attrs.transposeA ? ' tA' : '') + (a.attrs.transposeB ? ' tB' : '');
+        key += ' ' + Object.values(a.inputs).map((t) => `[${t.shape}]`).join(' ') + (a.attrs?.transposeA ? ' tA' : '') + (a.attrs?.transposeB ? ' tB' : '') + (a.attrs?.axis !== undefined ? ` axis ${a.attrs.axis}` : '');
       }
       const s = stats.get(key) ?? { n: 0, ms: 0 };
       s.n += 1;
