@@ -200,7 +200,7 @@ export function installWasmTrainingKernels(): void {
   // b operands XNNPACK has packed (and cached under b's id) for a direct product: reused weights
   // (evaluation, inference) stay direct, where the next product needs no packing at all
   const packed = new WeakSet<object>();
-  const SWAP_PACKED_MIN = 1 << 18; // floats in the [K, N] operand (1 MiB)
+  const SWAP_PACKED_MIN = 1 << 14; // floats in the [K, N] operand (64 KiB)
   const swapMode = process.env.EDGEGEN_MATMUL_SWAP ?? 'auto';
 
   const fastMatMul: KernelFn = (args) => {
@@ -216,8 +216,8 @@ export function installWasmTrainingKernels(): void {
       // (weights change every step), and packs into panels it then streams once per row block;
       // packing the [K, M] side instead of [K, N] when M < N is cheaper, and the product itself
       // ran faster with the smaller packed operand (128x784x512: 8.0 -> 4.0 ms with a fresh b).
-      // Only for a large packed operand: with K = 128 (weight gradients) the swap and its
-      // transposes cost more than they save.
+      // Not for a small packed operand (< 2^14 values), where the transposes cost what packing
+      // saves; from 2^14 the VAE's small products gained 0.03-0.17 ms each (min of 6 runs).
       // Transposes run on the SIMD 4x4 loop (train/wasm-simd.ts), ~0.1 ms per 100 k values.
       const bT = transposeB ? view(b0, [1, N, K]) : swapLast(backend, view(b0, [1, K, N]));
       const aT = transposeA ? view(a0, [1, K, M]) : swapLast(backend, view(a0, [1, M, K]));
