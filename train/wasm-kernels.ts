@@ -200,7 +200,11 @@ export function installWasmTrainingKernels(): void {
   // b operands XNNPACK has packed (and cached under b's id) for a direct product: reused weights
   // (evaluation, inference) stay direct, where the next product needs no packing at all
   const packed = new WeakSet<object>();
-  const SWAP_PACKED_MIN = 1 << 14; // floats in the [K, N] operand (64 KiB)
+  // the choice between C = A B and C^T = B^T A^T (below), in units of one value transposed: packing a
+  // value for XNNPACK costs about 3 (fresh [784,512] b: +2.8 ms over a cached one; in-step transposes
+  // of cold [784,512] matrices 0.6 ms), and products whose packed operand is under 2^12 values are left alone
+  const PACK = 3;
+  const SWAP_MIN = 1 << 12;
   const swapMode = process.env.EDGEGEN_MATMUL_SWAP ?? 'auto';
 
   const fastMatMul: KernelFn = (args) => {
@@ -211,14 +215,17 @@ export function installWasmTrainingKernels(): void {
     const [M, K] = transposeA ? [a0.shape[ra - 1], a0.shape[ra - 2]] : [a0.shape[ra - 2], a0.shape[ra - 1]];
     const N = transposeB ? b0.shape[rb - 2] : b0.shape[rb - 1];
     const single = size(a0.shape.slice(0, -2)) === 1 && size(b0.shape.slice(0, -2)) === 1;
-    if (single && swapMode !== 'off' && M < N && M >= 8 && K * N >= SWAP_PACKED_MIN && !packed.has(b0.dataId as object) && a0.dtype === 'float32') {
+    const direct = PACK * K * N + (transposeA ? M * K : 0) + (transposeB ? K * N : 0);
+    const swapped = PACK * K * M + M * N + (transposeA ? 0 : M * K) + (transposeB ? 0 : K * N);
+    if (single && swapMode !== 'off' && swapped < direct && M >= 8 && K * N >= SWAP_MIN && !packed.has(b0.dataId as object) && a0.dtype === 'float32') {
       // C = A B computed as C^T = B^T A^T: XNNPACK packs its right operand on every new one
       // (weights change every step), and packs into panels it then streams once per row block;
       // packing the [K, M] side instead of [K, N] when M < N is cheaper, and the product itself
       // ran faster with the smaller packed operand (128x784x512: 8.0 -> 4.0 ms with a fresh b).
-      // Not for a small packed operand (< 2^14 values), where the transposes cost what packing
-      // saves; from 2^14 the VAE's small products gained 0.03-0.17 ms each (min of 6 runs).
-      // Transposes run on the SIMD 4x4 loop (train/wasm-simd.ts), ~0.1 ms per 100 k values.
+      // Chosen by the cost model above: the forward products and the input gradients of the
+      // VAE's wide layers swap, the weight gradients (K = 128, a large output to transpose) do not.
+      // Transposes run on the SIMD 4x4 loop (train/wasm-simd.ts): 0.1-0.3 ms for a cached [784,512],
+      // ~0.6 ms for a cold one inside a training step.
       const bT = transposeB ? view(b0, [1, N, K]) : swapLast(backend, view(b0, [1, K, N]));
       const aT = transposeA ? view(a0, [1, K, M]) : swapLast(backend, view(a0, [1, M, K]));
       const cT = matMul({ inputs: { a: bT, b: aT }, backend, attrs: { ...args.attrs, transposeA: false, transposeB: false } });
