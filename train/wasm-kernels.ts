@@ -11,8 +11,10 @@
  * op that transposes, with no change to model code, and only on the backend
  * that needs it; tfjs-node, webgpu and cpu keep their own kernels.
  *
- * - BatchMatMul: a transposed operand is transposed explicitly first (a cheap
- *   memory pass), then the plain product runs.
+ * - BatchMatMul: a transposed operand is transposed explicitly first (the
+ *   SIMD loop of train/wasm-simd.ts), then the plain product runs; where a
+ *   cost model says packing the left side is cheaper than packing the right,
+ *   the product runs as C^T = B^T A^T (fastMatMul below says why).
  * - Conv2DBackpropFilter (absent from the wasm backend, so conv layers could
  *   not train there): the patches as colsT [K, M], M = N*OH*OW output positions
  *   and K = KH*KW*C patch values, then dW = colsT dy as one plain product.
@@ -24,11 +26,16 @@
  *   forward conv of dy with the kernel rotated 180 degrees, channels swapped.
  *
  * - EdgegenAdam (ours, models/nn.ts ADAM_KERNEL): Adam's update of one
- *   parameter and its two moments in one pass over memory, where the op chain
- *   takes a dozen kernels and as many temporary tensors.
+ *   parameter and its two moments in one pass over memory (f32x4 lanes,
+ *   train/wasm-simd.ts), where the op chain takes a dozen kernels and as many
+ *   temporary tensors.
  * - Concat and SplitV (float32): plain loops over rows; tfjs's copy each row
  *   through a new subarray, which dominated the multi-scale flow's channel
  *   splits (6 ms for a [64, 28, 28, 2] split).
+ * - Identity and same-dtype Cast: the buffer shared and reference-counted
+ *   (the tape clones every tensor it saves for backprop), not copied.
+ * - Sum over leading axes (bias gradients): a row pass on f32x4 lanes, where
+ *   the stock kernel transposes first.
  *
  * All are checked against the cpu backend in train/tests/wasm-kernels.test.ts.
  */
