@@ -215,7 +215,8 @@ export function installWasmTrainingKernels(): void {
   // values are left alone
   const PACK = 4;
   const SWAP_MIN = 1 << 12;
-  const swapMode = process.env.EDGEGEN_MATMUL_SWAP ?? 'auto';
+  // EDGEGEN_MATMUL_SWAP=off: every product direct (for A/B timings)
+  const swapMode = (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env.EDGEGEN_MATMUL_SWAP ?? 'auto';
 
   const fastMatMul: KernelFn = (args) => {
     const { transposeA, transposeB } = args.attrs as { transposeA: boolean; transposeB: boolean };
