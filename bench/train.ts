@@ -6,7 +6,10 @@
  * when a Python with torch is found, and the ratios tfjs-wasm / PyTorch.
  * Then the MNIST VAE timed through the training CLI, as a user runs it.
  *
- *   npm run bench:train [-- --seconds 3] [--only toys|images] [--torch PYTHON]
+ *   npm run bench:train [-- --seconds 3] [--only toys|images] [--cases 'vae 784,gan 784'] [--no-cpu] [--no-cli] [--torch PYTHON]
+ *
+ * --cases keeps the named cases (labels as in the table), --no-cpu skips the
+ * pure-JS cpu backend (minutes on the image cases), --no-cli the CLI runs.
  *
  * PyTorch is a reference only (bench/torch_train.py), never a dependency: it
  * is looked for as --torch, else $EDGEGEN_TORCH_PYTHON, else python3. The wasm
@@ -25,7 +28,10 @@ import { buildModel, defaultSpec } from '../train/models';
 
 const ROOT = join(import.meta.dirname, '..');
 const { values } = parseArgs({
-  options: { seconds: { type: 'string' }, only: { type: 'string' }, torch: { type: 'string' }, child: { type: 'string' }, threads: { type: 'string' } },
+  options: {
+    seconds: { type: 'string' }, only: { type: 'string' }, torch: { type: 'string' }, child: { type: 'string' }, threads: { type: 'string' },
+    cases: { type: 'string' }, 'no-cpu': { type: 'boolean' }, 'no-cli': { type: 'boolean' },
+  },
 });
 const budget = Number(values.seconds ?? 3);
 
@@ -44,7 +50,10 @@ const ALL: Case[] = [
   { label: 'vae conv 28x28', family: 'vae', model: 'vae', data: 'mnist', batch: 128, arch: 'conv' },
   { label: 'gan dcgan 28x28', family: 'gan', model: 'dcgan', data: 'mnist', batch: 64, arch: 'conv' },
 ];
-const cases = ALL.filter((c) => !values.only || (values.only === 'toys' ? c.data === 'moons' : c.data !== 'moons'));
+const picked = values.cases?.split(',').map((l) => l.trim());
+const unknown = picked?.filter((l) => !ALL.some((c) => c.label === l));
+if (unknown?.length) throw new Error(`--cases: no case ${unknown.map((l) => JSON.stringify(l)).join(', ')}; the labels are ${ALL.map((c) => c.label).join(', ')}`);
+const cases = ALL.filter((c) => (!values.only || (values.only === 'toys' ? c.data === 'moons' : c.data !== 'moons')) && (!picked || picked.includes(c.label)));
 const specOf = (c: Case) => defaultSpec(c.family, c.model, c.data, { arch: c.arch });
 
 function measure(c: Case): number {
@@ -88,7 +97,7 @@ if (values.child) {
 }
 
 const tsx = join(ROOT, 'node_modules/tsx/dist/cli.mjs');
-const passOn = ['--seconds', String(budget), ...(values.only ? ['--only', values.only] : [])];
+const passOn = ['--seconds', String(budget), ...(values.only ? ['--only', values.only] : []), ...(values.cases ? ['--cases', values.cases] : [])];
 function child(backend: BackendName, threads?: number): { device?: string; rates?: Record<string, number>; skipped?: string } {
   const args = [tsx, join(ROOT, 'bench/train.ts'), '--child', backend, ...passOn, ...(threads ? ['--threads', String(threads)] : [])];
   const out = execFileSync(process.execPath, args, { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 30 * 60_000 });
@@ -103,7 +112,7 @@ for (const t of threadCounts) {
   if (r.rates) cols.push({ name: `wasm ${t}T`, rates: r.rates });
   else skipped.push(`wasm ${t}T: ${r.skipped}`);
 }
-for (const b of BACKENDS.filter((n) => n !== 'wasm')) {
+for (const b of BACKENDS.filter((n) => n !== 'wasm' && !(n === 'cpu' && values['no-cpu']))) {
   const r = child(b);
   if (r.rates) cols.push({ name: b, rates: r.rates });
   else skipped.push(`${b}: ${r.skipped}`);
@@ -138,7 +147,7 @@ for (const c of cases) {
 }
 
 // the MNIST VAE as a user trains it: the CLI, wasm, its own progress accounting
-if (!values.only || values.only === 'images') {
+if ((!values.only || values.only === 'images') && !values['no-cli']) {
   console.log('\nMNIST VAE through `npm run train` (wasm, batch 128, 400 steps, one 200-row evaluation at the end):\n');
   console.log('| threads | CLI steps/s | torch steps/s | ratio |');
   console.log('|---|---|---|---|');

@@ -86,13 +86,10 @@ export function rows(ds: Dataset, split: 'train' | 'test', idx: ArrayLike<number
   const D = ds.shape.reduce((a, b) => a * b, 1);
   const src = split === 'train' ? ds.train : ds.test;
   const out = new Float32Array(idx.length * D);
-  for (let i = 0; i < idx.length; i++) {
-    const o = idx[i] * D;
-    for (let d = 0; d < D; d++) out[i * D + d] = src[o + d];
-  }
+  for (let i = 0; i < idx.length; i++) out.set(src.subarray(idx[i] * D, (idx[i] + 1) * D), i * D);
   if (ds.discrete) {
     if (!rng) throw new Error('discrete data needs a PRNG for dequantisation');
-    for (let i = 0; i < out.length; i++) out[i] += rng.uniform();
+    rng.addUniforms(out); // the same numbers as out[i] += rng.uniform() in order
   }
   return out;
 }

@@ -121,6 +121,23 @@ describe('toys', () => {
     expect(xa.some((v) => !Number.isInteger(v))).toBe(true);
     expect(() => new Batches(ds, 0, 1)).toThrow(/positive integer/);
   });
+
+  it('batches: the dequantisation noise is exactly pixel + rng.uniform() in order (runs stay reproducible across versions)', () => {
+    const ds = loadDataset('mnist');
+    const x = new Batches(ds, 16, 9).next(new Prng(3));
+    // the reference: the same rows, one uniform() call per value
+    const perm = Int32Array.from({ length: ds.nTrain }, (_, k) => k);
+    new Prng((9 + 0x9e3779b9) >>> 0).shuffle(perm);
+    const rng = new Prng(3);
+    const want = new Float32Array(16 * 784);
+    for (let i = 0; i < 16; i++) for (let d = 0; d < 784; d++) want[i * 784 + d] = ds.train[perm[i] * 784 + d];
+    for (let i = 0; i < want.length; i++) want[i] += rng.uniform();
+    expect(x).toEqual(want);
+    // and the generator is left where the loop leaves it
+    const after = new Prng(3);
+    after.addUniforms(new Float32Array(want.length));
+    expect(after.nextUint32()).toBe(rng.nextUint32());
+  });
 });
 
 describe('files', () => {

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Prng, type VaeSpec } from '../../core';
 import { initBackend } from '../backend';
-import { buildModel, defaultSpec } from '../models';
+import { buildModel, defaultSpec, type Vae } from '../models';
 
 beforeAll(async () => {
   await initBackend('cpu');
@@ -49,4 +49,41 @@ describe('vae bounds', () => {
     expect(() => vae.density!(x())).toThrow(/needs eps/);
     vae.dispose();
   });
+});
+
+describe('vae training loss (Vae.trainLoss, the rearranged single-sample ELBO)', () => {
+  const cases: Array<[string, VaeSpec, number]> = [
+    ['2-D, affine', defaultSpec('vae', 'vae', 'moons', { shift: [0.5, 0.25], scale: [0.9, 0.5] }) as VaeSpec, 2],
+    ['images, logit (tiny MLP)', defaultSpec('vae', 'vae', 'mnist', { size: 'tiny' }) as VaeSpec, 784],
+    ['images, conv (tiny)', defaultSpec('vae', 'vae', 'mnist', { size: 'tiny', arch: 'conv' }) as VaeSpec, 784],
+  ];
+  for (const backend of ['cpu', 'wasm'] as const) {
+    it.each(cases)(`equals -mean(ELBO) of density() with the same eps, value and every gradient (%s, ${backend})`, async (_, spec, D) => {
+      await initBackend(backend);
+      const N = 12;
+      const L = spec.latentDim;
+      const vae = buildModel(spec, undefined, { seed: 3 }) as Vae;
+      const rng = new Prng(8);
+      const X = tf.tensor2d(rng.uniforms(N * D).map((u) => (D === 2 ? 4 * u - 2 : 256 * u)), [N, D]);
+      const eps = rng.normals(N * L);
+      const vars = [...(vae as unknown as { p: { vars: Map<string, tf.Variable> } }).p.vars.values()];
+      const ref = tf.variableGrads(() => tf.neg(tf.mean(vae.density(X, tf.tensor3d(eps, [N, 1, L])).elbo)) as tf.Scalar, vars);
+      const got = tf.variableGrads(() => vae.trainLoss(X, eps), vars);
+      const [a, b] = [got.value.dataSync()[0], ref.value.dataSync()[0]];
+      expect(Math.abs(a - b)).toBeLessThanOrEqual(1e-5 * Math.abs(b));
+      for (const v of vars) {
+        const [g, r] = [got.grads[v.name].dataSync(), ref.grads[v.name].dataSync()];
+        let num = 0;
+        let den = 1e-12;
+        for (let i = 0; i < g.length; i++) {
+          num = Math.max(num, Math.abs(g[i] - r[i]));
+          den = Math.max(den, Math.abs(r[i]));
+        }
+        expect(num / den, v.name).toBeLessThanOrEqual(1e-4);
+      }
+      tf.dispose([X, got.value, ref.value, ...Object.values(got.grads), ...Object.values(ref.grads)]);
+      vae.dispose();
+      await initBackend('cpu');
+    });
+  }
 });

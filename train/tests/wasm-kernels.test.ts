@@ -69,6 +69,45 @@ describe('wasm training kernels match the cpu backend', () => {
     }
   });
 
+  it('wide products (a packed operand over 2^18 values, computed as C^T = B^T A^T): every transpose flag, and gradients', async () => {
+    // M < N and K N >= 2^18: fastMatMul swaps the operands; M 12 and 10 (SIMD transposes, and the stock
+    // transpose for a size not a multiple of 4)
+    for (const [M, K, N] of [[12, 520, 512], [10, 512, 516]]) {
+      for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+        const a = ta ? [K, M] : [M, K];
+        const b = tb ? [N, K] : [K, N];
+        await expectParity(gradsOn([a, b], (x, w) => loss(tf.matMul(x, w, ta, tb))));
+      }
+      // a leading axis of 1 on both (tfjs's matMul gradient does not reduce a broadcast batch axis)
+      await expectParity(gradsOn([[1, M, K], [1, K, N]], (x, w) => loss(tf.matMul(x, w))));
+    }
+  });
+
+  it('sum over leading axes (bias gradients): SIMD rows and the JS fallback, keepDims, and the stock cases', async () => {
+    const cases: Array<[number[], number | number[], boolean]> = [
+      [[128, 784], 0, false], [[37, 30], 0, false], [[5, 3, 8], [0, 1], false], [[5, 3, 8], [1, 0], true], [[6, 7], 1, false], [[4, 4], [0, 1], false], [[9, 12], -2, true],
+    ];
+    const run = async (backend: 'cpu' | 'wasm') => {
+      await initBackend(backend);
+      const rng = new Prng(21);
+      return cases.map(([shape, axis, keep]) => {
+        const x = tf.tensor(rng.normals(size(shape)), shape);
+        const y = tf.sum(x, axis, keep);
+        const out = { shape: y.shape, data: y.dataSync().slice() as Float32Array };
+        tf.dispose([x, y]);
+        return out;
+      });
+    };
+    const ref = await run('cpu');
+    const got = await run('wasm');
+    got.forEach((g, i) => {
+      expect(g.shape).toEqual(ref[i].shape);
+      expect(relErr(g.data, ref[i].data)).toBeLessThan(1e-5);
+    });
+    // and as a gradient: a bias added to a batch
+    await expectParity(gradsOn([[16, 20], [20]], (x, b) => loss(tf.add(x, b))));
+  });
+
   it('conv2d: stride 1 and 2, same and valid padding, 1 and several channels', async () => {
     for (const [x, w, stride, pad] of [
       [[5, 28, 28, 1], [3, 3, 1, 4], 2, 'same'],
@@ -200,5 +239,25 @@ describe('a training step leaks no tensors and no backend buffers (wasm)', () =>
     expect(tf.engine().backend.numDataIds()).toBe(buffers);
     x.dispose();
     m.dispose();
+  });
+});
+
+describe('Identity and same-dtype Cast share the buffer (wasm)', () => {
+  it('clone and cast allocate nothing, survive the source, and a real cast still converts', async () => {
+    await initBackend('wasm');
+    const x = tf.tensor2d([1.5, -2.25, 3, 4], [2, 2]);
+    const buffers = tf.engine().backend.numDataIds();
+    const c = tf.clone(x);
+    const f = tf.cast(x, 'float32');
+    expect(tf.engine().backend.numDataIds()).toBe(buffers);
+    x.dispose();
+    expect([...c.dataSync()]).toEqual([1.5, -2.25, 3, 4]);
+    expect([...f.dataSync()]).toEqual([1.5, -2.25, 3, 4]);
+    const i = tf.cast(c, 'int32');
+    expect(i.dtype).toBe('int32');
+    expect([...i.dataSync()]).toEqual([1, -2, 3, 4]);
+    const before = tf.engine().backend.numDataIds();
+    tf.dispose([c, f, i]);
+    expect(tf.engine().backend.numDataIds()).toBe(before - 2); // c and f shared one buffer
   });
 });
