@@ -88,6 +88,14 @@ describe('the page picks WebGPU or wasm per model', () => {
     expect(await agreesWithApi(m.id, r.samples)).toBeLessThan(1e-4);
   });
 
+  it('runs an autoregressive image model on wasm, by rule, and says so', async () => {
+    const m = site.index.models.find((x) => x.family === 'made' && x.shape.length === 2)!;
+    const r = await sampleHere(m.id, 1);
+    expect(r.backend).toBe('wasm');
+    expect(r.reason).toMatch(/once per pixel \(784 passes\)/);
+    expect(await agreesWithApi(m.id, r.samples)).toBeLessThan(sampleTolerance(JSON.parse(readFileSync(join(site.modelsDir, m.id, 'manifest.json'), 'utf8')) as Manifest));
+  }, 180_000);
+
   it.each([
     ['an image MLP', () => site.index.models.find((x) => x.shape.length === 2 && x.family === 'gan' && x.id !== convId)!.id],
     ['a conv graph (ConvTranspose)', () => convId],

@@ -9,7 +9,7 @@
  *   noise u [n, D] in [0, 1) added to the integer pixels; then, for a VAE, eps [n, K, L].
  */
 import type { Capability, DensityKind, Manifest } from '../../core/manifest';
-import { CROSS_RUNTIME_TOL, bitsPerDim, dataDim, densityInputs, runDensity, runEncode, runSample, sampleNoiseFor, sampleTolerance, slerp, takesObservationNoise, type Feeds, type RunGraph } from '../../core/protocol';
+import { CROSS_RUNTIME_TOL, bitsPerDim, dataDim, densityInputs, runDensity, runEncode, runSample, sampleNoiseFor, samplePasses, sampleTolerance, slerp, takesObservationNoise, type Feeds, type RunGraph } from '../../core/protocol';
 import { loadGraph, loadManifest, type Progress } from './models';
 import { Session } from './runtime';
 
@@ -102,7 +102,7 @@ export class BrowserEngine implements Engine {
     const key = `${m.id}/${cap}`;
     let s = this.sessions.get(key);
     if (!s) {
-      s = loadGraph(m, cap, this.onProgress).then((bytes) => Session.create(bytes, { id: m.id, shape: m.shape, tolerance: cap === 'sample' ? sampleTolerance(m) : CROSS_RUNTIME_TOL, probe: () => probeFeeds(m, cap) }));
+      s = loadGraph(m, cap, this.onProgress).then((bytes) => Session.create(bytes, { id: m.id, shape: m.shape, tolerance: cap === 'sample' ? sampleTolerance(m) : CROSS_RUNTIME_TOL, passes: cap === 'sample' ? samplePasses(m) : 1, probe: () => probeFeeds(m, cap) }));
       s.catch(() => this.sessions.delete(key));
       this.sessions.set(key, s);
     }

@@ -17,6 +17,8 @@
  * - 2-D models (shape [2]) run on wasm: their graphs are a few matmuls on
  *   rows of 2..256 values, microseconds of compute, while a WebGPU run pays a
  *   dispatch and a GPU->CPU readback (a millisecond or more) every time;
+ * - so do autoregressive sample graphs (MADE): they run once per pixel, 784
+ *   round trips for one MNIST image, each a small matmul;
  * - image models open on WebGPU and run one probe row there and on the same
  *   build's wasm provider; if the graph cannot run on WebGPU (onnxruntime
  *   lacks some kernels there, ConvTranspose among them) or the two disagree
@@ -68,6 +70,8 @@ export interface ModelInfo {
   shape: number[];
   /** the cross-runtime tolerance of its samples (core/protocol.ts sampleTolerance) */
   tolerance: number;
+  /** graph runs per request (autoregressive sampling: one per dimension); more than 1 runs on wasm by rule */
+  passes?: number;
   /** the feeds of a one-row run of this graph (engine.ts builds them through core/protocol.ts) */
   probe: () => Promise<Record<string, Tensor>>;
 }
@@ -148,8 +152,15 @@ export class Session {
       tell(fallback);
       return make('wasm');
     };
-    if (model && model.shape.length === 1) {
-      tell({ backend: 'wasm', reason: 'a 2-D model: a GPU round trip costs more than its few small matmuls' });
+    const byRule = !model
+      ? undefined
+      : model.shape.length === 1
+        ? 'a 2-D model: a GPU round trip costs more than its few small matmuls'
+        : (model.passes ?? 1) > 1
+          ? `sampling runs the graph once per pixel (${model.passes} passes): a GPU round trip each costs more than the pass`
+          : undefined;
+    if (byRule) {
+      tell({ backend: 'wasm', reason: byRule });
       // the WebGPU build carries the wasm provider too: no second download, unless that build fails
       try {
         return await make('wasm', 'webgpu');
