@@ -2,9 +2,18 @@
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Runtime } from '../runtime';
-import { createNodeSession } from './ort';
+import { createNodeSession, ortThread } from './ort';
 
-export function nodeRuntime(modelsDir: string): Runtime {
+export interface NodeRuntimeOptions {
+  /**
+   * Run graphs on onnxruntime's own thread (ort.ts OrtThread), not the main
+   * one. Default: on, unless EDGEGEN_ORT_THREAD=0.
+   */
+  ortThread?: boolean;
+}
+
+export function nodeRuntime(modelsDir: string, opts: NodeRuntimeOptions = {}): Runtime {
+  const threaded = opts.ortThread ?? process.env.EDGEGEN_ORT_THREAD !== '0';
   const root = resolve(modelsDir);
   return {
     name: 'node',
@@ -18,7 +27,7 @@ export function nodeRuntime(modelsDir: string): Runtime {
         throw err;
       }
     },
-    createSession: createNodeSession,
+    createSession: threaded ? (bytes) => ortThread().createSession(bytes) : createNodeSession,
     memory() {
       const u = process.memoryUsage();
       return { jsHeapBytes: u.heapUsed, rssBytes: u.rss };
