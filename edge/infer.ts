@@ -82,7 +82,7 @@ export async function sample(
 ): Promise<Batch> {
   store.require(m, 'sample');
   ph?.lap('parse');
-  const { z, noise } = sampleNoiseFor(m, req.seed, req.n, req.temperature);
+  const { z, noise } = await store.sampleNoise(m, req.seed, req.n, req.temperature);
   return decodeLatents(store, m, z, req.n, req.mode, noise, ph);
 }
 

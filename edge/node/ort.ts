@@ -1,7 +1,7 @@
 /** The one file that imports onnxruntime-node: a Runtime session over its CPU provider. */
-import { Worker } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import type { ModelSession, Tensor } from '../runtime';
+import { ThreadCalls } from './thread';
 
 /**
  * One intra-op thread per session (as the Python peer in bench/peer.py): the
@@ -34,54 +34,19 @@ export async function createNodeSession(bytes: Uint8Array): Promise<ModelSession
   };
 }
 
-type Reply = { id: number; ok: true; value: unknown } | { id: number; ok: false; message: string };
-
 /**
  * onnxruntime-node on a thread of its own (ort-thread.cjs): the same library,
  * options and inputs, so the same numbers, but the main thread is free while a
  * graph runs, to read, check and draw the noise of the next requests and write
  * the answers of the last. Runs still go one at a time, on one core, as on the
  * main thread; on two cores Node then does its JavaScript and its graphs side
- * by side. The thread does not keep the process alive while nothing is asked
- * of it.
+ * by side.
  */
 export class OrtThread {
-  private worker: Worker | undefined;
-  private pending = new Map<number, { ok: (v: unknown) => void; fail: (e: Error) => void }>();
-  private next = 1;
+  private readonly thread = new ThreadCalls(new URL('./ort-thread.cjs', import.meta.url));
 
   private call<T>(msg: Record<string, unknown>): Promise<T> {
-    const worker = this.start();
-    const id = this.next++;
-    return new Promise<T>((ok, fail) => {
-      this.pending.set(id, { ok: ok as (v: unknown) => void, fail });
-      if (this.pending.size === 1) worker.ref();
-      worker.postMessage({ ...msg, id });
-    });
-  }
-
-  private start(): Worker {
-    if (this.worker) return this.worker;
-    const worker = new Worker(new URL('./ort-thread.cjs', import.meta.url));
-    worker.unref();
-    worker.on('message', (reply: Reply) => {
-      const p = this.pending.get(reply.id);
-      if (!p) return;
-      this.pending.delete(reply.id);
-      if (!this.pending.size) worker.unref();
-      if (reply.ok) p.ok(reply.value);
-      else p.fail(new Error(reply.message));
-    });
-    const lost = (err: Error) => {
-      // its sessions are gone with it: every call in flight fails, and the next starts a new thread
-      if (this.worker === worker) this.worker = undefined;
-      for (const p of this.pending.values()) p.fail(err);
-      this.pending.clear();
-    };
-    worker.on('error', lost);
-    worker.on('exit', (code) => lost(new Error(`onnxruntime thread exited (${code})`)));
-    this.worker = worker;
-    return worker;
+    return this.thread.call<T>(msg);
   }
 
   async createSession(bytes: Uint8Array): Promise<ModelSession & { lastRunThreadId(): number }> {
@@ -105,10 +70,8 @@ export class OrtThread {
   }
 
   /** Stop the thread (its sessions with it). */
-  async close(): Promise<void> {
-    const w = this.worker;
-    this.worker = undefined;
-    await w?.terminate();
+  close(): Promise<void> {
+    return this.thread.close();
   }
 }
 

@@ -2,6 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Runtime } from '../runtime';
+import { noiseThread } from './noise';
 import { createNodeSession, ortThread } from './ort';
 
 export interface NodeRuntimeOptions {
@@ -10,10 +11,16 @@ export interface NodeRuntimeOptions {
    * one. Default: on, unless EDGEGEN_ORT_THREAD=0.
    */
   ortThread?: boolean;
+  /**
+   * Draw large sample noise on a thread of its own (noise.ts NoiseThread).
+   * Default: on, unless EDGEGEN_NOISE_THREAD=0.
+   */
+  noiseThread?: boolean;
 }
 
 export function nodeRuntime(modelsDir: string, opts: NodeRuntimeOptions = {}): Runtime {
   const threaded = opts.ortThread ?? process.env.EDGEGEN_ORT_THREAD !== '0';
+  const noiseThreaded = opts.noiseThread ?? process.env.EDGEGEN_NOISE_THREAD !== '0';
   const root = resolve(modelsDir);
   return {
     name: 'node',
@@ -28,6 +35,7 @@ export function nodeRuntime(modelsDir: string, opts: NodeRuntimeOptions = {}): R
       }
     },
     createSession: threaded ? (bytes) => ortThread().createSession(bytes) : createNodeSession,
+    ...(noiseThreaded ? { sampleNoise: (...args) => noiseThread().sampleNoise(...args) } : {}),
     memory() {
       const u = process.memoryUsage();
       return { jsHeapBytes: u.heapUsed, rssBytes: u.rss };
