@@ -23,6 +23,8 @@ export interface ModelSession {
 
 export interface RunStats {
   batch: number;
+  /** graph runs the request's rows took when split by maxRunRows (edge/batch.ts); 1 or unset: one */
+  pieces?: number;
 }
 
 /** What /healthz reports of the process or isolate's memory, in bytes. */

@@ -30,6 +30,12 @@ export interface ServeOptions {
    * concurrent runs do (1.2-1.9x at 8-32 clients).
    */
   batchAloneFromRows: number;
+  /**
+   * most rows in one graph run: larger requests and batches run in pieces of
+   * this many rows (same bits for row-wise graphs). The Worker sets 256: a
+   * 1024-row conv VAE sample grew wasm memory by 27 MiB in one run.
+   */
+  runMaxRows: number;
   /** open sessions kept at most; the least recently used idle one is released beyond it */
   maxSessions: number;
   /** model file bytes of the open sessions kept at most (weights live in wasm memory once each) */
@@ -43,18 +49,20 @@ export const SERVE_DEFAULTS: ServeOptions = {
   batchMaxRows: 4096,
   batchWaitBelowRows: 16,
   batchAloneFromRows: Infinity,
+  runMaxRows: Infinity,
   maxSessions: 12,
   maxSessionBytes: 24 * 1024 * 1024,
   maxInFlightUnits: 4 * MAX_WORK_UNITS,
 };
 
-/** Bounds named in the environment (wrangler vars, process.env): EDGEGEN_BATCH_WAIT_MS, EDGEGEN_BATCH_MAX_ROWS, EDGEGEN_BATCH_WAIT_BELOW_ROWS, EDGEGEN_BATCH_ALONE_FROM_ROWS, EDGEGEN_MAX_SESSIONS, EDGEGEN_MAX_SESSION_BYTES, EDGEGEN_MAX_INFLIGHT_UNITS. */
+/** Bounds named in the environment (wrangler vars, process.env): EDGEGEN_BATCH_WAIT_MS, EDGEGEN_BATCH_MAX_ROWS, EDGEGEN_BATCH_WAIT_BELOW_ROWS, EDGEGEN_BATCH_ALONE_FROM_ROWS, EDGEGEN_RUN_MAX_ROWS, EDGEGEN_MAX_SESSIONS, EDGEGEN_MAX_SESSION_BYTES, EDGEGEN_MAX_INFLIGHT_UNITS. */
 export function serveOptionsFrom(vars: Record<string, unknown>): Partial<ServeOptions> {
   const names: Record<keyof ServeOptions, string> = {
     batchWaitMs: 'EDGEGEN_BATCH_WAIT_MS',
     batchMaxRows: 'EDGEGEN_BATCH_MAX_ROWS',
     batchWaitBelowRows: 'EDGEGEN_BATCH_WAIT_BELOW_ROWS',
     batchAloneFromRows: 'EDGEGEN_BATCH_ALONE_FROM_ROWS',
+    runMaxRows: 'EDGEGEN_RUN_MAX_ROWS',
     maxSessions: 'EDGEGEN_MAX_SESSIONS',
     maxSessionBytes: 'EDGEGEN_MAX_SESSION_BYTES',
     maxInFlightUnits: 'EDGEGEN_MAX_INFLIGHT_UNITS',
@@ -208,6 +216,7 @@ export class ModelStore {
           waitBelowRows: this.options.batchWaitBelowRows,
           aloneFromRows: this.options.batchAloneFromRows,
           maxRows: this.options.batchMaxRows,
+          maxRunRows: this.options.runMaxRows,
           maxUnits: MAX_WORK_UNITS,
           unitsPerRow,
         });
