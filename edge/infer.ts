@@ -40,6 +40,10 @@ function flatten(rows: number[][], width: number, what: string): Float32Array {
  * answer. Inputs far outside the data (|x| ~ 1e30) can do this to a valid model.
  */
 function finite(data: Float32Array, name: string): Float32Array {
+  // v * 0 is 0 for a finite v and NaN for an infinite or NaN one: one sum, no branch per value
+  let probe = 0;
+  for (let i = 0; i < data.length; i++) probe += data[i] * 0;
+  if (probe === 0) return data;
   for (let i = 0; i < data.length; i++) {
     if (!Number.isFinite(data[i])) {
       throw new HttpError(
