@@ -25,3 +25,21 @@ it.each([
 it('a bad seed fails on the thread as in line', async () => {
   await expect(thread.sampleNoise(-1, 64, 784)).rejects.toThrow(/seed/);
 });
+
+it('a thread that cannot start: the noise is drawn in line, the same bits', async () => {
+  const lost = new NoiseThread(new URL('./no-such-noise-thread.mjs', import.meta.url));
+  const errors: unknown[] = [];
+  const log = console.error;
+  console.error = (...args: unknown[]) => void errors.push(args);
+  try {
+    for (let i = 0; i < 2; i++) {
+      const got = await lost.sampleNoise(7, 64, 784);
+      expect(bits(got.z)).toEqual(bits(sampleNoise(7, 64, 784).z));
+    }
+  } finally {
+    console.error = log;
+    await lost.close();
+  }
+  expect(lost.threadDraws).toBe(1);
+  expect(errors.length).toBe(1);
+});
