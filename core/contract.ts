@@ -91,11 +91,17 @@ export const rows = (description: string) =>
       }
       return value;
     },
-    z
-      .array(z.array(z.number().min(-FLOAT32_MAX).max(FLOAT32_MAX)).min(1))
-      .min(1)
-      .max(API_LIMITS.maxRows)
-      .meta({ description: `${description}; at most ${API_LIMITS.maxRows} rows, all of one width` }),
+    // matrixProblem has checked every value already: what follows only describes them
+    // (the document's schema: an array of rows of float32-range numbers). A zod array of
+    // arrays here checked each value a second time, ~0.1 us apiece: 1.4 ms of a 16-row
+    // MNIST request, ~80 ms of a 1024-row one.
+    z.custom<number[][]>(() => true).meta({
+      type: 'array',
+      items: { type: 'array', items: { type: 'number', minimum: -FLOAT32_MAX, maximum: FLOAT32_MAX }, minItems: 1 },
+      minItems: 1,
+      maxItems: API_LIMITS.maxRows,
+      description: `${description}; at most ${API_LIMITS.maxRows} rows, all of one width`,
+    }),
   );
 
 // ------------------------------------------------------------------ requests

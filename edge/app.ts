@@ -11,16 +11,18 @@
  * over_budget), and only then a model.
  */
 import { OpenAPIHono } from '@hono/zod-openapi';
-import type { Context, MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler, TypedResponse } from 'hono';
+import type { JSONParsed } from 'hono/utils/types';
 import { cors } from 'hono/cors';
 import { HTTPException } from 'hono/http-exception';
-import { API_LIMITS, type DecodeResponse, type InterpolateResponse, type SampleResponse } from '../core/api';
+import { API_LIMITS, type DecodeResponse, type EncodeResponse, type InterpolateResponse, type SampleResponse } from '../core/api';
 import type { Capability, Manifest } from '../core/manifest';
 import { bodyLimit, parseBody, type AppEnv } from './body';
 import { budget } from './budget';
 import { DOCS_FILES, DOCS_HTML, type DocsFile } from './docs';
 import { HttpError, badRequest } from './errors';
-import { decode, density, densityJson, encode, encodeJson, interpolate, isImage, sample, toRows, type Batch } from './infer';
+import { JsonBytes } from './float32';
+import { decode, density, densityJson, encode, encodeJson, interpolate, isImage, sample, type Batch } from './infer';
 import { validationHook } from './issues';
 import { gridPng } from './png';
 import {
@@ -58,16 +60,25 @@ const defaults: AppOptions = { maxBodyBytes: API_LIMITS.maxBodyBytes };
 /** Byte order of this host: true on every platform workerd and Node ship for. */
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
-/** Float32 values as little-endian bytes, in a buffer of their own. */
+/**
+ * Float32 values as little-endian bytes: on a little-endian host (every one
+ * workerd and Node ship for) a view of the same memory, no copy; the arrays
+ * handed here are the request's own (a graph's output or a batch's share of it).
+ */
 function float32Bytes(data: Float32Array): Uint8Array<ArrayBuffer> {
+  if (LITTLE_ENDIAN) return new Uint8Array(data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
   const bytes = new Uint8Array(data.byteLength);
-  if (LITTLE_ENDIAN) {
-    bytes.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-  } else {
-    const view = new DataView(bytes.buffer);
-    for (let i = 0; i < data.length; i++) view.setFloat32(i * 4, data[i], true);
-  }
+  const view = new DataView(bytes.buffer);
+  for (let i = 0; i < data.length; i++) view.setFloat32(i * 4, data[i], true);
   return bytes;
+}
+
+/**
+ * A 200 JSON answer from bytes already written, typed as c.json would type
+ * `T` (so `hc` callers see the same answer type), with c.json's content type.
+ */
+function jsonBytes<T>(c: Context, bytes: Uint8Array<ArrayBuffer>) {
+  return c.body(bytes, 200, { 'content-type': 'application/json' }) as unknown as Response & TypedResponse<JSONParsed<T>, 200, 'json'>;
 }
 
 export type Format = 'json' | 'png' | 'f32';
@@ -164,7 +175,15 @@ export function createApp(runtime: Runtime, options: Partial<AppOptions> = {}) {
   const post = (capability: Capability, what: string, binaryField?: 'x' | 'z') =>
     [modelFor(capability, what), bodyLimit(opts.maxBodyBytes), parseBody(binaryField)];
 
-  const samplesJson = (b: Batch, shape: number[]) => ({ samples: toRows(b), shape });
+  /**
+   * {samples, shape[, seed]} as JSON bytes written straight from the float32
+   * rows (float32.ts JsonBytes): the same text c.json gives, typed as its answer.
+   */
+  const samplesJson = <T extends SampleResponse | DecodeResponse>(c: Context, b: Batch, shape: number[], seed?: number) => {
+    const out = new JsonBytes(b.n * b.width * 12 + 64).ascii('{"samples":').rows(b.data, b.n, b.width).ascii(',"shape":').value(shape);
+    if (seed !== undefined) out.ascii(',"seed":').value(seed);
+    return jsonBytes<T>(c, out.ascii('}').bytes());
+  };
   /** rows of samples as binary: shape rows,width; the JSON's `shape` goes in x-edgegen-row-shape */
   const samplesF32 = (c: Context, b: Batch, m: Manifest, headers: Record<string, string> = {}) =>
     f32Response(c, b.data, [b.n, b.width], { [HEADERS.rowShape]: m.shape.join(','), ...headers });
@@ -191,8 +210,7 @@ export function createApp(runtime: Runtime, options: Partial<AppOptions> = {}) {
         return c.body(png as Uint8Array<ArrayBuffer>, 200, { 'content-type': 'image/png', [HEADERS.seed]: String(seed) });
       }
       if (format === 'f32') return samplesF32(c, batch, m, { [HEADERS.seed]: String(seed) });
-      const res: SampleResponse = { ...samplesJson(batch, m.shape), seed };
-      return c.json(res, 200);
+      return samplesJson<SampleResponse>(c, batch, m.shape, seed);
     })
     // binary answers carry the primary array only: logp here, z for encode;
     // elbo, bitsPerDim and logvar stay JSON-only
@@ -211,7 +229,7 @@ export function createApp(runtime: Runtime, options: Partial<AppOptions> = {}) {
       budget.encode(body, m);
       const r = await encode(store, m, body, c.get('phases'));
       if (negotiate(c, c.req.valid('query').format, ['json', 'f32']) === 'f32') return f32Response(c, r.z.data, [r.z.n, r.z.width]);
-      return c.json(encodeJson(r), 200);
+      return jsonBytes<EncodeResponse>(c, encodeJson(r));
     })
     .openapi({ ...decodeRoute, middleware: post('sample', 'decode', 'z') }, async (c) => {
       const m = c.get('manifest');
@@ -220,8 +238,7 @@ export function createApp(runtime: Runtime, options: Partial<AppOptions> = {}) {
       budget.decode(body, m);
       const batch = await decode(store, m, body, c.get('phases'));
       if (negotiate(c, format, ['json', 'f32']) === 'f32') return samplesF32(c, batch, m);
-      const res: DecodeResponse = samplesJson(batch, m.shape);
-      return c.json(res, 200);
+      return samplesJson<DecodeResponse>(c, batch, m.shape);
     })
     .openapi({ ...interpolateRoute, middleware: post('sample', 'interpolate') }, async (c) => {
       const m = c.get('manifest');
@@ -229,8 +246,7 @@ export function createApp(runtime: Runtime, options: Partial<AppOptions> = {}) {
       budget.interpolate(body, m);
       const batch = await interpolate(store, m, body, c.get('phases'));
       if (negotiate(c, c.req.valid('query').format, ['json', 'f32']) === 'f32') return samplesF32(c, batch, m);
-      const res: InterpolateResponse = samplesJson(batch, m.shape);
-      return c.json(res, 200);
+      return samplesJson<InterpolateResponse>(c, batch, m.shape);
     })
     // score: density's rows and checks (edge/score.ts); JSON answers only
     .openapi({ ...scoreRoute, middleware: post('density', 'score anomalies', 'x') }, async (c) => {

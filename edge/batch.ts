@@ -26,6 +26,12 @@ export interface BatchOptions {
   aloneFromRows: number;
   /** most rows one batched run may carry */
   maxRows: number;
+  /**
+   * most rows one graph run carries: a larger request or batch runs in pieces
+   * of this many rows, one after another (Infinity: never split). Bounds the
+   * activations' memory, which in wasm never shrinks once grown.
+   */
+  maxRunRows?: number;
   /** most work units (see `units`) one batched run may carry */
   maxUnits: number;
   /** units of work of one row of these feeds (the store passes dataDim x middle dims) */
@@ -116,7 +122,48 @@ export class BatchingSession implements ModelSession {
 
   private async alone(feeds: Record<string, Tensor>, stats?: RunStats) {
     if (stats) stats.batch = 1;
-    return this.inner.run(feeds);
+    return this.inPieces(feeds, stats ? [stats] : []);
+  }
+
+  /**
+   * One run of the inner session, or, over maxRunRows rows, consecutive runs
+   * of row slices with their outputs stacked back: for a row-wise graph the
+   * same rows (every shipped graph gives the same bits in pieces of 256 on
+   * onnxruntime-web wasm, serving.cases.ts checks it through the API).
+   */
+  private async inPieces(feeds: Record<string, Tensor>, stats: RunStats[]): Promise<Record<string, Tensor>> {
+    const max = this.opts.maxRunRows ?? Infinity;
+    const rows = feeds[Object.keys(feeds)[0]]?.dims[0] ?? 0;
+    if (!(rows > max) || !this.rowwise || keyOf(feeds) === null) return this.inner.run(feeds);
+    const parts: Record<string, Tensor>[] = [];
+    for (let start = 0; start < rows; start += max) {
+      const end = Math.min(rows, start + max);
+      const slice: Record<string, Tensor> = {};
+      for (const [name, t] of Object.entries(feeds)) {
+        const width = t.data.length / rows;
+        slice[name] = { data: t.data.subarray(start * width, end * width), dims: [end - start, ...t.dims.slice(1)] };
+      }
+      const out = await this.inner.run(slice);
+      if (!Object.values(out).every((t) => t.dims[0] === end - start && t.data.length % (end - start) === 0)) {
+        // not row-wise after all: never split or batch it again, and run it whole
+        this.rowwise = false;
+        return this.inner.run(feeds);
+      }
+      parts.push(out);
+    }
+    for (const st of stats) st.pieces = parts.length;
+    const result: Record<string, Tensor> = {};
+    for (const name of Object.keys(parts[0])) {
+      const width = parts[0][name].data.length / parts[0][name].dims[0];
+      const data = new Float32Array(rows * width);
+      let offset = 0;
+      for (const part of parts) {
+        data.set(part[name].data, offset);
+        offset += part[name].data.length;
+      }
+      result[name] = { data, dims: [rows, ...parts[0][name].dims.slice(1)] };
+    }
+    return result;
   }
 
   private schedule(): void {
@@ -187,7 +234,7 @@ export class BatchingSession implements ModelSession {
     }
     let out: Record<string, Tensor>;
     try {
-      out = await this.inner.run(feeds);
+      out = await this.inPieces(feeds, batch.flatMap((j) => (j.stats ? [j.stats] : [])));
     } catch (err) {
       for (const j of batch) j.reject(err);
       return;

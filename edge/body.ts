@@ -26,6 +26,13 @@ export function bodyLimit(maxBytes: number): MiddlewareHandler<AppEnv> {
     const tooLarge = () => new HttpError(413, 'body_too_large', `request body over ${maxBytes} bytes`, maxBytes);
     const declared = Number(c.req.header('content-length') ?? NaN);
     if (declared > maxBytes) throw tooLarge();
+    if (declared >= 0) {
+      // a declared length within the limit: the HTTP parser delivers exactly that many
+      // bytes, so read them at once (on Node, @hono/node-server then reads the socket
+      // directly instead of building a web ReadableStream over it)
+      c.set('bodyBytes', new Uint8Array(await c.req.raw.arrayBuffer()));
+      return next();
+    }
     const chunks: Uint8Array[] = [];
     let size = 0;
     const body = c.req.raw.body;
@@ -104,14 +111,14 @@ export function parseBody(binaryField?: string): MiddlewareHandler<AppEnv> {
     }
     c.set('binaryBody', binary);
     // The route's validators take the body from c.req.json() once the content
-    // type says JSON. Hand them the value parsed here: Hono's own json() would
-    // re-read the body (gone) or round-trip a cached value through
-    // JSON.stringify, which turns Infinity and NaN into null.
-    const headers = new Headers(c.req.raw.headers);
-    headers.set('content-type', 'application/json');
-    headers.delete('content-length');
-    headers.delete('transfer-encoding');
-    c.req.raw = new Request(c.req.raw.url, { method: c.req.raw.method, headers });
+    // type (c.req.header) says JSON. Hand them the value parsed here, as JSON:
+    // Hono's own json() would re-read the body (gone) or round-trip a cached
+    // value through JSON.stringify, which turns Infinity and NaN into null.
+    // (Overriding the one header is cheaper than a new Request without a body.)
+    const header = c.req.header.bind(c.req) as (name?: string) => unknown;
+    Object.defineProperty(c.req, 'header', {
+      value: (name?: string) => (name !== undefined && name.toLowerCase() === 'content-type' ? 'application/json' : header(name)),
+    });
     const parsed = Promise.resolve(value);
     Object.defineProperty(c.req, 'json', { value: () => parsed });
     await next();

@@ -1,7 +1,7 @@
-/** float32Json: every float32 reads back bit for bit, with the fewest digits (toPrecision search as the reference). */
+/** float32Json: every float32 reads back bit for bit, with the fewest digits (toPrecision search as the reference); JsonBytes writes the same text. */
 import { expect, it } from 'vitest';
 import { Prng } from '../core/prng';
-import { float32Json, float32JsonReference } from './float32';
+import { JsonBytes, float32Json, float32JsonReference } from './float32';
 
 const digits = (text: string) => text.replace(/^-/, '').replace(/e.*$/, '').replace('.', '').replace(/^0+/, '').replace(/0+$/, '').length;
 
@@ -23,4 +23,25 @@ it('round-trips random float32 bit patterns with the shortest digits', () => {
   expect(checked).toBeGreaterThan(19_000);
   expect(JSON.stringify(float32Json(Math.fround(0.1)))).toBe('0.1');
   expect(float32Json(Infinity)).toBe(Infinity);
+});
+
+it('JsonBytes writes the very text JSON.stringify(float32Json(v)) gives, for any float32', () => {
+  const rng = new Prng(11);
+  const bits = new Uint32Array(200_000);
+  for (let i = 0; i < bits.length; i++) bits[i] = rng.nextUint32();
+  const special = [0, -0, 1, -1, 0.5, 1e-7, 1e-6, 9.99999e-7, 1e20, 1e21, 123456789, 16777216, 3.4028234663852886e38, 1.401298464324817e-45, -2.5e-12, 1e-30].map(Math.fround);
+  const values = [...new Float32Array(bits.buffer), ...rng.normals(50_000), ...special].filter(Number.isFinite);
+  const dec = new TextDecoder();
+  const wrong: string[] = [];
+  for (const v of values) {
+    const text = dec.decode(new JsonBytes(4).float32(v).bytes());
+    if (text !== JSON.stringify(float32Json(v))) wrong.push(`${v}: ${text} vs ${JSON.stringify(float32Json(v))}`);
+  }
+  expect(wrong.slice(0, 5)).toEqual([]);
+  // rows and lists: the text JSON.stringify gives the same values as number[][]
+  const data = rng.normals(3 * 5);
+  const rows = Array.from({ length: 3 }, (_, i) => Array.from(data.subarray(i * 5, i * 5 + 5), float32Json));
+  const out = dec.decode(new JsonBytes(1).ascii('{"samples":').rows(data, 3, 5).ascii(',"shape":').value([5]).ascii(',"l":').list(data.subarray(0, 2)).ascii('}').bytes());
+  expect(out).toBe(JSON.stringify({ samples: rows, shape: [5], l: rows[0].slice(0, 2) }));
+  expect(dec.decode(new JsonBytes(1).value({ a: 'é' }).bytes())).toBe('{"a":"é"}');
 });

@@ -5,12 +5,12 @@
  * core/prng.ts, drawn here before any graph runs, so a seed means the same
  * thing in Node, the Worker and the browser.
  */
-import type { DensityResponse, EncodeResponse } from '../core/api';
+import type { DensityResponse } from '../core/api';
 import type { Capability, DensityKind, Manifest } from '../core/manifest';
 import { Prng } from '../core/prng';
 import { dataDim, densityInputs, importanceSampled, runDensity, runEncode, runSample, sampleNoiseFor, sampleWork, slerp, takesObservationNoise, type RunGraph } from '../core/protocol';
 import { HttpError, badRequest } from './errors';
-import { float32Json } from './float32';
+import { JsonBytes, float32Json } from './float32';
 import type { ModelStore } from './store';
 import type { Phases } from './timing';
 
@@ -21,17 +21,6 @@ export interface Batch {
   data: Float32Array;
   n: number;
   width: number;
-}
-
-/** Float32 outputs as JSON rows, each value by the shortest round trip (float32.ts). */
-export function toRows(b: Batch): number[][] {
-  const rows: number[][] = [];
-  for (let i = 0; i < b.n; i++) {
-    const row = new Array<number>(b.width);
-    for (let j = 0; j < b.width; j++) row[j] = float32Json(b.data[i * b.width + j]);
-    rows.push(row);
-  }
-  return rows;
 }
 
 const listOf = (a: Float32Array) => Array.from(a, float32Json);
@@ -51,6 +40,10 @@ function flatten(rows: number[][], width: number, what: string): Float32Array {
  * answer. Inputs far outside the data (|x| ~ 1e30) can do this to a valid model.
  */
 function finite(data: Float32Array, name: string): Float32Array {
+  // v * 0 is 0 for a finite v and NaN for an infinite or NaN one: one sum, no branch per value
+  let probe = 0;
+  for (let i = 0; i < data.length; i++) probe += data[i] * 0;
+  if (probe === 0) return data;
   for (let i = 0; i < data.length; i++) {
     if (!Number.isFinite(data[i])) {
       throw new HttpError(
@@ -93,7 +86,7 @@ export async function sample(
 ): Promise<Batch> {
   store.require(m, 'sample');
   ph?.lap('parse');
-  const { z, noise } = sampleNoiseFor(m, req.seed, req.n, req.temperature);
+  const { z, noise } = await store.sampleNoise(m, req.seed, req.n, req.temperature);
   return decodeLatents(store, m, z, req.n, req.mode, noise, ph);
 }
 
@@ -184,6 +177,9 @@ export async function encode(store: ModelStore, m: Manifest, req: { x: number[][
   return out.logvar ? { z: { data: z, n, width }, logvar: { data: finite(out.logvar, 'logvar'), n, width } } : { z: { data: z, n, width } };
 }
 
-export function encodeJson(r: EncodeResult): EncodeResponse {
-  return r.logvar ? { z: toRows(r.z), logvar: toRows(r.logvar) } : { z: toRows(r.z) };
+/** The JSON answer of encode, {z[, logvar]}, as bytes written from the float32 rows (float32.ts JsonBytes). */
+export function encodeJson(r: EncodeResult): Uint8Array<ArrayBuffer> {
+  const out = new JsonBytes(r.z.data.length * (r.logvar ? 24 : 12) + 32).ascii('{"z":').rows(r.z.data, r.z.n, r.z.width);
+  if (r.logvar) out.ascii(',"logvar":').rows(r.logvar.data, r.logvar.n, r.logvar.width);
+  return out.ascii('}').bytes();
 }

@@ -4,6 +4,7 @@
  * adapter (onnxruntime-node, models from disk) each implement this; app.ts is
  * written once against it.
  */
+import type { sampleNoise } from '../core/prng';
 
 /** A dense float32 tensor, row-major. */
 export interface Tensor {
@@ -22,6 +23,8 @@ export interface ModelSession {
 
 export interface RunStats {
   batch: number;
+  /** graph runs the request's rows took when split by maxRunRows (edge/batch.ts); 1 or unset: one */
+  pieces?: number;
 }
 
 /** What /healthz reports of the process or isolate's memory, in bytes. */
@@ -46,4 +49,10 @@ export interface Runtime {
   createSession(bytes: Uint8Array): Promise<ModelSession>;
   /** Memory figures for /healthz and the bench. */
   memory?(): MemoryReport;
+  /**
+   * core/prng's sampleNoise, drawn where the runtime likes (Node: a thread of
+   * its own for large draws); the same numbers as calling it. Absent: drawn
+   * in line.
+   */
+  sampleNoise?(...args: Parameters<typeof sampleNoise>): Promise<{ z: Float32Array; noise?: Float32Array }>;
 }

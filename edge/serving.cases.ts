@@ -15,7 +15,7 @@ import type { ServeOptions } from './store';
 import { MODELS, type Target } from './testing';
 
 /** Tight bounds so eviction and the 503 path are reached with a handful of requests. */
-export const SERVING_TEST_OPTIONS: Partial<ServeOptions> = { maxSessions: 2, maxInFlightUnits: 20_000, batchWaitMs: 5 };
+export const SERVING_TEST_OPTIONS: Partial<ServeOptions> = { maxSessions: 2, maxInFlightUnits: 20_000, batchWaitMs: 5, runMaxRows: 4 };
 
 const index = JSON.parse(readFileSync(join(MODELS, 'index.json'), 'utf8')) as ModelIndex;
 
@@ -27,6 +27,7 @@ async function samples(t: Target, id: string, body: object): Promise<{ data: Flo
 }
 
 const batchOf = (timing: string) => Number(/batch;desc="(\d+)"/.exec(timing)?.[1] ?? 0);
+const piecesOf = (timing: string) => Number(/pieces;desc="(\d+)"/.exec(timing)?.[1] ?? 1);
 
 /** float32 bits of both arrays, for an exact comparison that also tells -0 from 0 */
 const bits = (a: Float32Array) => Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length));
@@ -53,6 +54,36 @@ export function servingCases(target: () => Target) {
         shared = Math.max(shared, batchOf(together[2].timing));
       }
       expect(shared).toBeGreaterThan(1);
+    }
+  });
+
+  it.each([
+    ['gan-mnist', 'decode'],
+    ['vae-mnist', 'decode'],
+    ['flow-realnvp-mnist', 'encode'],
+    ['flow-realnvp-moons', 'density'],
+  ])('%s %s: rows over runMaxRows run in pieces, each row the bits it gets alone', async (id, what) => {
+    const t = target();
+    const m = index.models.find((x) => x.id === id);
+    if (!m) return;
+    const D = m.shape.reduce((a, b) => a * b, 1);
+    const rows = 10; // runMaxRows 4: pieces of 4, 4 and 2
+    const width = what === 'decode' ? (await (await t.fetch(`/v1/models/${id}`)).json() as { latentDim: number }).latentDim : D;
+    const x = Array.from({ length: rows }, (_, i) => Array.from({ length: width }, (_, j) => (D > 2 && what !== 'decode' ? (i * 37 + j * 11) % 256 : Math.sin(i * 3 + j) * 1.5)));
+    const call = async (r: number[][]) => {
+      const body = what === 'decode' ? { z: r, mode: 'mean' } : what === 'density' ? { x: r, seed: 5 } : { x: r };
+      const res = await t.fetch(`/v1/models/${id}/${what}?format=f32`, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+      if (res.status !== 200) throw new Error(`${id} ${what}: HTTP ${res.status} ${await res.text()}`);
+      return { data: new Float32Array(await res.arrayBuffer()), timing: res.headers.get('server-timing') ?? '' };
+    };
+    const whole = await call(x);
+    expect(piecesOf(whole.timing), whole.timing).toBe(3);
+    const per = whole.data.length / rows;
+    for (let i = 0; i < rows; i += 3) {
+      if (what === 'density' && D > 2) continue; // dequantisation noise is drawn per request from its seed: rows differ alone
+      const alone = await call([x[i]]);
+      expect(piecesOf(alone.timing)).toBe(1);
+      expect(bits(whole.data.subarray(i * per, (i + 1) * per)), `row ${i}`).toEqual(bits(alone.data));
     }
   });
 

@@ -6,7 +6,7 @@
  * model_corrupt instead of producing wrong numbers; other models keep serving.
  */
 import type { Capability, Manifest, ModelIndex } from '../core/manifest';
-import { dataDim } from '../core/protocol';
+import { dataDim, sampleNoiseArgs, sampleNoiseFor } from '../core/protocol';
 import { BatchingSession } from './batch';
 import { MAX_WORK_UNITS } from './budget';
 import { HttpError } from './errors';
@@ -27,9 +27,16 @@ export interface ServeOptions {
    * batching: requests with this many rows or more always run alone. The
    * Worker sets 16: one wasm thread gains nothing from stacking large requests
    * (bench:peer measured 0.7-0.8x at 32-64 clients of n=64), while Node's
-   * concurrent runs do (1.2-1.9x at 8-32 clients).
+   * concurrent runs do (SERVING.md: 1.2-1.9x at 8-32 clients of gan-mnist n=64
+   * with graphs on the main thread; 0.67-1.63x with them on their own thread).
    */
   batchAloneFromRows: number;
+  /**
+   * most rows in one graph run: larger requests and batches run in pieces of
+   * this many rows (same bits for row-wise graphs). The Worker sets 256: a
+   * 1024-row conv VAE sample grew wasm memory by 27 MiB in one run.
+   */
+  runMaxRows: number;
   /** open sessions kept at most; the least recently used idle one is released beyond it */
   maxSessions: number;
   /** model file bytes of the open sessions kept at most (weights live in wasm memory once each) */
@@ -43,18 +50,20 @@ export const SERVE_DEFAULTS: ServeOptions = {
   batchMaxRows: 4096,
   batchWaitBelowRows: 16,
   batchAloneFromRows: Infinity,
+  runMaxRows: Infinity,
   maxSessions: 12,
   maxSessionBytes: 24 * 1024 * 1024,
   maxInFlightUnits: 4 * MAX_WORK_UNITS,
 };
 
-/** Bounds named in the environment (wrangler vars, process.env): EDGEGEN_BATCH_WAIT_MS, EDGEGEN_BATCH_MAX_ROWS, EDGEGEN_BATCH_WAIT_BELOW_ROWS, EDGEGEN_BATCH_ALONE_FROM_ROWS, EDGEGEN_MAX_SESSIONS, EDGEGEN_MAX_SESSION_BYTES, EDGEGEN_MAX_INFLIGHT_UNITS. */
+/** Bounds named in the environment (wrangler vars, process.env): EDGEGEN_BATCH_WAIT_MS, EDGEGEN_BATCH_MAX_ROWS, EDGEGEN_BATCH_WAIT_BELOW_ROWS, EDGEGEN_BATCH_ALONE_FROM_ROWS, EDGEGEN_RUN_MAX_ROWS, EDGEGEN_MAX_SESSIONS, EDGEGEN_MAX_SESSION_BYTES, EDGEGEN_MAX_INFLIGHT_UNITS. */
 export function serveOptionsFrom(vars: Record<string, unknown>): Partial<ServeOptions> {
   const names: Record<keyof ServeOptions, string> = {
     batchWaitMs: 'EDGEGEN_BATCH_WAIT_MS',
     batchMaxRows: 'EDGEGEN_BATCH_MAX_ROWS',
     batchWaitBelowRows: 'EDGEGEN_BATCH_WAIT_BELOW_ROWS',
     batchAloneFromRows: 'EDGEGEN_BATCH_ALONE_FROM_ROWS',
+    runMaxRows: 'EDGEGEN_RUN_MAX_ROWS',
     maxSessions: 'EDGEGEN_MAX_SESSIONS',
     maxSessionBytes: 'EDGEGEN_MAX_SESSION_BYTES',
     maxInFlightUnits: 'EDGEGEN_MAX_INFLIGHT_UNITS',
@@ -124,6 +133,12 @@ export class ModelStore {
       if (!done) this.inFlight -= units;
       done = true;
     };
+  }
+
+  /** A sample request's noise (core/protocol sampleNoiseFor), drawn where the runtime draws it. */
+  async sampleNoise(m: Manifest, seed: number, n: number, temperature: number): Promise<{ z: Float32Array; noise?: Float32Array }> {
+    if (!this.runtime.sampleNoise) return sampleNoiseFor(m, seed, n, temperature);
+    return this.runtime.sampleNoise(...sampleNoiseArgs(m, seed, n, temperature));
   }
 
   /** What /healthz reports: the runtime's memory and what this store holds. */
@@ -202,6 +217,7 @@ export class ModelStore {
           waitBelowRows: this.options.batchWaitBelowRows,
           aloneFromRows: this.options.batchAloneFromRows,
           maxRows: this.options.batchMaxRows,
+          maxRunRows: this.options.runMaxRows,
           maxUnits: MAX_WORK_UNITS,
           unitsPerRow,
         });

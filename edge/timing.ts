@@ -15,6 +15,8 @@ export class Phases {
   private readonly start = this.last;
   /** requests that shared the last graph run with this one (1: it ran alone) */
   batch = 0;
+  /** graph runs the rows were split into (edge/batch.ts maxRunRows); shown when over 1 */
+  pieces = 0;
   /** first use of a session in this isolate: its steps (load, sha256, session), ms, inside `run` */
   readonly open: Record<string, number> = {};
 
@@ -34,6 +36,7 @@ export class Phases {
     parts.push(`total;dur=${(this.last - this.start).toFixed(2)}`);
     for (const [k, v] of Object.entries(this.open)) parts.push(`${k};dur=${v.toFixed(2)}`);
     if (this.batch) parts.push(`batch;desc="${this.batch}"`);
+    if (this.pieces > 1) parts.push(`pieces;desc="${this.pieces}"`);
     return parts.join(', ');
   }
 }

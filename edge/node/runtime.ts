@@ -2,9 +2,25 @@
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Runtime } from '../runtime';
-import { createNodeSession } from './ort';
+import { noiseThread } from './noise';
+import { createNodeSession, ortThread } from './ort';
 
-export function nodeRuntime(modelsDir: string): Runtime {
+export interface NodeRuntimeOptions {
+  /**
+   * Run graphs on onnxruntime's own thread (ort.ts OrtThread), not the main
+   * one. Default: on, unless EDGEGEN_ORT_THREAD=0.
+   */
+  ortThread?: boolean;
+  /**
+   * Draw large sample noise on a thread of its own (noise.ts NoiseThread).
+   * Default: on, unless EDGEGEN_NOISE_THREAD=0.
+   */
+  noiseThread?: boolean;
+}
+
+export function nodeRuntime(modelsDir: string, opts: NodeRuntimeOptions = {}): Runtime {
+  const threaded = opts.ortThread ?? process.env.EDGEGEN_ORT_THREAD !== '0';
+  const noiseThreaded = opts.noiseThread ?? process.env.EDGEGEN_NOISE_THREAD !== '0';
   const root = resolve(modelsDir);
   return {
     name: 'node',
@@ -18,7 +34,8 @@ export function nodeRuntime(modelsDir: string): Runtime {
         throw err;
       }
     },
-    createSession: createNodeSession,
+    createSession: threaded ? (bytes) => ortThread().createSession(bytes) : createNodeSession,
+    ...(noiseThreaded ? { sampleNoise: (...args) => noiseThread().sampleNoise(...args) } : {}),
     memory() {
       const u = process.memoryUsage();
       return { jsHeapBytes: u.heapUsed, rssBytes: u.rss };

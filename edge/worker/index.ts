@@ -52,8 +52,9 @@ export default {
     const limited = await rateLimited(request, env);
     if (limited) return limited;
     if (!app) {
-      // one wasm thread: only small requests gain from sharing a run (store.ts batchAloneFromRows)
-      app = createApp(workerRuntime(env), { serve: { batchAloneFromRows: 16, ...serveOptionsFrom(env as unknown as Record<string, unknown>) } });
+      // one wasm thread: only small requests gain from sharing a run (store.ts batchAloneFromRows);
+      // runs of at most 256 rows keep the wasm memory's high-water mark down (runMaxRows)
+      app = createApp(workerRuntime(env), { serve: { batchAloneFromRows: 16, runMaxRows: 256, ...serveOptionsFrom(env as unknown as Record<string, unknown>) } });
       (ctx as { waitUntil(p: Promise<unknown>): void }).waitUntil(warmUp());
     }
     return app.fetch(request, env, ctx as never);

@@ -17,6 +17,7 @@ describe('serving on workerd (onnxruntime-web wasm)', () => {
       '--var', `EDGEGEN_MAX_SESSIONS:${o.maxSessions}`,
       '--var', `EDGEGEN_MAX_INFLIGHT_UNITS:${o.maxInFlightUnits}`,
       '--var', `EDGEGEN_BATCH_WAIT_MS:${o.batchWaitMs}`,
+      '--var', `EDGEGEN_RUN_MAX_ROWS:${o.runMaxRows}`,
     ]);
   });
   afterAll(async () => {
