@@ -20,7 +20,7 @@ import { calibrate } from './calibrate';
 import { buildGraphs, type Graph } from './graphs';
 import { OPSET } from './onnx/graph';
 import { measureSampleParity } from './parity';
-import { onnxReference, verifyGraphs, type GraphBytes, type Reference, type VerifyReport } from './verify';
+import { onnxReference, specInfo, verifyGraphs, type GraphBytes, type Reference, type VerifyReport } from './verify';
 
 /** float16 variants: max abs error (data units, pixels / 256) on samples, max relative error on densities and latents */
 export const F16_TOL = 1e-2;
@@ -127,13 +127,12 @@ export async function exportCheckpoint(path: string, opts: ExportOptions = {}): 
   if (opts.calibrate === false) uncalibrated = 'calibration turned off';
   else if (!densityGraph) uncalibrated = `${spec.family} models have no density`;
   else {
-    const c = await calibrate({ family: spec.family, shape: spec.shape, latentDim: latentDimOf(spec), discrete: meta.discrete === true, density: family.density, dataset }, densityGraph.bytes);
+    const c = await calibrate({ ...specInfo(spec), discrete: meta.discrete === true, density: family.density, dataset }, densityGraph.bytes);
     if (typeof c === 'string') uncalibrated = c;
     else calibration = c;
   }
 
-  const info = { family: spec.family, shape: spec.shape, latentDim: latentDimOf(spec) };
-  const parity = await measureSampleParity(info, graphs.find((g) => g.capability === 'sample')!.bytes);
+  const parity = await measureSampleParity(specInfo(spec), graphs.find((g) => g.capability === 'sample')!.bytes);
 
   const manifest: Manifest = {
     id,
