@@ -12,7 +12,9 @@
  * dynamic batching (edgegen with and without it); server CPU ms per request
  * (from /proc, whole process: for the Worker its workerd process, wrangler's
  * proxy excluded), marking what fits the Free plan's 10 ms; the Worker's cold
- * start; and the isolate's memory (/healthz) after the worst request mix.
+ * start; the isolate's memory (/healthz) after the worst request mix; and one
+ * graph run alone in onnxruntime-node vs onnxruntime-web wasm (bench/graphcost.ts),
+ * the ceiling that the Worker's one wasm thread puts on its rate.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -20,6 +22,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildAssets } from '../edge/build-assets';
 import { MODELS, ROOT, startWrangler, type Wrangler } from '../edge/testing';
+import { graphCosts, graphCostTable, PEER_GRAPH_CASES } from './graphcost';
 import { coldStart, cpuMs, findWorkerd, runLoad, startProcess, type Server } from './peerlib';
 
 const argv = process.argv.slice(2);
@@ -173,6 +176,7 @@ async function main() {
       }
     }
     const cold = await coldStart(out, ['gan-mnist', 'flow-realnvp-mnist', 'flow-realnvp-moons'], 3);
+    const costs = await graphCosts(PEER_GRAPH_CASES);
 
     const p = results.peer, n = results.node, w = results.worker;
     console.log(`\n## edgegen vs a Python onnxruntime server\n\nTaken under load: \`${load}\`; ${SECONDS} s per cell, keep-alive clients over loopback, samples/s (rows answered per second).\n`);
@@ -204,6 +208,14 @@ async function main() {
     console.log('\n### Worker isolate memory after the worst mix (every capability of every model at its largest request)\n');
     console.log(`wasm memory ${mb(mem.wasmBytes)}, JS heap ${mb(mem.jsHeapBytes)} (workerd does not report it), sessions open ${mem.sessions} (${mb(mem.sessionFileBytes)} of model files), evictions ${mem.evictions}. Goal <= 96 MiB, limit 128 MB.`);
     if (memory?.errors.length) console.log(`errors in the worst mix: ${memory.errors.join('; ')}`);
+    console.log('\n### One graph run alone: native kernels (the peer, Node) vs wasm (the Worker), and the ceiling it puts on the Worker\n');
+    // the peer case whose graph this is: the JSON and f32 flow cases share one graph; take the faster peer figure
+    const peerOf = (g: { model: string; capability: string; rows: number }) => {
+      const rates = CASES.filter((c) => c.path.includes(`/${g.model}/${g.capability}`) && c.rows === g.rows).map((c) => p?.get(key(c, CLIENTS[0])) ?? 0);
+      return rates.length ? Math.max(...rates) : undefined;
+    };
+    console.log(graphCostTable(costs, peerOf));
+    console.log(`\n(ceiling: one wasm thread running nothing but this graph back to back; peer at ${CLIENTS[0]} clients)`);
   } finally {
     rmSync(out, { recursive: true, force: true });
   }

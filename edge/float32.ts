@@ -21,10 +21,26 @@ function byToPrecision(v: number): number {
   return Number(v.toPrecision(9));
 }
 
+/** 10^i for i in [-50, 50], each the double nearest to it (the parser's), for exponent10. */
+const POW10_ALL = Float64Array.from({ length: 101 }, (_, i) => Number(`1e${i - 50}`));
+const BITS = new Float64Array(1);
+const BITS_HI = new Uint32Array(BITS.buffer, 4, 1); // little-endian: the sign, exponent and top of the mantissa
+
+/**
+ * floor(log10 |v|) for a finite non-zero float32 v, from its binary exponent and
+ * one comparison with a power of ten (Math.log10 took ~10 of the ~90 ns per value).
+ */
+function exponent10(v: number): number {
+  BITS[0] = v;
+  const e2 = ((BITS_HI[0] >>> 20) & 0x7ff) - 1023; // a float32 widened to a double is normal
+  const e = Math.floor(e2 * 0.30102999566398120); // floor(log10 |v|) or one less
+  return Math.abs(v) >= POW10_ALL[e + 51] ? e + 1 : e;
+}
+
 /** The shortest decimal (as a double) that reads back as float32 `v`; NaN and infinities pass through, -0 becomes 0. */
 export function float32Json(v: number): number {
   if (v === 0 || !Number.isFinite(v)) return v === 0 ? 0 : v;
-  const e = Math.floor(Math.log10(Math.abs(v)));
+  const e = exponent10(v);
   // fewer than 6 digits: the 6-digit candidate is the same double (trailing zeros)
   for (let p = 6; p <= 9; p++) {
     const k = p - 1 - e;
@@ -47,17 +63,18 @@ function put(buf: Uint8Array, at: number, v: number, digits: Uint8Array): number
     return at + 1;
   }
   if (v - v !== 0) return text(buf, at, 'null'); // NaN and infinities, as JSON.stringify prints them
-  const e = Math.floor(Math.log10(Math.abs(v)));
+  const e = exponent10(v);
   const k = 5 - e; // the 6-digit candidate's power
   if (k >= 0 && k <= 19) {
     // float32Json's four candidates at once (independent divisions overlap); the shortest that reads back wins
     const p6 = POW10[k], p7 = POW10[k + 1], p8 = POW10[k + 2], p9 = POW10[k + 3];
     const r6 = Math.round(v * p6), r7 = Math.round(v * p7), r8 = Math.round(v * p8), r9 = Math.round(v * p9);
     const ok6 = Math.fround(r6 / p6) === v, ok7 = Math.fround(r7 / p7) === v, ok8 = Math.fround(r8 / p8) === v, ok9 = Math.fround(r9 / p9) === v;
-    if (ok6) return decimal(buf, at, r6, k, digits);
-    if (ok7) return decimal(buf, at, r7, k + 1, digits);
-    if (ok8) return decimal(buf, at, r8, k + 2, digits);
-    if (ok9) return decimal(buf, at, r9, k + 3, digits);
+    // e in [-14, 5], so the decimal point falls inside or just before the digits: fixed notation
+    if (ok6) return fixed(buf, at, r6, k);
+    if (ok7) return fixed(buf, at, r7, k + 1);
+    if (ok8) return fixed(buf, at, r8, k + 2);
+    if (ok9) return fixed(buf, at, r9, k + 3);
     return text(buf, at, JSON.stringify(float32Json(v)));
   }
   for (let p = 6; p <= 9; p++) {
@@ -75,6 +92,72 @@ function text(buf: Uint8Array, at: number, s: string): number {
   for (let i = 0; i < s.length; i++) buf[at++] = s.charCodeAt(i);
   return at;
 }
+
+/** "00".."99": two digits per table read, halving the divisions by ten. */
+const PAIRS = Uint8Array.from({ length: 200 }, (_, i) => 0x30 + (i & 1 ? (i >> 1) % 10 : Math.floor((i >> 1) / 10)));
+
+/**
+ * decimal() for the fast path's integers: |r| < 10^9 with the point k digits
+ * from the right, where the value lies in [1e-14, 1e6) so Number::toString
+ * writes no exponent. The digits go straight into place, right to left, two
+ * at a time (this and exponent10 made a 64 x 784 answer ~2x faster).
+ */
+function fixed(buf: Uint8Array, at: number, r: number, k: number): number {
+  if (r < 0) {
+    buf[at++] = 0x2d; // -
+    r = -r;
+  }
+  let u = r | 0;
+  while (k > 0 && u % 10 === 0) {
+    u = (u / 10) | 0;
+    k--;
+  }
+  const nd = u >= 100000 ? (u >= 10000000 ? (u >= 100000000 ? 9 : 8) : u >= 1000000 ? 7 : 6) : u >= 1000 ? (u >= 10000 ? 5 : 4) : u >= 100 ? 3 : u >= 10 ? 2 : 1;
+  let n = nd - k; // digits before the point
+  // below 1e-6 Number::toString writes an exponent: the general layout
+  if (n <= -6) return decimal(buf, at, u, k, DIGITS);
+  // "ddd" (k = 0) or "ddd.ddd"; else "0.000ddd" with -n zeros after the point
+  const end = n > 0 ? at + nd + (k > 0 ? 1 : 0) : at + 2 - n + nd;
+  let pos = end;
+  let frac = k; // fractional digits still to write
+  while (u >= 100) {
+    const q = (u / 100) | 0;
+    const pair = (u - q * 100) << 1;
+    u = q;
+    if (frac === 1) {
+      // the point falls between the pair's digits
+      buf[--pos] = PAIRS[pair + 1];
+      buf[--pos] = 0x2e;
+      buf[--pos] = PAIRS[pair];
+    } else {
+      buf[--pos] = PAIRS[pair + 1];
+      buf[--pos] = PAIRS[pair];
+      if (frac === 2) buf[--pos] = 0x2e;
+    }
+    frac -= 2;
+  }
+  if (u >= 10) {
+    const pair = u << 1;
+    buf[--pos] = PAIRS[pair + 1];
+    if (frac === 1) buf[--pos] = 0x2e;
+    buf[--pos] = PAIRS[pair];
+    frac -= 2;
+  } else {
+    buf[--pos] = 0x30 + u;
+    frac -= 1;
+  }
+  if (n <= 0) {
+    // every digit was fractional: then the zeros, the point and the leading 0
+    while (n < 0) {
+      buf[--pos] = 0x30;
+      n++;
+    }
+    buf[--pos] = 0x2e;
+    buf[--pos] = 0x30;
+  }
+  return end;
+}
+const DIGITS = new Uint8Array(24);
 
 /** The integer r times 10^-k, laid out as Number::toString would. */
 function decimal(buf: Uint8Array, at: number, r: number, k: number, digits: Uint8Array): number {

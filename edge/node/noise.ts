@@ -1,8 +1,9 @@
 /**
  * Sample noise drawn on a thread of its own (noise-thread.mjs) when there is
- * much of it: an MNIST VAE or flow batch of 64 needs ~50k Box-Muller normals,
- * about 1.5 ms of the main thread's time per request, which the main thread
- * then spends on other requests. Same function, same seed, same bits
+ * much of it: an MNIST VAE or flow batch of 64 needs ~50k normals, ~0.4-0.5 ms
+ * of the main thread's time per request with the ziggurat (1.5 ms with the
+ * Box-Muller draws before it), which the main thread then spends on other
+ * requests. Same function, same seed, same bits
  * (noise.test.ts). Small draws stay on the main thread: a message each way
  * costs more than they do.
  */
