@@ -125,12 +125,22 @@ export async function runLoad(base: string, c: Case, clients: number, seconds: n
   return { requests: count.n, requestsPerSecond: count.n / elapsed, errors, firstError };
 }
 
-/** A fresh wrangler dev per trial: ms from sending the isolate's first model request (n=1) to its whole answer. */
-export async function coldStart(assets: string, ids: string[], trials: number): Promise<{ id: string; median: number; all: number[]; timing: string }[]> {
+/**
+ * A fresh wrangler dev per trial: ms from sending the isolate's first model
+ * request (n=1) to its whole answer. Then, on another fresh wrangler dev per
+ * trial, the same model file fetched alone as a static asset: what wrangler
+ * dev's local asset server spends handing the file over (measured at ~45 ms of
+ * CPU per MB on this machine; Cloudflare serves assets from its own store), so
+ * the first figure can be read with and without it.
+ */
+export async function coldStart(assets: string, ids: string[], trials: number): Promise<{ id: string; median: number; all: number[]; timing: string; assetMedian: number; assetBytes: number }[]> {
   const out = [];
+  const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
   for (const id of ids) {
     const all: number[] = [];
+    const asset: number[] = [];
     let timing = '';
+    let assetBytes = 0;
     for (let t = 0; t < trials; t++) {
       // ready when a static file answers: the model request is the isolate's very first
       const w = await startWrangler(assets, 90_000, [], '/models/index.json');
@@ -144,9 +154,18 @@ export async function coldStart(assets: string, ids: string[], trials: number): 
       } finally {
         await w.stop();
       }
+      const a = await startWrangler(assets, 90_000, [], '/models/index.json');
+      try {
+        const t0 = performance.now();
+        const res = await fetch(`${a.url}/models/${id}/sample.onnx`);
+        assetBytes = (await res.arrayBuffer()).byteLength;
+        asset.push(performance.now() - t0);
+        if (res.status !== 200) throw new Error(`${id}/sample.onnx: HTTP ${res.status}`);
+      } finally {
+        await a.stop();
+      }
     }
-    const sorted = [...all].sort((a, b) => a - b);
-    out.push({ id, median: sorted[Math.floor(sorted.length / 2)], all, timing });
+    out.push({ id, median: median(all), all, timing, assetMedian: median(asset), assetBytes });
   }
   return out;
 }

@@ -81,7 +81,10 @@ export class BatchingSession implements ModelSession {
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
   private queue: Job[] = [];
-  private busy = false;
+  /** batches running now: at most the inner session's concurrency */
+  private inFlight = 0;
+  /** the inner session's: how many batches run at once */
+  readonly concurrency: number;
   private timer: { cancel(): void } | undefined;
   /** requests holding this session (ModelStore.use): the LRU never releases one in use */
   users = 0;
@@ -95,6 +98,7 @@ export class BatchingSession implements ModelSession {
   ) {
     this.inputNames = inner.inputNames;
     this.outputNames = inner.outputNames;
+    this.concurrency = Math.max(1, inner.concurrency ?? 1);
   }
 
   async run(feeds: Record<string, Tensor>, stats?: RunStats): Promise<Record<string, Tensor>> {
@@ -167,7 +171,7 @@ export class BatchingSession implements ModelSession {
   }
 
   private schedule(): void {
-    if (this.busy || !this.queue.length) return;
+    if (this.inFlight >= this.concurrency || !this.queue.length) return;
     const head = this.queue[0];
     let rows = 0;
     let units = 0;
@@ -190,8 +194,8 @@ export class BatchingSession implements ModelSession {
 
   /** Take the head job and every later one that fits beside it, run them as one, hand out the rows. */
   private async flush(): Promise<void> {
-    if (this.busy || !this.queue.length) return;
-    this.busy = true;
+    if (this.inFlight >= this.concurrency || !this.queue.length) return;
+    this.inFlight++;
     const head = this.queue[0];
     const batch: Job[] = [];
     const rest: Job[] = [];
@@ -206,6 +210,8 @@ export class BatchingSession implements ModelSession {
       } else rest.push(j);
     }
     this.queue = rest;
+    // what did not fit goes out beside this batch while the inner session has room
+    if (rest.length) void this.flush();
     try {
       if (batch.length === 1) {
         const j = batch[0];
@@ -214,7 +220,7 @@ export class BatchingSession implements ModelSession {
         await this.together(batch, rows);
       }
     } finally {
-      this.busy = false;
+      this.inFlight--;
       // what queued while we ran has waited already: out it goes, no timer
       if (this.queue.length) void this.flush();
     }

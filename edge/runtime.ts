@@ -17,6 +17,8 @@ export interface ModelSession {
   readonly outputNames: readonly string[];
   /** `stats.batch`, when given, is set to how many requests shared the run (edge/batch.ts). */
   run(feeds: Record<string, Tensor>, stats?: RunStats): Promise<Record<string, Tensor>>;
+  /** Runs it can take at once (several onnxruntime threads); absent: 1, one after another. */
+  readonly concurrency?: number;
   /** Free the session's native or wasm memory; it must not run afterwards. */
   release?(): Promise<void>;
 }

@@ -10,7 +10,7 @@ import type { Manifest } from '../../core/manifest';
 import { Prng } from '../../core/prng';
 import { MODELS } from '../testing';
 import { createApp } from '../app';
-import { OrtThread, createNodeSession } from './ort';
+import { OrtPool, OrtThread, createNodeSession, ortThreadCount } from './ort';
 import { nodeRuntime } from './runtime';
 
 const thread = new OrtThread();
@@ -55,4 +55,34 @@ it('a broken graph fails on the thread as on the main thread, and the thread kee
   const off = createApp(nodeRuntime(MODELS, { ortThread: false }));
   const same = await off.request('/v1/models/gan-mnist/sample?format=f32', { method: 'POST', body: '{"n":2,"seed":1}' });
   expect(new Uint8Array(await res.arrayBuffer())).toEqual(new Uint8Array(await same.arrayBuffer()));
+});
+
+it('a pool of threads runs concurrent runs on different threads, each with the main thread\'s bits', async () => {
+  const pool = new OrtPool(2);
+  try {
+    const m = JSON.parse(readFileSync(join(MODELS, 'gan-mnist', 'manifest.json'), 'utf8')) as Manifest;
+    const bytes = new Uint8Array(readFileSync(join(MODELS, 'gan-mnist', 'sample.onnx')));
+    const here = await createNodeSession(bytes);
+    const there = await pool.createSession(bytes);
+    expect(there.concurrency).toBe(2);
+    const feedsOf = (seed: number) => ({ z: { data: new Prng(seed).normals(64 * m.latentDim), dims: [64, m.latentDim] } });
+    // two runs at once: the second goes to the idle thread
+    const threads = new Set<number>();
+    const runs = [1, 2].map((seed) => there.run(feedsOf(seed)).then((out) => (threads.add(there.lastRunThreadId()), out)));
+    const outs = await Promise.all(runs);
+    expect(threads.size).toBe(2);
+    for (const [i, seed] of [1, 2].entries()) expect(bits(outs[i].x.data)).toEqual(bits((await here.run(feedsOf(seed))).x.data));
+    await there.release!();
+    await here.release!();
+  } finally {
+    await pool.close();
+  }
+});
+
+it('the pool size comes from EDGEGEN_ORT_THREADS, else the cores up to 4, and a bad value is refused', () => {
+  expect(ortThreadCount({ EDGEGEN_ORT_THREADS: '3' })).toBe(3);
+  expect(ortThreadCount({})).toBeGreaterThanOrEqual(1);
+  expect(ortThreadCount({})).toBeLessThanOrEqual(4);
+  expect(() => ortThreadCount({ EDGEGEN_ORT_THREADS: '0' })).toThrow(/EDGEGEN_ORT_THREADS/);
+  expect(() => ortThreadCount({ EDGEGEN_ORT_THREADS: 'two' })).toThrow(/EDGEGEN_ORT_THREADS/);
 });

@@ -1,4 +1,5 @@
 /** The one file that imports onnxruntime-node: a Runtime session over its CPU provider. */
+import { availableParallelism } from 'node:os';
 import * as ort from 'onnxruntime-node';
 import type { ModelSession, Tensor } from '../runtime';
 import { ThreadCalls } from './thread';
@@ -82,8 +83,69 @@ export class OrtThread {
   }
 }
 
-let shared: OrtThread | undefined;
-/** The process's one onnxruntime thread, started on first use. */
-export function ortThread(): OrtThread {
-  return (shared ??= new OrtThread());
+/**
+ * Several onnxruntime threads, each holding its own copy of every session
+ * (same bytes, same options, so the same numbers): one graph run per thread
+ * at a time, so up to `size` runs of one model go side by side. A run goes to
+ * the thread with the fewest runs in flight. One intra-op thread per run
+ * still, like the peer; the process uses its cores by running requests in
+ * parallel rather than splitting one product over them.
+ */
+export class OrtPool {
+  readonly threads: OrtThread[];
+  private readonly busy: number[];
+
+  constructor(readonly size: number) {
+    if (!Number.isInteger(size) || size < 1) throw new Error(`onnxruntime threads must be a whole number >= 1, got ${size}`);
+    this.threads = Array.from({ length: size }, () => new OrtThread());
+    this.busy = new Array<number>(size).fill(0);
+  }
+
+  async createSession(bytes: Uint8Array): Promise<ModelSession & { lastRunThreadId(): number }> {
+    const copies = await Promise.all(this.threads.map((t) => t.createSession(bytes)));
+    let last = -1;
+    return {
+      inputNames: copies[0].inputNames,
+      outputNames: copies[0].outputNames,
+      concurrency: this.size,
+      run: async (feeds) => {
+        let k = 0;
+        for (let i = 1; i < this.size; i++) if (this.busy[i] < this.busy[k]) k = i;
+        this.busy[k]++;
+        try {
+          const out = await copies[k].run(feeds);
+          last = copies[k].lastRunThreadId();
+          return out;
+        } finally {
+          this.busy[k]--;
+        }
+      },
+      release: async () => {
+        await Promise.all(copies.map((c) => c.release?.()));
+      },
+      lastRunThreadId: () => last,
+    };
+  }
+
+  close(): Promise<void> {
+    return Promise.all(this.threads.map((t) => t.close())).then(() => undefined);
+  }
+}
+
+/**
+ * How many onnxruntime threads the Node server runs: EDGEGEN_ORT_THREADS, else
+ * the machine's cores up to 4 (each holds a copy of every open session).
+ */
+export function ortThreadCount(env: Record<string, string | undefined> = process.env): number {
+  const v = env.EDGEGEN_ORT_THREADS;
+  if (v === undefined || v === '') return Math.max(1, Math.min(4, availableParallelism()));
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 64) throw new Error(`EDGEGEN_ORT_THREADS must be a whole number from 1 to 64, got '${v}'`);
+  return n;
+}
+
+let shared: OrtPool | undefined;
+/** The process's onnxruntime threads (ortThreadCount() of them), started on first use. */
+export function ortPool(): OrtPool {
+  return (shared ??= new OrtPool(ortThreadCount()));
 }

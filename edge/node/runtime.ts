@@ -3,12 +3,13 @@ import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Runtime } from '../runtime';
 import { noiseThread } from './noise';
-import { createNodeSession, ortThread } from './ort';
+import { createNodeSession, ortPool } from './ort';
 
 export interface NodeRuntimeOptions {
   /**
-   * Run graphs on onnxruntime's own thread (ort.ts OrtThread), not the main
-   * one. Default: on, unless EDGEGEN_ORT_THREAD=0.
+   * Run graphs on onnxruntime's own threads (ort.ts OrtPool: EDGEGEN_ORT_THREADS
+   * of them, default the cores up to 4), not the main one. Default: on,
+   * unless EDGEGEN_ORT_THREAD=0.
    */
   ortThread?: boolean;
   /**
@@ -34,7 +35,7 @@ export function nodeRuntime(modelsDir: string, opts: NodeRuntimeOptions = {}): R
         throw err;
       }
     },
-    createSession: threaded ? (bytes) => ortThread().createSession(bytes) : createNodeSession,
+    createSession: threaded ? (bytes) => ortPool().createSession(bytes) : createNodeSession,
     ...(noiseThreaded ? { sampleNoise: (...args) => noiseThread().sampleNoise(...args) } : {}),
     memory() {
       const u = process.memoryUsage();
