@@ -57,4 +57,10 @@ export interface Runtime {
    * in line.
    */
   sampleNoise?(...args: Parameters<typeof sampleNoise>): Promise<{ z: Float32Array; noise?: Float32Array }>;
+  /**
+   * The JSON array of n rows of `width` float32 values, the bytes
+   * float32.ts's JsonBytes.rows writes, written where the runtime likes (Node:
+   * a thread of its own for large answers). Absent: written in line.
+   */
+  jsonRows?(data: Float32Array, n: number, width: number): Promise<Uint8Array>;
 }

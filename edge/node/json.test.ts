@@ -3,9 +3,11 @@
  * c.json gave before (JSON.stringify of the shortest round-trip doubles), the
  * float32 answer's values, and c.json's content type.
  */
-import { expect, it } from 'vitest';
+import { afterAll, expect, it } from 'vitest';
+import { Prng } from '../../core/prng';
 import { createApp } from '../app';
-import { float32Json } from '../float32';
+import { JsonBytes, float32Json } from '../float32';
+import { JsonThread, THREAD_FROM_VALUES } from './json';
 import { MODELS } from '../testing';
 import { nodeRuntime } from './runtime';
 
@@ -15,6 +17,8 @@ const rowsOf = (data: Float32Array, width: number) => Array.from({ length: data.
 
 it.each([
   ['flow-realnvp-mnist', 'sample', { n: 3, seed: 9 }],
+  // 16 x 784 values: written on the JSON thread (json.ts)
+  ['flow-realnvp-mnist', 'sample', { n: 16, seed: 9 }],
   ['vae-mnist', 'sample', { n: 2, seed: 4, temperature: 0.5 }],
   ['gan-mnist', 'interpolate', { seedA: 1, seedB: 2, steps: 3 }],
 ])('%s %s: the JSON text is JSON.stringify of the float32 answer', async (id, what, body) => {
@@ -41,4 +45,39 @@ it('encode (z and logvar) and decode answer canonical JSON text', async () => {
   const dec = await post('/v1/models/vae-mnist/decode', { z: parsed.z, mode: 'mean' });
   const decText = await dec.text();
   expect(JSON.stringify(JSON.parse(decText))).toBe(decText);
+});
+
+const thread = new JsonThread();
+afterAll(() => thread.close());
+const dec = new TextDecoder();
+
+it.each([
+  [64, 784],
+  [3, 2],
+])('the JSON thread writes %i rows of %i the bytes JsonBytes writes in line, on the thread only when large', async (n, width) => {
+  // a view into a larger buffer, as a batch hands out rows; values from tiny to huge, and -0
+  const all = new Prng(5).normals((n + 1) * width).map((v, i) => (i % 7 === 0 ? v * 1e-9 : i % 11 === 0 ? v * 1e25 : i % 13 === 0 ? -0 : v));
+  const data = all.subarray(width, (n + 1) * width);
+  const before = thread.threadWrites;
+  const got = await thread.rows(data, n, width);
+  expect(dec.decode(got)).toBe(dec.decode(new JsonBytes().rows(data, n, width).bytes()));
+  expect(thread.threadWrites - before).toBe(n * width >= THREAD_FROM_VALUES ? 1 : 0);
+  // the caller's rows are left as they were (a copy went over)
+  expect(data.length).toBe(n * width);
+});
+
+it('a JSON thread that cannot start: answers are written in line, the same bytes', async () => {
+  const lost = new JsonThread(new URL('./no-such-json-thread.mjs', import.meta.url));
+  const errors: unknown[] = [];
+  const log = console.error;
+  console.error = (...args: unknown[]) => void errors.push(args);
+  try {
+    const data = new Prng(1).normals(64 * 784);
+    for (let i = 0; i < 2; i++) expect(dec.decode(await lost.rows(data, 64, 784))).toBe(dec.decode(new JsonBytes().rows(data, 64, 784).bytes()));
+  } finally {
+    console.error = log;
+    await lost.close();
+  }
+  expect(lost.threadWrites).toBe(1);
+  expect(errors.length).toBe(1);
 });

@@ -2,6 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Runtime } from '../runtime';
+import { jsonThread } from './json';
 import { noiseThread } from './noise';
 import { createNodeSession, ortPool } from './ort';
 
@@ -17,11 +18,17 @@ export interface NodeRuntimeOptions {
    * Default: on, unless EDGEGEN_NOISE_THREAD=0.
    */
   noiseThread?: boolean;
+  /**
+   * Write large JSON answers on a thread of their own (json.ts JsonThread).
+   * Default: on, unless EDGEGEN_JSON_THREAD=0.
+   */
+  jsonThread?: boolean;
 }
 
 export function nodeRuntime(modelsDir: string, opts: NodeRuntimeOptions = {}): Runtime {
   const threaded = opts.ortThread ?? process.env.EDGEGEN_ORT_THREAD !== '0';
   const noiseThreaded = opts.noiseThread ?? process.env.EDGEGEN_NOISE_THREAD !== '0';
+  const jsonThreaded = opts.jsonThread ?? process.env.EDGEGEN_JSON_THREAD !== '0';
   const root = resolve(modelsDir);
   return {
     name: 'node',
@@ -37,6 +44,7 @@ export function nodeRuntime(modelsDir: string, opts: NodeRuntimeOptions = {}): R
     },
     createSession: threaded ? (bytes) => ortPool().createSession(bytes) : createNodeSession,
     ...(noiseThreaded ? { sampleNoise: (...args) => noiseThread().sampleNoise(...args) } : {}),
+    ...(jsonThreaded ? { jsonRows: (data, n, width) => jsonThread().rows(data, n, width) } : {}),
     memory() {
       const u = process.memoryUsage();
       return { jsHeapBytes: u.heapUsed, rssBytes: u.rss };
