@@ -181,7 +181,7 @@ async function main() {
     const cold = await coldStart(out, ['gan-mnist', 'flow-realnvp-mnist', 'flow-realnvp-moons'], 3);
     const costs = await graphCosts(PEER_GRAPH_CASES);
 
-    const p = results.peer, n = results.node, w = results.worker;
+    const p = results['python peer'], n = results.node, w = results.worker;
     console.log(`\n## edgegen vs a Python onnxruntime server\n\nTaken under load: \`${load}\`; ${SECONDS} s per cell, the servers in turns, best of ${ROUNDS} rounds each, keep-alive clients over loopback, samples/s (rows answered per second).\n`);
     console.log('| case | clients | Python peer | edgegen Node | Node / peer | edgegen Worker | Worker / peer |');
     console.log('|---|---|---|---|---|---|---|');
