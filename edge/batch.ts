@@ -202,10 +202,11 @@ export class BatchingSession implements ModelSession {
     let rows = 0;
     let units = 0;
     // with room for several runs, a batch takes its share of the queue, not all of it: the
-    // next free run then finds work instead of idling beside one large batch
+    // next free run then finds work instead of idling beside one large batch. Small runs
+    // (under waitBelowRows rows, the ones that wait for company) still fill up first.
     let queued = 0;
     for (const j of this.queue) if (j.key === head.key) queued += j.rows;
-    const share = Math.ceil(queued / this.concurrency);
+    const share = Math.max(Math.ceil(queued / this.concurrency), this.opts.waitBelowRows);
     for (const j of this.queue) {
       const fits = j.key === head.key && (batch.length === 0 || (rows < share && rows + j.rows <= this.opts.maxRows && units + j.units <= this.opts.maxUnits));
       if (fits) {
