@@ -19,7 +19,12 @@ export interface Tensor {
 }
 export type Feeds = Record<string, Tensor>;
 /** Runs one graph (sample, density or encode) on named float32 inputs. */
-export type RunGraph = (feeds: Feeds) => Promise<Record<string, Tensor>>;
+/**
+ * One run of a graph. `outputs`, when given, names the outputs the caller will
+ * read: a runtime may return only those (the VAE's sample graph also computes
+ * x_mean, which a sampling request does not read). Absent: every output.
+ */
+export type RunGraph = (feeds: Feeds, outputs?: readonly string[]) => Promise<Record<string, Tensor>>;
 
 /** What the protocol needs to know of a model: its manifest, or the same fields of a spec. */
 export type ModelInfo = Pick<Manifest, 'family' | 'shape' | 'latentDim'> & Partial<Pick<Manifest, 'discrete' | 'density'>>;
@@ -71,7 +76,7 @@ export async function runSample(m: ModelInfo, run: RunGraph, z: Float32Array, n:
   const feeds: Feeds = { z: { data: z, dims: [n, m.latentDim] } };
   if (p.observationNoise) feeds.noise = { data: opts.noise ?? new Float32Array(n * D), dims: [n, D] };
   const name = p.observationNoise && opts.mode === 'mean' ? p.observationNoise.meanOutput : 'x';
-  if (!p.autoregressive) return read(await run(feeds), name);
+  if (!p.autoregressive) return read(await run(feeds, [name]), name);
   return (await runAutoregressive(m, run, z, n)).x;
 }
 

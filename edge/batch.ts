@@ -59,6 +59,7 @@ interface Job {
   units: number;
   key: string;
   stats?: RunStats;
+  outputs?: readonly string[];
   resolve: (out: Record<string, Tensor>) => void;
   reject: (err: unknown) => void;
 }
@@ -101,17 +102,19 @@ export class BatchingSession implements ModelSession {
     this.concurrency = Math.max(1, inner.concurrency ?? 1);
   }
 
-  async run(feeds: Record<string, Tensor>, stats?: RunStats): Promise<Record<string, Tensor>> {
-    const key = this.rowwise ? keyOf(feeds) : null;
+  async run(feeds: Record<string, Tensor>, stats?: RunStats, outputs?: readonly string[]): Promise<Record<string, Tensor>> {
+    const inputs = this.rowwise ? keyOf(feeds) : null;
+    // jobs share a run only when they read the same outputs
+    const key = inputs === null ? null : `${inputs}|${outputs?.join(',') ?? '*'}`;
     const rows = feeds[Object.keys(feeds)[0]]?.dims[0] ?? 0;
     if (this.released) throw new Error('session was released');
-    if (key === null || rows >= this.opts.aloneFromRows) return this.alone(feeds, stats);
+    if (key === null || rows >= this.opts.aloneFromRows) return this.alone(feeds, stats, outputs);
     // workerd cancels a request as hung when nothing of its own is pending, even
     // though another request's run will answer it: hold a timer of our own meanwhile
     const hold = setTimeout(() => {}, 600_000);
     try {
       return await new Promise<Record<string, Tensor>>((resolve, reject) => {
-        this.queue.push({ feeds, rows, units: rows * this.opts.unitsPerRow(feeds), key, stats, resolve, reject });
+        this.queue.push({ feeds, rows, units: rows * this.opts.unitsPerRow(feeds), key, stats, outputs, resolve, reject });
         this.schedule();
       });
     } finally {
@@ -124,9 +127,9 @@ export class BatchingSession implements ModelSession {
     return this.inner.release?.() ?? Promise.resolve();
   }
 
-  private async alone(feeds: Record<string, Tensor>, stats?: RunStats) {
+  private async alone(feeds: Record<string, Tensor>, stats?: RunStats, outputs?: readonly string[]) {
     if (stats) stats.batch = 1;
-    return this.inPieces(feeds, stats ? [stats] : []);
+    return this.inPieces(feeds, stats ? [stats] : [], outputs);
   }
 
   /**
@@ -135,10 +138,10 @@ export class BatchingSession implements ModelSession {
    * same rows (every shipped graph gives the same bits in pieces of 256 on
    * onnxruntime-web wasm, serving.cases.ts checks it through the API).
    */
-  private async inPieces(feeds: Record<string, Tensor>, stats: RunStats[]): Promise<Record<string, Tensor>> {
+  private async inPieces(feeds: Record<string, Tensor>, stats: RunStats[], outputs?: readonly string[]): Promise<Record<string, Tensor>> {
     const max = this.opts.maxRunRows ?? Infinity;
     const rows = feeds[Object.keys(feeds)[0]]?.dims[0] ?? 0;
-    if (!(rows > max) || !this.rowwise || keyOf(feeds) === null) return this.inner.run(feeds);
+    if (!(rows > max) || !this.rowwise || keyOf(feeds) === null) return this.inner.run(feeds, undefined, outputs);
     const parts: Record<string, Tensor>[] = [];
     for (let start = 0; start < rows; start += max) {
       const end = Math.min(rows, start + max);
@@ -147,11 +150,11 @@ export class BatchingSession implements ModelSession {
         const width = t.data.length / rows;
         slice[name] = { data: t.data.subarray(start * width, end * width), dims: [end - start, ...t.dims.slice(1)] };
       }
-      const out = await this.inner.run(slice);
+      const out = await this.inner.run(slice, undefined, outputs);
       if (!Object.values(out).every((t) => t.dims[0] === end - start && t.data.length % (end - start) === 0)) {
         // not row-wise after all: never split or batch it again, and run it whole
         this.rowwise = false;
-        return this.inner.run(feeds);
+        return this.inner.run(feeds, undefined, outputs);
       }
       parts.push(out);
     }
@@ -221,7 +224,7 @@ export class BatchingSession implements ModelSession {
     try {
       if (batch.length === 1) {
         const j = batch[0];
-        await this.alone(j.feeds, j.stats).then(j.resolve, j.reject);
+        await this.alone(j.feeds, j.stats, j.outputs).then(j.resolve, j.reject);
       } else {
         await this.together(batch, rows);
       }
@@ -246,7 +249,7 @@ export class BatchingSession implements ModelSession {
     }
     let out: Record<string, Tensor>;
     try {
-      out = await this.inPieces(feeds, batch.flatMap((j) => (j.stats ? [j.stats] : [])));
+      out = await this.inPieces(feeds, batch.flatMap((j) => (j.stats ? [j.stats] : [])), batch[0].outputs);
     } catch (err) {
       for (const j of batch) j.reject(err);
       return;
@@ -254,7 +257,7 @@ export class BatchingSession implements ModelSession {
     if (!Object.values(out).every((t) => t.dims[0] === rows && t.data.length % rows === 0)) {
       // not a row-wise graph after all: never batch it again, and answer each job from its own run
       this.rowwise = false;
-      for (const j of batch) await this.alone(j.feeds, j.stats).then(j.resolve, j.reject);
+      for (const j of batch) await this.alone(j.feeds, j.stats, j.outputs).then(j.resolve, j.reject);
       return;
     }
     let start = 0;

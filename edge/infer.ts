@@ -64,7 +64,7 @@ function finite(data: Float32Array, name: string): Float32Array {
 async function running<T>(store: ModelStore, m: Manifest, capability: Capability, units: number, ph: Phases | undefined, fn: (run: RunGraph) => Promise<T>): Promise<T> {
   const done = store.admit(units);
   try {
-    return await store.use(m, capability, (session) => fn((feeds) => session.run(feeds, ph)), ph?.open);
+    return await store.use(m, capability, (session) => fn((feeds, outputs) => session.run(feeds, ph, outputs)), ph?.open);
   } finally {
     done();
     ph?.lap('run');

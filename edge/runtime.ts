@@ -15,8 +15,12 @@ export interface Tensor {
 export interface ModelSession {
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
-  /** `stats.batch`, when given, is set to how many requests shared the run (edge/batch.ts). */
-  run(feeds: Record<string, Tensor>, stats?: RunStats): Promise<Record<string, Tensor>>;
+  /**
+   * `stats.batch`, when given, is set to how many requests shared the run
+   * (edge/batch.ts). `outputs`: the outputs the caller reads; a session may
+   * return only those (absent: all).
+   */
+  run(feeds: Record<string, Tensor>, stats?: RunStats, outputs?: readonly string[]): Promise<Record<string, Tensor>>;
   /** Runs it can take at once (several onnxruntime threads); absent: 1, one after another. */
   readonly concurrency?: number;
   /** Free the session's native or wasm memory; it must not run afterwards. */

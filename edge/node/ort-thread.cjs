@@ -6,7 +6,7 @@
  *
  * Plain CommonJS so it loads the same under tsx, vitest and plain node.
  * Messages in: { id, op: 'create', bytes, options } | { id, op: 'run', session,
- * feeds: { name: { data: Float32Array, dims } } } | { id, op: 'release', session }.
+ * feeds: { name: { data: Float32Array, dims } }, outputs?: string[] } | { id, op: 'release', session }.
  * Messages out: { id, ok: true, ... } | { id, ok: false, message }.
  */
 const { parentPort, threadId } = require('node:worker_threads');
@@ -31,7 +31,8 @@ async function handle(msg) {
   }
   const inputs = {};
   for (const [name, t] of Object.entries(msg.feeds)) inputs[name] = new ort.Tensor('float32', t.data, t.dims);
-  const outputs = await session.run(inputs);
+  // only the outputs the caller reads, when it says which
+  const outputs = msg.outputs ? await session.run(inputs, msg.outputs) : await session.run(inputs);
   const result = {};
   const transfer = [];
   for (const [name, t] of Object.entries(outputs)) {

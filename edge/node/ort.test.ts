@@ -86,3 +86,17 @@ it('the pool size comes from EDGEGEN_ORT_THREADS, else the cores up to 4, and a 
   expect(() => ortThreadCount({ EDGEGEN_ORT_THREADS: '0' })).toThrow(/EDGEGEN_ORT_THREADS/);
   expect(() => ortThreadCount({ EDGEGEN_ORT_THREADS: 'two' })).toThrow(/EDGEGEN_ORT_THREADS/);
 });
+
+it('a run that names its outputs gets only those, with the bits of a run that reads them all', async () => {
+  const bytes = new Uint8Array(readFileSync(join(MODELS, 'vae-mnist', 'sample.onnx')));
+  const rng = new Prng(8);
+  const feeds = { z: { data: rng.normals(4 * 32), dims: [4, 32] }, noise: { data: rng.normals(4 * 784), dims: [4, 784] } };
+  for (const session of [await createNodeSession(bytes), await thread.createSession(bytes)]) {
+    const all = await session.run(feeds);
+    expect(Object.keys(all).sort()).toEqual(['x', 'x_mean']);
+    const some = await session.run(feeds, undefined, ['x']);
+    expect(Object.keys(some)).toEqual(['x']);
+    expect(bits(some.x.data)).toEqual(bits(all.x.data));
+    await session.release!();
+  }
+});

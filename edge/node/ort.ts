@@ -21,10 +21,10 @@ export async function createNodeSession(bytes: Uint8Array): Promise<ModelSession
   return {
     inputNames: session.inputNames,
     outputNames: session.outputNames,
-    async run(feeds) {
+    async run(feeds, _stats, wanted) {
       const inputs: Record<string, ort.Tensor> = {};
       for (const [name, t] of Object.entries(feeds)) inputs[name] = new ort.Tensor('float32', t.data, t.dims);
-      const outputs = await session.run(inputs);
+      const outputs = wanted ? await session.run(inputs, [...wanted]) : await session.run(inputs);
       const result: Record<string, Tensor> = {};
       for (const [name, t] of Object.entries(outputs)) {
         result[name] = { data: t.data as Float32Array, dims: [...t.dims] };
@@ -56,7 +56,7 @@ export class OrtThread {
     return {
       inputNames: info.inputNames,
       outputNames: info.outputNames,
-      run: async (feeds) => {
+      run: async (feeds, _stats, outputs) => {
         // each feed goes over in a buffer of its own, handed over rather than cloned: the
         // structured clone of a batch's inputs cost the main thread ~1 ms a request, a copy
         // here a tenth of that (the caller keeps its arrays: MADE reuses z for D passes)
@@ -67,7 +67,7 @@ export class OrtThread {
           plain[name] = { data, dims: t.dims };
           transfer.push(data.buffer as ArrayBuffer);
         }
-        const out = await this.thread.call<{ outputs: Record<string, Tensor>; threadId: number }>({ op: 'run', session: info.session, feeds: plain }, transfer);
+        const out = await this.thread.call<{ outputs: Record<string, Tensor>; threadId: number }>({ op: 'run', session: info.session, feeds: plain, outputs }, transfer);
         last = out.threadId;
         return out.outputs;
       },
@@ -108,12 +108,12 @@ export class OrtPool {
       inputNames: copies[0].inputNames,
       outputNames: copies[0].outputNames,
       concurrency: this.size,
-      run: async (feeds) => {
+      run: async (feeds, stats, outputs) => {
         let k = 0;
         for (let i = 1; i < this.size; i++) if (this.busy[i] < this.busy[k]) k = i;
         this.busy[k]++;
         try {
-          const out = await copies[k].run(feeds);
+          const out = await copies[k].run(feeds, stats, outputs);
           last = copies[k].lastRunThreadId();
           return out;
         } finally {

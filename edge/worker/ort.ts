@@ -84,11 +84,12 @@ export async function createWebSession(bytes: Uint8Array): Promise<ModelSession>
   return {
     inputNames: session.inputNames,
     outputNames: session.outputNames,
-    run: (feeds) =>
+    run: (feeds, _stats, wanted) =>
       serialise(async () => {
         const inputs: Record<string, ort.Tensor> = {};
         for (const [name, t] of Object.entries(feeds)) inputs[name] = new ort.Tensor('float32', t.data, t.dims);
-        const outputs = await session.run(inputs);
+        // only the outputs the caller reads, when it says which (no copy out of wasm memory for the rest)
+        const outputs = wanted ? await session.run(inputs, [...wanted]) : await session.run(inputs);
         const result: Record<string, Tensor> = {};
         for (const [name, t] of Object.entries(outputs)) {
           // copy out of wasm memory before the tensor is released
