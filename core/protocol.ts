@@ -35,6 +35,21 @@ export { dataDim };
 /** The cross-runtime contract: samples and densities of one seed agree within 1e-4 relative, |a - b| / max(1, |b|). */
 export const CROSS_RUNTIME_TOL = 1e-4;
 
+/**
+ * The cross-runtime contract's measure: max |a - b| / max(1, |b|) over the
+ * values (pixels run to 255, so an absolute 1e-4 would be 255x stricter on
+ * images than on toys); NaN on either side counts as infinitely far.
+ */
+export function maxRelDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new Error(`${a.length} values against ${b.length}`);
+  let worst = 0;
+  for (let i = 0; i < a.length; i++) {
+    const e = Math.abs(a[i] - b[i]) / Math.max(1, Math.abs(b[i]));
+    worst = Number.isNaN(e) ? Infinity : Math.max(worst, e);
+  }
+  return worst;
+}
+
 /** What a model's samples are held to across runtimes: the contract, or the looser figure its export measured and stated (export/parity.ts). */
 export const sampleTolerance = (m: Partial<Pick<Manifest, 'parity'>>): number => Math.max(CROSS_RUNTIME_TOL, m.parity?.samples ?? 0);
 

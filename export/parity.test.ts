@@ -4,10 +4,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Manifest, ModelIndex } from '../core/manifest';
-import { CROSS_RUNTIME_TOL, sampleTolerance } from '../core/protocol';
+import { CROSS_RUNTIME_TOL, maxRelDiff, sampleTolerance } from '../core/protocol';
 import { buildModel, defaultSpec } from '../train/models';
 import { buildGraphs } from './graphs';
-import { maxRelDiff, measureSampleParity, roundUp1, statedTolerance } from './parity';
+import { measureSampleParity, roundUp1, statedTolerance } from './parity';
 import { tfjsReference } from './tfjs-reference';
 import { VerificationError, verifyGraphs, type Reference } from './verify';
 

@@ -20,7 +20,7 @@
  * larger, since other seeds, batch sizes and WebGPU round differently again.
  */
 import type { ManifestParity } from '../core/manifest';
-import { CROSS_RUNTIME_TOL, runSample, sampleNoiseFor, samplePasses, type ModelInfo } from '../core/protocol';
+import { CROSS_RUNTIME_TOL, maxRelDiff, runSample, sampleNoiseFor, samplePasses, type ModelInfo } from '../core/protocol';
 import { dataDim } from '../core/spec';
 import { openGraph, type GraphRuntime } from './ort';
 
@@ -34,17 +34,6 @@ const EVALUATORS: Array<{ name: string; how: GraphRuntime }> = [
   { name: 'onnxruntime-node (no optimisations)', how: { runtime: 'node', optimization: 'disabled' } },
   { name: 'onnxruntime-web wasm', how: { runtime: 'web', optimization: 'all' } },
 ];
-
-/** The worst |a - b| / max(1, |b|) over two equally long arrays (NaN counts as infinitely far). */
-export function maxRelDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  if (a.length !== b.length) throw new Error(`${a.length} values against ${b.length}`);
-  let worst = 0;
-  for (let i = 0; i < a.length; i++) {
-    const e = Math.abs(a[i] - b[i]) / Math.max(1, Math.abs(b[i]));
-    worst = Number.isNaN(e) ? Infinity : Math.max(worst, e);
-  }
-  return worst;
-}
 
 /** Round up to one significant digit: 1.58e-4 -> 2e-4. */
 export function roundUp1(v: number): number {

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Manifest } from '../../core/manifest';
-import { sampleTolerance } from '../../core/protocol';
+import { maxRelDiff, sampleTolerance } from '../../core/protocol';
 import { addConvFixture, prepareModels, startSite, type Site } from './site';
 
 let site: Site;
@@ -70,9 +70,7 @@ async function sampleHere(id: string, n: number): Promise<{ samples: number[][];
 async function agreesWithApi(id: string, samples: number[][]): Promise<number> {
   const res = await fetch(`${site.url}v1/models/${id}/sample`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ n: samples.length, seed: 5, temperature: 1, mode: 'sample' }) });
   const api = ((await res.json()) as { samples: number[][] }).samples;
-  let worst = 0;
-  api.forEach((row, i) => row.forEach((v, j) => (worst = Math.max(worst, Math.abs(samples[i][j] - v) / Math.max(1, Math.abs(v))))));
-  return worst;
+  return maxRelDiff(samples.flat(), api.flat());
 }
 
 describe('the page picks WebGPU or wasm per model', () => {

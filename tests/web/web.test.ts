@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FAMILY_ORDER } from '../../core/families';
+import { maxRelDiff } from '../../core/protocol';
 import { prepareModels, startSite, type Site } from './site';
 
 const SHOTS = join(import.meta.dirname, '..', '..', 'test-results', 'screenshots');
@@ -56,12 +57,10 @@ async function apiSample(site: Site, id: string, seed: number, n: number, mode =
   return ((await res.json()) as { samples: number[][] }).samples;
 }
 
-/** The cross-runtime contract's measure: |a - b| / max(1, |b|) (pixels run to 255, so an absolute 1e-4 would be 255x stricter on images than on toys). */
-function maxRelDiff(a: number[][], b: number[][]): number {
+/** The cross-runtime contract's measure (core/protocol.ts maxRelDiff) over rows. */
+function rowsRelDiff(a: number[][], b: number[][]): number {
   expect(a.length).toBe(b.length);
-  let worst = 0;
-  a.forEach((row, i) => row.forEach((v, j) => { worst = Math.max(worst, Math.abs(v - b[i][j]) / Math.max(1, Math.abs(b[i][j]))); }));
-  return worst;
+  return maxRelDiff(a.flat(), b.flat());
 }
 
 let site: Site;
@@ -139,7 +138,7 @@ describe('web client on wasm (no WebGPU)', () => {
       const local = await sampleInPage(page, m.id, 7, 32);
       expect(local.engine).toBe('browser');
       const remote = await apiSample(site, m.id, 7, 32);
-      expect(maxRelDiff(local.samples, remote), m.id).toBeLessThan(1e-4);
+      expect(rowsRelDiff(local.samples, remote), m.id).toBeLessThan(1e-4);
     }
     await page.screenshot({ path: join(SHOTS, 'sample-wasm.png'), fullPage: true });
   });
@@ -154,7 +153,7 @@ describe('web client on wasm (no WebGPU)', () => {
     await page.uncheck('#use-api');
     const local = await sampleInPage(page, m.id, 3, 8);
     expect(viaApi.engine).toBe('api');
-    expect(maxRelDiff(local.samples, viaApi.samples)).toBeLessThan(1e-4);
+    expect(rowsRelDiff(local.samples, viaApi.samples)).toBeLessThan(1e-4);
   });
 
   it('renders every family of a data set in the compare view', async () => {
@@ -309,11 +308,11 @@ describe('web client on wasm (no WebGPU)', () => {
       const { samples } = JSON.parse((await page.textContent('#interp-json'))!) as { samples: number[][] };
       expect(samples).toHaveLength(6);
       // the ends are exactly the seeds' own samples (GAN and flow decoders are deterministic)
-      expect(maxRelDiff([samples[0]], await apiSample(site, m.id, 4, 1))).toBeLessThan(1e-4);
-      expect(maxRelDiff([samples[5]], await apiSample(site, m.id, 9, 1))).toBeLessThan(1e-4);
+      expect(rowsRelDiff([samples[0]], await apiSample(site, m.id, 4, 1))).toBeLessThan(1e-4);
+      expect(rowsRelDiff([samples[5]], await apiSample(site, m.id, 9, 1))).toBeLessThan(1e-4);
       // and every step in between is the API's own interpolation (a linear path would differ in the middle)
       const res = await fetch(`${site.url}v1/models/${m.id}/interpolate`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ seedA: 4, seedB: 9, steps: 6 }) });
-      expect(maxRelDiff(samples, ((await res.json()) as { samples: number[][] }).samples)).toBeLessThan(1e-4);
+      expect(rowsRelDiff(samples, ((await res.json()) as { samples: number[][] }).samples)).toBeLessThan(1e-4);
     }
     await page.screenshot({ path: join(SHOTS, 'interpolate-wasm.png'), fullPage: true });
   });
@@ -353,7 +352,7 @@ describe('web client on WebGPU (SwiftShader here)', () => {
     const m = pick((x) => x.family === 'flow' && x.shape.length === 1);
     const local = await sampleInPage(page, m.id, 5, 64);
     expect(await page.getAttribute('#backend', 'data-backend')).toBe('webgpu'); // no silent fallback
-    expect(maxRelDiff(local.samples, await apiSample(site, m.id, 5, 64))).toBeLessThan(1e-4);
+    expect(rowsRelDiff(local.samples, await apiSample(site, m.id, 5, 64))).toBeLessThan(1e-4);
     await page.screenshot({ path: join(SHOTS, 'sample-webgpu.png'), fullPage: true });
   });
 
@@ -369,7 +368,7 @@ describe('web client on WebGPU (SwiftShader here)', () => {
       const local = await sampleInPage(page, m.id, 5, 16);
       expect(await page.getAttribute('#backend', 'data-backend')).toBe('wasm');
       expect(await page.textContent('#backend')).toMatch(/WebGPU failed/);
-      expect(maxRelDiff(local.samples, await apiSample(site, m.id, 5, 16))).toBeLessThan(1e-4);
+      expect(rowsRelDiff(local.samples, await apiSample(site, m.id, 5, 16))).toBeLessThan(1e-4);
     } finally {
       await host.close();
       rmSync(trimmed, { recursive: true, force: true });

@@ -27,6 +27,7 @@
  *   and the page says why. The probe's timings are shown beside the choice.
  */
 import type * as OrtTypes from 'onnxruntime-web';
+import { maxRelDiff } from '../../core/protocol';
 
 type Ort = typeof OrtTypes;
 export type Backend = 'webgpu' | 'wasm';
@@ -231,10 +232,7 @@ async function compare(gpu: Session, cpu: Session, feeds: Record<string, Tensor>
   for (const [name, ref] of Object.entries(c.out)) {
     const got = g.out[name]?.data;
     if (!got || got.length !== ref.data.length) return { backend: 'wasm', reason: `WebGPU gave no matching output '${name}'` };
-    for (let i = 0; i < got.length; i++) {
-      const err = Math.abs(got[i] - ref.data[i]) / Math.max(1, Math.abs(ref.data[i]));
-      worst = Number.isNaN(err) ? Infinity : Math.max(worst, err);
-    }
+    worst = Math.max(worst, maxRelDiff(got, ref.data));
   }
   const times = `probe row: WebGPU ${g.ms.toFixed(1)} ms, wasm ${c.ms.toFixed(1)} ms`;
   if (worst > tol) {
