@@ -245,7 +245,8 @@ export class BatchingSession implements ModelSession {
         data.set(j.feeds[name].data, offset);
         offset += j.feeds[name].data.length;
       }
-      feeds[name] = { data, dims };
+      // the stacked copy is the batch's own: nobody reads it after the run
+      feeds[name] = { data, dims, spare: true };
     }
     let out: Record<string, Tensor>;
     try {

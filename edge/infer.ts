@@ -8,9 +8,10 @@
 import type { DensityResponse } from '../core/api';
 import type { Capability, DensityKind, Manifest } from '../core/manifest';
 import { Prng } from '../core/prng';
-import { dataDim, densityInputs, importanceSampled, runDensity, runEncode, runSample, sampleNoiseFor, sampleWork, slerp, takesObservationNoise, type RunGraph } from '../core/protocol';
+import { dataDim, densityInputs, importanceSampled, runDensity, runEncode, runSample, sampleNoiseFor, samplePasses, sampleWork, slerp, takesObservationNoise, type RunGraph } from '../core/protocol';
 import { HttpError, badRequest } from './errors';
 import { JsonBytes, float32Json } from './float32';
+import type { Tensor } from './runtime';
 import type { ModelStore } from './store';
 import type { Phases } from './timing';
 
@@ -61,10 +62,20 @@ function finite(data: Float32Array, name: string): Float32Array {
  * `fn` with the capability's session as the protocol's `run`, held for the
  * whole call; the time from here to the end is the request's `run` phase.
  */
-async function running<T>(store: ModelStore, m: Manifest, capability: Capability, units: number, ph: Phases | undefined, fn: (run: RunGraph) => Promise<T>): Promise<T> {
+async function running<T>(
+  store: ModelStore,
+  m: Manifest,
+  capability: Capability,
+  units: number,
+  ph: Phases | undefined,
+  fn: (run: RunGraph) => Promise<T>,
+  opts: { spareFeeds?: boolean } = {},
+): Promise<T> {
   const done = store.admit(units);
+  // spareFeeds: the caller's arrays are its own and go unread after the run (runtime.ts Tensor.spare)
+  const mark = (feeds: Record<string, Tensor>) => (opts.spareFeeds ? Object.fromEntries(Object.entries(feeds).map(([k, t]) => [k, { ...t, spare: true }])) : feeds);
   try {
-    return await store.use(m, capability, (session) => fn((feeds, outputs) => session.run(feeds, ph, outputs)), ph?.open);
+    return await store.use(m, capability, (session) => fn((feeds, outputs) => session.run(mark(feeds), ph, outputs)), ph?.open);
   } finally {
     done();
     ph?.lap('run');
@@ -74,7 +85,9 @@ async function running<T>(store: ModelStore, m: Manifest, capability: Capability
 /** z [n, L] -> x [n, D] through the sample graph (VAE: with observation noise or its mean). */
 async function decodeLatents(store: ModelStore, m: Manifest, z: Float32Array, n: number, mode: 'mean' | 'sample', noise?: Float32Array, ph?: Phases): Promise<Batch> {
   ph?.lap('noise');
-  const x = await running(store, m, 'sample', sampleWork(m, n), ph, (run) => runSample(m, run, z, n, { noise, mode }));
+  // z and noise are this request's own; a one-pass graph reads them once (an autoregressive one D times)
+  const spareFeeds = samplePasses(m) === 1;
+  const x = await running(store, m, 'sample', sampleWork(m, n), ph, (run) => runSample(m, run, z, n, { noise, mode }), { spareFeeds });
   return { data: finite(x, 'x'), n, width: dataDim(m) };
 }
 

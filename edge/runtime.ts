@@ -10,6 +10,11 @@ import type { sampleNoise } from '../core/prng';
 export interface Tensor {
   data: Float32Array;
   dims: number[];
+  /**
+   * The caller will not read `data` after the run: a session may take its
+   * buffer (Node hands it to the onnxruntime thread instead of copying it).
+   */
+  spare?: boolean;
 }
 
 export interface ModelSession {

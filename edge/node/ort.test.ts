@@ -100,3 +100,22 @@ it('a run that names its outputs gets only those, with the bits of a run that re
     await session.release!();
   }
 });
+
+it('a spare feed goes to the thread without a copy (the caller\'s array is handed over); others stay the caller\'s', async () => {
+  const bytes = new Uint8Array(readFileSync(join(MODELS, 'gan-mnist', 'sample.onnx')));
+  const there = await thread.createSession(bytes);
+  const z = () => new Prng(4).normals(3 * 64);
+  const kept = { z: { data: z(), dims: [3, 64] } };
+  const spare = { z: { data: z(), dims: [3, 64], spare: true } };
+  const a = await there.run(kept);
+  expect(kept.z.data.length).toBe(3 * 64);
+  const b = await there.run(spare);
+  expect(spare.z.data.length).toBe(0); // detached: it went over as it was
+  expect(bits(b.x.data)).toEqual(bits(a.x.data));
+  // a spare view into a larger buffer is copied, not handed over
+  const big = z();
+  const view = { z: { data: big.subarray(0, 2 * 64), dims: [2, 64], spare: true } };
+  await there.run(view);
+  expect(big.length).toBe(3 * 64);
+  await there.release!();
+});

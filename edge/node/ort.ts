@@ -59,13 +59,16 @@ export class OrtThread {
       run: async (feeds, _stats, outputs) => {
         // each feed goes over in a buffer of its own, handed over rather than cloned: the
         // structured clone of a batch's inputs cost the main thread ~1 ms a request, a copy
-        // here a tenth of that (the caller keeps its arrays: MADE reuses z for D passes)
+        // here a tenth of that; a spare feed (the caller is done with it) needs no copy, the
+        // rest keep theirs (MADE reuses z for D passes)
         const plain: Record<string, Tensor> = {};
         const transfer: ArrayBuffer[] = [];
         for (const [name, t] of Object.entries(feeds)) {
-          const data = t.data.slice();
+          // a spare feed that owns its whole buffer goes over as it is (Tensor.spare)
+          const whole = t.data.byteOffset === 0 && t.data.byteLength === t.data.buffer.byteLength && !(t.data.buffer instanceof SharedArrayBuffer);
+          const data = t.spare && whole ? t.data : t.data.slice();
           plain[name] = { data, dims: t.dims };
-          transfer.push(data.buffer as ArrayBuffer);
+          if (!transfer.includes(data.buffer as ArrayBuffer)) transfer.push(data.buffer as ArrayBuffer);
         }
         const out = await this.thread.call<{ outputs: Record<string, Tensor>; threadId: number }>({ op: 'run', session: info.session, feeds: plain, outputs }, transfer);
         last = out.threadId;
