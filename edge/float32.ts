@@ -68,7 +68,9 @@ function put(buf: Uint8Array, at: number, v: number, digits: Uint8Array): number
   if (k >= 0 && k <= 19) {
     // float32Json's four candidates at once (independent divisions overlap); the shortest that reads back wins
     const p6 = POW10[k], p7 = POW10[k + 1], p8 = POW10[k + 2], p9 = POW10[k + 3];
-    const r6 = Math.round(v * p6), r7 = Math.round(v * p7), r8 = Math.round(v * p8), r9 = Math.round(v * p9);
+    // floor(x + 0.5) is Math.round(x) whenever x + 0.5 is exact, as it is here (|x| < 1e9 < 2^30,
+    // so x's ulp is at most 2^-22, a divisor of 0.5); V8's Math.round cost ~16 of the ~66 ns a value
+    const r6 = Math.floor(v * p6 + 0.5), r7 = Math.floor(v * p7 + 0.5), r8 = Math.floor(v * p8 + 0.5), r9 = Math.floor(v * p9 + 0.5);
     const ok6 = Math.fround(r6 / p6) === v, ok7 = Math.fround(r7 / p7) === v, ok8 = Math.fround(r8 / p8) === v, ok9 = Math.fround(r9 / p9) === v;
     // e in [-14, 5], so the decimal point falls inside or just before the digits: fixed notation
     if (ok6) return fixed(buf, at, r6, k);
