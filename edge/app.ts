@@ -180,14 +180,10 @@ export function createApp(runtime: Runtime, options: Partial<AppOptions> = {}) {
    * rows (float32.ts JsonBytes): the same text c.json gives, typed as its answer.
    */
   const samplesJson = async <T extends SampleResponse | DecodeResponse>(c: Context, b: Batch, shape: number[], seed?: number) => {
-    // the rows' digits where the runtime writes them (Node: a thread of its own for large answers)
-    const rows = runtime.jsonRows ? await runtime.jsonRows(b.data, b.n, b.width) : undefined;
-    const out = new JsonBytes((rows?.length ?? b.n * b.width * 12) + 64).ascii('{"samples":');
-    if (rows) out.raw(rows);
-    else out.rows(b.data, b.n, b.width);
-    out.ascii(',"shape":').value(shape);
-    if (seed !== undefined) out.ascii(',"seed":').value(seed);
-    return jsonBytes<T>(c, out.ascii('}').bytes());
+    const after = `,"shape":${JSON.stringify(shape)}${seed !== undefined ? `,"seed":${JSON.stringify(seed)}` : ''}}`;
+    // the whole answer where the runtime writes it (Node: a thread of its own for large answers)
+    if (runtime.jsonRows) return jsonBytes<T>(c, (await runtime.jsonRows(b.data, b.n, b.width, '{"samples":', after)) as Uint8Array<ArrayBuffer>);
+    return jsonBytes<T>(c, new JsonBytes(b.n * b.width * 10 + 64).ascii('{"samples":').rows(b.data, b.n, b.width).ascii(after).bytes());
   };
   /** rows of samples as binary: shape rows,width; the JSON's `shape` goes in x-edgegen-row-shape */
   const samplesF32 = (c: Context, b: Batch, m: Manifest, headers: Record<string, string> = {}) =>

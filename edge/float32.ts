@@ -259,14 +259,6 @@ export class JsonBytes {
     return this;
   }
 
-  /** Bytes already written as JSON (e.g. rows written on another thread), as they are. */
-  raw(bytes: Uint8Array): this {
-    this.room(bytes.length);
-    this.buf.set(bytes, this.at);
-    this.at += bytes.length;
-    return this;
-  }
-
   /** Any JSON value by JSON.stringify (for the small fields around the rows); ASCII only. */
   value(v: unknown): this {
     const text = JSON.stringify(v);

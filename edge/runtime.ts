@@ -67,9 +67,11 @@ export interface Runtime {
    */
   sampleNoise?(...args: Parameters<typeof sampleNoise>): Promise<{ z: Float32Array; noise?: Float32Array }>;
   /**
-   * The JSON array of n rows of `width` float32 values, the bytes
-   * float32.ts's JsonBytes.rows writes, written where the runtime likes (Node:
-   * a thread of its own for large answers). Absent: written in line.
+   * `before`, the JSON array of n rows of `width` float32 values (the bytes
+   * float32.ts's JsonBytes.rows writes), then `after` (ASCII text around the
+   * rows), written where the runtime likes (Node: a thread of its own for
+   * large answers). The caller does not read `data` afterwards (a runtime may
+   * take its buffer). Absent: written in line.
    */
-  jsonRows?(data: Float32Array, n: number, width: number): Promise<Uint8Array>;
+  jsonRows?(data: Float32Array, n: number, width: number, before: string, after: string): Promise<Uint8Array>;
 }

@@ -3,7 +3,8 @@
  * large float32 answers as JSON text with edge/float32.ts's own JsonBytes, so
  * the bytes are the main thread's, while the main thread serves other
  * requests. Loaded through tsx, like noise-thread.mjs.
- * Messages in: { id, data: Float32Array, n, width }; out: { id, ok, value: { buffer, length } }.
+ * Messages in: { id, data: Float32Array, n, width, before, after };
+ * out: { id, ok, value: { buffer, length } }.
  */
 import { parentPort } from 'node:worker_threads';
 import { tsImport } from 'tsx/esm/api';
@@ -12,7 +13,8 @@ const { JsonBytes } = await tsImport('../float32.ts', import.meta.url);
 
 parentPort.on('message', (msg) => {
   try {
-    const bytes = new JsonBytes(msg.n * msg.width * 12 + 2).rows(msg.data, msg.n, msg.width).bytes();
+    const out = new JsonBytes(msg.n * msg.width * 10 + msg.before.length + msg.after.length + 2);
+    const bytes = out.ascii(msg.before).rows(msg.data, msg.n, msg.width).ascii(msg.after).bytes();
     parentPort.postMessage({ id: msg.id, ok: true, value: { buffer: bytes.buffer, length: bytes.length } }, [bytes.buffer]);
   } catch (err) {
     parentPort.postMessage({ id: msg.id, ok: false, message: String((err && err.message) || err) });

@@ -59,11 +59,20 @@ it.each([
   const all = new Prng(5).normals((n + 1) * width).map((v, i) => (i % 7 === 0 ? v * 1e-9 : i % 11 === 0 ? v * 1e25 : i % 13 === 0 ? -0 : v));
   const data = all.subarray(width, (n + 1) * width);
   const before = thread.threadWrites;
-  const got = await thread.rows(data, n, width);
-  expect(dec.decode(got)).toBe(dec.decode(new JsonBytes().rows(data, n, width).bytes()));
+  const got = await thread.rows(data, n, width, '{"samples":', ',"seed":1}');
+  expect(dec.decode(got)).toBe(dec.decode(new JsonBytes().ascii('{"samples":').rows(data, n, width).ascii(',"seed":1}').bytes()));
   expect(thread.threadWrites - before).toBe(n * width >= THREAD_FROM_VALUES ? 1 : 0);
-  // the caller's rows are left as they were (a copy went over)
+  // a view's rows are left as they were (a copy went over)
   expect(data.length).toBe(n * width);
+});
+
+it('once the JSON thread has answered, rows that own their whole buffer go over without a copy', async () => {
+  const rows = () => new Prng(6).normals(64 * 784);
+  const want = dec.decode(new JsonBytes().rows(rows(), 64, 784).bytes());
+  await thread.rows(rows(), 64, 784); // the thread has answered at least once
+  const whole = rows();
+  expect(dec.decode(await thread.rows(whole, 64, 784))).toBe(want);
+  expect(whole.length).toBe(0); // handed over (detached), not copied
 });
 
 it('a JSON thread that cannot start: answers are written in line, the same bytes', async () => {

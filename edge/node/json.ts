@@ -11,7 +11,8 @@ import { ThreadCalls } from './thread';
 /** Answers of fewer values than this are written on the calling thread. */
 export const THREAD_FROM_VALUES = 8192;
 
-const inLine = (data: Float32Array, n: number, width: number) => new JsonBytes(n * width * 12 + 2).rows(data, n, width).bytes();
+const inLine = (data: Float32Array, n: number, width: number, before: string, after: string) =>
+  new JsonBytes(n * width * 10 + before.length + after.length + 2).ascii(before).rows(data, n, width).ascii(after).bytes();
 
 export class JsonThread {
   private readonly thread: ThreadCalls;
@@ -25,21 +26,33 @@ export class JsonThread {
     this.thread = new ThreadCalls(script);
   }
 
-  /** JsonBytes.rows(data, n, width): the JSON array of n rows, on the thread when it is large. */
-  async rows(data: Float32Array, n: number, width: number): Promise<Uint8Array> {
-    if (n * width < THREAD_FROM_VALUES || this.broken) return inLine(data, n, width);
+  /**
+   * `before`, JsonBytes.rows(data, n, width), then `after`: on the thread when
+   * the rows are large. The caller is done with `data`: a view of a whole
+   * buffer goes over as it is, anything else as a copy.
+   */
+  async rows(data: Float32Array, n: number, width: number, before = '', after = ''): Promise<Uint8Array> {
+    if (n * width < THREAD_FROM_VALUES || this.broken) return inLine(data, n, width, before, after);
     this.threadWrites++;
-    // a copy of its own goes over (the rows may be a view into a batch's output)
-    const own = data.slice(0, n * width);
+    // once the thread has answered, a whole buffer goes over as it is; until then (and for
+    // views) a copy, so the rows are still here to write in line if the thread cannot start
+    const whole = data.byteOffset === 0 && data.length === n * width && data.byteLength === data.buffer.byteLength && !(data.buffer instanceof SharedArrayBuffer);
+    const own = whole && this.answered ? data : data.slice(0, n * width);
     try {
-      const { buffer, length } = await this.thread.call<{ buffer: ArrayBuffer; length: number }>({ data: own, n, width }, [own.buffer]);
+      const { buffer, length } = await this.thread.call<{ buffer: ArrayBuffer; length: number }>({ data: own, n, width, before, after }, [own.buffer as ArrayBuffer]);
+      this.answered = true;
       return new Uint8Array(buffer, 0, length);
     } catch (err) {
       if (!this.broken) console.error('JSON thread unavailable, writing answers in line:', err);
       this.broken = true;
-      return inLine(data, n, width);
+      // a thread that died with the caller's own buffer leaves nothing to write from: this request fails
+      if (data.length !== n * width) throw err;
+      return inLine(data, n, width, before, after);
     }
   }
+
+  /** set once the thread has answered: from then on whole buffers go over without a copy */
+  private answered = false;
 
   close(): Promise<void> {
     return this.thread.close();

@@ -44,7 +44,7 @@ export function nodeRuntime(modelsDir: string, opts: NodeRuntimeOptions = {}): R
     },
     createSession: threaded ? (bytes) => ortPool().createSession(bytes) : createNodeSession,
     ...(noiseThreaded ? { sampleNoise: (...args) => noiseThread().sampleNoise(...args) } : {}),
-    ...(jsonThreaded ? { jsonRows: (data, n, width) => jsonThread().rows(data, n, width) } : {}),
+    ...(jsonThreaded ? { jsonRows: (data, n, width, before, after) => jsonThread().rows(data, n, width, before, after) } : {}),
     memory() {
       const u = process.memoryUsage();
       return { jsHeapBytes: u.heapUsed, rssBytes: u.rss };
