@@ -8,6 +8,7 @@
  * of issue 15 is out of reach with these kernels. A benchmark, not a test.
  *
  *   npx tsx bench/graphcost.ts [--runs 40]
+ *   npx tsx bench/graphcost.ts --levels disabled,basic,extended,all   (wasm run time per optimisation level)
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -107,8 +108,58 @@ export function graphCostTable(costs: GraphCost[], peerRate: (c: GraphCost) => n
   return lines.join('\n');
 }
 
+type Level = 'disabled' | 'basic' | 'extended' | 'all';
+
+/**
+ * onnxruntime-web wasm's run time per graph optimisation level (what the
+ * Worker and the page choose at session creation): every level's session
+ * open at once and measured in turns, `rounds` times, best median each.
+ */
+export async function levelCosts(cases: GraphCase[], levels: Level[], runs = 15, rounds = 4): Promise<{ label: string; ms: Record<string, number>; openMs: Record<string, number> }[]> {
+  ortWeb.env.wasm.numThreads = 1;
+  const out = [];
+  for (const c of cases) {
+    const bytes = readFileSync(join(MODELS_DIR, c.model, `${c.capability}.onnx`));
+    const sessions: Record<string, ortWeb.InferenceSession> = {};
+    const openMs: Record<string, number> = {};
+    for (const level of levels) {
+      const t0 = performance.now();
+      sessions[level] = await ortWeb.InferenceSession.create(bytes, { graphOptimizationLevel: level });
+      openMs[level] = performance.now() - t0;
+    }
+    try {
+      const feeds = feedsFor(sessions[levels[0]] as never, c.rows);
+      const webFeeds = Object.fromEntries(Object.entries(feeds).map(([k, t]) => [k, new ortWeb.Tensor('float32', t.data, t.dims)]));
+      const ms: Record<string, number> = {};
+      for (let round = 0; round < rounds; round++) {
+        for (const level of levels) ms[level] = Math.min(ms[level] ?? Infinity, await timeRuns(() => sessions[level].run(webFeeds), runs));
+      }
+      out.push({ label: c.label, ms, openMs });
+    } finally {
+      for (const s of Object.values(sessions)) await s.release();
+    }
+  }
+  return out;
+}
+
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const i = process.argv.indexOf('--runs');
-  const costs = await graphCosts(PEER_GRAPH_CASES, i > 0 ? Number(process.argv[i + 1]) : 40);
-  console.log(graphCostTable(costs));
+  const arg = (name: string) => {
+    const i = process.argv.indexOf(`--${name}`);
+    return i > 0 ? process.argv[i + 1] : undefined;
+  };
+  const levels = arg('levels')?.split(',') as Level[] | undefined;
+  if (levels) {
+    // every image model's sample graph at 64 rows, plus the MNIST density
+    const cases: GraphCase[] = [
+      ...['flow-realnvp-mnist', 'flow-realnvp-ms-mnist', 'vae-mnist', 'vae-conv-mnist', 'gan-mnist', 'dcgan-mnist'].map((model) => ({ label: `${model} sample n=64`, model, capability: 'sample', rows: 64 })),
+      PEER_GRAPH_CASES[3],
+    ];
+    const rows = await levelCosts(cases, levels);
+    console.log(`| graph (onnxruntime-web wasm, 1 thread) | ${levels.map((l) => `${l} ms (open ms)`).join(' | ')} |`);
+    console.log(`|---|${levels.map(() => '---|').join('')}`);
+    for (const r of rows) console.log(`| ${r.label} | ${levels.map((l) => `${r.ms[l].toFixed(2)} (${r.openMs[l].toFixed(0)})`).join(' | ')} |`);
+  } else {
+    const costs = await graphCosts(PEER_GRAPH_CASES, arg('runs') ? Number(arg('runs')) : 40);
+    console.log(graphCostTable(costs));
+  }
 }
