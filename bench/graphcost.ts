@@ -29,7 +29,7 @@ export interface GraphCost extends GraphCase {
 }
 
 /** Feeds for every input: the batch axis set to `rows`, values in [0, 1) (pixels for density, noise for sample; only the time matters). */
-function feedsFor(session: { inputNames: readonly string[]; inputMetadata?: readonly unknown[] }, rows: number): Record<string, { data: Float32Array; dims: number[] }> {
+function feedsFor(session: { inputNames: readonly string[]; inputMetadata?: unknown }, rows: number): Record<string, { data: Float32Array; dims: number[] }> {
   const meta = (session.inputMetadata ?? []) as { name: string; shape?: (number | string)[] }[];
   const feeds: Record<string, { data: Float32Array; dims: number[] }> = {};
   for (const name of session.inputNames) {
@@ -128,7 +128,7 @@ export async function levelCosts(cases: GraphCase[], levels: Level[], runs = 15,
       openMs[level] = performance.now() - t0;
     }
     try {
-      const feeds = feedsFor(sessions[levels[0]] as never, c.rows);
+      const feeds = feedsFor(sessions[levels[0]], c.rows);
       const webFeeds = Object.fromEntries(Object.entries(feeds).map(([k, t]) => [k, new ortWeb.Tensor('float32', t.data, t.dims)]));
       const ms: Record<string, number> = {};
       for (let round = 0; round < rounds; round++) {

@@ -57,7 +57,7 @@ export { byToPrecision as float32JsonReference };
 const MAX_CHARS = 22;
 
 /** Write float32 `v` at `at` as float32Json's double prints; returns the new end. */
-function put(buf: Uint8Array, at: number, v: number, digits: Uint8Array): number {
+function put(buf: Uint8Array, at: number, v: number): number {
   if (v === 0) {
     buf[at] = 0x30; // 0 and -0 both print as 0
     return at + 1;
@@ -85,7 +85,7 @@ function put(buf: Uint8Array, at: number, v: number, digits: Uint8Array): number
     // exactly float32Json's candidate, sign included (Math.round breaks ties upwards)
     const r = k >= 0 ? Math.round(v * POW10[k]) : Math.round(v / POW10[-k]);
     const d = k >= 0 ? r / POW10[k] : r * POW10[-k];
-    if (Math.fround(d) === v) return decimal(buf, at, r, k, digits);
+    if (Math.fround(d) === v) return decimal(buf, at, r, k);
   }
   return text(buf, at, JSON.stringify(float32Json(v)));
 }
@@ -117,7 +117,7 @@ function fixed(buf: Uint8Array, at: number, r: number, k: number): number {
   const nd = u >= 100000 ? (u >= 10000000 ? (u >= 100000000 ? 9 : 8) : u >= 1000000 ? 7 : 6) : u >= 1000 ? (u >= 10000 ? 5 : 4) : u >= 100 ? 3 : u >= 10 ? 2 : 1;
   let n = nd - k; // digits before the point
   // below 1e-6 Number::toString writes an exponent: the general layout
-  if (n <= -6) return decimal(buf, at, u, k, DIGITS);
+  if (n <= -6) return decimal(buf, at, u, k);
   // "ddd" (k = 0) or "ddd.ddd"; else "0.000ddd" with -n zeros after the point
   const end = n > 0 ? at + nd + (k > 0 ? 1 : 0) : at + 2 - n + nd;
   let pos = end;
@@ -159,10 +159,12 @@ function fixed(buf: Uint8Array, at: number, r: number, k: number): number {
   }
   return end;
 }
+/** decimal()'s digits, last first (scratch: one per thread, as every module is) */
 const DIGITS = new Uint8Array(24);
 
 /** The integer r times 10^-k, laid out as Number::toString would. */
-function decimal(buf: Uint8Array, at: number, r: number, k: number, digits: Uint8Array): number {
+function decimal(buf: Uint8Array, at: number, r: number, k: number): number {
+  const digits = DIGITS;
   if (r < 0) {
     buf[at++] = 0x2d; // -
     r = -r;
@@ -235,7 +237,6 @@ function decimal(buf: Uint8Array, at: number, r: number, k: number, digits: Uint
 export class JsonBytes {
   private buf: Uint8Array;
   private at = 0;
-  private readonly digits = new Uint8Array(24);
 
   constructor(capacity = 1024) {
     this.buf = new Uint8Array(capacity);
@@ -277,7 +278,7 @@ export class JsonBytes {
   /** One float32 value as float32Json would print it. */
   float32(v: number): this {
     this.room(MAX_CHARS);
-    this.at = put(this.buf, this.at, v, this.digits);
+    this.at = put(this.buf, this.at, v);
     return this;
   }
 
@@ -285,12 +286,11 @@ export class JsonBytes {
   list(data: Float32Array): this {
     this.room(data.length * (MAX_CHARS + 1) + 2);
     const buf = this.buf;
-    const digits = this.digits;
     let at = this.at;
     buf[at++] = 0x5b; // [
     for (let i = 0; i < data.length; i++) {
       if (i) buf[at++] = 0x2c; // ,
-      at = put(buf, at, data[i], digits);
+      at = put(buf, at, data[i]);
     }
     buf[at++] = 0x5d; // ]
     this.at = at;
