@@ -246,6 +246,10 @@ export const Manifest = z
     parameters: z.number(),
     description: z.string(),
     variants: z.array(manifestFile.extend({ precision: z.literal('float16'), maxError: z.number() })).optional(),
+    classes: z
+      .object({ names: z.array(z.string()), prior: z.array(z.number()) })
+      .meta({ description: 'class-conditional models: the class names in id order (a sample request names a class by id or by name) and the prior p(y) of the training split; absent: the model is unconditional' })
+      .optional(),
     calibration: Calibration.optional(),
     parity: z
       .object({ samples: z.number(), measured: z.number(), how: z.string() })
@@ -254,7 +258,7 @@ export const Manifest = z
   })
   .meta({ id: 'Manifest', description: "one model's manifest: family, shape, capabilities, training run and held-out metrics" });
 
-export const ModelEntry = Manifest.pick({ id: true, family: true, model: true, dataset: true, shape: true, capabilities: true, density: true, description: true });
+export const ModelEntry = Manifest.pick({ id: true, family: true, model: true, dataset: true, shape: true, capabilities: true, density: true, description: true, classes: true });
 export const ModelList = z.object({ models: z.array(ModelEntry) }).meta({ id: 'ModelList' });
 
 const bytes = (description: string) => z.number().min(0).optional().meta({ description });

@@ -12,7 +12,7 @@
  * one row. Densities are in nats, of x in data space.
  */
 import type { Calibration } from './score';
-import type { Family } from './spec';
+import type { Conditioning, Family } from './spec';
 
 export type Capability = 'sample' | 'density' | 'encode';
 export type DensityKind = 'exact' | 'elbo' | 'iwae';
@@ -58,6 +58,8 @@ export interface Manifest {
   description: string;
   /** optional smaller copies of the graphs (added by export/ --float16; readers may ignore them) */
   variants?: ManifestVariant[];
+  /** class-conditional models: the class names in id order and the prior p(y) (core/spec.ts `Conditioning`); absent: unconditional */
+  classes?: Conditioning;
   /** anomaly-score calibration on held-out data (export/calibrate.ts); absent: the score endpoint answers raw fields only */
   calibration?: Calibration;
   /** how closely samples agree between runtimes (export/parity.ts); absent: the contract's 1e-4 */
@@ -89,5 +91,5 @@ export interface ManifestVariant extends ManifestFile {
 }
 
 export interface ModelIndex {
-  models: Array<Pick<Manifest, 'id' | 'family' | 'model' | 'dataset' | 'shape' | 'capabilities' | 'density' | 'description'>>;
+  models: Array<Pick<Manifest, 'id' | 'family' | 'model' | 'dataset' | 'shape' | 'capabilities' | 'density' | 'description' | 'classes'>>;
 }

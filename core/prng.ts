@@ -251,6 +251,31 @@ export function sampleNoise(
 }
 
 /**
+ * Class ids for a conditional model's sample request that names no label:
+ * y ~ prior, one uniform per row by inverse CDF. A stream of its own (the seed
+ * mixed with a constant), so z is the same with or without a label and a
+ * grid of one seed over the classes shows one style in every class.
+ */
+export function drawLabels(seed: number, n: number, prior: readonly number[]): Int32Array {
+  const rng = new Prng((seed ^ 0x6c61626c) >>> 0);
+  const out = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    const u = rng.uniform();
+    let acc = 0;
+    let y = prior.length - 1;
+    for (let c = 0; c < prior.length; c++) {
+      acc += prior[c];
+      if (u < acc) {
+        y = c;
+        break;
+      }
+    }
+    out[i] = y;
+  }
+  return out;
+}
+
+/**
  * The noise a `density` request consumes, in a fixed order so every runtime
  * builds the same tensors from (seed, n): first, for discrete (image) models,
  * the uniform dequantisation noise u [n, dataDim] in [0, 1) that is added to

@@ -10,8 +10,8 @@
  */
 import { descriptorOf as describe } from './families';
 import type { DensityKind, Manifest } from './manifest';
-import { densityNoise, sampleNoise } from './prng';
-import { dataDim } from './spec';
+import { densityNoise, drawLabels, sampleNoise } from './prng';
+import { dataDim, type Conditioning } from './spec';
 
 export interface Tensor {
   data: Float32Array;
@@ -27,7 +27,7 @@ export type Feeds = Record<string, Tensor>;
 export type RunGraph = (feeds: Feeds, outputs?: readonly string[]) => Promise<Record<string, Tensor>>;
 
 /** What the protocol needs to know of a model: its manifest, or the same fields of a spec. */
-export type ModelInfo = Pick<Manifest, 'family' | 'shape' | 'latentDim'> & Partial<Pick<Manifest, 'discrete' | 'density'>>;
+export type ModelInfo = Pick<Manifest, 'family' | 'shape' | 'latentDim'> & Partial<Pick<Manifest, 'discrete' | 'density' | 'classes'>>;
 
 export { dataDim };
 
@@ -85,25 +85,102 @@ export function sampleNoiseArgs(m: ModelInfo, seed: number, n: number, temperatu
  * decoder mean where the family has one (the VAE); observation noise absent
  * means zeros. Autoregressive families run the graph D times (see GraphProtocol).
  */
-export async function runSample(m: ModelInfo, run: RunGraph, z: Float32Array, n: number, opts: { noise?: Float32Array; mode?: 'mean' | 'sample' } = {}): Promise<Float32Array> {
+export async function runSample(m: ModelInfo, run: RunGraph, z: Float32Array, n: number, opts: { noise?: Float32Array; mode?: 'mean' | 'sample'; label?: Float32Array } = {}): Promise<Float32Array> {
   const p = describe(m).protocol;
   const D = dataDim(m);
-  const feeds: Feeds = { z: { data: z, dims: [n, m.latentDim] } };
+  const feeds: Feeds = { z: { data: z, dims: [n, m.latentDim] }, ...labelFeed(m, n, opts.label) };
   if (p.observationNoise) feeds.noise = { data: opts.noise ?? new Float32Array(n * D), dims: [n, D] };
   const name = p.observationNoise && opts.mode === 'mean' ? p.observationNoise.meanOutput : 'x';
   if (!p.autoregressive) return read(await run(feeds, [name]), name);
-  return (await runAutoregressive(m, run, z, n)).x;
+  return (await runAutoregressive(m, run, z, n, opts.label)).x;
+}
+
+/**
+ * The `label` feed of a conditional model's sample graph: one-hot rows [n, C]
+ * (`oneHot`). Conditional models need it (callers without a label draw one
+ * from the prior: core/prng.ts `drawLabels`); unconditional ones refuse it.
+ */
+function labelFeed(m: ModelInfo, n: number, label: Float32Array | undefined): Feeds {
+  const C = m.classes?.names.length ?? 0;
+  if (!C) {
+    if (label) throw new Error(`${m.family}: this model is not class-conditional; it takes no label`);
+    return {};
+  }
+  if (!label) throw new Error(`${m.family}: a class-conditional model needs one-hot labels [${n}, ${C}]`);
+  if (label.length !== n * C) throw new Error(`labels: ${label.length} values for [${n}, ${C}]`);
+  return { label: { data: label, dims: [n, C] } };
+}
+
+/**
+ * The `label` feed of a sample request: the given class ids (one per row), or
+ * for a request that names none, ids drawn from the prior with the seed
+ * (core/prng.ts `drawLabels`). Undefined for an unconditional model, which
+ * refuses ids.
+ */
+export function sampleLabelsFor(m: ModelInfo, seed: number, n: number, ids?: ArrayLike<number>): Float32Array | undefined {
+  const c = m.classes;
+  if (!c) {
+    if (ids) throw new Error(`${m.family}: this model is not class-conditional; it takes no label`);
+    return undefined;
+  }
+  if (ids && ids.length !== n) throw new Error(`${ids.length} labels for ${n} rows`);
+  return oneHot(ids ?? drawLabels(seed, n, c.prior), c.names.length);
+}
+
+/** Class ids -> one-hot rows [n, C] (the `label` input of conditional graphs). */
+export function oneHot(ids: ArrayLike<number>, C: number): Float32Array {
+  const out = new Float32Array(ids.length * C);
+  for (let i = 0; i < ids.length; i++) {
+    const y = ids[i];
+    if (!Number.isInteger(y) || y < 0 || y >= C) throw new RangeError(`label ${y} is not a class id in [0, ${C})`);
+    out[i * C + y] = 1;
+  }
+  return out;
+}
+
+/**
+ * Per-class log-densities [n, C] (log p(x | y), or a bound on it) -> the
+ * marginal log p(x) = logsumexp_y (log p(y) + log p(x | y)) per row, and the
+ * posterior p(y | x) [n, C] by Bayes' rule. Float64 inside; a row whose every
+ * class is -inf gives -inf and a uniform posterior.
+ */
+export function classMarginal(perClass: Float32Array, n: number, c: Pick<Conditioning, 'prior'>): { logp: Float32Array; posterior: Float32Array } {
+  const C = c.prior.length;
+  if (perClass.length !== n * C) throw new Error(`per-class log-densities: ${perClass.length} values for [${n}, ${C}]`);
+  const logPrior = c.prior.map((p) => Math.log(p));
+  const logp = new Float32Array(n);
+  const posterior = new Float32Array(n * C);
+  const a = new Float64Array(C);
+  for (let r = 0; r < n; r++) {
+    let max = -Infinity;
+    for (let y = 0; y < C; y++) {
+      a[y] = perClass[r * C + y] + logPrior[y];
+      if (a[y] > max) max = a[y];
+    }
+    if (max === -Infinity || Number.isNaN(max)) {
+      logp[r] = max;
+      posterior.fill(1 / C, r * C, (r + 1) * C);
+      continue;
+    }
+    let sum = 0;
+    for (let y = 0; y < C; y++) sum += Math.exp(a[y] - max);
+    const lse = max + Math.log(sum);
+    logp[r] = lse;
+    for (let y = 0; y < C; y++) posterior[r * C + y] = Math.exp(a[y] - lse);
+  }
+  return { logp, posterior };
 }
 
 /** An autoregressive family's D passes: x, and the final state y (what runSamplePass takes). */
-export async function runAutoregressive(m: ModelInfo, run: RunGraph, z: Float32Array, n: number): Promise<{ x: Float32Array; y: Float32Array }> {
+export async function runAutoregressive(m: ModelInfo, run: RunGraph, z: Float32Array, n: number, label?: Float32Array): Promise<{ x: Float32Array; y: Float32Array }> {
   const D = dataDim(m);
+  const lf = labelFeed(m, n, label);
   // pass d fixes dimension d; only fixed dimensions are fed back (the rest stay 0), since the
   // not-yet-fixed outputs can overflow, and NaN times a masked-out zero weight is still NaN
   const y = new Float32Array(n * D);
   let x: Float32Array = y;
   for (let d = 0; d < D; d++) {
-    const out = await run({ z: { data: z, dims: [n, m.latentDim] }, y: { data: y, dims: [n, D] } });
+    const out = await run({ z: { data: z, dims: [n, m.latentDim] }, y: { data: y, dims: [n, D] }, ...lf });
     const next = read(out, 'y_next');
     for (let r = 0; r < n; r++) y[r * D + d] = next[r * D + d];
     x = read(out, 'x');
@@ -117,10 +194,10 @@ export async function runAutoregressive(m: ModelInfo, run: RunGraph, z: Float32A
  * computed from the reference's y_<d, so the graph is checked without the D passes'
  * rounding compounding (export/verify.ts).
  */
-export async function runSamplePass(m: ModelInfo, run: RunGraph, z: Float32Array, y: Float32Array, n: number): Promise<{ yNext: Float32Array; x: Float32Array }> {
+export async function runSamplePass(m: ModelInfo, run: RunGraph, z: Float32Array, y: Float32Array, n: number, label?: Float32Array): Promise<{ yNext: Float32Array; x: Float32Array }> {
   if (!describe(m).protocol.autoregressive) throw new Error(`${m.family}: the sample graph is not autoregressive`);
   const D = dataDim(m);
-  const out = await run({ z: { data: z, dims: [n, m.latentDim] }, y: { data: y, dims: [n, D] } });
+  const out = await run({ z: { data: z, dims: [n, m.latentDim] }, y: { data: y, dims: [n, D] }, ...labelFeed(m, n, label) });
   return { yNext: read(out, 'y_next'), x: read(out, 'x') };
 }
 
@@ -144,18 +221,39 @@ export interface DensityOutputs {
   kind: DensityKind;
   /** importance-sampled families: the ELBO beside the IWAE estimate */
   elbo?: Float32Array;
+  /** conditional models: log p(x | y) per class [n, C] (of the same kind as logp), and p(y | x) [n, C] */
+  perClass?: Float32Array;
+  posterior?: Float32Array;
 }
 
-/** x [n, D] (already dequantised) -> log p(x) per row: exact, or the ELBO (k = 1) / IWAE bound (k > 1). */
+/**
+ * x [n, D] (already dequantised) -> log p(x) per row: exact, or the ELBO (k = 1) / IWAE bound (k > 1).
+ * A conditional model's graph answers per class (`logpy`, or `elboy` / `iwaey`
+ * [n, C]); the marginal over the prior and the posterior come from `classMarginal`.
+ */
 export async function runDensity(m: ModelInfo, run: RunGraph, x: Float32Array, n: number, eps?: { data: Float32Array; k: number }): Promise<DensityOutputs> {
   const D = dataDim(m);
   const feeds: Feeds = { x: { data: x, dims: [n, D] } };
-  if (!importanceSampled(m)) return { logp: read(await run(feeds), 'logp'), kind: m.density ?? describe(m).density ?? 'exact' };
+  const c = m.classes;
+  if (!importanceSampled(m)) {
+    const kind = m.density ?? describe(m).density ?? 'exact';
+    if (!c) return { logp: read(await run(feeds), 'logp'), kind };
+    const perClass = read(await run(feeds), 'logpy');
+    return { ...classMarginal(perClass, n, c), kind, perClass };
+  }
   if (!eps) throw new Error(`${m.family} density needs importance samples eps [n, k, ${m.latentDim}]`);
   feeds.eps = { data: eps.data, dims: [n, eps.k, m.latentDim] };
   const out = await run(feeds);
-  const elbo = read(out, 'elbo');
-  return eps.k > 1 ? { logp: read(out, 'iwae'), kind: 'iwae', elbo } : { logp: elbo, kind: 'elbo', elbo };
+  if (!c) {
+    const elbo = read(out, 'elbo');
+    return eps.k > 1 ? { logp: read(out, 'iwae'), kind: 'iwae', elbo } : { logp: elbo, kind: 'elbo', elbo };
+  }
+  // log sum_y p(y) exp(bound_y) <= log p(x): each per-class bound stays a bound on the marginal
+  const elboY = read(out, 'elboy');
+  const elbo = classMarginal(elboY, n, c);
+  if (eps.k === 1) return { logp: elbo.logp, kind: 'elbo', elbo: elbo.logp, perClass: elboY, posterior: elbo.posterior };
+  const iwaeY = read(out, 'iwaey');
+  return { ...classMarginal(iwaeY, n, c), kind: 'iwae', elbo: elbo.logp, perClass: iwaeY };
 }
 
 /** x [n, D] -> z [n, L] (and the posterior log-variance where the family has one). */

@@ -62,8 +62,29 @@ export function preSupport(p: Preprocess): [number, number] | null {
   return null;
 }
 
+/**
+ * Class conditioning (a label-conditional model of p(x | y)). The label y
+ * enters every graph as a one-hot row `label` [N, C] (C = names.length); what
+ * it feeds inside is each family's business (its spec comment says). The
+ * model still is a model of x: p(x) = sum_y prior[y] p(x | y), and a density
+ * graph answers `logpy` [N, C] = log p(x | y) for every class, from which
+ * core/protocol.ts forms the marginal by log-sum-exp and the posterior by
+ * Bayes' rule. `prior` is the class frequencies of the training split.
+ */
+export interface Conditioning {
+  /** class names in id order (MNIST '0'..'9'; Fashion-MNIST's ten item names) */
+  names: string[];
+  /** p(y): training-split frequencies, summing to 1 */
+  prior: number[];
+}
+
+/** C, the number of classes of a conditional spec; 0 for an unconditional one. */
+export const classCount = (spec: { conditional?: Conditioning }): number => spec.conditional?.names.length ?? 0;
+
 interface SpecBase {
   family: Family;
+  /** present: the model learns p(x | y) over these classes */
+  conditional?: Conditioning;
   /** short model name: 'vae', 'dcgan', 'gan', 'nice', 'realnvp', 'made' */
   model: string;
   /** one sample's shape, e.g. [2] or [28, 28] */
@@ -152,12 +173,27 @@ export interface VaeSpec extends SpecBase {
  * arch 'conv' (DCGAN-style, `ConvSpec`): `gen` is the "up" net (dense -> reshape
  * [H/4, W/4, C] -> deconv stride 2 ... -> [H, W, 1], output sigmoid), `disc` the
  * "down" net (conv stride 2 ... -> flatten -> dense logit).
+ * Conditional (`conditional`, C classes): the generator reads concat(z, label)
+ * [N, L + C] (so `gen.in.W` is [L + C, F]: the label's rows are a learned class
+ * embedding); the discriminator adds a projection term (Miyato & Koyama 2018):
+ * D(y, label) = out(h) + sum_f h_f (label `disc.embed`)_f, `disc.embed` [C, F],
+ * h the flattened features before `disc.out`.
  */
 export interface GanSpec extends SpecBase {
   family: 'gan';
   latentDim: number;
   generator: MlpSpec;
   discriminator: MlpSpec;
+  /**
+   * Training recipe (training only: the exported generator's maths is the same):
+   * `loss` hinge (L_D = relu(1 - D(real)) + relu(1 + D(fake)), L_G = -D(fake)) or
+   * the non-saturating loss above; `spectralNorm`: every discriminator weight
+   * divided by its largest singular value (one power iteration a step; Miyato et
+   * al. 2018); `ema`: the shipped generator `gen.*` is an exponential moving
+   * average, with this decay, of the trained one (`raw.gen.*`, training only).
+   * Absent: the non-saturating loss, no normalisation, no average.
+   */
+  recipe?: { loss: 'hinge' | 'nonsaturating'; spectralNorm: boolean; ema?: number };
   /** 'conv': generator/discriminator are the conv nets of `ConvSpec` (absent = 'mlp') */
   arch?: Arch;
   conv?: ConvSpec;

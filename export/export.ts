@@ -159,9 +159,10 @@ export async function exportCheckpoint(path: string, opts: ExportOptions = {}): 
     metrics,
     parameters: shippedParameters(ck),
     ...(variants.length ? { variants } : {}),
+    ...(spec.conditional ? { classes: spec.conditional } : {}),
     ...(calibration ? { calibration } : {}),
     parity,
-    description: `${family.models[spec.model] ?? spec.model} on ${dataset}: ${traits.decoder}; log p(x): ${traits.logp}; x -> z: ${traits.inverse}.`,
+    description: `${spec.conditional ? 'Class-conditional ' : ''}${family.models[spec.model] ?? spec.model} on ${dataset}: ${traits.decoder}; log p(x): ${traits.logp}; x -> z: ${traits.inverse}.`,
   };
   writeAtomic(join(dir, 'manifest.json'), new TextEncoder().encode(JSON.stringify(manifest, null, 2) + '\n'));
   updateIndex(out, manifest);

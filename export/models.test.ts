@@ -68,7 +68,7 @@ describe('shipped models', () => {
     it('signatures follow core/manifest.ts, with no random op inside', () => {
       const D = dataDim(m);
       const L = m.latentDim;
-      const sigs = familyOf(m.family).signatures(D, L);
+      const sigs = familyOf(m.family).signatures(D, L, m.classes?.names.length ?? 0);
       expect(m.capabilities).toEqual(familyOf(m.family).capabilities);
       for (const f of [...m.files, ...(m.variants ?? [])]) {
         const info = inspectGraph(read(f.file));
@@ -86,7 +86,7 @@ describe('shipped models', () => {
       const x = testInputs(readCheckpointFile(join(dir, 'checkpoint.egck')).spec, n, rng);
       for (const f of m.files) {
         // one pass of each graph with every input its signature names
-        const sig = familyOf(m.family).signatures(D, m.latentDim)[f.capability]!;
+        const sig = familyOf(m.family).signatures(D, m.latentDim, m.classes?.names.length ?? 0)[f.capability]!;
         const feed: Feed = {};
         for (const [name, dims] of Object.entries(sig.inputs)) {
           const shape = dims.map((d) => (d === 'N' ? n : d === 'K' ? 4 : d));

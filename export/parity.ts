@@ -20,7 +20,7 @@
  * larger, since other seeds, batch sizes and WebGPU round differently again.
  */
 import type { ManifestParity } from '../core/manifest';
-import { CROSS_RUNTIME_TOL, maxRelDiff, runSample, sampleNoiseFor, samplePasses, type ModelInfo } from '../core/protocol';
+import { CROSS_RUNTIME_TOL, maxRelDiff, runSample, sampleLabelsFor, sampleNoiseFor, samplePasses, type ModelInfo } from '../core/protocol';
 import { dataDim } from '../core/spec';
 import { openGraph, type GraphRuntime } from './ort';
 
@@ -55,7 +55,7 @@ export async function measureSampleParity(m: ModelInfo, sampleGraph: Uint8Array)
       const mine: Float32Array[] = [];
       for (const seed of SEEDS) {
         const { z, noise } = sampleNoiseFor(m, seed, rows, TEMPERATURE);
-        mine.push(await runSample(m, g.run, z, rows, { noise, mode: 'sample' }));
+        mine.push(await runSample(m, g.run, z, rows, { noise, mode: 'sample', label: sampleLabelsFor(m, seed, rows) }));
       }
       answers.push(mine);
     } finally {

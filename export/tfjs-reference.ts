@@ -27,8 +27,10 @@ export async function tfjsReference(spec: ModelSpec, weights: NamedWeight[]): Pr
     }
   };
   return {
-    sample: (z, n, noise) =>
-      run(() => model.sample(tf.tensor2d(z, [n, z.length / n]), noise ? tf.tensor2d(noise, [n, noise.length / n]) : undefined)),
+    sample: (z, n, noise, label) =>
+      run(() =>
+        model.sample(tf.tensor2d(z, [n, z.length / n]), noise ? tf.tensor2d(noise, [n, noise.length / n]) : undefined, label ? tf.tensor2d(label, [n, label.length / n]) : undefined),
+      ),
     density: model.density
       ? (x, n, eps, k) =>
           run(() => model.density!(tf.tensor2d(x, [n, x.length / n]), eps ? tf.tensor3d(eps, [n, k!, eps.length / (n * k!)]) : undefined))

@@ -24,8 +24,8 @@
 import { familyOf, latentDimOf } from '../core/families';
 import type { Capability } from '../core/manifest';
 import { Prng } from '../core/prng';
-import { runAutoregressive, runDensity, runEncode, runSample, runSamplePass, type ModelInfo, type RunGraph } from '../core/protocol';
-import { dataDim, type ModelSpec } from '../core/spec';
+import { oneHot, runAutoregressive, runDensity, runEncode, runSample, runSamplePass, type ModelInfo, type RunGraph } from '../core/protocol';
+import { classCount, dataDim, type ModelSpec } from '../core/spec';
 import { openGraph } from './ort';
 
 export const SAMPLE_TOL = 1e-4;
@@ -36,7 +36,8 @@ export type Arrays = Record<string, Float32Array | undefined>;
 
 /** The same model outside ONNX, on flattened float32 rows. */
 export interface Reference {
-  sample(z: Float32Array, n: number, noise?: Float32Array): Promise<Arrays> | Arrays;
+  /** `label`: one-hot rows [n, C] for a conditional model */
+  sample(z: Float32Array, n: number, noise?: Float32Array, label?: Float32Array): Promise<Arrays> | Arrays;
   density?(x: Float32Array, n: number, eps?: Float32Array, k?: number): Promise<Arrays> | Arrays;
   encode?(x: Float32Array, n: number): Promise<Arrays> | Arrays;
 }
@@ -79,7 +80,13 @@ export interface VerifyOptions {
 
 /** What the protocol needs of a spec (core/protocol.ts `ModelInfo`). */
 export function specInfo(spec: ModelSpec): ModelInfo {
-  return { family: spec.family, shape: spec.shape, latentDim: latentDimOf(spec) };
+  return { family: spec.family, shape: spec.shape, latentDim: latentDimOf(spec), ...(spec.conditional ? { classes: spec.conditional } : {}) };
+}
+
+/** Labels for n verification rows of a conditional spec: every class in turn (row i is class i mod C), one-hot; undefined for unconditional specs. */
+export function testLabels(spec: ModelSpec, n: number): Float32Array | undefined {
+  const C = classCount(spec);
+  return C ? oneHot(Array.from({ length: n }, (_, i) => i % C), C) : undefined;
 }
 
 /** Rows verified through graphs that take D passes (autoregressive sampling): fewer, the reference is slow. */
@@ -123,16 +130,17 @@ export async function verifyGraphs(spec: ModelSpec, graphs: GraphBytes[], ref: R
         const m = proto.autoregressive ? Math.min(n, SEQUENTIAL_ROWS) : n;
         const z = rng.normals(m * L);
         const noise = proto.observationNoise ? rng.normals(m * D) : undefined;
-        const want = await ref.sample(z, m, noise);
+        const label = testLabels(spec, m);
+        const want = await ref.sample(z, m, noise, label);
         if (proto.autoregressive) {
           // teacher-forced: one pass from the reference's final state must give back that state and its x
           if (!want.y) throw new VerificationError('sample: the reference gives no y to check an autoregressive pass against');
-          const pass = await runSamplePass(info, graph.run, z, want.y, m);
+          const pass = await runSamplePass(info, graph.run, z, want.y, m, label);
           compare('sample', { y_next: pass.yNext }, want, { y_next: 'y' }, 'rel', opts.sampleTol ?? SAMPLE_TOL);
           compare('sample', { x: pass.x }, want, { x: 'x' }, 'abs', opts.sampleTol ?? SAMPLE_TOL, pixelScale);
         } else {
-          const got: Arrays = { x: await runSample(info, graph.run, z, m, { noise, mode: 'sample' }) };
-          if (proto.observationNoise) got.xMean = await runSample(info, graph.run, z, m, { noise, mode: 'mean' });
+          const got: Arrays = { x: await runSample(info, graph.run, z, m, { noise, mode: 'sample', label }) };
+          if (proto.observationNoise) got.xMean = await runSample(info, graph.run, z, m, { noise, mode: 'mean', label });
           compare('sample', got, want, proto.observationNoise ? { x: 'x', xMean: 'xMean' } : { x: 'x' }, 'abs', opts.sampleTol ?? SAMPLE_TOL, pixelScale);
         }
       } else if (capability === 'density') {
@@ -141,7 +149,14 @@ export async function verifyGraphs(spec: ModelSpec, graphs: GraphBytes[], ref: R
         const out = await runDensity(info, graph.run, x, n, eps && { data: eps, k: K });
         const want = await ref.density(x, n, eps, eps && K);
         const got: Arrays = proto.importanceSampled ? { elbo: out.elbo, iwae: out.logp } : { logp: out.logp };
-        compare('density', got, want, proto.importanceSampled ? { elbo: 'elbo', iwae: 'iwae' } : { logp: 'logp' }, 'rel', opts.densityTol ?? DENSITY_REL_TOL);
+        const names: Record<string, string> = proto.importanceSampled ? { elbo: 'elbo', iwae: 'iwae' } : { logp: 'logp' };
+        // conditional: every class's value too, not only their mixture
+        if (out.perClass) {
+          const perClass = proto.importanceSampled ? (K > 1 ? 'iwaey' : 'elboy') : 'logpy';
+          got[perClass] = out.perClass;
+          names[perClass] = perClass;
+        }
+        compare('density', got, want, names, 'rel', opts.densityTol ?? DENSITY_REL_TOL);
       } else {
         if (!ref.encode || !proto.encode) throw new VerificationError('reference model has no encode');
         const out = await runEncode(info, graph.run, x, n);
@@ -174,11 +189,11 @@ export function onnxReference(spec: ModelSpec, graphs: GraphBytes[]): Reference 
     }
   };
   const ref: Reference = {
-    sample: (z, n, noise) =>
+    sample: (z, n, noise, label) =>
       withGraph('sample', async (run) => {
-        if (proto.autoregressive) return { ...(await runAutoregressive(info, run, z, n)) };
-        const out: Arrays = { x: await runSample(info, run, z, n, { noise, mode: 'sample' }) };
-        if (proto.observationNoise) out.xMean = await runSample(info, run, z, n, { noise, mode: 'mean' });
+        if (proto.autoregressive) return { ...(await runAutoregressive(info, run, z, n, label)) };
+        const out: Arrays = { x: await runSample(info, run, z, n, { noise, mode: 'sample', label }) };
+        if (proto.observationNoise) out.xMean = await runSample(info, run, z, n, { noise, mode: 'mean', label });
         return out;
       }),
   };
@@ -186,7 +201,8 @@ export function onnxReference(spec: ModelSpec, graphs: GraphBytes[]): Reference 
     ref.density = (x, n, eps, k) =>
       withGraph('density', async (run) => {
         const out = await runDensity(info, run, x, n, eps && { data: eps, k: k! });
-        return proto.importanceSampled ? { elbo: out.elbo, iwae: out.logp } : { logp: out.logp };
+        const perClass = proto.importanceSampled ? (k! > 1 ? 'iwaey' : 'elboy') : 'logpy';
+        return { ...(proto.importanceSampled ? { elbo: out.elbo, iwae: out.logp } : { logp: out.logp }), ...(out.perClass ? { [perClass]: out.perClass } : {}) };
       });
   }
   if (bytes('encode') && proto.encode) {

@@ -27,6 +27,8 @@ options:
   --tiny           tiny networks (smoke tests)
   (--model realnvp-ms: multi-scale conv RealNVP, images only; see train/README.md)
   --arch mlp|conv  conv: conv VAE / DCGAN-style GAN (images only)
+  --conditional    learn p(x | y) over the data set's classes (mnist, fashion-mnist): the
+                   label is one more input of every graph, and p(x) the mixture over the classes
 progress: a bar on a terminal; otherwise a line every 5 s (step, loss, steps/s, ETA)`;
 
 function num(name: string, v: string | undefined, int = false): number | undefined {
@@ -43,7 +45,7 @@ async function main(): Promise<void> {
       steps: { type: 'string' }, minutes: { type: 'string' }, batch: { type: 'string' }, lr: { type: 'string' },
       seed: { type: 'string' }, backend: { type: 'string' }, out: { type: 'string' }, resume: { type: 'boolean' },
       'eval-every': { type: 'string' }, 'eval-n': { type: 'string' }, 'iwae-k': { type: 'string' },
-      tiny: { type: 'boolean' }, arch: { type: 'string' }, threads: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      tiny: { type: 'boolean' }, arch: { type: 'string' }, conditional: { type: 'boolean' }, threads: { type: 'string' }, help: { type: 'boolean', short: 'h' },
     },
     strict: true,
   });
@@ -77,12 +79,13 @@ async function main(): Promise<void> {
     batch: num('batch', values.batch, true) ?? d.batch,
     lr: num('lr', values.lr) ?? d.lr,
     seed,
-    out: values.out ?? `runs/${family}-${model}${arch === 'conv' ? '-conv' : ''}-${data}`,
+    out: values.out ?? `runs/${family}-${model}${arch === 'conv' ? '-conv' : ''}${values.conditional ? '-cond' : ''}-${data}`,
     resume: values.resume ?? false,
     evalEvery: num('eval-every', values['eval-every'], true) ?? d.evalEvery,
     eval: { n: num('eval-n', values['eval-n'], true), k: num('iwae-k', values['iwae-k'], true) },
     size: values.tiny ? 'tiny' : 'default',
     arch,
+    conditional: values.conditional ?? false,
     threads: num('threads', values.threads, true),
     command: ['npm run train --', ...process.argv.slice(2)].join(' '),
   });

@@ -8,11 +8,13 @@
  *          testNll / bitsPerDim from the IWAE bound (the tighter one)
  * - none (GAN): mmd, the unbiased squared MMD between generated and test samples
  *          with a Gaussian kernel whose bandwidth is the median test distance
+ * - conditional density models also get accuracy: the share of test rows
+ *          whose Bayes posterior argmax_y log p(y) + log p(x | y) is their label
  * - toys with a closed-form density also get trueNll, the test entropy
  *   estimate: the best testNll any model can reach.
  */
 import * as tf from '@tensorflow/tfjs';
-import { dataDim, familyOf, latentDimOf, Prng } from '../core';
+import { classCount, dataDim, drawLabels, familyOf, latentDimOf, oneHot, Prng } from '../core';
 import { rows, type Dataset } from './data';
 import type { TrainableModel } from './models';
 import { gridPoints, imageGrid, scatterOverHeat } from './png';
@@ -79,14 +81,43 @@ export function medianDistance(x: Float32Array, D: number): number {
   return d[Math.floor(d.length / 2)];
 }
 
-/** Draws n samples in data space (VAE: the decoder mean, which is what one looks at). */
-export function drawSamples(model: TrainableModel, n: number, seed: number): Float32Array {
+/**
+ * Draws n samples in data space (VAE: the decoder mean, which is what one looks at).
+ * Conditional models: class ids `labels` (default: drawn from the prior with the seed).
+ */
+export function drawSamples(model: TrainableModel, n: number, seed: number, labels?: ArrayLike<number>): Float32Array {
   const L = latentDimOf(model.spec);
+  const C = classCount(model.spec);
   const z = tf.tensor2d(new Prng(seed).normals(n * L), [n, L]);
-  const out = model.sample(z);
+  const y = C ? tf.tensor2d(oneHot(labels ?? drawLabels(seed, n, model.spec.conditional!.prior), C), [n, C]) : undefined;
+  const out = model.sample(z, undefined, y);
   const x = (out.xMean ?? out.x).dataSync() as Float32Array;
-  tf.dispose([z, out.x, out.xMean ?? []]);
+  tf.dispose([z, out.x, out.xMean ?? [], y ?? []]);
   return x;
+}
+
+/** Bayes accuracy of a conditional density model on test rows x: argmax_y of log p(y) + log p(x | y) against the labels. */
+function bayesAccuracy(perClass: Float32Array, labels: Uint8Array, prior: number[]): number {
+  const C = prior.length;
+  const n = perClass.length / C;
+  let right = 0;
+  for (let r = 0; r < n; r++) {
+    let best = 0;
+    for (let y = 1; y < C; y++) if (perClass[r * C + y] + Math.log(prior[y]) > perClass[r * C + best] + Math.log(prior[best])) best = y;
+    if (best === labels[r]) right += 1;
+  }
+  return right / n;
+}
+
+/** Per-class values [n, C] of a density output, chunked like chunkedMean. */
+function chunkedRows(x: Float32Array, D: number, C: number, chunk: number, f: (xb: tf.Tensor2D) => tf.Tensor2D): Float32Array {
+  const n = x.length / D;
+  const out = new Float32Array(n * C);
+  for (let o = 0; o < n; o += chunk) {
+    const m = Math.min(chunk, n - o);
+    tf.tidy(() => out.set(f(tf.tensor2d(x.subarray(o * D, (o + m) * D), [m, D])).dataSync() as Float32Array, o * C));
+  }
+  return out;
 }
 
 export function evaluate(model: TrainableModel, ds: Dataset, opts: EvalOptions = {}): Record<string, number> {
@@ -98,22 +129,37 @@ export function evaluate(model: TrainableModel, ds: Dataset, opts: EvalOptions =
   const out: Record<string, number> = {};
   const bpd = (nll: number) => nll / (D * Math.LN2);
   const kind = familyOf(spec.family).density;
+  const C = classCount(spec);
+  const labels = C && ds.testLabels ? ds.testLabels.subarray(0, n) : undefined;
   if (kind === 'exact') {
     const [lp] = chunkedMean(x, D, 500, (xb) => [model.density!(xb).logp!]);
     out.testNll = -lp;
+    if (labels) out.accuracy = bayesAccuracy(chunkedRows(x, D, C, 500, (xb) => model.density!(xb).logpy!), labels, spec.conditional!.prior);
   } else if (kind === 'elbo') {
     const K = opts.k ?? (image ? 16 : 32);
     const L = latentDimOf(spec);
     const rng = new Prng(EVAL_SEED + 1);
-    const chunk = Math.max(1, Math.floor(4096 / K));
+    // a conditional VAE runs every row once per class
+    const chunk = Math.max(1, Math.floor(4096 / (K * Math.max(1, C))));
+    const per: Float32Array[] = [];
     const [elbo, iwae] = chunkedMean(x, D, chunk, (xb) => {
       const m = xb.shape[0];
       const eps = tf.tensor3d(rng.normals(m * K * L), [m, K, L]);
       const r = model.density!(xb, eps);
       eps.dispose();
+      if (labels) {
+        per.push(r.iwaey!.dataSync() as Float32Array);
+        r.iwaey!.dispose();
+        r.elboy?.dispose();
+      }
       return [r.elbo!, r.iwae!];
     });
     Object.assign(out, { elbo, iwae, iwaeK: K, testNll: -iwae });
+    if (labels) {
+      const all = new Float32Array(n * C);
+      per.reduce((o, p) => (all.set(p, o), o + p.length), 0);
+      out.accuracy = bayesAccuracy(all, labels, spec.conditional!.prior);
+    }
   } else {
     const fake = drawSamples(model, n, EVAL_SEED + 2);
     out.mmd = mmd2(fake, x, D, medianDistance(x, D));
@@ -130,6 +176,9 @@ export function evaluate(model: TrainableModel, ds: Dataset, opts: EvalOptions =
 export function picture(model: TrainableModel, ds: Dataset, seed = EVAL_SEED + 3): Uint8Array {
   if (ds.discrete) {
     const [h, w] = ds.shape;
+    const C = classCount(model.spec);
+    // conditional: one row of 8 per class
+    if (C) return imageGrid(drawSamples(model, 8 * C, seed, Array.from({ length: 8 * C }, (_, i) => Math.floor(i / 8))), 8 * C, h, w, 8);
     return imageGrid(drawSamples(model, 64, seed), 64, h, w, 8);
   }
   const size = 128;

@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { dataDim, Prng, usesConv, type Arch, type Family, type ModelSpec } from '../core';
 import { assertConvTrainable, initBackend, type BackendName } from './backend';
 import { readCheckpoint, writeCheckpoint, type TrainMeta } from './checkpoint';
-import { Batches, loadDataset, rows, stats } from './data';
+import { Batches, conditioning, labelRows, loadDataset, rows, stats } from './data';
 import { evaluate, picture, type EvalOptions } from './evaluate';
 import { buildModel, defaultSpec, isImageDataset, type TrainableModel } from './models';
 
@@ -43,6 +43,8 @@ export interface TrainConfig {
   size?: 'default' | 'tiny';
   /** 'conv': conv VAE / DCGAN-style GAN (images; backends with conv gradients) */
   arch?: Arch;
+  /** learn p(x | y) over the data set's classes (labelled image sets) */
+  conditional?: boolean;
   /** the command line, recorded in the checkpoint */
   command: string;
   /** progress bar and messages on stderr (default true) */
@@ -120,7 +122,7 @@ export async function train(cfg: TrainConfig): Promise<TrainResult> {
   } else {
     if (cfg.resume) say(`no checkpoint at ${ckPath}; starting fresh`);
     const st = ds.discrete ? undefined : stats(ds);
-    spec = defaultSpec(cfg.family, cfg.model, ds.name, { shift: st?.mean, scale: st?.std, size: cfg.size, arch: cfg.arch });
+    spec = defaultSpec(cfg.family, cfg.model, ds.name, { shift: st?.mean, scale: st?.std, size: cfg.size, arch: cfg.arch, conditional: cfg.conditional ? conditioning(ds) : undefined });
     if (usesConv(spec)) assertConvTrainable(tf.getBackend());
     model = buildModel(spec, undefined, { seed: cfg.seed });
     model.setLearningRate(cfg.lr);
@@ -154,7 +156,9 @@ export async function train(cfg: TrainConfig): Promise<TrainResult> {
   const prepare = (s: number) => {
     const pos = batches.position;
     const rng = new Prng(stepSeed(cfg.seed, s));
-    return { x: tf.tensor2d(batches.next(rng), [cfg.batch, D]), rng, pos };
+    const x = tf.tensor2d(batches.next(rng), [cfg.batch, D]);
+    const C = spec.conditional?.names.length ?? 0;
+    return { x, label: C ? tf.tensor2d(labelRows(ds, 'train', batches.last), [cfg.batch, C]) : undefined, rng, pos };
   };
   let next: ReturnType<typeof prepare> | undefined;
   /** Reads the loss sums back (one sync), checks them, and starts new sums. */
@@ -187,7 +191,7 @@ export async function train(cfg: TrainConfig): Promise<TrainResult> {
       seed: cfg.seed,
       command: cfg.command,
       metrics,
-      config: { family: cfg.family, model: spec.model, data: ds.name, steps: cfg.steps, minutes: cfg.minutes, batch: cfg.batch, lr: cfg.lr, evalEvery: cfg.evalEvery, size: cfg.size ?? 'default', arch: cfg.arch ?? 'mlp' },
+      config: { family: cfg.family, model: spec.model, data: ds.name, steps: cfg.steps, minutes: cfg.minutes, batch: cfg.batch, lr: cfg.lr, evalEvery: cfg.evalEvery, size: cfg.size ?? 'default', arch: cfg.arch ?? 'mlp', conditional: !!spec.conditional },
       // a prefetched batch has not been trained on: resume from before it
       batches: next?.pos ?? batches.position,
     };
@@ -211,10 +215,11 @@ export async function train(cfg: TrainConfig): Promise<TrainResult> {
         break;
       }
       const cur = next ?? prepare(step);
-      const out = model.trainStep(cur.x, cur.rng);
+      const out = model.trainStep(cur.x, cur.rng, cur.label);
       // build the next batch while this step's work runs (on asynchronous backends)
       next = step + 1 < cfg.steps ? prepare(step + 1) : undefined;
       cur.x.dispose();
+      cur.label?.dispose();
       for (const [k, v] of Object.entries(out)) {
         if (sums[k]) {
           const s = tf.add(sums[k], v) as tf.Scalar;
@@ -250,7 +255,7 @@ export async function train(cfg: TrainConfig): Promise<TrainResult> {
     throw e;
   } finally {
     tf.dispose(Object.values(sums));
-    if (next) next.x.dispose();
+    if (next) tf.dispose([next.x, ...(next.label ? [next.label] : [])]);
   }
   if (step % cfg.evalEvery !== 0 || history.length === 0) evalAndSave();
   const seconds = elapsed();

@@ -15,7 +15,7 @@ import { vae } from './vae';
 
 export type { Dim, FamilyDescriptor, FamilyTraits, GraphProtocol, Signature, SpecOptions } from './types';
 export { couplingNet, FINAL_LOGS, stepNames } from './flow';
-export { isImageGan } from './gan';
+export { isImageGan, snName } from './gan';
 export { checkerMask, msChannels, msKernel, msCouplings, msLayout, msNames, type MsCoupling, type MsLayout, type MsPart, type MsScale } from './msflow';
 export { madeComponents, madeMasks, madeNet } from './made';
 export { image as isImageShape } from './common';
@@ -57,7 +57,10 @@ export function defaultSpec(family: Family | string, model: string | undefined, 
   if (opts.arch === 'conv' && !image(shape)) throw new Error(`--arch conv needs image data (mnist, fashion-mnist); shape [${shape}] is not an image, use the default mlp`);
   const m = model ?? Object.keys(d.models)[0];
   if (!(m in d.models)) throw new Error(`${family} model must be one of ${Object.keys(d.models).join(', ')}, got "${m}"`);
-  return d.defaultSpec(m, shape, opts);
+  if (opts.conditional && !d.conditioning) throw new Error(`${family} has no class-conditional model yet; train it without --conditional`);
+  if (opts.conditional && !image(shape)) throw new Error('--conditional needs a labelled image data set (mnist, fashion-mnist)');
+  const spec = d.defaultSpec(m, shape, opts);
+  return opts.conditional ? { ...spec, conditional: opts.conditional } : spec;
 }
 
 /** What a manifest's family promises, for readers that hold a manifest. */

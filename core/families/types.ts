@@ -5,7 +5,7 @@
  */
 import type { Capability, DensityKind } from '../manifest';
 import type { ParamShape } from '../params';
-import type { Arch, Family, ModelSpec } from '../spec';
+import type { Arch, Conditioning, Family, ModelSpec } from '../spec';
 
 /** A tensor dimension in a graph signature: fixed, or the dynamic batch N / importance samples K. */
 export type Dim = number | 'N' | 'K';
@@ -23,6 +23,8 @@ export interface SpecOptions {
   size?: 'default' | 'tiny';
   /** 'conv': conv encoder/decoder (VAE) or DCGAN-style nets (GAN); images only */
   arch?: Arch;
+  /** learn p(x | y) over these classes (images; families with `conditioning`) */
+  conditional?: Conditioning;
 }
 
 /** How the graphs of a family are fed and read (core/protocol.ts interprets it). */
@@ -63,8 +65,10 @@ export interface FamilyDescriptor<S extends ModelSpec = ModelSpec> {
   unavailable: Partial<Record<Capability, string>>;
   traits: FamilyTraits;
   protocol: GraphProtocol;
-  /** graph signatures for data dimension D and latent dimension L */
-  signatures(D: number, L: number): Partial<Record<Capability, Signature>>;
+  /** graph signatures for data dimension D, latent dimension L and C classes (0: unconditional) */
+  signatures(D: number, L: number, C: number): Partial<Record<Capability, Signature>>;
+  /** how the label enters this family's model, for people; absent: the family has no conditional model yet */
+  conditioning?: string;
   latentDim(spec: S): number;
   defaultSpec(model: string, shape: number[], opts: SpecOptions): S;
   paramShapes(spec: S): ParamShape[];

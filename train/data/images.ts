@@ -24,6 +24,12 @@ export interface ImageSet {
   n: number;
 }
 
+/** Class names in label order: MNIST's digits, Fashion-MNIST's ten items (as its authors name them). */
+export const CLASS_NAMES: Record<'mnist' | 'fashion-mnist', string[]> = {
+  mnist: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'],
+  'fashion-mnist': ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'],
+};
+
 export class DataError extends Error {
   override name = 'DataError';
 }

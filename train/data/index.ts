@@ -4,11 +4,11 @@
  * dequantisation x = pixel + u, u ~ U[0, 1), so the model sees a continuous
  * density on [0, 256)^D and bits/dim follow the published convention.
  */
-import { Prng } from '../../core';
-import { DataError, loadFashion, loadMnist } from './images';
+import { Prng, type Conditioning } from '../../core';
+import { CLASS_NAMES, DataError, loadFashion, loadMnist } from './images';
 import { sampleToy, toyLogDensity, TOY_ALIASES, TOYS, type ToyName } from './toys';
 
-export { DataError, loadFashion, loadMnist, loadMnistAll, parseIdx } from './images';
+export { CLASS_NAMES, DataError, loadFashion, loadMnist, loadMnistAll, parseIdx } from './images';
 export { sampleToy, toyLogDensity, toyLogDensityFn, TOYS, type ToyName } from './toys';
 
 export const DATASETS = [...TOYS, 'mnist', 'fashion-mnist'] as const;
@@ -25,6 +25,10 @@ export interface Dataset {
   nTest: number;
   /** data-space range: toys the training bounding box, images [0, 256] */
   range: [number, number];
+  /** labelled image sets: class ids per row of each split, and the class names in id order */
+  trainLabels?: Uint8Array;
+  testLabels?: Uint8Array;
+  classes?: string[];
   /** true log-density for toys that have one (rows of a [n, 2] array) */
   logDensity?: (x: Float32Array) => Float64Array;
 }
@@ -46,7 +50,10 @@ export function loadDataset(name: string, opts: { fashionDir?: string; mnistDir?
   const n = resolveDatasetName(name);
   if (n === 'mnist' || n === 'fashion-mnist') {
     const { train, test } = n === 'mnist' ? loadMnist(opts.mnistDir) : { train: loadFashion('train', opts.fashionDir), test: loadFashion('test', opts.fashionDir) };
-    return { name: n, shape: [28, 28], discrete: true, train: train.pixels, test: test.pixels, nTrain: train.n, nTest: test.n, range: [0, 256] };
+    return {
+      name: n, shape: [28, 28], discrete: true, train: train.pixels, test: test.pixels, nTrain: train.n, nTest: test.n, range: [0, 256],
+      trainLabels: train.labels, testLabels: test.labels, classes: CLASS_NAMES[n],
+    };
   }
   const toy = n as ToyName;
   const train = sampleToy(toy, TOY_TRAIN, new Prng(TOY_SEED));
@@ -81,6 +88,24 @@ export function stats(ds: Dataset): { mean: number[]; std: number[] } {
   return { mean, std: sq };
 }
 
+/** The class-conditioning of a labelled data set: its class names and the training split's class frequencies. */
+export function conditioning(ds: Dataset): Conditioning {
+  if (!ds.trainLabels || !ds.classes) throw new DataError(`${ds.name} has no labels: --conditional needs mnist or fashion-mnist`);
+  const counts = new Array(ds.classes.length).fill(0);
+  for (const y of ds.trainLabels) counts[y] += 1;
+  return { names: ds.classes, prior: counts.map((c) => c / ds.nTrain) };
+}
+
+/** The labels of rows `idx` of a split, one-hot [idx.length, C] (the `label` input of conditional models). */
+export function labelRows(ds: Dataset, split: 'train' | 'test', idx: ArrayLike<number>): Float32Array {
+  const labels = split === 'train' ? ds.trainLabels : ds.testLabels;
+  if (!labels || !ds.classes) throw new DataError(`${ds.name} has no labels`);
+  const C = ds.classes.length;
+  const out = new Float32Array(idx.length * C);
+  for (let i = 0; i < idx.length; i++) out[i * C + labels[idx[i]]] = 1;
+  return out;
+}
+
 /** Rows [start, start + n) of a split as float32, dequantised with `rng` if discrete. */
 export function rows(ds: Dataset, split: 'train' | 'test', idx: ArrayLike<number>, rng?: Prng): Float32Array {
   const D = ds.shape.reduce((a, b) => a * b, 1);
@@ -103,6 +128,8 @@ export class Batches {
   private perm: Int32Array;
   private epoch = 0;
   private i = 0;
+  /** the training-split rows of the last batch `next` gave (for its labels) */
+  last: Int32Array = new Int32Array(0);
 
   constructor(private readonly ds: Dataset, readonly batch: number, private readonly seed: number) {
     if (!Number.isInteger(batch) || batch < 1) throw new Error(`batch size must be a positive integer, got ${batch}`);
@@ -124,6 +151,7 @@ export class Batches {
       this.i = 0;
     }
     const idx = this.perm.subarray(this.i, this.i + this.batch);
+    this.last = idx;
     this.i += this.batch;
     return rows(this.ds, 'train', idx, rng);
   }

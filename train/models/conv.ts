@@ -15,20 +15,28 @@ import { activate, type Params } from './nn';
 
 export { convGeom, type ConvGeom } from '../../core';
 
+/** Where a net reads its weights: the model's Params, or a view that swaps some (spectral norm). */
+export type Weights = Pick<Params, 'get'> | { get(name: string): tf.Tensor };
+
 /** y [N, H*W] -> act_output(flatten(convs(y)) W + b) [N, outDim]. */
-export function down(p: Params, prefix: string, shape: number[], conv: ConvSpec, net: MlpSpec, y: tf.Tensor2D): tf.Tensor2D {
+export function down(p: Weights, prefix: string, shape: number[], conv: ConvSpec, net: MlpSpec, y: tf.Tensor2D): tf.Tensor2D {
+  return downWithFeatures(p, prefix, shape, conv, net, y).out;
+}
+
+/** `down`, also answering the flattened features [N, F] that enter `P.out` (the projection discriminator reads them). */
+export function downWithFeatures(p: Weights, prefix: string, shape: number[], conv: ConvSpec, net: MlpSpec, y: tf.Tensor2D): { out: tf.Tensor2D; features: tf.Tensor2D } {
   const N = y.shape[0];
   let h: tf.Tensor4D = tf.reshape(y, [N, shape[0], shape[1], 1]);
   for (let i = 0; i < conv.channels.length; i++) {
     h = tf.add(tf.conv2d(h, p.get(`${prefix}.conv${i}.W`) as tf.Tensor4D, 2, 'same'), p.get(`${prefix}.conv${i}.b`));
     h = activate(h, net.hidden) as tf.Tensor4D;
   }
-  const flat = tf.reshape(h, [N, -1]) as tf.Tensor2D;
-  return activate(tf.add(tf.matMul(flat, p.get(`${prefix}.out.W`)), p.get(`${prefix}.out.b`)), net.output) as tf.Tensor2D;
+  const features = tf.reshape(h, [N, -1]) as tf.Tensor2D;
+  return { out: activate(tf.add(tf.matMul(features, p.get(`${prefix}.out.W`)), p.get(`${prefix}.out.b`)), net.output) as tf.Tensor2D, features };
 }
 
 /** z [N, L] -> [N, H*W] through dense, reshape and transposed convs. */
-export function up(p: Params, prefix: string, shape: number[], conv: ConvSpec, net: MlpSpec, z: tf.Tensor2D): tf.Tensor2D {
+export function up(p: Weights, prefix: string, shape: number[], conv: ConvSpec, net: MlpSpec, z: tf.Tensor2D): tf.Tensor2D {
   const N = z.shape[0];
   const g = convGeom(shape, conv);
   const ch = conv.channels;

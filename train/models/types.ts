@@ -8,10 +8,17 @@ export interface GenerativeModel {
   spec: ModelSpec;
   /** snapshot of all weights with the names/shapes of core/spec.ts */
   weights(): NamedWeight[];
-  /** data space in, data space out (post() of core/spec.ts applied); noise only for the VAE's draw from p(x|z) */
-  sample(z: tf.Tensor2D, noise?: tf.Tensor2D): { x: tf.Tensor2D; xMean?: tf.Tensor2D };
-  /** flow: { logp }; VAE: eps [N,K,L] required, returns { elbo, iwae }; GAN: absent */
-  density?(x: tf.Tensor2D, eps?: tf.Tensor3D): { logp?: tf.Tensor1D; elbo?: tf.Tensor1D; iwae?: tf.Tensor1D };
+  /**
+   * data space in, data space out (post() of core/spec.ts applied); noise only for the VAE's draw from p(x|z);
+   * `label` one-hot [N, C], required by a conditional spec (`spec.conditional`) and refused otherwise
+   */
+  sample(z: tf.Tensor2D, noise?: tf.Tensor2D, label?: tf.Tensor2D): { x: tf.Tensor2D; xMean?: tf.Tensor2D };
+  /**
+   * flow: { logp }; VAE: eps [N,K,L] required, returns { elbo, iwae }; GAN: absent.
+   * Conditional specs also answer the per-class values [N, C] (`logpy`; VAE `elboy`, `iwaey`),
+   * and logp / elbo / iwae are then the marginals over the prior (core/protocol.ts `classMarginal`).
+   */
+  density?(x: tf.Tensor2D, eps?: tf.Tensor3D): { logp?: tf.Tensor1D; elbo?: tf.Tensor1D; iwae?: tf.Tensor1D; logpy?: tf.Tensor2D; elboy?: tf.Tensor2D; iwaey?: tf.Tensor2D };
   /** flow: { z }; VAE: { mu, logvar }; GAN: absent */
   encode?(x: tf.Tensor2D): { z?: tf.Tensor2D; mu?: tf.Tensor2D; logvar?: tf.Tensor2D };
   dispose(): void;
@@ -27,11 +34,12 @@ export interface TrainableModel extends GenerativeModel {
    */
   initialize(x: tf.Tensor2D): void;
   /**
-   * One optimisation step on a data-space batch; noise comes from `rng`.
+   * One optimisation step on a data-space batch (and, for a conditional spec,
+   * its one-hot labels [N, C]); noise comes from `rng`.
    * Returns the step's losses as scalars the caller owns (and disposes),
    * `loss` among them, so the loop decides when to read them back.
    */
-  trainStep(x: tf.Tensor2D, rng: Prng): Record<string, tf.Scalar>;
+  trainStep(x: tf.Tensor2D, rng: Prng, label?: tf.Tensor2D): Record<string, tf.Scalar>;
   setLearningRate(lr: number): void;
   optimizerState(): NamedWeight[];
   loadOptimizerState(state: NamedWeight[]): void;
