@@ -4,8 +4,9 @@
  * onnxruntime-web's wasm build (what the Worker runs: the same .wasm file,
  * one thread, SIMD), on the same feeds. The Worker is one isolate on one
  * thread, so `rows * 1000 / wasm ms` samples/s is a ceiling no request code
- * can lift: if it is below 0.7x of the peer's measured rate, the Worker floor
- * of issue 15 is out of reach with these kernels. A benchmark, not a test.
+ * can lift: if it is below 0.7x of the peer's measured rate, the Worker's
+ * floor against the peer (0.7x, edge/SERVING.md) is out of reach with these
+ * kernels. A benchmark, not a test.
  *
  *   npx tsx bench/graphcost.ts [--runs 40]
  *   npx tsx bench/graphcost.ts --levels disabled,basic,extended,all   (wasm run time per optimisation level)

@@ -9,9 +9,9 @@ orjson, answering the same requests from the same models/<id>/*.onnx files:
 A benchmark reference only: never a dependency of edgegen, its tests or CI.
 Run it from a virtual environment outside the repository:
 
-  python3 -m venv /work/servenv
-  /work/servenv/bin/pip install fastapi uvicorn onnxruntime orjson numpy
-  /work/servenv/bin/python bench/peer.py --models models --port 8790
+  python3 -m venv /path/to/venv
+  /path/to/venv/bin/pip install fastapi uvicorn onnxruntime orjson numpy
+  /path/to/venv/bin/python bench/peer.py --models models --port 8790
 """
 
 import argparse

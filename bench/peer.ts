@@ -4,7 +4,7 @@
  * answering the same requests from the same .onnx files, beside edgegen's Node
  * server and its Worker under `wrangler dev`. A benchmark, not a test.
  *
- *   npm run bench:peer [-- --python /work/servenv/bin/python --seconds 5 --rounds 2 --clients 8,64 --gain-clients 8,32,64]
+ *   npm run bench:peer [-- --python /path/to/venv/bin/python --seconds 5 --rounds 2 --clients 8,64 --gain-clients 8,32,64]
  *
  * Every server runs at once (an idle one costs nothing) and each cell is measured
  * in turns: peer, Node, Worker, then again, `--rounds` times, keeping each

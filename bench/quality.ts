@@ -155,7 +155,7 @@ export async function quality(opts: BenchOptions): Promise<string> {
       }
       toyRows.push([m.id, m.parameters, nll, bound, trueNll === undefined ? 'no closed form' : fmt(trueNll), kl, meanSd(model_), meanSd(floor)]);
     } else {
-      // the whole test split (the figures are on it); --quick: 100 images
+      // the whole test split (the published figures are on it); --quick: 100 images
       const nTest = Math.min(data.nTest, q ? 100 : data.nTest);
       const test = rows(data, 'test', Array.from({ length: nTest }, (_, i) => i), new Prng(EVAL_SEED));
       const bpd = (lp: number) => -lp / (D * Math.LN2);

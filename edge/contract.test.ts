@@ -1,8 +1,8 @@
 /**
  * The contract itself: /openapi.json is a valid OpenAPI 3.1 document (checked
  * by @seriousme/openapi-schema-validator, and every schema in it compiles under
- * Ajv's strict JSON Schema 2020-12), it describes every answer the issue found
- * missing, and the zod schemas agree with core/'s types.
+ * Ajv's strict JSON Schema 2020-12), it describes every answer (model list,
+ * manifests, health, binary formats, errors), and the zod schemas agree with core/'s types.
  */
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { describe, expect, expectTypeOf, it } from 'vitest';
