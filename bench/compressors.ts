@@ -12,7 +12,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { deflateSync } from 'node:zlib';
-import { encodePng } from '../train/png';
+import { encodePng } from '../core/png';
 
 export interface CompressorBits {
   images: number;
@@ -30,7 +30,7 @@ export function compressorBits(pixels: Uint8Array, n: number, h = 28, w = 28): C
   for (let i = 0; i < n; i++) {
     const img = pixels.subarray(i * D, (i + 1) * D);
     zlib += deflateSync(img, { level: 9 }).length;
-    png += encodePng(w, h, img, 1).length;
+    png += encodePng(img, w, h, 1, 9).length;
   }
   const xzImages = Math.min(n, 2000);
   let xz: number | string;

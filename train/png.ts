@@ -1,49 +1,9 @@
 /**
- * A minimal PNG writer (8-bit RGB, no interlace) on node:zlib, and the two
- * pictures training writes at each evaluation: a grid of image samples, and
- * 2-D samples drawn over a density heat-map.
- *
- * PNG layout: signature, IHDR, IDAT (zlib of rows, each prefixed by filter
- * byte 0), IEND; each chunk is length, type, data, CRC-32 of type + data.
+ * The two pictures training writes at each evaluation: a grid of image
+ * samples, and 2-D samples drawn over a density heat-map; both RGB PNGs from
+ * core/png.ts's encoder.
  */
-import { deflateSync } from 'node:zlib';
-import { crc32 } from '../core';
-
-function chunk(type: string, data: Uint8Array): Uint8Array {
-  const out = new Uint8Array(12 + data.length);
-  const view = new DataView(out.buffer);
-  view.setUint32(0, data.length);
-  out.set(new TextEncoder().encode(type), 4);
-  out.set(data, 8);
-  view.setUint32(8 + data.length, crc32(out.subarray(4, 8 + data.length)));
-  return out;
-}
-
-/** pixels: row-major width*height*channels bytes; 3 channels = RGB, 1 = grey. */
-export function encodePng(width: number, height: number, pixels: Uint8Array, channels: 1 | 3 = 3): Uint8Array {
-  if (pixels.length !== width * height * channels) throw new Error(`png: ${pixels.length} bytes for ${width}x${height}x${channels}`);
-  const ihdr = new Uint8Array(13);
-  const v = new DataView(ihdr.buffer);
-  v.setUint32(0, width);
-  v.setUint32(4, height);
-  ihdr.set([8, channels === 3 ? 2 : 0, 0, 0, 0], 8); // bit depth 8, colour type 2 (RGB) or 0 (grey)
-  const row = width * channels;
-  const raw = new Uint8Array(height * (1 + row));
-  for (let y = 0; y < height; y++) raw.set(pixels.subarray(y * row, (y + 1) * row), y * (1 + row) + 1);
-  const parts = [
-    Uint8Array.of(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a),
-    chunk('IHDR', ihdr),
-    chunk('IDAT', deflateSync(raw, { level: 9 })),
-    chunk('IEND', new Uint8Array(0)),
-  ];
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
+import { encodePng } from '../core/png';
 
 /** Grey images [n, h*w] with values in [0, 256) tiled `cols` wide, 2 px gaps. */
 export function imageGrid(x: Float32Array, n: number, h: number, w: number, cols: number): Uint8Array {
@@ -61,7 +21,7 @@ export function imageGrid(x: Float32Array, n: number, h: number, w: number, cols
       }
     }
   }
-  return encodePng(W, H, rgb);
+  return encodePng(rgb, W, H, 3, 9);
 }
 
 /**
@@ -90,7 +50,7 @@ export function scatterOverHeat(size: number, lo: number, hi: number, logp: Arra
     if (c < 0 || c >= size || r < 0 || r >= size) continue;
     rgb.fill(255, (r * size + c) * 3, (r * size + c) * 3 + 3);
   }
-  return encodePng(size, size, rgb);
+  return encodePng(rgb, size, size, 3, 9);
 }
 
 /** Centres of a size x size grid over [lo, hi]^2 in the row order scatterOverHeat reads. */

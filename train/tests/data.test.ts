@@ -7,7 +7,7 @@ import { Prng, type FlowSpec } from '../../core';
 import { readCheckpoint, writeCheckpoint } from '../checkpoint';
 import { Batches, loadDataset, loadFashion, loadMnist, sampleToy, toyLogDensityFn, TOYS } from '../data';
 import { FASHION_DIR, mnistDir } from '../data/images';
-import { encodePng } from '../png';
+import { encodePng } from '../../core/png';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'edgegen-data-'));
 
@@ -157,7 +157,7 @@ describe('files', () => {
 
   it('PNG encoder writes a valid signature, IHDR and inflatable rows', () => {
     const rgb = new Uint8Array(3 * 4 * 2).map((_, i) => i);
-    const png = encodePng(4, 2, rgb);
+    const png = encodePng(rgb, 4, 2, 3);
     expect(Array.from(png.subarray(0, 8))).toEqual([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
     const v = new DataView(png.buffer);
     expect([v.getUint32(16), v.getUint32(20)]).toEqual([4, 2]);
