@@ -220,6 +220,14 @@ export function convOf(spec: ModelSpec): ConvSpec | undefined {
  * After the last step, if finalScale: z = y * exp(`final.logs`); logdet += sum final.logs
  * log p(x) = sum_d [-0.5 log 2pi - 0.5 z_d^2] + logdet(steps) + logdet(pre)
  * The inverse undoes the steps in reverse order (exact).
+ * Conditional (`conditional`, C classes; FlowGMM, Izmailov et al. 2020,
+ * https://arxiv.org/abs/1912.13025): the base is N(mu_y, I) with `base.mu`
+ * [C, D], one mean per class; the bijection does not read the label, so z and
+ * encode are as above. With c = logdet(steps) + logdet(pre),
+ *   log p(x | y) = sum_d [-0.5 log 2pi - 0.5 (z_d - mu[y, d])^2] + c
+ *                = -0.5 |z|^2 + z . mu_y - 0.5 |mu_y|^2 - (D/2) log 2pi + c
+ *   (the density graph's `logpy` [N, C]: one MatMul of z with mu^T for all classes)
+ *   sample: z' = z + label `base.mu` (z ~ N(0, I), label one-hot), x = post(inverse(z')).
  */
 export interface FlowSpec extends SpecBase {
   family: 'flow';
@@ -264,6 +272,8 @@ export interface FlowSpec extends SpecBase {
  * Latent z [N, D], D = H W: concat of flatten(factored part of scale 0), ...,
  *   flatten(factored part of scale scales-1), flatten(final output) (each [h, w, c] row-major).
  * log p(x) = sum_d log N(z_d; 0, 1) + logdet + logdet(pre); the inverse runs backwards (exact).
+ * Conditional: the class-conditional base of `FlowSpec` on this z (`base.mu` [C, D], the
+ *   mean of z in the latent order above), so log p(x | y) = sum_d log N(z_d; mu[y, d], 1) + logdet + logdet(pre).
  */
 export interface MultiScaleSpec {
   /** squeeze + factor-out levels */

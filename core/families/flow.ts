@@ -3,9 +3,10 @@
  * and the multi-scale conv RealNVP (`MultiScaleFlowSpec`, layout in ./msflow.ts).
  */
 import { mlpShapes, type ParamShape } from '../params';
-import { alternatingMasks, dataDim, isMultiScale, type FlowSpec, type MlpSpec, type MultiScaleFlowSpec, type MultiScaleSpec } from '../spec';
+import { alternatingMasks, classCount, dataDim, isMultiScale, type FlowSpec, type MlpSpec, type MultiScaleFlowSpec, type MultiScaleSpec } from '../spec';
 import { image, logitPre, noConv, toyPre, type FamilyDescriptor, type SpecOptions } from './common';
 import { msParamShapes } from './msflow';
+import type { Dim } from './types';
 
 /** The coupling net of every step: D -> hidden -> D (additive) or 2D (affine: log-scale and shift). */
 export function couplingNet(spec: FlowSpec): MlpSpec {
@@ -21,6 +22,8 @@ export const stepNames = (l: number) => ({
   anBias: `step${l}.an.bias`,
 });
 export const FINAL_LOGS = 'final.logs';
+/** A conditional flow's class means in z, [C, D] (core/spec.ts `FlowSpec`). */
+export const BASE_MU = 'base.mu';
 
 /**
  * Multi-scale defaults. Why these sizes: 2 scales (28 -> 14 -> 7) keep the
@@ -53,11 +56,16 @@ export const flow: FamilyDescriptor<FlowSpec | MultiScaleFlowSpec> = {
     inverse: 'exact inverse x -> z',
   },
   protocol: { encode: { z: 'z' } },
-  signatures: (D) => ({
-    sample: { inputs: { z: ['N', D] }, outputs: { x: ['N', D] } },
-    density: { inputs: { x: ['N', D] }, outputs: { logp: ['N'] } },
-    encode: { inputs: { x: ['N', D] }, outputs: { z: ['N', D] } },
-  }),
+  conditioning: 'a class-conditional Gaussian base (FlowGMM): one learned mean per class in z; the bijection itself does not read the label',
+  signatures: (D, _L, C) => {
+    // conditional: log p(x | y) for every class; the protocol forms log p(x)
+    const density: Record<string, Dim[]> = C ? { logpy: ['N', C] } : { logp: ['N'] };
+    return {
+      sample: { inputs: { z: ['N', D], ...(C ? { label: ['N', C] } : {}) }, outputs: { x: ['N', D] } },
+      density: { inputs: { x: ['N', D] }, outputs: density },
+      encode: { inputs: { x: ['N', D] }, outputs: { z: ['N', D] } },
+    };
+  },
   latentDim: (spec) => dataDim(spec),
   defaultSpec(model, shape, opts) {
     noConv('flow', opts);
@@ -80,7 +88,10 @@ export const flow: FamilyDescriptor<FlowSpec | MultiScaleFlowSpec> = {
     };
   },
   paramShapes(spec) {
-    if (isMultiScale(spec)) return msParamShapes(spec);
+    const C = classCount(spec);
+    // zero means: every class starts at the unconditional base, and the gradient parts them
+    const base: ParamShape[] = C ? [{ name: BASE_MU, shape: [C, dataDim(spec)], init: 'zeros' }] : [];
+    if (isMultiScale(spec)) return [...msParamShapes(spec), ...base];
     const D = dataDim(spec);
     if (spec.masks.length !== spec.steps || spec.masks.some((m) => m.length !== D || m.some((v) => v !== 0 && v !== 1))) {
       throw new Error(`flow: need ${spec.steps} masks of ${D} entries, each 0 or 1`);
@@ -94,6 +105,6 @@ export const flow: FamilyDescriptor<FlowSpec | MultiScaleFlowSpec> = {
       if (spec.coupling === 'affine') out.push({ name: n.scale, shape: [D], init: 'ones' });
     }
     if (spec.finalScale) out.push({ name: FINAL_LOGS, shape: [D], init: 'zeros' });
-    return out;
+    return [...out, ...base];
   },
 };

@@ -14,7 +14,7 @@ import type { FamilyDescriptor, SpecOptions } from './types';
 import { vae } from './vae';
 
 export type { Dim, FamilyDescriptor, FamilyTraits, GraphProtocol, Signature, SpecOptions } from './types';
-export { couplingNet, FINAL_LOGS, stepNames } from './flow';
+export { BASE_MU, couplingNet, FINAL_LOGS, stepNames } from './flow';
 export { isImageGan, snName } from './gan';
 export { checkerMask, msChannels, msKernel, msCouplings, msLayout, msNames, type MsCoupling, type MsLayout, type MsPart, type MsScale } from './msflow';
 export { madeComponents, madeMasks, madeNet } from './made';

@@ -162,8 +162,14 @@ export interface Bijection {
  * The three graphs every flow ships, from its forward and inverse:
  * density x -> log p(x) = log N(z) + logdet + logdet(pre); encode x -> z;
  * sample z -> x = post(inverse(z)).
+ * With class means `mu` [C, D] (a conditional flow, core/spec.ts `FlowSpec`) the
+ * base is N(mu_y, I): density answers logpy [N, C], the log-density above plus
+ * z . mu_y - 0.5 |mu_y|^2 (z mu^T is one MatMul, |mu_y|^2 folded), and sample
+ * takes a one-hot `label` [N, C] and inverts z + label mu.
  */
-export function bijectionGraphs(name: string, preprocess: Preprocess, D: number, f: Bijection): Graph[] {
+export function bijectionGraphs(name: string, preprocess: Preprocess, D: number, f: Bijection, mu?: NamedWeight): Graph[] {
+  const C = mu?.shape[0] ?? 0;
+  if (mu && (mu.shape.length !== 2 || mu.shape[1] !== D)) throw new Error(`class means have shape [${mu.shape}], need [C, ${D}]`);
   const density = new GraphBuilder(`${name}_density`);
   {
     const g = density;
@@ -172,7 +178,22 @@ export function bijectionGraphs(name: string, preprocess: Preprocess, D: number,
     let logp = stdNormalLogProb(g, z, D);
     if (logdet) logp = g.node('Add', [logp, logdet]);
     if (constLogdet !== 0) logp = g.node('Add', [logp, g.scalar(constLogdet, 'logdet_const')]);
-    g.output(g.node('Add', [logp, preLogDet(g, preprocess, x, D)]), 'logp', [BATCH]);
+    logp = g.node('Add', [logp, preLogDet(g, preprocess, x, D)]);
+    if (!mu) {
+      g.output(logp, 'logp', [BATCH]);
+    } else {
+      const muT = new Float32Array(D * C);
+      const halfSq = new Array<number>(C).fill(0);
+      for (let c = 0; c < C; c++) {
+        for (let d = 0; d < D; d++) {
+          const v = mu.data[c * D + d];
+          muT[d * C + c] = v;
+          halfSq[c] -= 0.5 * v * v;
+        }
+      }
+      const cross = g.node('Add', [g.node('MatMul', [z, g.floats('base_mu_t', [D, C], muT)]), g.floats('base_half_sq', [C], halfSq)]);
+      g.output(g.node('Add', [cross, g.node('Unsqueeze', [logp, g.ints([1], 'axes')])]), 'logpy', [BATCH, C]);
+    }
   }
   const encode = new GraphBuilder(`${name}_encode`);
   {
@@ -184,7 +205,8 @@ export function bijectionGraphs(name: string, preprocess: Preprocess, D: number,
   {
     const g = sample;
     const z = g.input('z', [BATCH, D]);
-    g.output(post(g, preprocess, f.inverse(g, z), D), 'x', [BATCH, D]);
+    const base = mu ? g.node('Add', [z, g.node('MatMul', [g.input('label', [BATCH, C]), g.floats('base_mu', [C, D], mu.data)])]) : z;
+    g.output(post(g, preprocess, f.inverse(g, base), D), 'x', [BATCH, D]);
   }
   return [
     { capability: 'sample', builder: sample },

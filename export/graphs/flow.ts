@@ -17,11 +17,13 @@
  *
  * density: x -> logp = sum_d N(z_d; 0, 1) + logdet + logdet(pre)
  * encode:  x -> z;   sample: z -> x = post(inverse(z))
+ * conditional (`base.mu` [C, D]): density x -> logpy [N, C] with N(z_d; mu[y, d], 1),
+ *   sample (z, label) -> post(inverse(z + label mu)); encode unchanged (common.ts bijectionGraphs)
  * exp(logs) of actnorm/final are constants and are folded at export time.
  */
-import { dataDim, type FlowSpec, type NamedWeight } from '../../core/spec';
+import { classCount, dataDim, type FlowSpec, type NamedWeight } from '../../core/spec';
 import type { GraphBuilder } from '../onnx/graph';
-import { couplingNet as couplingMlp, FINAL_LOGS, stepNames } from '../../core/families';
+import { BASE_MU, couplingNet as couplingMlp, FINAL_LOGS, stepNames } from '../../core/families';
 import { bijectionGraphs, WeightTable, mlp, sliceLast, sumLast } from './common';
 import type { Graph } from './types';
 
@@ -103,5 +105,6 @@ export function flowGraphs(spec: FlowSpec, w: WeightTable): Graph[] {
     return y;
   };
 
-  return bijectionGraphs('flow', spec.preprocess, D, { forward, inverse });
+  const C = classCount(spec);
+  return bijectionGraphs('flow', spec.preprocess, D, { forward, inverse }, C ? w.get(BASE_MU, [C, D]) : undefined);
 }

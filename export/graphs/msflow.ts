@@ -15,9 +15,12 @@
  * order (and DepthToSpace DCR's for the inverse). Written as Reshape + Transpose
  * because onnxruntime-web's WebGPU provider has DepthToSpace but no SpaceToDepth
  * (its docs/webgpu-operators.md), and these two ops run on every provider.
+ *
+ * Conditional specs add the class-conditional base on the rows of z (common.ts
+ * bijectionGraphs): density answers logpy [N, C], sample takes `label`.
  */
-import { checkerMask, msChannels, msKernel, msLayout, msNames, type MsCoupling, type MsPart } from '../../core/families';
-import { dataDim, type MultiScaleFlowSpec } from '../../core/spec';
+import { BASE_MU, checkerMask, msChannels, msKernel, msLayout, msNames, type MsCoupling, type MsPart } from '../../core/families';
+import { classCount, dataDim, type MultiScaleFlowSpec } from '../../core/spec';
 import type { GraphBuilder } from '../onnx/graph';
 import { activation, bijectionGraphs, type WeightTable } from './common';
 import { permute } from './conv';
@@ -159,5 +162,6 @@ export function msFlowGraphs(spec: MultiScaleFlowSpec, w: WeightTable): Graph[] 
     return g.node('Reshape', [y, g.ints([-1, D], 'rows')]);
   };
 
-  return bijectionGraphs('msflow', spec.preprocess, D, { forward, inverse });
+  const C = classCount(spec);
+  return bijectionGraphs('msflow', spec.preprocess, D, { forward, inverse }, C ? w.get(BASE_MU, [C, D]) : undefined);
 }

@@ -4,9 +4,9 @@
  * independently of train/, so the graphs are checked against the spec itself.
  */
 import { Prng } from '../../core/prng';
-import { couplingNet, FINAL_LOGS, paramShapes, stepNames } from '../../core/families';
+import { BASE_MU, couplingNet, FINAL_LOGS, paramShapes, stepNames } from '../../core/families';
 import {
-  LEAKY_SLOPE, VAE_LOGVAR_MAX, VAE_LOGVAR_MIN, VAE_MIN_LOG_WEIGHT, alternatingMasks, dataDim,
+  LEAKY_SLOPE, VAE_LOGVAR_MAX, VAE_LOGVAR_MIN, VAE_MIN_LOG_WEIGHT, alternatingMasks, classCount, dataDim,
   type Activation, type Family, type FlowSpec, type GanSpec, type MlpSpec, type ModelSpec, type NamedWeight, type Preprocess, type VaeSpec,
 } from '../../core/spec';
 
@@ -166,6 +166,9 @@ function flowReference(spec: FlowSpec, ws: Weights) {
   const get = getter(ws);
   {
     const affine = spec.coupling === 'affine';
+    const C = classCount(spec);
+    const muRows = C ? get(BASE_MU) : [];
+    const mu = Array.from({ length: C }, (_, c) => muRows.slice(c * D, (c + 1) * D));
     const net = (l: number, y: number[], m: number[]) => {
       const h = refMlp(ws, stepNames(l).net, couplingNet(spec), y.map((v, d) => v * m[d]));
       if (!affine) return { s: new Array(D).fill(0), t: h };
@@ -193,7 +196,9 @@ function flowReference(spec: FlowSpec, ws: Weights) {
         ld += fl.reduce((a, b) => a + b, 0);
       }
       const logp = y.reduce((a, v) => a - 0.5 * LOG2PI - 0.5 * v * v, 0) + ld + logdet;
-      return { z: y, logp };
+      // conditional: the base N(mu_y, I) of each class, written as the spec's sum over d
+      const logpy = mu.map((m) => y.reduce((a, v, d) => a - 0.5 * LOG2PI - 0.5 * (v - m[d]) ** 2, 0) + ld + logdet);
+      return { z: y, logp, logpy };
     };
     const inverse = (z: number[]) => {
       let y = z;
@@ -213,9 +218,21 @@ function flowReference(spec: FlowSpec, ws: Weights) {
       }
       return refPost(spec.preprocess, y);
     };
+    const prior = spec.conditional?.prior;
+    /** logsumexp_y (log prior_y + logpy_y) */
+    const marginal = (logpy: number[]) => {
+      const a = logpy.map((v, c) => v + Math.log(prior![c]));
+      const mx = Math.max(...a);
+      return mx + Math.log(a.reduce((s, v) => s + Math.exp(v - mx), 0));
+    };
     return {
-      sample: (z: Rows) => ({ x: z.map(inverse) }),
-      density: (x: Rows) => ({ logp: x.map((r) => forward(r).logp) }),
+      /** conditional specs: `label` one-hot rows, and z is shifted by label mu before the inverse */
+      sample: (z: Rows, label?: Rows) => ({ x: z.map((r, i) => inverse(label ? r.map((v, d) => v + label[i].reduce((a, l, c) => a + l * mu[c][d], 0)) : r)) }),
+      density: (x: Rows) => {
+        const f = x.map(forward);
+        if (!prior) return { logp: f.map((o) => o.logp) };
+        return { logp: f.map((o) => marginal(o.logpy)), logpy: f.map((o) => o.logpy) };
+      },
       encode: (x: Rows) => ({ z: x.map((r) => forward(r).z) }),
     };
   }

@@ -8,9 +8,14 @@
  * The multi-scale RealNVP (core/spec.ts `MultiScaleFlowSpec`) is one
  * composite step here (models/msflow.ts), so this class serves both.
  * Weight names come from core's paramShapes(spec) (core/families/flow.ts).
+ *
+ * Conditional specs (FlowGMM) keep the steps and move the base: N(mu_y, I)
+ * with one mean `base.mu` per class, so log p(x | y) swaps log N(z; 0, I) for
+ * log N(z; mu_y, I), training maximises the conditional likelihood of each
+ * row's own label, and log p(x) is the mixture over the prior.
  */
 import * as tf from '@tensorflow/tfjs';
-import { couplingNet, FINAL_LOGS, isMultiScale, paramShapes, stepNames, type FlowSpec, type MultiScaleFlowSpec, type NamedWeight, type Prng } from '../../core';
+import { BASE_MU, classCount, couplingNet, FINAL_LOGS, isMultiScale, paramShapes, stepNames, type FlowSpec, type MultiScaleFlowSpec, type NamedWeight, type Prng } from '../../core';
 import { MultiScale } from './msflow';
 import { Adam, Params, post, pre, stdNormalLogProb } from './nn';
 import { ActNorm, Coupling, forwardAll, inverseAll, Scale, type FlowStep } from './steps';
@@ -44,23 +49,59 @@ export class Flow implements TrainableModel {
   weights(): NamedWeight[] { return this.p.snapshot(); }
   parameterCount(): number { return this.p.count(); }
 
-  private logProb(x: tf.Tensor2D): tf.Tensor1D {
+  /** z [N, D] and the log-det of x -> z [N] (the steps' and pre's), not tidied. */
+  private toLatent(x: tf.Tensor2D): { z: tf.Tensor2D; logdet: tf.Tensor1D } {
     const { y, logdet: ldPre } = pre(this.spec.preprocess, x);
     const { y: z, logdet } = forwardAll(this.steps, y);
-    return tf.add(tf.add(stdNormalLogProb(z, 1), logdet), ldPre) as tf.Tensor1D;
+    return { z, logdet: tf.add(logdet, ldPre) as tf.Tensor1D };
   }
 
-  density(x: tf.Tensor2D): { logp: tf.Tensor1D } {
-    return { logp: tf.tidy(() => this.logProb(x)) };
+  /** The label [N, C] of a conditional spec, checked; undefined for an unconditional one, which refuses labels. */
+  private checkLabel(label: tf.Tensor2D | undefined, n: number): tf.Tensor2D | undefined {
+    const C = classCount(this.spec);
+    if (!C) {
+      if (label) throw new Error('flow: this model is not class-conditional; it takes no label');
+      return undefined;
+    }
+    if (!label || label.shape[0] !== n || label.shape[1] !== C) throw new Error(`flow: a class-conditional flow needs one-hot labels [${n}, ${C}]`);
+    return label;
+  }
+
+  /** log p(x), or log p(x | y) for each row's label (one-hot [N, C]) of a conditional spec; not tidied. */
+  private logProb(x: tf.Tensor2D, label?: tf.Tensor2D): tf.Tensor1D {
+    const { z, logdet } = this.toLatent(x);
+    const y = this.checkLabel(label, x.shape[0]);
+    const base = y ? tf.sub(z, tf.matMul(y, this.p.get(BASE_MU))) : z;
+    return tf.add(stdNormalLogProb(base, 1), logdet) as tf.Tensor1D;
+  }
+
+  /**
+   * log p(x); conditional specs also answer log p(x | y) for every class,
+   * `logpy` [N, C] = -0.5 |z|^2 + z mu^T - 0.5 |mu_y|^2 - (D/2) log 2pi + logdet
+   * (one matMul for all classes, as the density graph has it), and logp is
+   * then logsumexp_y (log prior_y + logpy).
+   */
+  density(x: tf.Tensor2D): { logp: tf.Tensor1D; logpy?: tf.Tensor2D } {
+    const c = this.spec.conditional;
+    if (!c) return { logp: tf.tidy(() => this.logProb(x)) };
+    return tf.tidy(() => {
+      const mu = this.p.get(BASE_MU);
+      const { z, logdet } = this.toLatent(x);
+      const common = tf.add(stdNormalLogProb(z, 1), logdet);
+      const logpy = tf.add(tf.add(tf.matMul(z, mu, false, true), tf.mul(-0.5, tf.sum(tf.square(mu), 1))), tf.expandDims(common, 1)) as tf.Tensor2D;
+      const logp = tf.logSumExp(tf.add(logpy, tf.tensor1d(c.prior.map(Math.log))), 1) as tf.Tensor1D;
+      return { logp, logpy };
+    });
   }
 
   encode(x: tf.Tensor2D): { z: tf.Tensor2D } {
-    return { z: tf.tidy(() => forwardAll(this.steps, pre(this.spec.preprocess, x).y).y) };
+    return { z: tf.tidy(() => this.toLatent(x).z) };
   }
 
-  /** z -> data space, undoing the steps in reverse order. */
-  sample(z: tf.Tensor2D): { x: tf.Tensor2D } {
-    return { x: tf.tidy(() => post(this.spec.preprocess, inverseAll(this.steps, z).y)) };
+  /** z -> data space, undoing the steps in reverse order; conditional: from z + label base.mu, the class's base. */
+  sample(z: tf.Tensor2D, _noise?: tf.Tensor2D, label?: tf.Tensor2D): { x: tf.Tensor2D } {
+    const y = this.checkLabel(label, z.shape[0]);
+    return { x: tf.tidy(() => post(this.spec.preprocess, inverseAll(this.steps, y ? tf.add(z, tf.matMul(y, this.p.get(BASE_MU))) : z).y)) };
   }
 
   /** Data-dependent init (actnorm): the first batch flows through, each step initialising from what reaches it. */
@@ -75,10 +116,11 @@ export class Flow implements TrainableModel {
     });
   }
 
-  /** Exact maximum likelihood: minimise the mean negative log-density. */
-  trainStep(x: tf.Tensor2D, _rng: Prng): Record<string, tf.Scalar> {
+  /** Exact maximum likelihood: minimise the mean negative log-density (conditional: of log p(x | y), each row's own label). */
+  trainStep(x: tf.Tensor2D, _rng: Prng, label?: tf.Tensor2D): Record<string, tf.Scalar> {
+    this.checkLabel(label, x.shape[0]);
     this.opt ??= new Adam(this.p.vars, this.lr);
-    return { loss: this.opt.minimize(() => tf.neg(tf.mean(this.logProb(x))) as tf.Scalar) };
+    return { loss: this.opt.minimize(() => tf.neg(tf.mean(this.logProb(x, label))) as tf.Scalar) };
   }
 
   setLearningRate(lr: number): void { this.lr = lr; if (this.opt) this.opt.lr = lr; }

@@ -1,0 +1,126 @@
+// The class-conditional flows in tfjs (FlowGMM base, core/spec.ts `FlowSpec`),
+// MLP and multi-scale: sampling draws from the class's base N(mu_y, I), logpy
+// is the unconditional flow's density moved there and logp their mixture over
+// the prior, and a training step lowers -log p(x | y) for the batch's own labels.
+import * as tf from '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { BASE_MU, oneHot, paramShapes, Prng, type Conditioning, type ModelSpec, type NamedWeight } from '../../core';
+import { initBackend } from '../backend';
+import { buildModel, defaultSpec } from '../models';
+
+const CLASSES: Conditioning = { names: ['top', 'bottom', 'left'], prior: [0.2, 0.5, 0.3] };
+const C = CLASSES.names.length;
+const D = 28 * 28;
+
+/** Random weights (the default init is the identity flow with every class mean at 0). */
+function randomWeights(spec: ModelSpec, seed: number): NamedWeight[] {
+  const rng = new Prng(seed);
+  const std = (name: string) => (name === BASE_MU ? 0.05 : spec.model === 'realnvp-ms' ? 0.15 : 0.1);
+  return paramShapes(spec).map((p) => ({ name: p.name, shape: p.shape, data: rng.normals(p.shape.reduce((a, b) => a * b, 1), std(p.name)) }));
+}
+
+/** Labelled images whose class is where the bright half lies (top, bottom, left), with noise. */
+function labelledBatch(n: number, seed: number): { x: tf.Tensor2D; ids: number[]; label: tf.Tensor2D } {
+  const rng = new Prng(seed);
+  const ids = Array.from({ length: n }, (_, i) => i % C);
+  const x = new Float32Array(n * D);
+  for (let r = 0; r < n; r++) {
+    for (let i = 0; i < D; i++) {
+      const [row, col] = [Math.floor(i / 28), i % 28];
+      const bright = ids[r] === 0 ? row < 14 : ids[r] === 1 ? row >= 14 : col < 14;
+      x[r * D + i] = Math.min(255.5, Math.max(0.5, (bright ? 190 : 50) + 30 * (rng.uniform() - 0.5)));
+    }
+  }
+  return { x: tf.tensor2d(x, [n, D]), ids, label: tf.tensor2d(oneHot(ids, C), [n, C]) };
+}
+
+const maxAbs = (a: tf.Tensor, b: tf.Tensor) => tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]);
+
+beforeAll(async () => {
+  await initBackend('cpu');
+});
+
+describe.each(['realnvp', 'realnvp-ms'])('conditional flow %s (tfjs)', (model) => {
+  const spec = defaultSpec('flow', model, 'mnist', { size: 'tiny', conditional: CLASSES });
+
+  it('base.mu [C, D] is a weight only of conditional specs; labels are required by them and refused otherwise', () => {
+    expect(paramShapes(spec).find((p) => p.name === BASE_MU)?.shape).toEqual([C, D]);
+    const plain = defaultSpec('flow', model, 'mnist', { size: 'tiny' });
+    expect(paramShapes(plain).some((p) => p.name === BASE_MU)).toBe(false);
+    const [cond, unc] = [buildModel(spec), buildModel(plain)];
+    const { x, label } = labelledBatch(3, 1);
+    const z = tf.zeros([3, D]) as tf.Tensor2D;
+    expect(() => cond.sample(z)).toThrow(/one-hot labels \[3, 3\]/);
+    expect(() => cond.trainStep(x, new Prng(1))).toThrow(/one-hot labels/);
+    expect(() => unc.sample(z, undefined, label)).toThrow(/not class-conditional/);
+    tf.dispose([x, label, z]);
+    cond.dispose();
+    unc.dispose();
+  });
+
+  it('sample(z, y) inverts z + mu_y; logpy is the unconditional log-density moved to N(mu_y, I); logp their mixture over the prior', () => {
+    const weights = randomWeights(spec, 3);
+    const cond = buildModel(spec, weights);
+    // the same bijection with the standard normal base
+    const plain = buildModel({ ...spec, conditional: undefined }, weights.filter((w) => w.name !== BASE_MU));
+    const mu = tf.tensor2d(weights.find((w) => w.name === BASE_MU)!.data, [C, D]);
+    const { x, label } = labelledBatch(9, 2);
+    tf.tidy(() => {
+      const z = tf.tensor2d(new Prng(4).normals(9 * D, 0.5), [9, D]);
+      const got = cond.sample(z, undefined, label).x;
+      expect(maxAbs(got, plain.sample(tf.add(z, tf.matMul(label, mu)) as tf.Tensor2D).x)).toBeLessThan(1e-3);
+      // the label moves the sample
+      expect(maxAbs(got, plain.sample(z).x)).toBeGreaterThan(1);
+
+      expect(maxAbs(cond.encode!(x).z!, plain.encode!(x).z!)).toBe(0);
+      const zx = plain.encode!(x).z!;
+      const { logp, logpy } = cond.density!(x);
+      expect(logpy!.shape).toEqual([9, C]);
+      const want = tf.add(tf.expandDims(plain.density!(x).logp!, 1), tf.sub(tf.matMul(zx, mu, false, true), tf.mul(0.5, tf.sum(tf.square(mu), 1))));
+      expect(maxAbs(logpy!, want) / maxAbs(want, tf.zerosLike(want))).toBeLessThan(1e-5);
+      // the marginal, in float64 from logpy and the prior
+      const py = logpy!.arraySync() as number[][];
+      const lp = logp!.arraySync() as number[];
+      py.forEach((row, r) => {
+        const a = row.map((v, y) => v + Math.log(CLASSES.prior[y]));
+        const mx = Math.max(...a);
+        expect(lp[r]).toBeCloseTo(mx + Math.log(a.reduce((s, v) => s + Math.exp(v - mx), 0)), 2);
+      });
+    });
+    tf.dispose([mu, x, label]);
+    cond.dispose();
+    plain.dispose();
+  });
+
+  it("a training step minimises -log p(x | y) of each row's own label, and training makes the labels matter", () => {
+    const m = buildModel(spec, undefined, { seed: 1 });
+    const { x, ids, label } = labelledBatch(12, 5);
+    m.initialize(x);
+    m.setLearningRate(3e-3);
+    /** mean log p(x | y) at the true labels, and at the next class (a wrong one) */
+    const fit = () =>
+      tf.tidy(() => {
+        const py = m.density!(x).logpy!.arraySync() as number[][];
+        const mean = (f: (r: number) => number) => py.reduce((s, row, r) => s + row[f(r)], 0) / py.length;
+        return { right: mean((r) => ids[r]), wrong: mean((r) => (ids[r] + 1) % C) };
+      });
+    const before = fit();
+    // the fresh model's means are all 0: every class is alike
+    expect(Math.abs(before.right - before.wrong)).toBeLessThan(1e-3);
+    const losses: number[] = [];
+    for (let i = 0; i < 8; i++) {
+      const l = m.trainStep(x, new Prng(i), label);
+      losses.push(l.loss.dataSync()[0]);
+      l.loss.dispose();
+      // the loss is the conditional one, measured before the step
+      if (i === 0) expect(losses[0]).toBeCloseTo(-before.right, 1);
+    }
+    const after = fit();
+    expect(losses[7]).toBeLessThan(losses[0] - 1);
+    expect(-after.right).toBeLessThan(-before.right - 1);
+    // the class means parted: the right label explains a row better than a wrong one
+    expect(after.right - after.wrong).toBeGreaterThan(2);
+    tf.dispose([x, label]);
+    m.dispose();
+  }, 60_000);
+});
