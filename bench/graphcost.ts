@@ -13,6 +13,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parseArgs } from 'node:util';
 import * as ortNode from 'onnxruntime-node';
 import * as ortWeb from 'onnxruntime-web';
 import { MODELS_DIR } from './common';
@@ -144,11 +145,12 @@ export async function levelCosts(cases: GraphCase[], levels: Level[], runs = 15,
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const arg = (name: string) => {
-    const i = process.argv.indexOf(`--${name}`);
-    return i > 0 ? process.argv[i + 1] : undefined;
-  };
-  const levels = arg('levels')?.split(',') as Level[] | undefined;
+  const { values: args } = parseArgs({ options: { runs: { type: 'string', default: '40' }, levels: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
+  if (args.help) {
+    console.log('usage: npx tsx bench/graphcost.ts [--runs N (default 40)] | --levels disabled,basic,extended,all');
+    process.exit(0);
+  }
+  const levels = args.levels?.split(',') as Level[] | undefined;
   if (levels) {
     // every image model's sample graph at 64 rows, plus the MNIST density
     const cases: GraphCase[] = [
@@ -160,7 +162,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     console.log(`|---|${levels.map(() => '---|').join('')}`);
     for (const r of rows) console.log(`| ${r.label} | ${levels.map((l) => `${r.ms[l].toFixed(2)} (${r.openMs[l].toFixed(0)})`).join(' | ')} |`);
   } else {
-    const costs = await graphCosts(PEER_GRAPH_CASES, arg('runs') ? Number(arg('runs')) : 40);
+    const costs = await graphCosts(PEER_GRAPH_CASES, Number(args.runs));
     console.log(graphCostTable(costs));
   }
 }

@@ -17,6 +17,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parseArgs } from 'node:util';
 import type { Manifest, ModelIndex } from '../core/manifest';
 import { Prng } from '../core/prng';
 import { buildAssets } from '../edge/build-assets';
@@ -24,14 +25,27 @@ import { freePort, MODELS, ROOT, startWrangler } from '../edge/testing';
 import { dataDim, importanceSampled } from '../core/protocol';
 import { findDescendants } from './common';
 
-const argv = process.argv.slice(2);
-const opt = (name: string, fallback: string) => {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 ? argv[i + 1] : fallback;
-};
-const SECONDS = Number(opt('seconds', '60'));
-const CLIENTS = Number(opt('clients', '64'));
-const TARGETS = opt('targets', 'workerd,node').split(',').filter(Boolean);
+const HELP = `usage: npm run bench:load [-- options]
+  --seconds S       load per target (default 60)
+  --clients C       concurrent keep-alive clients (default 64)
+  --targets LIST    workerd, node or both (default workerd,node)
+  --json FILE       also write the results as JSON`;
+const { values: args } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '60' },
+    clients: { type: 'string', default: '64' },
+    targets: { type: 'string', default: 'workerd,node' },
+    json: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  },
+});
+if (args.help) {
+  console.log(HELP);
+  process.exit(0);
+}
+const SECONDS = Number(args.seconds);
+const CLIENTS = Number(args.clients);
+const TARGETS = args.targets.split(',').filter(Boolean);
 const TIMEOUT_MS = 30_000;
 const MAX_REQUESTS = 2_000_000; // a hard bound besides the time
 
@@ -257,8 +271,7 @@ for (const r of results) {
   for (const [k, v] of Object.entries(r.rssTrace)) console.log(`  ${r.runtime}, ${k}: ${v.filter((_, i) => i % 10 === 0).join(' ')} (end ${v[v.length - 1]})`);
 }
 for (const r of results) if (r.failures.length) console.log(`\n${r.runtime} failures (first ${r.failures.length}):\n  ${r.failures.join('\n  ')}`);
-const json = opt('json', '');
-if (json) writeFileSync(json, JSON.stringify(results, null, 2));
+if (args.json) writeFileSync(args.json, JSON.stringify(results, null, 2));
 // a 503 from wrangler dev reloading the worker (another file changed) is a dev-mode artifact, reported but not failed on
 const bad = results.some((r) => (r.byStatus['5xx'] ?? 0) > r.restarted || r.failed > 0);
 process.exit(bad ? 1 : 0);

@@ -26,21 +26,38 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parseArgs } from 'node:util';
 import { buildAssets } from '../edge/build-assets';
 import { MODELS, ROOT, startWrangler, type Wrangler } from '../edge/testing';
 import { graphCosts, graphCostTable, PEER_GRAPH_CASES } from './graphcost';
 import { coldStart, cpuMs, findWorkerd, runLoad, startProcess, type Server } from './peerlib';
 
-const argv = process.argv.slice(2);
-const opt = (name: string, fallback: string) => {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 ? argv[i + 1] : fallback;
-};
-const SECONDS = Number(opt('seconds', '5'));
-const ROUNDS = Number(opt('rounds', '2'));
-const CLIENTS = opt('clients', '8,64').split(',').map(Number);
-const GAIN_CLIENTS = opt('gain-clients', '8,32,64').split(',').map(Number);
-const PYTHON = opt('python', process.env.EDGEGEN_PEER_PYTHON ?? 'python3');
+const HELP = `usage: npm run bench:peer [-- options]
+  --python PATH         python with fastapi, uvicorn, onnxruntime, orjson, numpy
+                        (default: $EDGEGEN_PEER_PYTHON, else python3)
+  --seconds S           load per cell and round (default 5)
+  --rounds R            rounds, each server's best kept (default 2)
+  --clients LIST        client counts of the main table (default 8,64)
+  --gain-clients LIST   client counts of the batching gain (default 8,32,64)`;
+const { values: args } = parseArgs({
+  options: {
+    python: { type: 'string', default: process.env.EDGEGEN_PEER_PYTHON ?? 'python3' },
+    seconds: { type: 'string', default: '5' },
+    rounds: { type: 'string', default: '2' },
+    clients: { type: 'string', default: '8,64' },
+    'gain-clients': { type: 'string', default: '8,32,64' },
+    help: { type: 'boolean', short: 'h' },
+  },
+});
+if (args.help) {
+  console.log(HELP);
+  process.exit(0);
+}
+const SECONDS = Number(args.seconds);
+const ROUNDS = Number(args.rounds);
+const CLIENTS = args.clients.split(',').map(Number);
+const GAIN_CLIENTS = args['gain-clients'].split(',').map(Number);
+const PYTHON = args.python;
 
 export interface Case {
   label: string;

@@ -11,20 +11,26 @@ import { serve } from '@hono/node-server';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parseArgs } from 'node:util';
 import type { ModelIndex } from '../core/manifest';
 import { createApp } from '../edge/app';
 import { buildAssets } from '../edge/build-assets';
 import { nodeRuntime } from '../edge/node/runtime';
 import { freePort, MODELS, startWrangler } from '../edge/testing';
 
-const argv = process.argv.slice(2);
-const opt = (name: string, fallback: string) => {
-  const i = argv.indexOf(`--${name}`);
-  return i >= 0 ? argv[i + 1] : fallback;
-};
-const reps = Number(opt('reps', '30'));
+const HELP = `usage: npm run bench:serve [-- options]
+  --reps N          timed requests per runtime, model and n (default 30)
+  --models ID,ID    shipped models to measure (default: one toy flow and the last image model)`;
+const { values: args } = parseArgs({
+  options: { reps: { type: 'string', default: '30' }, models: { type: 'string', default: '' }, help: { type: 'boolean', short: 'h' } },
+});
+if (args.help) {
+  console.log(HELP);
+  process.exit(0);
+}
+const reps = Number(args.reps);
 const index = JSON.parse(readFileSync(join(MODELS, 'index.json'), 'utf8')) as ModelIndex;
-const ids = opt('models', '').split(',').filter(Boolean);
+const ids = args.models.split(',').filter(Boolean);
 const models = ids.length ? ids : pickDefaults();
 const NS = [1, 64, 256];
 

@@ -4,17 +4,13 @@
  * dist/public/models/, and Swagger UI's two files under dist/public/docs/ui/
  * for the /docs page. A missing dist/web is only a warning, so the API can be
  * built and tested without the web client.
- *   tsx edge/build-assets.ts [--models DIR] [--out DIR]
+ *   tsx edge/build-assets.ts [--web DIR] [--models DIR] [--out DIR]
  */
 import { cpSync, existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
 import { DOCS_FILES } from './docs';
-
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(name);
-  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1] : fallback;
-}
 
 function sizeOf(dir: string): { files: number; bytes: number } {
   let files = 0, bytes = 0;
@@ -67,5 +63,14 @@ export function buildAssets(opts: { web?: string; models?: string; out?: string 
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  buildAssets({ web: arg('--web', 'dist/web'), models: arg('--models', 'models'), out: arg('--out', 'dist/public') });
+  const { values } = parseArgs({
+    options: {
+      web: { type: 'string', default: 'dist/web' },
+      models: { type: 'string', default: 'models' },
+      out: { type: 'string', default: 'dist/public' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) console.log('usage: tsx edge/build-assets.ts [--web DIR (dist/web)] [--models DIR (models)] [--out DIR (dist/public)]');
+  else buildAssets({ web: values.web, models: values.models, out: values.out });
 }

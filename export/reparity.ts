@@ -9,11 +9,16 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parseArgs } from 'node:util';
 import type { Manifest, ModelIndex } from '../core/manifest';
 import { measureSampleParity } from './parity';
 
-const i = process.argv.indexOf('--models');
-const root = i > 0 ? process.argv[i + 1] : join(import.meta.dirname, '..', 'models');
+const { values } = parseArgs({ options: { models: { type: 'string', default: join(import.meta.dirname, '..', 'models') }, help: { type: 'boolean', short: 'h' } } });
+if (values.help) {
+  console.log('usage: npx tsx export/reparity.ts [--models DIR]');
+  process.exit(0);
+}
+const root = values.models;
 const index = JSON.parse(readFileSync(join(root, 'index.json'), 'utf8')) as ModelIndex;
 for (const entry of index.models) {
   const path = join(root, entry.id, 'manifest.json');
