@@ -260,30 +260,8 @@ export class JsonBytes {
     return this;
   }
 
-  /** Any JSON value by JSON.stringify (for the small fields around the rows); ASCII only. */
-  value(v: unknown): this {
-    const text = JSON.stringify(v);
-    for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0x7f) return this.utf8(text);
-    return this.ascii(text);
-  }
-
-  private utf8(text: string): this {
-    const bytes = new TextEncoder().encode(text);
-    this.room(bytes.length);
-    this.buf.set(bytes, this.at);
-    this.at += bytes.length;
-    return this;
-  }
-
-  /** One float32 value as float32Json would print it. */
-  float32(v: number): this {
-    this.room(MAX_CHARS);
-    this.at = put(this.buf, this.at, v);
-    return this;
-  }
-
   /** A JSON array of float32 values. */
-  list(data: Float32Array): this {
+  private list(data: Float32Array): this {
     this.room(data.length * (MAX_CHARS + 1) + 2);
     const buf = this.buf;
     let at = this.at;

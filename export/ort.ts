@@ -52,13 +52,3 @@ export async function openGraph(bytes: Uint8Array, how: GraphRuntime = {}): Prom
     release: () => session.release(),
   };
 }
-
-/** Input names and (possibly symbolic) dims as the runtime reads them, for signature tests. */
-export async function graphSignature(bytes: Uint8Array): Promise<{ inputs: string[]; outputs: string[] }> {
-  const session = await ort.InferenceSession.create(bytes);
-  try {
-    return { inputs: [...session.inputNames], outputs: [...session.outputNames] };
-  } finally {
-    await session.release();
-  }
-}

@@ -93,6 +93,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((e: unknown) => {
-  process.stderr.write(`\ntrain: ${e instanceof Error ? (e instanceof NonFiniteLossError ? e.message : e.message) : String(e)}\n`);
+  process.stderr.write(`\ntrain: ${e instanceof Error ? e.message : String(e)}\n`);
   process.exit(e instanceof NonFiniteLossError ? 3 : 1);
 });
