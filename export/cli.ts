@@ -1,36 +1,42 @@
 /**
- * npm run export -- <checkpoint> [--id ID] [--out models] [--float16] [--no-calibrate]
+ * npm run export -- <checkpoint> [--id ID] [--out models] [--float16] [--no-calibrate] [--force]
  * Verifies every graph against the trained tfjs model, then writes
- * models/<id>/*.onnx, manifest.json and updates models/index.json.
+ * models/<id>/*.onnx, manifest.json and updates models/index.json. A model
+ * already in models/<id> is replaced only with --force.
  */
-import { exportCheckpoint } from './export';
+import { parseArgs } from 'node:util';
+import { exportCheckpoint, type ExportOptions } from './export';
 
-const USAGE = 'usage: npm run export -- <checkpoint.egck> [--id ID] [--out DIR] [--float16] [--no-calibrate]';
+const USAGE = `usage: npm run export -- <checkpoint.egck> [options]
+  --id ID          model id (default: <family>-<model>-<data>, e.g. flow-realnvp-moons)
+  --out DIR        models folder (default models)
+  --float16        also write float16-weight copies of every graph
+  --no-calibrate   leave the anomaly-score calibration out
+  --force          replace the model already in DIR/ID (default: refuse)`;
 
-function parse(argv: string[]): { path: string; id?: string; out?: string; float16?: boolean; calibrate?: boolean } {
-  let path: string | undefined;
-  const opts: { id?: string; out?: string; float16?: boolean; calibrate?: boolean } = {};
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a === '--id' || a === '--out') {
-      const v = argv[++i];
-      if (!v) throw new Error(`${a} needs a value\n${USAGE}`);
-      opts[a === '--id' ? 'id' : 'out'] = v;
-    } else if (a === '--float16') {
-      opts.float16 = true;
-    } else if (a === '--no-calibrate') {
-      opts.calibrate = false;
-    } else if (a === '-h' || a === '--help') {
-      console.log(USAGE);
-      process.exit(0);
-    } else if (a.startsWith('-')) {
-      throw new Error(`unknown option ${a}\n${USAGE}`);
-    } else if (path) {
-      throw new Error(`one checkpoint at a time\n${USAGE}`);
-    } else path = a;
+function parse(argv: string[]): { path: string } & ExportOptions {
+  const options = {
+    id: { type: 'string' }, out: { type: 'string' }, float16: { type: 'boolean' }, 'no-calibrate': { type: 'boolean' },
+    force: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+  } as const;
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, allowPositionals: true, options });
+  } catch (e) {
+    throw new Error(`${(e as Error).message}\n${USAGE}`);
   }
-  if (!path) throw new Error(USAGE);
-  return { path, ...opts };
+  const { values, positionals } = parsed;
+  if (values.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  if (positionals.length !== 1) throw new Error(`${positionals.length ? 'one checkpoint at a time' : 'which checkpoint?'}\n${USAGE}`);
+  return {
+    path: positionals[0],
+    id: values.id, out: values.out, float16: values.float16,
+    ...(values['no-calibrate'] ? { calibrate: false } : {}),
+    force: values.force,
+  };
 }
 
 try {

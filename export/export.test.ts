@@ -1,7 +1,8 @@
 // The exporter end to end on small tfjs models from train/: files, manifest,
 // index, independent ONNX checks, and the ways a bad checkpoint must fail.
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -124,4 +125,36 @@ describe('exportCheckpoint', () => {
     await expect(exportCheckpoint(path, { out, id, reference })).rejects.toThrow(/sample\.x disagrees.*1\.000e-3/);
     expect(existsSync(join(out, id))).toBe(false);
   });
+
+  it('never replaces a model already in --out unless --force is given, and says so before verifying', async () => {
+    const dir = mkdtempSync(join(tmp, 'replace-'));
+    const shipped = await exportCheckpoint(writeCheckpoint('gan', 'gan'), { out: dir });
+    expect(shipped.manifest.id).toBe('gan-moons');
+    const files = () => readdirSync(shipped.dir).sort().map((f) => `${f} ${createHash('sha256').update(readFileSync(join(shipped.dir, f))).digest('hex')}`);
+    const index = () => readFileSync(join(dir, 'index.json'), 'utf8');
+    const before = { files: files(), index: index() };
+    // a new run of the same recipe gets the same default id
+    const newer = writeCheckpoint('gan', 'gan', 'moons', (ck) => {
+      ck.step = 99;
+    });
+    let verified = false;
+    const reference = async (ck: Checkpoint) => {
+      verified = true;
+      return tfjsReference(ck.spec, ck.weights);
+    };
+    await expect(exportCheckpoint(newer, { out: dir, reference })).rejects.toThrow(/gan-moons.*--id.*--force/);
+    expect(verified).toBe(false);
+    expect({ files: files(), index: index() }).toEqual(before);
+    // the command line refuses the same way, exit status 1
+    const cli = spawnSync(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'cli.ts'), newer, '--out', dir], {
+      cwd: join(import.meta.dirname, '..'), encoding: 'utf8', timeout: 60_000,
+    });
+    expect(cli.status, cli.stderr).toBe(1);
+    expect(cli.stderr).toMatch(/export failed: .*gan-moons.*--id.*--force/);
+    expect({ files: files(), index: index() }).toEqual(before);
+    // another --id goes beside it; --force replaces it
+    expect((await exportCheckpoint(newer, { out: dir, id: 'gan-moons-newer' })).manifest.training.steps).toBe(99);
+    expect((await exportCheckpoint(newer, { out: dir, force: true })).manifest.training.steps).toBe(99);
+    expect(JSON.parse(readFileSync(join(shipped.dir, 'manifest.json'), 'utf8')).training.steps).toBe(99);
+  }, 90_000);
 });

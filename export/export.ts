@@ -7,10 +7,11 @@
  *                              optimizer state, so parity tests need no training)
  * models/index.json           (core/manifest.ts ModelIndex, sorted by id)
  *
- * Nothing is written unless every graph passes verification.
+ * Nothing is written unless every graph passes verification, and an existing
+ * model folder (a shipped model, say) is replaced only with `force`.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CheckpointError, decodeCheckpoint, encodeCheckpoint, type Checkpoint } from '../core/checkpoint';
 import { familyOf, isFamily, latentDimOf, paramShapes } from '../core/families';
@@ -35,6 +36,8 @@ export interface ExportOptions {
    * when the model has a density and the data is installed (default true)
    */
   calibrate?: boolean;
+  /** replace the model already in `<out>/<id>` (default false: refuse, before any verification) */
+  force?: boolean;
   /** builds the reference the graphs are verified against (default: the tfjs model from train/) */
   reference?: (ck: Checkpoint) => Promise<Reference & { dispose?(): void }>;
 }
@@ -82,6 +85,7 @@ export async function exportCheckpoint(path: string, opts: ExportOptions = {}): 
   } catch (e) {
     throw new CheckpointError(`${path}: weights do not match the checkpoint's own spec: ${(e as Error).message}`);
   }
+  if (!opts.force) refuseToReplace(out, id);
   const makeRef = opts.reference ?? (async (c: Checkpoint) => (await import('./tfjs-reference')).tfjsReference(c.spec, c.weights));
   const ref = await makeRef(ck);
   let verification: VerifyReport[];
@@ -167,6 +171,19 @@ export async function exportCheckpoint(path: string, opts: ExportOptions = {}): 
   writeAtomic(join(dir, 'manifest.json'), new TextEncoder().encode(JSON.stringify(manifest, null, 2) + '\n'));
   updateIndex(out, manifest);
   return { manifest, dir, verification, ...(uncalibrated ? { uncalibrated } : {}) };
+}
+
+/**
+ * A default id names the family, model and data set, so exporting a new run of
+ * a shipped recipe would land on the shipped model: refuse unless asked.
+ */
+function refuseToReplace(out: string, id: string): void {
+  const dir = join(out, id);
+  const indexPath = join(out, 'index.json');
+  const listed = existsSync(indexPath) && (JSON.parse(readFileSync(indexPath, 'utf8')) as ModelIndex).models.some((e) => e.id === id);
+  if ((existsSync(dir) && readdirSync(dir).length > 0) || listed) {
+    throw new Error(`${dir} already holds the model ${id}: give this export another id (--id NEW-ID), or replace that model with --force`);
+  }
 }
 
 /** Parameters the shipped graphs carry: every weight but the training-only ones (the GAN discriminator). */
