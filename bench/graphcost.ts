@@ -13,9 +13,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import * as ortNode from 'onnxruntime-node';
 import * as ortWeb from 'onnxruntime-web';
+import { benchArgs } from './args';
 import { MODELS_DIR } from './common';
 
 export interface GraphCase {
@@ -145,11 +145,10 @@ export async function levelCosts(cases: GraphCase[], levels: Level[], runs = 15,
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const { values: args } = parseArgs({ options: { runs: { type: 'string', default: '40' }, levels: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
-  if (args.help) {
-    console.log('usage: npx tsx bench/graphcost.ts [--runs N (default 40)] | --levels disabled,basic,extended,all');
-    process.exit(0);
-  }
+  const args = benchArgs('usage: npx tsx bench/graphcost.ts [--runs N (default 40)] | --levels disabled,basic,extended,all', {
+    runs: { type: 'string', default: '40' },
+    levels: { type: 'string' },
+  });
   const levels = args.levels?.split(',') as Level[] | undefined;
   if (levels) {
     // every image model's sample graph at 64 rows, plus the MNIST density

@@ -17,12 +17,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import type { Manifest, ModelIndex } from '../core/manifest';
 import { Prng } from '../core/prng';
 import { buildAssets } from '../edge/build-assets';
 import { freePort, MODELS, ROOT, startWrangler } from '../edge/testing';
 import { dataDim, importanceSampled } from '../core/protocol';
+import { benchArgs } from './args';
 import { findDescendants } from './common';
 
 const HELP = `usage: npm run bench:load [-- options]
@@ -30,19 +30,12 @@ const HELP = `usage: npm run bench:load [-- options]
   --clients C       concurrent keep-alive clients (default 64)
   --targets LIST    workerd, node or both (default workerd,node)
   --json FILE       also write the results as JSON`;
-const { values: args } = parseArgs({
-  options: {
-    seconds: { type: 'string', default: '60' },
-    clients: { type: 'string', default: '64' },
-    targets: { type: 'string', default: 'workerd,node' },
-    json: { type: 'string' },
-    help: { type: 'boolean', short: 'h' },
-  },
+const args = benchArgs(HELP, {
+  seconds: { type: 'string', default: '60' },
+  clients: { type: 'string', default: '64' },
+  targets: { type: 'string', default: 'workerd,node' },
+  json: { type: 'string' },
 });
-if (args.help) {
-  console.log(HELP);
-  process.exit(0);
-}
 const SECONDS = Number(args.seconds);
 const CLIENTS = Number(args.clients);
 const TARGETS = args.targets.split(',').filter(Boolean);

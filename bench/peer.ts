@@ -26,9 +26,9 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { buildAssets } from '../edge/build-assets';
 import { MODELS, ROOT, startWrangler, type Wrangler } from '../edge/testing';
+import { benchArgs } from './args';
 import { graphCosts, graphCostTable, PEER_GRAPH_CASES } from './graphcost';
 import { coldStart, cpuMs, findWorkerd, runLoad, startProcess, type Server } from './peerlib';
 
@@ -39,20 +39,13 @@ const HELP = `usage: npm run bench:peer [-- options]
   --rounds R            rounds, each server's best kept (default 2)
   --clients LIST        client counts of the main table (default 8,64)
   --gain-clients LIST   client counts of the batching gain (default 8,32,64)`;
-const { values: args } = parseArgs({
-  options: {
-    python: { type: 'string', default: process.env.EDGEGEN_PEER_PYTHON ?? 'python3' },
-    seconds: { type: 'string', default: '5' },
-    rounds: { type: 'string', default: '2' },
-    clients: { type: 'string', default: '8,64' },
-    'gain-clients': { type: 'string', default: '8,32,64' },
-    help: { type: 'boolean', short: 'h' },
-  },
+const args = benchArgs(HELP, {
+  python: { type: 'string', default: process.env.EDGEGEN_PEER_PYTHON ?? 'python3' },
+  seconds: { type: 'string', default: '5' },
+  rounds: { type: 'string', default: '2' },
+  clients: { type: 'string', default: '8,64' },
+  'gain-clients': { type: 'string', default: '8,32,64' },
 });
-if (args.help) {
-  console.log(HELP);
-  process.exit(0);
-}
 const SECONDS = Number(args.seconds);
 const ROUNDS = Number(args.rounds);
 const CLIENTS = args.clients.split(',').map(Number);

@@ -11,23 +11,17 @@ import { serve } from '@hono/node-server';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import type { ModelIndex } from '../core/manifest';
 import { createApp } from '../edge/app';
 import { buildAssets } from '../edge/build-assets';
 import { nodeRuntime } from '../edge/node/runtime';
 import { freePort, MODELS, startWrangler } from '../edge/testing';
+import { benchArgs } from './args';
 
 const HELP = `usage: npm run bench:serve [-- options]
   --reps N          timed requests per runtime, model and n (default 30)
   --models ID,ID    shipped models to measure (default: one toy flow and the last image model)`;
-const { values: args } = parseArgs({
-  options: { reps: { type: 'string', default: '30' }, models: { type: 'string', default: '' }, help: { type: 'boolean', short: 'h' } },
-});
-if (args.help) {
-  console.log(HELP);
-  process.exit(0);
-}
+const args = benchArgs(HELP, { reps: { type: 'string', default: '30' }, models: { type: 'string', default: '' } });
 const reps = Number(args.reps);
 const index = JSON.parse(readFileSync(join(MODELS, 'index.json'), 'utf8')) as ModelIndex;
 const ids = args.models.split(',').filter(Boolean);
