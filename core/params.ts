@@ -61,11 +61,15 @@ export function convGeom(shape: number[], conv: ConvSpec): ConvGeom {
   return { n, h, w, F: h * w * conv.channels[n - 1] };
 }
 
-/** The "down" net of `ConvSpec`: stride-2 convs then a dense layer to outDim; net.sizes must be [F, outDim]. */
-export function convDownShapes(prefix: string, shape: number[], conv: ConvSpec, net: MlpSpec, outDim: number): ParamShape[] {
+/**
+ * The "down" net of `ConvSpec`: stride-2 convs then a dense layer to outDim; net.sizes must be [F + extra, outDim],
+ * where `extra` inputs (a conditional VAE's label) join the flattened features before the dense layer.
+ */
+export function convDownShapes(prefix: string, shape: number[], conv: ConvSpec, net: MlpSpec, outDim: number, extra = 0): ParamShape[] {
   const g = convGeom(shape, conv);
-  if (net.sizes.length !== 2 || net.sizes[0] !== g.F || net.sizes[1] !== outDim) {
-    throw new Error(`conv ${prefix}: sizes must be [${g.F}, ${outDim}] (flattened bottom -> output), got [${net.sizes}]`);
+  const fin = g.F + extra;
+  if (net.sizes.length !== 2 || net.sizes[0] !== fin || net.sizes[1] !== outDim) {
+    throw new Error(`conv ${prefix}: sizes must be [${fin}, ${outDim}] (flattened bottom${extra ? ` + ${extra} label` : ''} -> output), got [${net.sizes}]`);
   }
   const k = conv.kernel;
   const out: ParamShape[] = [];
@@ -74,13 +78,13 @@ export function convDownShapes(prefix: string, shape: number[], conv: ConvSpec, 
     out.push({ name: `${prefix}.conv${i}.W`, shape: [k, k, cin, cout], init: glorotInit(k * k * cin, k * k * cout) });
     out.push({ name: `${prefix}.conv${i}.b`, shape: [cout], init: 'zeros' });
   });
-  out.push({ name: `${prefix}.out.W`, shape: [g.F, outDim], init: glorotInit(g.F, outDim) });
+  out.push({ name: `${prefix}.out.W`, shape: [fin, outDim], init: glorotInit(fin, outDim) });
   out.push({ name: `${prefix}.out.b`, shape: [outDim], init: 'zeros' });
   return out;
 }
 
-/** The "up" net: dense from L, then stride-2 transposed convs to [H, W, 1]; net.sizes must be [L, F]. */
-export function convUpShapes(prefix: string, shape: number[], conv: ConvSpec, net: MlpSpec, L: number, he = false): ParamShape[] {
+/** The "up" net: dense from L, then stride-2 transposed convs to [H, W, outChannels]; net.sizes must be [L, F]. */
+export function convUpShapes(prefix: string, shape: number[], conv: ConvSpec, net: MlpSpec, L: number, he = false, outChannels = 1): ParamShape[] {
   const g = convGeom(shape, conv);
   if (net.sizes.length !== 2 || net.sizes[0] !== L || net.sizes[1] !== g.F) {
     throw new Error(`conv ${prefix}: sizes must be [${L}, ${g.F}] (latent -> flattened bottom), got [${net.sizes}]`);
@@ -93,7 +97,7 @@ export function convUpShapes(prefix: string, shape: number[], conv: ConvSpec, ne
   ];
   for (let i = 0; i < g.n; i++) {
     const cin = ch[g.n - 1 - i];
-    const cout = i === g.n - 1 ? 1 : ch[g.n - 2 - i];
+    const cout = i === g.n - 1 ? outChannels : ch[g.n - 2 - i];
     const last = i === g.n - 1;
     out.push({ name: `${prefix}.deconv${i}.W`, shape: [k, k, cout, cin], init: he && !last ? heInit((k * k * cin) / 4) : glorotInit((k * k * cin) / 4, (k * k * cout) / 4) });
     out.push({ name: `${prefix}.deconv${i}.b`, shape: [cout], init: 'zeros' });

@@ -129,7 +129,8 @@ export interface ConvSpec {
 export type Arch = 'mlp' | 'conv';
 
 /**
- * VAE with Gaussian posterior and Gaussian decoder (on model space y).
+ * VAE with Gaussian posterior and Gaussian decoder (on model space y); the
+ * discretised-logistic decoder and class conditioning follow below.
  * enc: MLP D -> ... -> 2L (output linear); mu = out[:, :L],
  *      logvar = clip(out[:, L:], VAE_LOGVAR_MIN, VAE_LOGVAR_MAX)
  * z = mu + exp(logvar / 2) * eps
@@ -142,6 +143,44 @@ export type Arch = 'mlp' | 'conv';
  * w_k is held at >= VAE_MIN_LOG_WEIGHT before both bounds;
  * ELBO = mean_k w_k;  IWAE_K = logsumexp_k w_k - log K (max-shifted)
  * sample: x_mean = post(m(z)); x = post(m(z) + exp(logstd) * noise)
+ *
+ * Class-conditional (`conditional`, C classes): the label enters both nets by
+ * concatenation, so its rows of the first weight that reads it are a learned
+ * class embedding:
+ *   MLP:  enc reads concat(y, label) (sizes [D + C, ..., 2L]), dec reads
+ *         concat(z, label) (sizes [L + C, ...]);
+ *   conv: the encoder's final dense `enc.out` reads concat(flatten(h), label)
+ *         (`enc.out.W` [F + C, 2L], sizes [F + C, 2L]); the decoder's first dense
+ *         `dec.in` reads concat(z, label) (`dec.in.W` [L + C, F], sizes [L + C, F]).
+ * Then q(z | y, label) and p(x | z, label), and each class's ELBO and IWAE bound
+ * log p(x | label). The density graph scores every class: it repeats each row
+ * once per class (every class with the same eps) and answers `elboy` and `iwaey`
+ * [N, C]; core/protocol.ts forms the marginals over the prior. Its encoder would
+ * need the label, so a conditional VAE ships no encode graph.
+ *
+ * likelihood 'logistic' (images): a discretised logistic per pixel on the 0..255
+ * scale (PixelCNN++ with one component; Salimans et al. 2017,
+ * https://arxiv.org/abs/1701.05517). The decoder gives two values per pixel, a and
+ * b (MLP: output 2D, columns [a | b]; conv: the last deconv has 2 channels, a and
+ * b), and `dec.logstd` is absent:
+ *   mu_d = 127.5 (1 + a_d),  s_d = 127.5 exp(clip(b_d, minLogStd, VAE_LOGISTIC_MAX_LOGSCALE))
+ *   k_d = clamp(floor(x_d), 0, 255): the pixel of dequantised x (x outside [0, 256) scores its nearest bin)
+ *   A = (k + 0.5 - mu) / s,  B = (k - 0.5 - mu) / s  (A - B = 1/s)
+ *   P(k) = sigmoid(A) - sigmoid(B), taking sigmoid(A) = 1 at k = 255 and sigmoid(B) = 0 at k = 0
+ *   log P(k) = -[k < 255] softplus(-A) - [k > 0] softplus(B) + [0 < k < 255] log(1 - exp(-1/s))
+ *   (exact, from sigmoid(A) - sigmoid(B) = sigmoid(A) sigmoid(-B) (1 - e^(B - A)), and
+ *   free of the cancellation of the difference far in either tail)
+ *   log p(x|z) = sum_d log P(k_d): the mass of x's unit bin spread evenly over the bin,
+ *   a density of dequantised x, so bits/dim compare with the flows'. pre() only
+ *   feeds the encoder: w_k = log p(x|z_k) + log p(z_k) - log q(z_k|y), no logdet(pre).
+ * sample: x_mean = clamp(mu, 0, 255);  x = clamp(mu + s g(noise), 0, 255) with
+ *   g(n) = logit(Phi(n)) = sign(n) (log(1 - q) - log q), q = 1 - Phi(|n|) from
+ *   Abramowitz & Stegun 26.2.17 (`VAE_PHI_TAIL`): log q = -n^2 / 2 - 0.5 log 2pi
+ *   + log(sum_i b_i t^i), t = 1 / (1 + p |n|); g(noise) is a standard logistic draw
+ *   (|Phi error| < 7.5e-8, logit within 0.015 out to |n| = 9; 1 - erf(n) in float32
+ *   would lose the tail) and round(x) a draw from the discretised logistic. The
+ *   graph does not round: a float difference between runtimes at a half grey level
+ *   would become a whole grey level.
  */
 /**
  * Far from the data (|x| ~ 50 on moons) the encoder's raw log-variance grew
@@ -153,17 +192,27 @@ export const VAE_LOGVAR_MIN = -20;
 export const VAE_LOGVAR_MAX = 10;
 /** A log-weight below this (a density under e^-1e30, zero in float32) is held here, so no -inf reaches the logsumexp. */
 export const VAE_MIN_LOG_WEIGHT = -1e30;
+/**
+ * Upper bound on the logistic's b: s <= 127.5 e^0.7 = 257 grey levels, wider
+ * than the pixel range, and 1 - exp(-1/s) >= 0.0039 stays far above float32
+ * rounding, so the density is finite however far x is from the data.
+ */
+export const VAE_LOGISTIC_MAX_LOGSCALE = 0.7;
+/** Abramowitz & Stegun 26.2.17: 1 - Phi(x) = phi(x) sum_{i=1..5} b_i t^i, t = 1 / (1 + p x), x >= 0 */
+export const VAE_PHI_TAIL = { p: 0.2316419, b: [0.31938153, -0.356563782, 1.781477937, -1.821255978, 1.330274429] } as const;
 
 export interface VaeSpec extends SpecBase {
   family: 'vae';
   latentDim: number;
   encoder: MlpSpec;
   decoder: MlpSpec;
-  /** lower bound applied to dec.logstd (clamp) so the likelihood cannot collapse */
+  /** lower bound applied to dec.logstd (clamp) so the likelihood cannot collapse; 'logistic': the lower bound on b */
   minLogStd: number;
   /** 'conv': encoder/decoder are the conv nets of `ConvSpec` (absent = 'mlp') */
   arch?: Arch;
   conv?: ConvSpec;
+  /** p(x|z): Gaussian on model space (absent = 'gaussian') or the discretised logistic on pixels */
+  likelihood?: 'gaussian' | 'logistic';
 }
 
 /**

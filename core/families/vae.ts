@@ -1,7 +1,11 @@
-/** The VAE family: Gaussian encoder and decoder (maths in core/spec.ts `VaeSpec`). */
+/** The VAE family: Gaussian encoder, Gaussian or discretised-logistic decoder (maths in core/spec.ts `VaeSpec`). */
 import { convDownShapes, convGeom, convUpShapes, mlpShapes } from '../params';
-import { convOf, dataDim, type VaeSpec } from '../spec';
+import { classCount, convOf, dataDim, type VaeSpec } from '../spec';
 import { image, logitPre, toyPre, type FamilyDescriptor } from './common';
+import type { Dim } from './types';
+
+/** Columns of the decoder's output per pixel: the Gaussian's mean, or the logistic's (a, b). */
+const decoderWidth = (spec: VaeSpec): number => (spec.likelihood === 'logistic' ? 2 : 1);
 
 export const vae: FamilyDescriptor<VaeSpec> = {
   family: 'vae',
@@ -18,16 +22,44 @@ export const vae: FamilyDescriptor<VaeSpec> = {
     inverse: 'amortised encoder q(z|x): posterior mean and log-variance',
   },
   protocol: { observationNoise: { meanOutput: 'x_mean' }, importanceSampled: true, encode: { z: 'mu', logvar: 'logvar' } },
-  signatures: (D, L) => ({
-    sample: { inputs: { z: ['N', L], noise: ['N', D] }, outputs: { x: ['N', D], x_mean: ['N', D] } },
-    density: { inputs: { x: ['N', D], eps: ['N', 'K', L] }, outputs: { elbo: ['N'], iwae: ['N'] } },
-    encode: { inputs: { x: ['N', D] }, outputs: { mu: ['N', L], logvar: ['N', L] } },
-  }),
+  conditioning: "the one-hot label joins the encoder's last dense layer and the decoder's first (a learned class embedding in each); the density graph scores x under every class, and there is no encode graph, since the encoder needs the label",
+  signatures: (D, L, C) => {
+    const density: Record<string, Dim[]> = C ? { elboy: ['N', C], iwaey: ['N', C] } : { elbo: ['N'], iwae: ['N'] };
+    return {
+      sample: { inputs: { z: ['N', L], noise: ['N', D], ...(C ? { label: ['N', C] } : {}) }, outputs: { x: ['N', D], x_mean: ['N', D] } },
+      density: { inputs: { x: ['N', D], eps: ['N', 'K', L] }, outputs: density },
+      // q(z | x, label) needs the label, which encode does not take
+      ...(C ? {} : { encode: { inputs: { x: ['N', D] }, outputs: { mu: ['N', L], logvar: ['N', L] } } }),
+    };
+  },
   latentDim: (spec) => spec.latentDim,
   defaultSpec(_model, shape, opts) {
     const D = dataDim({ shape });
     const img = image(shape);
     const tiny = opts.size === 'tiny';
+    const C = opts.conditional?.names.length ?? 0;
+    if (C) {
+      // The recipe RECIPES.md measured at 1.50 bits/dim on MNIST: 16-d z, a
+      // per-pixel discretised logistic whose scale depends on z, the label in
+      // both nets. -7 bounds b as PixelCNN++ bounds its log-scale (s >= 0.12 grey levels).
+      const L = tiny ? 4 : 16;
+      const base = { family: 'vae' as const, model: 'vae', shape, preprocess: { kind: 'unit' as const }, latentDim: L, minLogStd: -7, likelihood: 'logistic' as const };
+      if (opts.arch === 'conv') {
+        const conv = { channels: tiny ? [4, 8] : [32, 64], kernel: 4 };
+        const { F } = convGeom(shape, conv);
+        return {
+          ...base, arch: 'conv', conv,
+          encoder: { sizes: [F + C, 2 * L], hidden: 'relu', output: 'linear' },
+          decoder: { sizes: [L + C, F], hidden: 'relu', output: 'linear' },
+        };
+      }
+      const hid = tiny ? [16] : [512];
+      return {
+        ...base,
+        encoder: { sizes: [D + C, ...hid, 2 * L], hidden: 'relu', output: 'linear' },
+        decoder: { sizes: [L + C, ...hid, 2 * D], hidden: 'relu', output: 'linear' },
+      };
+    }
     const L = img ? (tiny ? 4 : 32) : 2;
     // toys: std >= e^-4 of a standardised unit; images: logit space spans about +-2.9
     const minLogStd = img ? -5 : -4;
@@ -50,15 +82,20 @@ export const vae: FamilyDescriptor<VaeSpec> = {
   paramShapes(spec) {
     const D = dataDim(spec);
     const L = spec.latentDim;
-    const logstd = { name: 'dec.logstd', shape: [D], init: 'zeros' as const };
+    const C = classCount(spec);
+    const logistic = spec.likelihood === 'logistic';
+    if (logistic && !image(spec.shape)) throw new Error(`vae: the discretised logistic is a likelihood of 8-bit pixels; shape [${spec.shape}] is not an image`);
+    // the logistic's scale comes from the decoder; the Gaussian's is one weight per dimension
+    const logstd = logistic ? [] : [{ name: 'dec.logstd', shape: [D], init: 'zeros' as const }];
     const conv = convOf(spec);
-    if (conv) return [...convDownShapes('enc', spec.shape, conv, spec.encoder, 2 * L), ...convUpShapes('dec', spec.shape, conv, spec.decoder, L), logstd];
-    if (spec.encoder.sizes[0] !== D || spec.encoder.sizes.at(-1) !== 2 * L) {
-      throw new Error(`vae: encoder sizes must run ${D} -> ... -> ${2 * L}, got [${spec.encoder.sizes}]`);
+    if (conv) return [...convDownShapes('enc', spec.shape, conv, spec.encoder, 2 * L, C), ...convUpShapes('dec', spec.shape, conv, spec.decoder, L + C, false, decoderWidth(spec)), ...logstd];
+    if (spec.encoder.sizes[0] !== D + C || spec.encoder.sizes.at(-1) !== 2 * L) {
+      throw new Error(`vae: encoder sizes must run ${D + C} -> ... -> ${2 * L}, got [${spec.encoder.sizes}]`);
     }
-    if (spec.decoder.sizes[0] !== L || spec.decoder.sizes.at(-1) !== D) {
-      throw new Error(`vae: decoder sizes must run ${L} -> ... -> ${D}, got [${spec.decoder.sizes}]`);
+    const out = D * decoderWidth(spec);
+    if (spec.decoder.sizes[0] !== L + C || spec.decoder.sizes.at(-1) !== out) {
+      throw new Error(`vae: decoder sizes must run ${L + C} -> ... -> ${out}, got [${spec.decoder.sizes}]`);
     }
-    return [...mlpShapes('enc', spec.encoder), ...mlpShapes('dec', spec.decoder), logstd];
+    return [...mlpShapes('enc', spec.encoder), ...mlpShapes('dec', spec.decoder), ...logstd];
   },
 };

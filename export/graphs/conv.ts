@@ -57,8 +57,11 @@ function dense(g: GraphBuilder, w: WeightTable, name: string, din: number, dout:
   return g.node('Add', [g.node('MatMul', [x, w.init(g, `${name}.W`, [din, dout])]), w.init(g, `${name}.b`, [dout])]);
 }
 
-/** Rows [M, H*W] -> act_output(flatten(convs) W + b) [M, outDim]. */
-export function downNet(g: GraphBuilder, w: WeightTable, prefix: string, shape: number[], conv: ConvSpec, net: MlpSpec, outDim: number, x: string): string {
+/**
+ * Rows [M, H*W] -> act_output(flatten(convs) W + b) [M, outDim]; with `extra`
+ * ([M, E], a conditional VAE's label) the dense layer reads concat(flatten(convs), extra).
+ */
+export function downNet(g: GraphBuilder, w: WeightTable, prefix: string, shape: number[], conv: ConvSpec, net: MlpSpec, outDim: number, x: string, extra?: { name: string; size: number }): string {
   const { F } = geom(shape, conv);
   const k = conv.kernel;
   let h = g.node('Reshape', [x, g.ints([-1, 1, shape[0], shape[1]], 'nchw')]);
@@ -73,11 +76,16 @@ export function downNet(g: GraphBuilder, w: WeightTable, prefix: string, shape: 
     [hh, ww] = [Math.ceil(hh / 2), Math.ceil(ww / 2)];
   });
   const flat = g.node('Reshape', [g.node('Transpose', [h], { perm: [0, 2, 3, 1] }), g.ints([-1, F], 'flat')]);
-  return activation(g, dense(g, w, `${prefix}.out`, F, outDim, flat), net.output);
+  if (!extra) return activation(g, dense(g, w, `${prefix}.out`, F, outDim, flat), net.output);
+  const input = g.node('Concat', [flat, extra.name], { axis: 1 });
+  return activation(g, dense(g, w, `${prefix}.out`, F + extra.size, outDim, input), net.output);
 }
 
-/** Latents [M, L] -> rows [M, H*W] through dense, reshape and transposed convs. */
-export function upNet(g: GraphBuilder, w: WeightTable, prefix: string, shape: number[], conv: ConvSpec, net: MlpSpec, L: number, z: string): string {
+/**
+ * Latents [M, L] -> rows [M, H*W*outChannels] through dense, reshape and transposed
+ * convs; the rows are the spec's row-major flatten of [H, W, outChannels].
+ */
+export function upNet(g: GraphBuilder, w: WeightTable, prefix: string, shape: number[], conv: ConvSpec, net: MlpSpec, L: number, z: string, outChannels = 1): string {
   const { n, h: h0, w: w0, F } = geom(shape, conv);
   const ch = conv.channels;
   const k = conv.kernel;
@@ -86,7 +94,7 @@ export function upNet(g: GraphBuilder, w: WeightTable, prefix: string, shape: nu
   let [hh, ww] = [h0, w0];
   for (let i = 0; i < n; i++) {
     const cin = ch[n - 1 - i];
-    const cout = i === n - 1 ? 1 : ch[n - 2 - i];
+    const cout = i === n - 1 ? outChannels : ch[n - 2 - i];
     const W = w.get(`${prefix}.deconv${i}.W`, [k, k, cout, cin]);
     const p = permute(W.data, W.shape, [3, 2, 0, 1]);
     const b = w.init(g, `${prefix}.deconv${i}.b`, [cout]);
@@ -94,5 +102,7 @@ export function upNet(g: GraphBuilder, w: WeightTable, prefix: string, shape: nu
     h = g.node('ConvTranspose', [h, g.floats(`${prefix}_deconv${i}_W`, p.shape, p.data), b], { kernel_shape: [k, k], strides: [2, 2], pads: samePads(hh, ww, k) });
     h = activation(g, h, i === n - 1 ? net.output : net.hidden);
   }
-  return g.node('Reshape', [h, g.ints([-1, shape[0] * shape[1]], 'rows')]);
+  // one channel: NCHW and NHWC hold the same bytes, so no transpose
+  if (outChannels > 1) h = g.node('Transpose', [h], { perm: [0, 2, 3, 1] });
+  return g.node('Reshape', [h, g.ints([-1, shape[0] * shape[1] * outChannels], 'rows')]);
 }

@@ -12,30 +12,74 @@
  *
  * The decoder's log-std is clamped at minLogStd exactly as in training; since
  * it is a constant, the clamp and its exp are folded at export time.
+ *
+ * likelihood 'logistic': the decoder gives mu and s per pixel, log p(x|z) is
+ * the discretised logistic's log-mass of x's pixels (no logdet(pre)), and the
+ * sample is x = clamp(mu + s logit(Phi(noise)), 0, 255), x_mean = clamp(mu, 0, 255).
+ * Conditional (C classes): sample also takes label [N,C]; density repeats each
+ * row once per class (row n*C + c under class c, with row n's eps) and answers
+ * elboy, iwaey [N,C]; there is no encode graph (q(z|x, label) needs the label).
  */
-import { convOf, dataDim, VAE_LOGVAR_MAX, VAE_LOGVAR_MIN, VAE_MIN_LOG_WEIGHT, type VaeSpec } from '../../core/spec';
+import {
+  classCount, convOf, dataDim, VAE_LOGISTIC_MAX_LOGSCALE, VAE_LOGVAR_MAX, VAE_LOGVAR_MIN, VAE_MIN_LOG_WEIGHT, VAE_PHI_TAIL, type VaeSpec,
+} from '../../core/spec';
 import { BATCH, GraphBuilder } from '../onnx/graph';
 import { HALF_LOG_2PI, WeightTable, mlp, post, pre, preLogDet, sliceLast, stdNormalLogProb, sumLast } from './common';
 import { downNet, upNet } from './conv';
 import type { Graph } from './types';
 
+/** Half the pixel range: the logistic's mean and scale are a and exp(b) in these units around mid-grey. */
+const HALF = 127.5;
+
 export function vaeGraphs(spec: VaeSpec, w: WeightTable): Graph[] {
   const D = dataDim(spec);
   const L = spec.latentDim;
+  const C = classCount(spec);
   const conv = convOf(spec);
-  if (!conv) checkSizes(spec, D, L);
-  /** encoder rows [N, D] -> [N, 2L]: the MLP, or the conv "down" net */
-  const enc = (g: GraphBuilder, y: string) => (conv ? downNet(g, w, 'enc', spec.shape, conv, spec.encoder, 2 * L, y) : mlp(g, w, 'enc', spec.encoder, y));
-  /** decoder mean for z [..., L] -> [..., D]; the conv net takes rows, so [N, K, L] is folded to [N*K, L] and back */
-  const dec = (g: GraphBuilder, z: string, rank: 2 | 3) => {
-    if (!conv) return mlp(g, w, 'dec', spec.decoder, z);
-    if (rank === 2) return upNet(g, w, 'dec', spec.shape, conv, spec.decoder, L, z);
-    const rows = upNet(g, w, 'dec', spec.shape, conv, spec.decoder, L, g.node('Reshape', [z, g.ints([-1, L], 'zrows')]));
-    const nk = g.node('Slice', [g.node('Shape', [z]), g.ints([0], 'starts'), g.ints([2], 'ends')]);
-    return g.node('Reshape', [rows, g.node('Concat', [nk, g.ints([D], 'd')], { axis: 0 })]);
+  const logistic = spec.likelihood === 'logistic';
+  const width = logistic ? 2 : 1;
+  if (!conv) checkSizes(spec, D, L, C, width);
+  /** encoder rows [M, D] (and labels [M, C]) -> [M, 2L]: the MLP, or the conv "down" net */
+  const enc = (g: GraphBuilder, y: string, label?: string) => {
+    if (conv) return downNet(g, w, 'enc', spec.shape, conv, spec.encoder, 2 * L, y, label ? { name: label, size: C } : undefined);
+    return mlp(g, w, 'enc', spec.encoder, label ? g.node('Concat', [y, label], { axis: 1 }) : y);
   };
-  const logstd = Array.from(w.get('dec.logstd', [D]).data, (v) => Math.max(v, spec.minLogStd));
+  /** decoder output for latent rows [M, L] (and labels [M, C]) -> [M, D * width] */
+  const decRows = (g: GraphBuilder, z: string, label?: string) => {
+    const input = label ? g.node('Concat', [z, label], { axis: 1 }) : z;
+    return conv ? upNet(g, w, 'dec', spec.shape, conv, spec.decoder, L + C, input, width) : mlp(g, w, 'dec', spec.decoder, input);
+  };
+  /** decoder output for z [N, L] or [N, K, L] -> [..., D * width]; the conv net and the label take rows, so [N, K, L] is folded to [N*K, L] and back */
+  const dec = (g: GraphBuilder, z: string, rank: 2 | 3, label?: string) => {
+    if (rank === 2) return decRows(g, z, label);
+    if (!conv && !label) return mlp(g, w, 'dec', spec.decoder, z);
+    const zRows = g.node('Reshape', [z, g.ints([-1, L], 'zrows')]);
+    // each of a row's K latents decodes with that row's label
+    const labelRows = label && g.node('Reshape', [g.node('Expand', [g.node('Unsqueeze', [label, g.ints([1], 'axes')]), g.node('Concat', [leading(g, z, 2), g.ints([C], 'c')], { axis: 0 })]), g.ints([-1, C], 'lrows')]);
+    const rows = decRows(g, zRows, labelRows);
+    return g.node('Reshape', [rows, g.node('Concat', [leading(g, z, 2), g.ints([D * width], 'd')], { axis: 0 })]);
+  };
+  const logstd = logistic ? [] : Array.from(w.get('dec.logstd', [D]).data, (v) => Math.max(v, spec.minLogStd));
   const sigma = logstd.map(Math.exp);
+
+  /**
+   * The logistic's mu and log s [..., D] from the decoder's output [..., 2D] (rank 2
+   * or 3): MLP columns [a | b]; conv channels (a, b) interleaved per pixel.
+   */
+  const logisticParams = (g: GraphBuilder, out: string, rank: 2 | 3): { mu: string; logs: string } => {
+    let a: string, b: string;
+    if (conv) {
+      const pairs = g.node('Reshape', [out, g.ints(rank === 2 ? [0, D, 2] : [0, 0, D, 2], 'pairs')]);
+      const channel = (c: number) => g.node('Squeeze', [sliceLast(g, pairs, c, c + 1), g.ints([-1], 'axes')]);
+      [a, b] = [channel(0), channel(1)];
+    } else {
+      [a, b] = [sliceLast(g, out, 0, D), sliceLast(g, out, D, 2 * D)];
+    }
+    return {
+      mu: g.node('Mul', [g.scalar(HALF), g.node('Add', [g.scalar(1), a])]),
+      logs: g.node('Add', [g.scalar(Math.log(HALF)), g.node('Clip', [b, g.scalar(spec.minLogStd), g.scalar(VAE_LOGISTIC_MAX_LOGSCALE)])]),
+    };
+  };
 
   /** logvar = clip(h[:, L:], min, max): bounded so exp(logvar / 2) cannot overflow far from the data */
   const boundedLogvar = (g: GraphBuilder, h: string): string => g.node('Clip', [sliceLast(g, h, L, 2 * L), g.scalar(VAE_LOGVAR_MIN), g.scalar(VAE_LOGVAR_MAX)]);
@@ -45,14 +89,23 @@ export function vaeGraphs(spec: VaeSpec, w: WeightTable): Graph[] {
     const g = sample;
     const z = g.input('z', [BATCH, L]);
     const noise = g.input('noise', [BATCH, D]);
-    const m = dec(g, z, 2);
-    const drawn = g.node('Add', [m, g.node('Mul', [noise, g.floats('sigma', [D], sigma)])]);
-    g.output(post(g, spec.preprocess, drawn, D), 'x', [BATCH, D]);
-    g.output(post(g, spec.preprocess, m, D), 'x_mean', [BATCH, D]);
+    const label = C ? g.input('label', [BATCH, C]) : undefined;
+    const m = dec(g, z, 2, label);
+    if (logistic) {
+      const { mu, logs } = logisticParams(g, m, 2);
+      const drawn = g.node('Add', [mu, g.node('Mul', [g.node('Exp', [logs]), logisticNoise(g, noise)])]);
+      g.output(clip255(g, drawn), 'x', [BATCH, D]);
+      g.output(clip255(g, mu), 'x_mean', [BATCH, D]);
+    } else {
+      const drawn = g.node('Add', [m, g.node('Mul', [noise, g.floats('sigma', [D], sigma)])]);
+      g.output(post(g, spec.preprocess, drawn, D), 'x', [BATCH, D]);
+      g.output(post(g, spec.preprocess, m, D), 'x_mean', [BATCH, D]);
+    }
   }
 
-  const encode = new GraphBuilder('vae_encode');
-  {
+  // conditional: none, q(z | x, label) needs the label (core/spec.ts VaeSpec)
+  const encode = C ? undefined : new GraphBuilder('vae_encode');
+  if (encode) {
     const g = encode;
     const x = g.input('x', [BATCH, D]);
     const h = enc(g, pre(g, spec.preprocess, x, D));
@@ -63,50 +116,112 @@ export function vaeGraphs(spec: VaeSpec, w: WeightTable): Graph[] {
   const density = new GraphBuilder('vae_density');
   {
     const g = density;
-    const x = g.input('x', [BATCH, D]);
-    const eps = g.input('eps', [BATCH, 'K', L]);
+    const xIn = g.input('x', [BATCH, D]);
+    const epsIn = g.input('eps', [BATCH, 'K', L]);
+    // conditional: C rows per row, row n*C + c scoring row n under class c (all with row n's eps)
+    let x = xIn;
+    let eps = epsIn;
+    let label: string | undefined;
+    if (C) {
+      x = g.node('Reshape', [g.node('Tile', [g.node('Unsqueeze', [xIn, g.ints([1], 'axes')]), g.ints([1, C, 1], 'reps')]), g.ints([-1, D], 'xrows')]);
+      const eye = g.floats('classes', [1, C, C], Array.from({ length: C * C }, (_, i) => (Math.floor(i / C) === i % C ? 1 : 0)));
+      label = g.node('Reshape', [g.node('Expand', [eye, g.node('Concat', [leading(g, xIn, 1), g.ints([C, C], 'cc')], { axis: 0 })]), g.ints([-1, C], 'lrows')]);
+      const kl = g.node('Slice', [g.node('Shape', [epsIn]), g.ints([1], 'starts'), g.ints([3], 'ends')]);
+      eps = g.node('Reshape', [g.node('Tile', [g.node('Unsqueeze', [epsIn, g.ints([1], 'axes')]), g.ints([1, C, 1, 1], 'reps')]), g.node('Concat', [g.ints([-1], 'rows'), kl], { axis: 0 })]);
+    }
     const y = pre(g, spec.preprocess, x, D);
-    const h = enc(g, y);
+    const h = enc(g, y, label);
     const mu = sliceLast(g, h, 0, L);
     const logvar = boundedLogvar(g, h);
     const axis1 = g.ints([1], 'axes');
     // z [N,K,L] = mu[:,None] + exp(logvar/2)[:,None] * eps
     const std = g.node('Exp', [g.node('Mul', [logvar, g.scalar(0.5)])]);
     const z = g.node('Add', [g.node('Unsqueeze', [mu, axis1]), g.node('Mul', [g.node('Unsqueeze', [std, axis1]), eps])]);
-    // log p(y|z) [N,K] = sum_d [-0.5 log 2pi - logstd_d] - 0.5 sum_d ((y_d - m_d) / sigma_d)^2
-    const m = dec(g, z, 3);
-    const r = g.node('Div', [g.node('Sub', [g.node('Unsqueeze', [y, axis1]), m]), g.floats('sigma', [D], sigma)]);
-    const cY = -D * HALF_LOG_2PI - logstd.reduce((a, b) => a + b, 0);
-    const logPyz = g.node('Sub', [g.scalar(cY), g.node('Mul', [g.scalar(0.5), sumLast(g, g.node('Mul', [r, r]))])]);
+    const m = dec(g, z, 3, label);
+    let logPx: string;
+    if (logistic) {
+      // log p(x|z) [N,K] = sum_d log P(k_d): a mass of x's pixels, already a density of dequantised x
+      const { mu: loc, logs } = logisticParams(g, m, 3);
+      logPx = sumLast(g, logisticLogMass(g, g.node('Unsqueeze', [x, axis1]), loc, logs));
+    } else {
+      // log p(y|z) [N,K] = sum_d [-0.5 log 2pi - logstd_d] - 0.5 sum_d ((y_d - m_d) / sigma_d)^2
+      const r = g.node('Div', [g.node('Sub', [g.node('Unsqueeze', [y, axis1]), m]), g.floats('sigma', [D], sigma)]);
+      const cY = -D * HALF_LOG_2PI - logstd.reduce((a, b) => a + b, 0);
+      logPx = g.node('Sub', [g.scalar(cY), g.node('Mul', [g.scalar(0.5), sumLast(g, g.node('Mul', [r, r]))])]);
+    }
     const logPz = stdNormalLogProb(g, z, L);
     // log q(z|y) [N,K] = -L/2 log 2pi - 0.5 sum logvar [N,1] - 0.5 sum eps^2 [N,K]
     const halfSumLogvar = g.node('Mul', [g.scalar(0.5), g.node('Unsqueeze', [sumLast(g, logvar), axis1])]);
     const logQ = g.node('Sub', [stdNormalLogProb(g, eps, L), halfSumLogvar]);
-    let logw = g.node('Sub', [g.node('Add', [logPyz, logPz]), logQ]);
-    const ldPre = preLogDet(g, spec.preprocess, x, D);
-    // a [N] log-det must line up with the batch axis of w [N,K]
-    logw = g.node('Add', [logw, spec.preprocess.kind === 'logit' ? g.node('Unsqueeze', [ldPre, axis1]) : ldPre]);
+    let logw = g.node('Sub', [g.node('Add', [logPx, logPz]), logQ]);
+    if (!logistic) {
+      const ldPre = preLogDet(g, spec.preprocess, x, D);
+      // a [N] log-det must line up with the batch axis of w [N,K]
+      logw = g.node('Add', [logw, spec.preprocess.kind === 'logit' ? g.node('Unsqueeze', [ldPre, axis1]) : ldPre]);
+    }
     // no -inf reaches the logsumexp: -inf - (-inf) would be NaN
     logw = g.node('Max', [logw, g.scalar(VAE_MIN_LOG_WEIGHT)]);
-    g.output(g.node('ReduceMean', [logw], { axes: [1], keepdims: 0 }), 'elbo', [BATCH]);
+    // conditional: [N*C, K] -> [N, C, K], reduced over the last axis
+    const sampleAxis = C ? 2 : 1;
+    if (C) logw = g.node('Reshape', [logw, g.node('Concat', [g.ints([-1, C], 'nc'), g.node('Slice', [g.node('Shape', [epsIn]), g.ints([1], 'starts'), g.ints([2], 'ends')])], { axis: 0 })]);
+    const batch = C ? [BATCH, C] : [BATCH];
+    g.output(g.node('ReduceMean', [logw], { axes: [sampleAxis], keepdims: 0 }), C ? 'elboy' : 'elbo', batch);
     // logsumexp with the max subtracted, written out so every execution provider is stable
-    const wmax = g.node('ReduceMax', [logw], { axes: [1], keepdims: 1 });
-    const sumExp = g.node('ReduceSum', [g.node('Exp', [g.node('Sub', [logw, wmax])]), axis1], { keepdims: 0 });
-    const lse = g.node('Add', [g.node('Log', [sumExp]), g.node('Squeeze', [wmax, axis1])]);
-    const k = g.node('Cast', [g.node('Gather', [g.node('Shape', [eps]), g.ints([1], 'k_index')])], { to: 1 });
-    g.output(g.node('Sub', [lse, g.node('Log', [k])]), 'iwae', [BATCH]);
+    const wmax = g.node('ReduceMax', [logw], { axes: [sampleAxis], keepdims: 1 });
+    const axisK = C ? g.ints([2], 'axes') : axis1;
+    const sumExp = g.node('ReduceSum', [g.node('Exp', [g.node('Sub', [logw, wmax])]), axisK], { keepdims: 0 });
+    const lse = g.node('Add', [g.node('Log', [sumExp]), g.node('Squeeze', [wmax, axisK])]);
+    const k = g.node('Cast', [g.node('Gather', [g.node('Shape', [epsIn]), g.ints([1], 'k_index')])], { to: 1 });
+    g.output(g.node('Sub', [lse, g.node('Log', [k])]), C ? 'iwaey' : 'iwae', batch);
   }
 
   return [
     { capability: 'sample', builder: sample },
     { capability: 'density', builder: density },
-    { capability: 'encode', builder: encode },
+    ...(encode ? [{ capability: 'encode' as const, builder: encode }] : []),
   ];
 }
 
-function checkSizes(spec: VaeSpec, D: number, L: number): void {
+/** The first `n` dimensions of t's shape, as an int64 1-D tensor. */
+function leading(g: GraphBuilder, t: string, n: number): string {
+  return g.node('Slice', [g.node('Shape', [t]), g.ints([0], 'starts'), g.ints([n], 'ends')]);
+}
+
+function clip255(g: GraphBuilder, x: string): string {
+  return g.node('Clip', [x, g.scalar(0), g.scalar(255)]);
+}
+
+/**
+ * log P(k) of the discretised logistic (core/spec.ts `VaeSpec`), elementwise with
+ * broadcasting: x dequantised pixels, k = clamp(floor(x), 0, 255); mu and logs on the pixel scale.
+ */
+function logisticLogMass(g: GraphBuilder, x: string, mu: string, logs: string): string {
+  const k = g.node('Clip', [g.node('Floor', [x]), g.scalar(0), g.scalar(255)]);
+  const inv = g.node('Exp', [g.node('Neg', [logs])]);
+  const c = g.node('Sub', [k, mu]);
+  const a = g.node('Mul', [g.node('Add', [c, g.scalar(0.5)]), inv]);
+  const b = g.node('Mul', [g.node('Sub', [c, g.scalar(0.5)]), inv]);
+  // [k > 0] and [k < 255] for integer k in [0, 255]
+  const hasBelow = g.node('Clip', [k, g.scalar(0), g.scalar(1)]);
+  const hasAbove = g.node('Clip', [g.node('Sub', [g.scalar(255), k]), g.scalar(0), g.scalar(1)]);
+  const logWidth = g.node('Log', [g.node('Sub', [g.scalar(1), g.node('Exp', [g.node('Neg', [inv])])])]);
+  const tails = g.node('Add', [g.node('Mul', [hasAbove, g.node('Softplus', [g.node('Neg', [a])])]), g.node('Mul', [hasBelow, g.node('Softplus', [b])])]);
+  return g.node('Sub', [g.node('Mul', [g.node('Mul', [hasBelow, hasAbove]), logWidth]), tails]);
+}
+
+/** g(n) = logit(Phi(n)) of core/spec.ts `VaeSpec` (Abramowitz & Stegun 26.2.17 for the tail): standard normals to standard logistic draws. */
+function logisticNoise(g: GraphBuilder, n: string): string {
+  const a = g.node('Abs', [n]);
+  const t = g.node('Div', [g.scalar(1), g.node('Add', [g.scalar(1), g.node('Mul', [g.scalar(VAE_PHI_TAIL.p), a])])]);
+  let poly = g.scalar(VAE_PHI_TAIL.b[4]);
+  for (let i = 3; i >= 0; i--) poly = g.node('Add', [g.node('Mul', [poly, t]), g.scalar(VAE_PHI_TAIL.b[i])]);
+  const logq = g.node('Add', [g.node('Sub', [g.node('Mul', [g.scalar(-0.5), g.node('Mul', [a, a])]), g.scalar(HALF_LOG_2PI)]), g.node('Log', [g.node('Mul', [poly, t])])]);
+  return g.node('Mul', [g.node('Sign', [n]), g.node('Sub', [g.node('Log', [g.node('Sub', [g.scalar(1), g.node('Exp', [logq])])]), logq])]);
+}
+
+function checkSizes(spec: VaeSpec, D: number, L: number, C: number, width: number): void {
   const e = spec.encoder.sizes;
   const d = spec.decoder.sizes;
-  if (e[0] !== D || e[e.length - 1] !== 2 * L) throw new Error(`VAE encoder sizes [${e}] must run ${D} -> ... -> ${2 * L}`);
-  if (d[0] !== L || d[d.length - 1] !== D) throw new Error(`VAE decoder sizes [${d}] must run ${L} -> ... -> ${D}`);
+  if (e[0] !== D + C || e[e.length - 1] !== 2 * L) throw new Error(`VAE encoder sizes [${e}] must run ${D + C} -> ... -> ${2 * L}`);
+  if (d[0] !== L + C || d[d.length - 1] !== D * width) throw new Error(`VAE decoder sizes [${d}] must run ${L + C} -> ... -> ${D * width}`);
 }

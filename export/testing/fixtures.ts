@@ -9,6 +9,7 @@ import {
   LEAKY_SLOPE, VAE_LOGVAR_MAX, VAE_LOGVAR_MIN, VAE_MIN_LOG_WEIGHT, alternatingMasks, classCount, dataDim,
   type Activation, type Family, type FlowSpec, type GanSpec, type MlpSpec, type ModelSpec, type NamedWeight, type Preprocess, type VaeSpec,
 } from '../../core/spec';
+import { VAE_LOGISTIC_MAX_LOGSCALE, VAE_PHI_TAIL } from '../../core/spec';
 
 export function tinySpecs(shape: number[] = [2], preprocess: Preprocess = { kind: 'affine', shift: [0.5, -0.2], scale: [0.9, 1.3] }) {
   const D = dataDim({ shape });
@@ -112,53 +113,108 @@ function ganReference(spec: GanSpec, ws: Weights) {
 }
 
 const clipLogvar = (v: number) => Math.min(VAE_LOGVAR_MAX, Math.max(VAE_LOGVAR_MIN, v));
+const softplus = (v: number) => Math.max(v, 0) + Math.log1p(Math.exp(-Math.abs(v)));
 
+/** log P(k) of the discretised logistic for one pixel (core/spec.ts `VaeSpec`): x dequantised, mu and logs = log s on the pixel scale. */
+export function refLogisticLogMass(x: number, mu: number, logs: number): number {
+  const k = Math.min(255, Math.max(0, Math.floor(x)));
+  const s = Math.exp(logs);
+  const a = (k + 0.5 - mu) / s;
+  const b = (k - 0.5 - mu) / s;
+  let lp = 0;
+  if (k < 255) lp -= softplus(-a);
+  if (k > 0) lp -= softplus(b);
+  if (k > 0 && k < 255) lp += Math.log(-Math.expm1(-1 / s));
+  return lp;
+}
+
+/** g(n) = logit(Phi(n)) as core/spec.ts `VaeSpec` computes it (Abramowitz & Stegun 26.2.17 for the tail). */
+export function refLogisticNoise(n: number): number {
+  const a = Math.abs(n);
+  const t = 1 / (1 + VAE_PHI_TAIL.p * a);
+  const poly = VAE_PHI_TAIL.b.reduceRight((acc, b) => acc * t + b, 0) * t;
+  const logq = -0.5 * a * a - 0.5 * LOG2PI + Math.log(poly);
+  return Math.sign(n) * (Math.log1p(-Math.exp(logq)) - logq);
+}
+
+/**
+ * The VAE's maths (MLP nets), Gaussian or discretised-logistic decoder,
+ * unconditional or conditional. Conditional: sample takes one-hot label rows,
+ * density scores every class with the row's eps and answers elboy / iwaey
+ * per class and their mixtures over the prior.
+ */
 function vaeReference(spec: VaeSpec, ws: Weights) {
   const D = dataDim(spec);
-  const get = getter(ws);
-  {
-    const L = spec.latentDim;
-    const logstd = get('dec.logstd').map((v) => Math.max(v, spec.minLogStd));
-    const encode = (x: Rows) => {
-      const h = x.map((r) => refMlp(ws, 'enc', spec.encoder, refPre(spec.preprocess, r).y));
-      return { mu: h.map((r) => r.slice(0, L)), logvar: h.map((r) => r.slice(L).map(clipLogvar)) };
-    };
-    return {
-      sample: (z: Rows, noise: Rows) => {
-        const m = z.map((r) => refMlp(ws, 'dec', spec.decoder, r));
+  const L = spec.latentDim;
+  const C = spec.conditional?.names.length ?? 0;
+  const logistic = spec.likelihood === 'logistic';
+  const logstd = logistic ? [] : getter(ws)('dec.logstd').map((v) => Math.max(v, spec.minLogStd));
+  const oneHot = (c: number) => Array.from({ length: C }, (_, j) => (j === c ? 1 : 0));
+  const encodeRow = (y: number[], label: number[]) => refMlp(ws, 'enc', spec.encoder, [...y, ...label]).map((v, j) => (j < L ? v : clipLogvar(v)));
+  /** the decoder's output as the Gaussian mean m, or the logistic's mu and log s */
+  const decodeRow = (z: number[], label: number[]) => {
+    const out = refMlp(ws, 'dec', spec.decoder, [...z, ...label]);
+    if (!logistic) return { m: out, mu: [], logs: [] };
+    const mu = out.slice(0, D).map((a) => 127.5 * (1 + a));
+    const logs = out.slice(D).map((b) => Math.log(127.5) + Math.min(VAE_LOGISTIC_MAX_LOGSCALE, Math.max(spec.minLogStd, b)));
+    return { m: [], mu, logs };
+  };
+  const clip255 = (v: number) => Math.min(255, Math.max(0, v));
+  /** log w of one row under one label, for one eps */
+  const logWeight = (x: number[], label: number[], e: number[]) => {
+    const { y, logdet } = refPre(spec.preprocess, x);
+    const h = encodeRow(y, label);
+    const z = e.map((v, l) => h[l] + Math.exp(h[L + l] / 2) * v);
+    const d = decodeRow(z, label);
+    let lp = 0;
+    for (let i = 0; i < D; i++) {
+      lp += logistic ? refLogisticLogMass(x[i], d.mu[i], d.logs[i]) : -0.5 * LOG2PI - logstd[i] - 0.5 * ((y[i] - d.m[i]) / Math.exp(logstd[i])) ** 2;
+    }
+    let lz = 0;
+    let lq = 0;
+    for (let l = 0; l < L; l++) {
+      lz += -0.5 * LOG2PI - 0.5 * z[l] ** 2;
+      lq += -0.5 * LOG2PI - 0.5 * h[L + l] - 0.5 * e[l] ** 2;
+    }
+    // the logistic's mass is already a density of dequantised x: no logdet(pre)
+    return Math.max(lp + lz - lq + (logistic ? 0 : logdet), VAE_MIN_LOG_WEIGHT);
+  };
+  const lse = (a: number[]) => {
+    const mx = Math.max(...a);
+    return mx + Math.log(a.reduce((s, v) => s + Math.exp(v - mx), 0));
+  };
+  const bounds = (w: number[]) => ({ elbo: w.reduce((a, b) => a + b, 0) / w.length, iwae: lse(w) - Math.log(w.length) });
+  const mix = (perClass: number[]) => lse(perClass.map((v, c) => v + Math.log(spec.conditional!.prior[c])));
+  return {
+    sample: (z: Rows, noise: Rows, label: Rows = z.map(() => [])) => {
+      const d = z.map((r, i) => decodeRow(r, label[i]));
+      if (logistic) {
         return {
-          x: m.map((r, i) => refPost(spec.preprocess, r.map((v, d) => v + Math.exp(logstd[d]) * noise[i][d]))),
-          x_mean: m.map((r) => refPost(spec.preprocess, r)),
+          x: d.map((o, i) => o.mu.map((m, j) => clip255(m + Math.exp(o.logs[j]) * refLogisticNoise(noise[i][j])))),
+          x_mean: d.map((o) => o.mu.map(clip255)),
         };
-      },
-      encode,
-      density: (x: Rows, eps: number[][][]) => {
-        const elbo: number[] = [];
-        const iwae: number[] = [];
-        x.forEach((r, i) => {
-          const { y, logdet } = refPre(spec.preprocess, r);
-          const h = refMlp(ws, 'enc', spec.encoder, y).map((v, j) => (j < L ? v : clipLogvar(v)));
-          const w = eps[i].map((e) => {
-            const z = e.map((v, l) => h[l] + Math.exp(h[L + l] / 2) * v);
-            const m = refMlp(ws, 'dec', spec.decoder, z);
-            let lp = 0;
-            for (let d = 0; d < D; d++) lp += -0.5 * LOG2PI - logstd[d] - 0.5 * ((y[d] - m[d]) / Math.exp(logstd[d])) ** 2;
-            let lz = 0;
-            let lq = 0;
-            for (let l = 0; l < L; l++) {
-              lz += -0.5 * LOG2PI - 0.5 * z[l] ** 2;
-              lq += -0.5 * LOG2PI - 0.5 * h[L + l] - 0.5 * e[l] ** 2;
-            }
-            return Math.max(lp + lz - lq + logdet, VAE_MIN_LOG_WEIGHT);
-          });
-          const mx = Math.max(...w);
-          elbo.push(w.reduce((a, b) => a + b, 0) / w.length);
-          iwae.push(mx + Math.log(w.reduce((a, b) => a + Math.exp(b - mx), 0)) - Math.log(w.length));
-        });
-        return { elbo, iwae };
-      },
-    };
-  }
+      }
+      return {
+        x: d.map((o, i) => refPost(spec.preprocess, o.m.map((v, j) => v + Math.exp(logstd[j]) * noise[i][j]))),
+        x_mean: d.map((o) => refPost(spec.preprocess, o.m)),
+      };
+    },
+    encode: (x: Rows) => {
+      const h = x.map((r) => encodeRow(refPre(spec.preprocess, r).y, []));
+      return { mu: h.map((r) => r.slice(0, L)), logvar: h.map((r) => r.slice(L)) };
+    },
+    density: (x: Rows, eps: number[][][]) => {
+      if (!C) {
+        const b = x.map((r, i) => bounds(eps[i].map((e) => logWeight(r, [], e))));
+        return { elbo: b.map((o) => o.elbo), iwae: b.map((o) => o.iwae) };
+      }
+      // every class with the row's eps
+      const per = x.map((r, i) => Array.from({ length: C }, (_, c) => bounds(eps[i].map((e) => logWeight(r, oneHot(c), e)))));
+      const elboy = per.map((row) => row.map((o) => o.elbo));
+      const iwaey = per.map((row) => row.map((o) => o.iwae));
+      return { elboy, iwaey, elbo: elboy.map(mix), iwae: iwaey.map(mix) };
+    },
+  };
 }
 
 function flowReference(spec: FlowSpec, ws: Weights) {

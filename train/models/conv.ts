@@ -18,13 +18,16 @@ export { convGeom, type ConvGeom } from '../../core';
 /** Where a net reads its weights: the model's Params, or a view that swaps some (spectral norm). */
 export type Weights = Pick<Params, 'get'> | { get(name: string): tf.Tensor };
 
-/** y [N, H*W] -> act_output(flatten(convs(y)) W + b) [N, outDim]. */
-export function down(p: Weights, prefix: string, shape: number[], conv: ConvSpec, net: MlpSpec, y: tf.Tensor2D): tf.Tensor2D {
-  return downWithFeatures(p, prefix, shape, conv, net, y).out;
+/**
+ * y [N, H*W] -> act_output(flatten(convs(y)) W + b) [N, outDim]; with `extra` [N, E]
+ * (a conditional VAE's label), the dense layer reads concat(flatten(convs(y)), extra).
+ */
+export function down(p: Weights, prefix: string, shape: number[], conv: ConvSpec, net: MlpSpec, y: tf.Tensor2D, extra?: tf.Tensor2D): tf.Tensor2D {
+  return downWithFeatures(p, prefix, shape, conv, net, y, extra).out;
 }
 
 /** `down`, also answering the flattened features [N, F] that enter `P.out` (the projection discriminator reads them). */
-export function downWithFeatures(p: Weights, prefix: string, shape: number[], conv: ConvSpec, net: MlpSpec, y: tf.Tensor2D): { out: tf.Tensor2D; features: tf.Tensor2D } {
+export function downWithFeatures(p: Weights, prefix: string, shape: number[], conv: ConvSpec, net: MlpSpec, y: tf.Tensor2D, extra?: tf.Tensor2D): { out: tf.Tensor2D; features: tf.Tensor2D } {
   const N = y.shape[0];
   let h: tf.Tensor4D = tf.reshape(y, [N, shape[0], shape[1], 1]);
   for (let i = 0; i < conv.channels.length; i++) {
@@ -32,11 +35,12 @@ export function downWithFeatures(p: Weights, prefix: string, shape: number[], co
     h = activate(h, net.hidden) as tf.Tensor4D;
   }
   const features = tf.reshape(h, [N, -1]) as tf.Tensor2D;
-  return { out: activate(tf.add(tf.matMul(features, p.get(`${prefix}.out.W`)), p.get(`${prefix}.out.b`)), net.output) as tf.Tensor2D, features };
+  const input = extra ? tf.concat([features, extra], 1) : features;
+  return { out: activate(tf.add(tf.matMul(input, p.get(`${prefix}.out.W`)), p.get(`${prefix}.out.b`)), net.output) as tf.Tensor2D, features };
 }
 
-/** z [N, L] -> [N, H*W] through dense, reshape and transposed convs. */
-export function up(p: Weights, prefix: string, shape: number[], conv: ConvSpec, net: MlpSpec, z: tf.Tensor2D): tf.Tensor2D {
+/** z [N, L] -> [N, H*W*outChannels] (the row-major flatten of [H, W, outChannels]) through dense, reshape and transposed convs. */
+export function up(p: Weights, prefix: string, shape: number[], conv: ConvSpec, net: MlpSpec, z: tf.Tensor2D, outChannels = 1): tf.Tensor2D {
   const N = z.shape[0];
   const g = convGeom(shape, conv);
   const ch = conv.channels;
@@ -44,10 +48,10 @@ export function up(p: Weights, prefix: string, shape: number[], conv: ConvSpec, 
   let h: tf.Tensor4D = tf.reshape(dense, [N, g.h, g.w, ch[g.n - 1]]);
   let [hh, ww] = [g.h, g.w];
   for (let i = 0; i < g.n; i++) {
-    const cout = i === g.n - 1 ? 1 : ch[g.n - 2 - i];
+    const cout = i === g.n - 1 ? outChannels : ch[g.n - 2 - i];
     [hh, ww] = [hh * 2, ww * 2];
     h = tf.add(tf.conv2dTranspose(h, p.get(`${prefix}.deconv${i}.W`) as tf.Tensor4D, [N, hh, ww, cout], 2, 'same'), p.get(`${prefix}.deconv${i}.b`));
     h = activate(h, i === g.n - 1 ? net.output : net.hidden) as tf.Tensor4D;
   }
-  return tf.reshape(h, [N, shape[0] * shape[1]]) as tf.Tensor2D;
+  return tf.reshape(h, [N, shape[0] * shape[1] * outChannels]) as tf.Tensor2D;
 }

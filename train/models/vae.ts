@@ -8,20 +8,64 @@
  *   ELBO = mean_k w_k            IWAE_K = logsumexp_k w_k - log K
  *
  * Both bound log p(x) from below and IWAE_K >= ELBO (Jensen), tightening as K grows.
+ *
+ * `likelihood: 'logistic'` swaps the decoder for PixelCNN++'s discretised
+ * logistic on the 0..255 pixels (Salimans et al. 2017), a mass per pixel whose
+ * scale depends on z; `conditional` feeds the one-hot label to both nets, and
+ * density() then scores every class (the same eps for each) and mixes them
+ * over the prior.
  */
 import * as tf from '@tensorflow/tfjs';
-import { convOf, dataDim, paramShapes, VAE_LOGVAR_MAX, VAE_LOGVAR_MIN, VAE_MIN_LOG_WEIGHT, type NamedWeight, type Prng, type VaeSpec } from '../../core';
+import {
+  classCount, convOf, dataDim, paramShapes, VAE_LOGISTIC_MAX_LOGSCALE, VAE_LOGVAR_MAX, VAE_LOGVAR_MIN, VAE_MIN_LOG_WEIGHT, VAE_PHI_TAIL,
+  type NamedWeight, type Prng, type VaeSpec,
+} from '../../core';
 import { down, up } from './conv';
 import { Adam, LOG_2PI, mlp, Params, post, pre, stdNormalLogProb } from './nn';
 import type { TrainableModel } from './types';
+
+/** Half the pixel range: the logistic's mean and scale are a and exp(b) in these units around mid-grey. */
+const HALF = 127.5;
+
+/**
+ * log P(k) of the discretised logistic (core/spec.ts `VaeSpec`), elementwise
+ * with broadcasting: x data-space pixels (dequantised, k = clamp(floor(x), 0,
+ * 255)), mu and logs = log s on the pixel scale. Not tidied: callers are.
+ */
+export function logisticLogMass(x: tf.Tensor, mu: tf.Tensor, logs: tf.Tensor): tf.Tensor {
+  const k = tf.clipByValue(tf.floor(x), 0, 255);
+  const inv = tf.exp(tf.neg(logs));
+  const c = tf.sub(k, mu);
+  const a = tf.mul(tf.add(c, 0.5), inv);
+  const b = tf.mul(tf.sub(c, 0.5), inv);
+  // [k > 0] and [k < 255] for integer k in [0, 255]
+  const hasBelow = tf.clipByValue(k, 0, 1);
+  const hasAbove = tf.clipByValue(tf.sub(255, k), 0, 1);
+  const logWidth = tf.log(tf.sub(1, tf.exp(tf.neg(inv))));
+  return tf.add(tf.neg(tf.add(tf.mul(hasAbove, tf.softplus(tf.neg(a))), tf.mul(hasBelow, tf.softplus(b)))), tf.mul(tf.mul(hasBelow, hasAbove), logWidth));
+}
+
+/** g(n) = logit(Phi(n)) of core/spec.ts `VaeSpec`: standard normals in, standard logistic draws out. Not tidied. */
+export function logisticNoise(n: tf.Tensor): tf.Tensor {
+  const a = tf.abs(n);
+  const t = tf.div(1, tf.add(1, tf.mul(VAE_PHI_TAIL.p, a)));
+  let poly: tf.Tensor = tf.scalar(VAE_PHI_TAIL.b[4]);
+  for (let i = 3; i >= 0; i--) poly = tf.add(tf.mul(poly, t), VAE_PHI_TAIL.b[i]);
+  const logq = tf.add(tf.sub(tf.mul(-0.5, tf.square(a)), 0.5 * LOG_2PI), tf.log(tf.mul(poly, t)));
+  return tf.mul(tf.sign(n), tf.sub(tf.log(tf.sub(1, tf.exp(logq))), logq));
+}
 
 export class Vae implements TrainableModel {
   private readonly p: Params;
   private opt?: Adam;
   private lr = 1e-3;
+  private readonly C: number;
+  private readonly logistic: boolean;
 
   constructor(readonly spec: VaeSpec, weights?: NamedWeight[], seed = 0) {
     this.p = new Params(paramShapes(spec), weights, seed, `vae ${spec.model}`);
+    this.C = classCount(spec);
+    this.logistic = spec.likelihood === 'logistic';
   }
 
   weights(): NamedWeight[] { return this.p.snapshot(); }
@@ -32,83 +76,156 @@ export class Vae implements TrainableModel {
     return tf.maximum(this.p.get('dec.logstd'), this.spec.minLogStd) as tf.Tensor1D;
   }
 
-  encode(x: tf.Tensor2D): { mu: tf.Tensor2D; logvar: tf.Tensor2D } {
+  /** The label a conditional spec needs (one-hot [N, C]); an unconditional one refuses it. */
+  private checkLabel(label: tf.Tensor2D | undefined, N: number): void {
+    if (!this.C) {
+      if (label) throw new Error('vae: this model is not class-conditional; it takes no label');
+      return;
+    }
+    if (!label || label.shape[0] !== N || label.shape[1] !== this.C) throw new Error(`vae: a class-conditional VAE needs one-hot labels [${N}, ${this.C}]`);
+  }
+
+  /** x -> posterior mean and log-variance; a conditional spec needs the label, q(z | x, label). */
+  encode(x: tf.Tensor2D, label?: tf.Tensor2D): { mu: tf.Tensor2D; logvar: tf.Tensor2D } {
+    this.checkLabel(label, x.shape[0]);
     return tf.tidy(() => {
       const { y } = pre(this.spec.preprocess, x);
-      return this.encodeY(y);
+      return this.encodeY(y, label);
     }) as { mu: tf.Tensor2D; logvar: tf.Tensor2D };
   }
 
-  private encodeY(y: tf.Tensor2D): { mu: tf.Tensor2D; logvar: tf.Tensor2D } {
+  private encodeY(y: tf.Tensor2D, label?: tf.Tensor2D): { mu: tf.Tensor2D; logvar: tf.Tensor2D } {
     const L = this.spec.latentDim;
     const conv = convOf(this.spec);
-    const h = conv ? down(this.p, 'enc', this.spec.shape, conv, this.spec.encoder, y) : mlp(this.p, 'enc', this.spec.encoder, y);
+    const h = conv
+      ? down(this.p, 'enc', this.spec.shape, conv, this.spec.encoder, y, label)
+      : mlp(this.p, 'enc', this.spec.encoder, label ? tf.concat([y, label], 1) : y);
     const [mu, raw] = tf.split(h, [L, L], 1) as [tf.Tensor2D, tf.Tensor2D];
     return { mu, logvar: tf.clipByValue(raw, VAE_LOGVAR_MIN, VAE_LOGVAR_MAX) as tf.Tensor2D };
   }
 
-  /** decoder mean m(z) in model space. Not tidied: callers are. */
-  private decode(z: tf.Tensor2D): tf.Tensor2D {
+  /** The decoder's output for z [M, L] (and the label [M, C]): [M, D] Gaussian means, [M, 2D] logistic (a, b). Not tidied. */
+  private decode(z: tf.Tensor2D, label?: tf.Tensor2D): tf.Tensor2D {
     const conv = convOf(this.spec);
-    return conv ? up(this.p, 'dec', this.spec.shape, conv, this.spec.decoder, z) : mlp(this.p, 'dec', this.spec.decoder, z);
+    const input = label ? tf.concat([z, label], 1) : z;
+    return conv ? up(this.p, 'dec', this.spec.shape, conv, this.spec.decoder, input, this.logistic ? 2 : 1) : mlp(this.p, 'dec', this.spec.decoder, input);
   }
 
-  sample(z: tf.Tensor2D, noise?: tf.Tensor2D): { x: tf.Tensor2D; xMean: tf.Tensor2D } {
+  /** The logistic's mu and log s [M, D] from the decoder's output: MLP columns [a | b], conv channels (a, b) per pixel. Not tidied. */
+  private logisticParams(out: tf.Tensor2D): { mu: tf.Tensor2D; logs: tf.Tensor2D } {
+    const D = dataDim(this.spec);
+    const M = out.shape[0];
+    let a: tf.Tensor2D, b: tf.Tensor2D;
+    if (convOf(this.spec)) {
+      const [ca, cb] = tf.split(tf.reshape(out, [M, D, 2]), 2, 2);
+      [a, b] = [tf.reshape(ca, [M, D]), tf.reshape(cb, [M, D])];
+    } else {
+      [a, b] = tf.split(out, 2, 1) as [tf.Tensor2D, tf.Tensor2D];
+    }
+    return {
+      mu: tf.mul(HALF, tf.add(1, a)),
+      logs: tf.add(Math.log(HALF), tf.clipByValue(b, this.spec.minLogStd, VAE_LOGISTIC_MAX_LOGSCALE)),
+    };
+  }
+
+  sample(z: tf.Tensor2D, noise?: tf.Tensor2D, label?: tf.Tensor2D): { x: tf.Tensor2D; xMean: tf.Tensor2D } {
+    this.checkLabel(label, z.shape[0]);
     return tf.tidy(() => {
-      const m = this.decode(z);
-      const xMean = post(this.spec.preprocess, m);
-      const x = noise ? post(this.spec.preprocess, tf.add(m, tf.mul(tf.exp(this.logstd()), noise)) as tf.Tensor2D) : xMean.clone();
+      const out = this.decode(z, label);
+      if (this.logistic) {
+        const { mu, logs } = this.logisticParams(out);
+        const xMean = tf.clipByValue(mu, 0, 255) as tf.Tensor2D;
+        const x = noise ? (tf.clipByValue(tf.add(mu, tf.mul(tf.exp(logs), logisticNoise(noise))), 0, 255) as tf.Tensor2D) : xMean.clone();
+        return { x, xMean };
+      }
+      const xMean = post(this.spec.preprocess, out);
+      const x = noise ? post(this.spec.preprocess, tf.add(out, tf.mul(tf.exp(this.logstd()), noise)) as tf.Tensor2D) : xMean.clone();
       return { x, xMean };
     });
   }
 
-  /** w [N, K] of the file comment, for eps [N, K, L]. Not tidied: callers are. */
-  private logWeights(x: tf.Tensor2D, eps: tf.Tensor3D): tf.Tensor2D {
+  /** w [N, K] of the file comment, for eps [N, K, L] (and the label [N, C]). Not tidied: callers are. */
+  private logWeights(x: tf.Tensor2D, eps: tf.Tensor3D, label?: tf.Tensor2D): tf.Tensor2D {
     const [N, K, L] = eps.shape;
     if (L !== this.spec.latentDim) throw new Error(`vae: eps must be [N, K, ${this.spec.latentDim}], got [${eps.shape}]`);
     if (N !== x.shape[0]) throw new Error(`vae: eps has ${N} rows, x has ${x.shape[0]}`);
     const D = dataDim(this.spec);
     const { y, logdet } = pre(this.spec.preprocess, x);
-    const { mu, logvar } = this.encodeY(y);
+    const { mu, logvar } = this.encodeY(y, label);
     const z = tf.add(tf.expandDims(mu, 1), tf.mul(tf.exp(tf.mul(0.5, tf.expandDims(logvar, 1))), eps)); // [N,K,L]
-    const m = tf.reshape(this.decode(tf.reshape(z, [N * K, L]) as tf.Tensor2D), [N, K, D]);
+    // each of the K latents of a row decodes with that row's label
+    const labels = label ? (tf.reshape(tf.tile(tf.expandDims(label, 1), [1, K, 1]), [N * K, this.C]) as tf.Tensor2D) : undefined;
+    const out = this.decode(tf.reshape(z, [N * K, L]) as tf.Tensor2D, labels);
+    const logPz = stdNormalLogProb(z, 2);
+    // log q(z|y) = sum_l [-0.5 log 2pi - 0.5 logvar_l - 0.5 eps_l^2]
+    const logQ = tf.sub(tf.sub(tf.mul(-0.5, tf.sum(tf.square(eps), 2)), 0.5 * LOG_2PI * L), tf.expandDims(tf.mul(0.5, tf.sum(logvar, 1)), 1));
+    if (this.logistic) {
+      // a mass of x's pixels, already a density of dequantised x: no logdet(pre)
+      const { mu: m, logs } = this.logisticParams(out);
+      const logPx = tf.sum(logisticLogMass(tf.expandDims(x, 1), tf.reshape(m, [N, K, D]), tf.reshape(logs, [N, K, D])), 2);
+      return tf.maximum(tf.sub(tf.add(logPx, logPz), logQ), VAE_MIN_LOG_WEIGHT) as tf.Tensor2D;
+    }
+    const m = tf.reshape(out, [N, K, D]);
     const logstd = this.logstd();
     const r = tf.div(tf.sub(tf.expandDims(y, 1), m), tf.exp(logstd));
     // log p(y|z) = sum_d [-0.5 log 2pi - logstd_d - 0.5 r_d^2]
     const logPyz = tf.sub(tf.sub(tf.mul(-0.5, tf.sum(tf.square(r), 2)), 0.5 * LOG_2PI * D), tf.sum(logstd));
-    const logPz = stdNormalLogProb(z, 2);
-    // log q(z|y) = sum_l [-0.5 log 2pi - 0.5 logvar_l - 0.5 eps_l^2]
-    const logQ = tf.sub(tf.sub(tf.mul(-0.5, tf.sum(tf.square(eps), 2)), 0.5 * LOG_2PI * L), tf.expandDims(tf.mul(0.5, tf.sum(logvar, 1)), 1));
     return tf.maximum(tf.add(tf.sub(tf.add(logPyz, logPz), logQ), tf.expandDims(logdet, 1)), VAE_MIN_LOG_WEIGHT) as tf.Tensor2D;
   }
 
-  density(x: tf.Tensor2D, eps?: tf.Tensor3D): { elbo: tf.Tensor1D; iwae: tf.Tensor1D } {
+  /**
+   * ELBO and IWAE of every row. Conditional: each row is scored under every
+   * class with the same eps, giving `elboy` and `iwaey` [N, C] (bounds on
+   * log p(x | y)), and `elbo` / `iwae` are logsumexp_y (log p(y) + value_y), still
+   * bounds on log p(x), the mixture of core/protocol.ts `classMarginal`.
+   */
+  density(x: tf.Tensor2D, eps?: tf.Tensor3D): { elbo: tf.Tensor1D; iwae: tf.Tensor1D; elboy?: tf.Tensor2D; iwaey?: tf.Tensor2D } {
     if (!eps) throw new Error('vae: density needs eps [N, K, latentDim] (draw it from core/prng.ts)');
+    const K = eps.shape[1];
+    if (!this.C) {
+      return tf.tidy(() => {
+        const w = this.logWeights(x, eps);
+        return { elbo: tf.mean(w, 1) as tf.Tensor1D, iwae: tf.sub(tf.logSumExp(w, 1), Math.log(K)) as tf.Tensor1D };
+      });
+    }
+    const C = this.C;
+    const prior = this.spec.conditional!.prior;
     return tf.tidy(() => {
-      const w = this.logWeights(x, eps);
-      const K = eps.shape[1];
-      return { elbo: tf.mean(w, 1) as tf.Tensor1D, iwae: tf.sub(tf.logSumExp(w, 1), Math.log(K)) as tf.Tensor1D };
+      const [N, D, L] = [x.shape[0], x.shape[1], eps.shape[2]];
+      // row n * C + c: row n under class c
+      const xs = tf.reshape(tf.tile(tf.expandDims(x, 1), [1, C, 1]), [N * C, D]) as tf.Tensor2D;
+      const labels = tf.reshape(tf.tile(tf.expandDims(tf.eye(C), 0), [N, 1, 1]), [N * C, C]) as tf.Tensor2D;
+      const epss = tf.reshape(tf.tile(tf.expandDims(eps, 1), [1, C, 1, 1]), [N * C, K, L]) as tf.Tensor3D;
+      const w = tf.reshape(this.logWeights(xs, epss, labels), [N, C, K]);
+      const elboy = tf.mean(w, 2) as tf.Tensor2D;
+      const iwaey = tf.sub(tf.logSumExp(w, 2), Math.log(K)) as tf.Tensor2D;
+      const logPrior = tf.tensor1d(prior.map((p) => Math.log(p)));
+      const mix = (v: tf.Tensor2D) => tf.logSumExp(tf.add(v, logPrior), 1) as tf.Tensor1D;
+      return { elbo: mix(elboy), iwae: mix(iwaey), elboy, iwaey };
     });
   }
 
   /**
-   * -mean_n w_n for one sample per row (K = 1), the training loss: the same
-   * w as logWeights, rearranged so the graph has fewer ops (each op costs a
-   * kernel dispatch forward and several backward, which on wasm weighed as
-   * much as the arithmetic). With K = 1 everything stays 2-D, and the terms
-   * without a parameter fold into one per-row constant computed from eps here:
+   * -mean_n w_n for one sample per row (K = 1), the training loss. For the
+   * Gaussian decoder, the same w as logWeights, rearranged so the graph has
+   * fewer ops (each op costs a kernel dispatch forward and several backward,
+   * which on wasm weighed as much as the arithmetic). With K = 1 everything
+   * stays 2-D, and the terms without a parameter fold into one per-row
+   * constant computed from eps here:
    *
    *   w = c - 0.5 (sum_d r_d^2 + sum_l (z_l^2 - logvar_l)) - sum_d logstd_d
    *   c = logdet(pre) + 0.5 sum_l eps_l^2 - 0.5 D log 2pi
    *
    * (the 0.5 L log 2pi of log p(z) and log q(z|y) cancel). Equal to
    * -mean(logWeights(x, eps)) to float rounding, gradients too
-   * (train/tests/vae.test.ts).
+   * (train/tests/vae.test.ts). The logistic decoder takes logWeights as it is.
    */
-  trainLoss(x: tf.Tensor2D, eps: Float32Array): tf.Scalar {
+  trainLoss(x: tf.Tensor2D, eps: Float32Array, label?: tf.Tensor2D): tf.Scalar {
     const N = x.shape[0];
     const L = this.spec.latentDim;
     if (eps.length !== N * L) throw new Error(`vae: eps must hold ${N} x ${L} values, got ${eps.length}`);
+    this.checkLabel(label, N);
+    if (this.logistic) return tf.neg(tf.mean(this.logWeights(x, tf.tensor3d(eps, [N, 1, L]), label))) as tf.Scalar;
     const D = dataDim(this.spec);
     const c = new Float32Array(N);
     for (let n = 0; n < N; n++) {
@@ -117,20 +234,20 @@ export class Vae implements TrainableModel {
       c[n] = 0.5 * s - 0.5 * LOG_2PI * D;
     }
     const { y, logdet } = pre(this.spec.preprocess, x);
-    const { mu, logvar } = this.encodeY(y);
+    const { mu, logvar } = this.encodeY(y, label);
     const z = tf.add(mu, tf.mul(tf.exp(tf.mul(0.5, logvar)), tf.tensor2d(eps, [N, L]))) as tf.Tensor2D;
     const logstd = this.logstd();
-    const r = tf.mul(tf.sub(y, this.decode(z)), tf.exp(tf.neg(logstd)));
+    const r = tf.mul(tf.sub(y, this.decode(z, label)), tf.exp(tf.neg(logstd)));
     const q = tf.add(tf.sum(tf.square(r), 1), tf.sum(tf.sub(tf.square(z), logvar), 1));
     const w = tf.sub(tf.add(tf.add(logdet, tf.tensor1d(c)), tf.mul(-0.5, q)), tf.sum(logstd));
     return tf.neg(tf.mean(tf.maximum(w, VAE_MIN_LOG_WEIGHT))) as tf.Scalar;
   }
 
-  /** Maximise the single-sample ELBO (the reparameterisation trick). */
-  trainStep(x: tf.Tensor2D, rng: Prng): Record<string, tf.Scalar> {
+  /** Maximise the single-sample ELBO (the reparameterisation trick); a conditional spec's with the batch's labels. */
+  trainStep(x: tf.Tensor2D, rng: Prng, label?: tf.Tensor2D): Record<string, tf.Scalar> {
     this.opt ??= new Adam(this.p.vars, this.lr);
     const eps = rng.normals(x.shape[0] * this.spec.latentDim);
-    const loss = this.opt.minimize(() => this.trainLoss(x, eps));
+    const loss = this.opt.minimize(() => this.trainLoss(x, eps, label));
     return { loss };
   }
 
