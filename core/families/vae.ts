@@ -45,7 +45,10 @@ export const vae: FamilyDescriptor<VaeSpec> = {
       const L = tiny ? 4 : 16;
       const base = { family: 'vae' as const, model: 'vae', shape, preprocess: { kind: 'unit' as const }, latentDim: L, minLogStd: -7, likelihood: 'logistic' as const };
       if (opts.arch === 'conv') {
-        const conv = { channels: tiny ? [4, 8] : [32, 64], kernel: 4 };
+        // 3x3 rather than DCGAN's 4x4: on MNIST, 120 CPU-seconds of 1-thread wasm
+        // gave 819 steps and 1.615 bits/dim (accuracy 0.91) against 570 steps and
+        // 1.635 (0.895) with 4x4 (IWAE-8 on 200 test digits)
+        const conv = { channels: tiny ? [4, 8] : [32, 64], kernel: 3 };
         const { F } = convGeom(shape, conv);
         return {
           ...base, arch: 'conv', conv,
