@@ -33,6 +33,7 @@ export type EncodeRequest = In<typeof C.EncodeRequest>;
 export type DecodeRequest = In<typeof C.DecodeRequest>;
 export type InterpolateRequest = In<typeof C.InterpolateRequest>;
 export type ScoreRequest = In<typeof C.ScoreRequest>;
+export type ClassifyRequest = In<typeof C.ClassifyRequest>;
 
 export type SampleResponse = Out<typeof C.SampleResponse>;
 export type DensityResponse = Out<typeof C.DensityResponse>;
@@ -41,6 +42,11 @@ export type DecodeResponse = Out<typeof C.SamplesResponse>;
 export type InterpolateResponse = Out<typeof C.SamplesResponse>;
 export type HealthResponse = Out<typeof C.Health>;
 export type ScoreResponse = Out<typeof C.ScoreResponse>;
+export type ClassifyResponse = Out<typeof C.ClassifyResponse>;
+export type ModelLimits = Out<typeof C.ModelLimits>;
+export type ModelEntry = Out<typeof C.ModelEntry>;
+export type ModelDetail = Out<typeof C.ModelDetail>;
+export type Operation = Out<typeof C.Operation>;
 
 export type ApiError = Out<typeof C.ApiError>;
 export type ErrorCode = C.ErrorCode;

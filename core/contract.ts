@@ -106,14 +106,26 @@ export const rows = (description: string) =>
 
 // ------------------------------------------------------------------ requests
 
+/** A class by id (0-based, the order of the model's `classes.names`) or by name. */
+const classRef = z.union([z.int().min(0).max(0xffff), z.string().min(1).max(64)]);
+/** `label` of the requests that decode: one class for every row, or one per row. */
+const labelField = (rows: string) =>
+  z
+    .union([classRef, z.array(classRef).min(1).max(API_LIMITS.maxSamples)])
+    .optional()
+    .meta({
+      description: `class-conditional models (those whose \`classes\` GET /v1/models lists): the class to draw, by id or name, one for every row or a list of ${rows}, one per row. Absent: each row's class is drawn from the prior p(y) with the seed. Unconditional models answer 422`,
+    });
+
 export const SampleRequest = z
   .strictObject({
     n: z.int().min(1).max(API_LIMITS.maxSamples).default(16).meta({ description: 'number of samples' }),
     seed: uint32('seed of the noise; absent means a random seed, returned in the answer').optional(),
     temperature,
     mode,
+    label: labelField('n'),
   })
-  .meta({ id: 'SampleRequest', description: 'Draw n samples x = G(z), z ~ N(0, temperature^2 I), from a seeded PRNG (core/prng.ts)', example: { n: 4, seed: 42 } });
+  .meta({ id: 'SampleRequest', description: 'Draw n samples x = G(z), z ~ N(0, temperature^2 I), from a seeded PRNG (core/prng.ts); conditional models: of the classes `label` names', example: { n: 4, seed: 42 } });
 
 export const DensityRequest = z
   .strictObject({
@@ -136,7 +148,8 @@ export const DecodeRequest = z
   .strictObject({
     z: rows('latent rows, latentDim values each'),
     mode,
-    seed: uint32('VAE: seed of the observation noise').default(0),
+    seed: uint32('VAE: seed of the observation noise; conditional models: of the classes drawn when `label` is absent').default(0),
+    label: labelField('rows'),
   })
   .meta({ id: 'DecodeRequest', description: 'z -> x through the generator, decoder or inverse flow', example: { z: [[0, 1]] } });
 
@@ -146,6 +159,7 @@ export const InterpolateRequest = z
     seedB: uint32('seed of the second latent').default(1),
     steps: z.int().min(2).max(API_LIMITS.maxSteps).default(8).meta({ description: 'points on the path, ends included' }),
     temperature,
+    label: classRef.optional().meta({ description: 'class-conditional models: the class of the whole path, by id or name; absent: the class seedA draws from the prior' }),
   })
   .meta({ id: 'InterpolateRequest', description: 'Decode points on the great-circle path between the latents of two seeds', example: { seedA: 1, seedB: 2, steps: 5 } });
 
@@ -164,6 +178,23 @@ export const ScoreRequest = z
     id: 'ScoreRequest',
     description: 'Anomaly / out-of-distribution score per row, calibrated on held-out data at export time (core/score.ts)',
     example: { x: [[0.5, 0.25], [4, 4]] },
+  });
+
+export const ClassifyRequest = z
+  .strictObject({
+    x: rows('rows in data space, as for density; image models take pixels in [0, 256)'),
+    fpr: z
+      .number()
+      .gt(0)
+      .lt(1)
+      .default(DEFAULT_FPR)
+      .meta({ description: 'false-positive rate of the out-of-distribution test, as in score: the share of held-out in-distribution rows it turns away' }),
+    seed: uint32('seed of the dequantisation noise and the VAE eps (the calibration used 0)').default(0),
+  })
+  .meta({
+    id: 'ClassifyRequest',
+    description: 'Classify rows by Bayes\' rule over the class-conditional densities, abstaining on rows of no class (out of distribution) and on uncertain ones',
+    example: { x: [[0, 0]] },
   });
 
 // ------------------------------------------------------------------ answers
@@ -186,6 +217,7 @@ export const DensityResponse = z
     kind: DensityKind,
     bitsPerDim: numbers.meta({ description: 'image models: -logp / (D ln 2)' }).optional(),
     elbo: numbers.meta({ description: 'VAE: the ELBO per row from the same draws' }).optional(),
+    posterior: matrix.meta({ description: 'class-conditional models: p(y | x) per row over the classes (Bayes\' rule on the same per-class densities; classify adds abstention)' }).optional(),
   })
   .meta({ id: 'DensityResponse' });
 export const EncodeResponse = z
@@ -209,6 +241,29 @@ export const ScoreResponse = z
   })
   .meta({ id: 'ScoreResponse' });
 
+export const Abstain = z.enum(['out_of_distribution', 'uncertain']);
+export const ClassifyResponse = z
+  .object({
+    classes: z.array(z.string()).meta({ description: "the model's class names in id order: the columns of `posterior`" }),
+    posterior: matrix.meta({ description: 'p(y | x) per row over the classes: log p(x | y) + log p(y), normalised' }),
+    label: z.array(z.int()).meta({ description: 'the most probable class id per row' }),
+    name: z.array(z.string()).meta({ description: "that class's name" }),
+    probability: numbers.meta({ description: "that class's posterior probability" }),
+    logp: numbers.meta({ description: 'log p(x) per row, in nats: the mixture over the classes, as density answers it' }),
+    kind: DensityKind,
+    anomaly: numbers.meta({ description: 'the anomaly score of score, per row; calibrated models only' }).optional(),
+    outlier: z.array(z.boolean()).meta({ description: "score's outlier verdict at `fpr`; calibrated models only" }).optional(),
+    abstain: z
+      .array(Abstain.nullable())
+      .meta({ description: "null where the label stands; 'out_of_distribution' where the row is an outlier (no class fits), 'uncertain' where the top posterior is under `confidence`" }),
+    fpr: z.number().meta({ description: 'the false-positive rate asked for' }),
+    threshold: z.number().meta({ description: 'the anomaly above which a row is an outlier at this fpr' }).optional(),
+    confidence: z.number().meta({ description: 'the top posterior under which a row abstains as uncertain, calibrated at export for `coverage`' }).optional(),
+    coverage: z.number().meta({ description: 'the share of held-out in-distribution rows the confidence threshold answers' }).optional(),
+    uncalibrated: z.string().meta({ description: 'present when the model has no usable calibration: why rows cannot abstain' }).optional(),
+  })
+  .meta({ id: 'ClassifyResponse' });
+
 const standardiser = z.object({ median: z.number(), lower: z.number(), upper: z.number() });
 /** manifest.calibration (core/score.ts `Calibration`). */
 export const Calibration = z
@@ -220,6 +275,10 @@ export const Calibration = z
     nll: standardiser,
     corrected: standardiser.optional(),
     quantiles: z.array(z.number()).meta({ description: `anomaly-score quantiles at ${CALIBRATION_LEVELS} evenly spaced levels 0..1` }),
+    confidence: z
+      .object({ coverage: z.number(), threshold: z.number(), accuracy: z.number(), overall: z.number() })
+      .meta({ description: "class-conditional models: classify's abstention rule: rows whose top posterior is under `threshold` abstain (uncertain); `coverage` of the held-out rows are answered, `accuracy` of those right (`overall`: of all rows)" })
+      .optional(),
   })
   .meta({ id: 'Calibration', description: 'how the score endpoint turns log p into anomaly, percentile and outlier, measured at export on held-out rows' });
 
@@ -258,8 +317,24 @@ export const Manifest = z
   })
   .meta({ id: 'Manifest', description: "one model's manifest: family, shape, capabilities, training run and held-out metrics" });
 
-export const ModelEntry = Manifest.pick({ id: true, family: true, model: true, dataset: true, shape: true, capabilities: true, density: true, description: true, classes: true });
+export const Operation = z.enum(['sample', 'density', 'score', 'classify', 'encode', 'decode', 'interpolate']);
+
+/** What a client may ask of one model in one request, from the work budget (edge/budget.ts): known before it calls. */
+export const ModelLimits = z
+  .object({
+    sample: z.int().min(0).meta({ description: 'largest n of one sample request' }),
+    rows: z.int().min(0).meta({ description: 'most rows of one density, score, classify or encode request (VAE: at k = 1)' }),
+    k: z.int().min(0).optional().meta({ description: 'VAE: most importance samples for a single row' }),
+    interpolate: z.int().min(0).optional().meta({ description: 'most interpolation steps; absent where interpolate cannot answer (the operation is not offered)' }),
+  })
+  .meta({ id: 'ModelLimits' });
+
+export const ModelEntry = Manifest.pick({ id: true, family: true, model: true, dataset: true, shape: true, capabilities: true, density: true, description: true, classes: true })
+  .extend({ limits: ModelLimits, operations: z.array(Operation).meta({ description: 'the POST operations this model answers; the others answer 422 with the reason' }) })
+  .meta({ id: 'ModelEntry' });
 export const ModelList = z.object({ models: z.array(ModelEntry) }).meta({ id: 'ModelList' });
+/** GET /v1/models/{id}: the manifest, with the same limits and operations as the list. */
+export const ModelDetail = Manifest.extend({ limits: ModelLimits, operations: z.array(Operation) }).meta({ id: 'ModelDetail' });
 
 const bytes = (description: string) => z.number().min(0).optional().meta({ description });
 export const HealthMemory = z

@@ -70,6 +70,11 @@ export function sampleWork(m: Pick<Manifest, 'family' | 'shape'>, n: number): nu
   return n * dataDim(m) * samplePasses(m);
 }
 
+/** What one density row costs in data-sized rows: C for a conditional model whose graph runs once per class (GraphProtocol.classTiled), else 1. */
+export function densityClassFactor(m: Pick<ModelInfo, 'family' | 'classes'>): number {
+  return m.classes && describe(m).protocol.classTiled ? m.classes.names.length : 1;
+}
+
 /** The noise of a sample request: z [n, L] then, where the family takes it, observation noise [n, D]. */
 export function sampleNoiseFor(m: ModelInfo, seed: number, n: number, temperature: number): { z: Float32Array; noise?: Float32Array } {
   return sampleNoise(...sampleNoiseArgs(m, seed, n, temperature));

@@ -65,6 +65,14 @@ export interface Calibration {
   corrected?: Standardiser;
   /** anomaly-score quantiles at CALIBRATION_LEVELS evenly spaced levels 0..1, non-decreasing */
   quantiles: number[];
+  /**
+   * Class-conditional models: the classifier's abstention rule. A row whose top
+   * posterior p(y | x) is under `threshold` abstains as uncertain; the threshold
+   * is the (1 - coverage) quantile of the top posterior over the same held-out
+   * rows, so `coverage` of in-distribution rows are answered. `accuracy`: the
+   * share of the answered held-out rows whose label is right (and `overall`: of all).
+   */
+  confidence?: { coverage: number; threshold: number; accuracy: number; overall: number };
 }
 
 /** One row's scores. */

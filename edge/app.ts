@@ -22,11 +22,13 @@ import { budget } from './budget';
 import { DOCS_FILES, DOCS_HTML, type DocsFile } from './docs';
 import { HttpError, badRequest } from './errors';
 import { JsonBytes } from './float32';
-import { decode, density, densityJson, encode, encodeJson, interpolate, isImage, sample, type Batch } from './infer';
+import { limitsOf, operationsOf } from './budget';
+import { decode, density, densityJson, encode, encodeJson, interpolate, isImage, requireInterpolate, sample, type Batch } from './infer';
 import { validationHook } from './issues';
 import { gridPng } from './png';
 import {
   HEADERS,
+  classifyRoute,
   decodeRoute,
   densityRoute,
   encodeRoute,
@@ -38,7 +40,7 @@ import {
   scoreRoute,
 } from './routes';
 import type { Runtime } from './runtime';
-import { score, scoreBudget } from './score';
+import { classify, score, scoreBudget } from './score';
 import { ModelStore, type ServeOptions } from './store';
 import { Phases } from './timing';
 
@@ -150,6 +152,16 @@ export function createApp(runtime: Runtime, options: Partial<AppOptions> = {}) {
     }),
   );
 
+  // `?=1` names no parameter: the query validators never see it (an empty key is
+  // dropped before them), so it would pass silently; refuse it like any unknown one
+  app.use('*', async (c, next) => {
+    const q = c.req.url.indexOf('?');
+    if (q >= 0 && [...new URLSearchParams(c.req.url.slice(q + 1)).keys()].includes('')) {
+      throw badRequest('unknown_field', 'the query has a parameter with an empty name (as in ?=1); name every parameter');
+    }
+    await next();
+  });
+
   app.onError((err, c) => {
     if (err instanceof HttpError) return c.json(err.body(), err.status, err.headers);
     if (err instanceof HTTPException && err.status < 500) {
@@ -194,8 +206,12 @@ export function createApp(runtime: Runtime, options: Partial<AppOptions> = {}) {
       const index = await store.list();
       return c.json({ status: 'ok' as const, runtime: runtime.name as 'node' | 'workerd', models: index.models.length, memory: store.stats() }, 200);
     })
-    .openapi(listRoute, async (c) => c.json({ models: (await store.list()).models }, 200))
-    .openapi(manifestRoute, async (c) => c.json(await store.manifest(c.req.valid('param').id), 200))
+    // what a client needs before it calls: each model's limits and the operations it answers
+    .openapi(listRoute, async (c) => c.json({ models: (await store.list()).models.map((e) => ({ ...e, limits: limitsOf(e), operations: operationsOf(e) })) }, 200))
+    .openapi(manifestRoute, async (c) => {
+      const m = await store.manifest(c.req.valid('param').id);
+      return c.json({ ...m, limits: limitsOf(m), operations: operationsOf(m) }, 200);
+    })
     .openapi({ ...sampleRoute, middleware: post('sample', 'sample') }, async (c) => {
       const m = c.get('manifest');
       const body = c.req.valid('json');
@@ -244,6 +260,7 @@ export function createApp(runtime: Runtime, options: Partial<AppOptions> = {}) {
     .openapi({ ...interpolateRoute, middleware: post('sample', 'interpolate') }, async (c) => {
       const m = c.get('manifest');
       const body = c.req.valid('json');
+      requireInterpolate(m);
       budget.interpolate(body, m);
       const batch = await interpolate(store, m, body, c.get('phases'));
       if (negotiate(c, c.req.valid('query').format, ['json', 'f32']) === 'f32') return samplesF32(c, batch, m);
@@ -255,6 +272,13 @@ export function createApp(runtime: Runtime, options: Partial<AppOptions> = {}) {
       const body = withQueryFields(c, c.req.valid('json'), c.req.valid('query'));
       scoreBudget(body, m);
       return c.json(await score(store, m, body, c.get('phases')), 200);
+    })
+    // classify: score's density run, read through Bayes' rule (edge/score.ts)
+    .openapi({ ...classifyRoute, middleware: post('density', 'classify', 'x') }, async (c) => {
+      const m = c.get('manifest');
+      const body = withQueryFields(c, c.req.valid('json'), c.req.valid('query'));
+      scoreBudget(body, m);
+      return c.json(await classify(store, m, body, c.get('phases')), 200);
     });
 
   let document: ReturnType<typeof app.getOpenAPI31Document> | undefined;
@@ -289,7 +313,7 @@ export function createApp(runtime: Runtime, options: Partial<AppOptions> = {}) {
     ['/openapi.json', new Set(['GET', 'HEAD'])],
     ['/docs', new Set(['GET', 'HEAD'])],
   ]);
-  for (const r of [healthRoute, listRoute, manifestRoute, sampleRoute, densityRoute, encodeRoute, decodeRoute, interpolateRoute, scoreRoute]) {
+  for (const r of [healthRoute, listRoute, manifestRoute, sampleRoute, densityRoute, encodeRoute, decodeRoute, interpolateRoute, scoreRoute, classifyRoute]) {
     const methods = allowed.get(r.getRoutingPath()) ?? new Set<string>();
     methods.add(r.method.toUpperCase());
     if (r.method === 'get') methods.add('HEAD');

@@ -6,9 +6,10 @@
  * than a fixed amount of work whatever the model.
  */
 import type { z } from 'zod';
+import { API_LIMITS, type ModelLimits, type Operation } from '../core/api';
 import type { DecodeRequest, DensityRequest, EncodeRequest, InterpolateRequest, SampleRequest } from '../core/contract';
 import type { Manifest } from '../core/manifest';
-import { dataDim, importanceSampled, samplePasses, sampleWork } from '../core/protocol';
+import { dataDim, densityClassFactor, importanceSampled, samplePasses, sampleWork } from '../core/protocol';
 import { badRequest } from './errors';
 
 /** Sums of rows * k the VAE density may compute in one request (eps is rows x k x latentDim floats). */
@@ -49,8 +50,44 @@ export const budget = {
     checkBudget(b.x.length * dataDim(m), MAX_WORK_UNITS, `units of work, rows x dataDim (${b.x.length} x ${dataDim(m)})`),
   density: (b: Body<typeof DensityRequest>, m: Manifest) => {
     const rows = b.x.length;
-    if (!importanceSampled(m)) return checkBudget(rows * dataDim(m), MAX_WORK_UNITS, `units of work, rows x dataDim (${rows} x ${dataDim(m)})`);
-    checkBudget(rows * b.k, MAX_DENSITY_DRAWS, `importance draws, rows x k (${rows} x ${b.k})`);
-    checkBudget(rows * b.k * dataDim(m), MAX_WORK_UNITS, `units of work, rows x k x dataDim (${rows} x ${b.k} x ${dataDim(m)})`);
+    // a conditional VAE or MADE evaluates every row once per class
+    const c = densityClassFactor(m);
+    const per = c > 1 ? ` x classes` : '';
+    const perN = c > 1 ? ` x ${c}` : '';
+    if (!importanceSampled(m)) return checkBudget(rows * dataDim(m) * c, MAX_WORK_UNITS, `units of work, rows x dataDim${per} (${rows} x ${dataDim(m)}${perN})`);
+    checkBudget(rows * b.k * c, MAX_DENSITY_DRAWS, `importance draws, rows x k${per} (${rows} x ${b.k}${perN})`);
+    checkBudget(rows * b.k * dataDim(m) * c, MAX_WORK_UNITS, `units of work, rows x k x dataDim${per} (${rows} x ${b.k} x ${dataDim(m)}${perN})`);
   },
 };
+
+type Listed = Pick<Manifest, 'family' | 'shape' | 'capabilities' | 'classes'>;
+
+/**
+ * The largest request of each kind one model takes, from the same bounds as
+ * `budget`: what GET /v1/models states so a client never learns a limit by
+ * failing. `interpolate` is absent where even its 2 steps are over budget.
+ */
+export function limitsOf(m: Listed): ModelLimits {
+  const D = dataDim(m);
+  const c = densityClassFactor(m);
+  const samples = Math.floor(MAX_WORK_UNITS / (D * samplePasses(m)));
+  const rows = Math.min(API_LIMITS.maxRows, Math.floor(MAX_WORK_UNITS / (D * c)), importanceSampled(m) ? Math.floor(MAX_DENSITY_DRAWS / c) : Infinity);
+  const out: ModelLimits = { sample: m.capabilities.includes('sample') ? Math.min(API_LIMITS.maxSamples, samples) : 0, rows };
+  if (importanceSampled(m)) out.k = Math.min(API_LIMITS.maxImportanceSamples, Math.floor(MAX_DENSITY_DRAWS / c), Math.floor(MAX_WORK_UNITS / (D * c)));
+  const steps = Math.min(API_LIMITS.maxSteps, samples);
+  if (m.capabilities.includes('sample') && steps >= 2) out.interpolate = steps;
+  return out;
+}
+
+/** The POST operations a model answers (the rest answer 422 with the reason). */
+export function operationsOf(m: Listed): Operation[] {
+  const ops: Operation[] = [];
+  const has = (c: Manifest['capabilities'][number]) => m.capabilities.includes(c);
+  if (has('sample')) ops.push('sample');
+  if (has('density')) ops.push('density', 'score');
+  if (has('density') && m.classes) ops.push('classify');
+  if (has('encode')) ops.push('encode');
+  if (has('sample')) ops.push('decode');
+  if (limitsOf(m).interpolate !== undefined) ops.push('interpolate');
+  return ops;
+}

@@ -46,10 +46,13 @@ describe('the OpenAPI document', () => {
     const schemas = doc.components.schemas;
     const ok = (path: string, method = 'get') => doc.paths[path][method].responses['200'];
     expect(ok('/v1/models').content['application/json'].schema).toEqual({ $ref: '#/components/schemas/ModelList' });
-    expect(ok('/v1/models/{id}').content['application/json'].schema).toEqual({ $ref: '#/components/schemas/Manifest' });
+    expect(ok('/v1/models/{id}').content['application/json'].schema).toEqual({ $ref: '#/components/schemas/ModelDetail' });
     expect(ok('/healthz').content['application/json'].schema).toEqual({ $ref: '#/components/schemas/Health' });
-    expect(schemas.ModelList.properties.models.items.required).toEqual(expect.arrayContaining(['id', 'family', 'shape', 'capabilities']));
-    expect(schemas.Manifest.required).toEqual(expect.arrayContaining(['id', 'family', 'shape', 'latentDim', 'capabilities', 'files', 'metrics']));
+    expect(schemas.ModelList.properties.models.items).toEqual({ $ref: '#/components/schemas/ModelEntry' });
+    // what a client needs before it calls: the limits and the operations it may ask for
+    expect(schemas.ModelEntry.required).toEqual(expect.arrayContaining(['id', 'family', 'shape', 'capabilities', 'limits', 'operations']));
+    expect(schemas.ModelDetail.required).toEqual(expect.arrayContaining(['id', 'family', 'shape', 'latentDim', 'capabilities', 'files', 'metrics', 'limits', 'operations']));
+    expect(schemas.ModelLimits.required).toEqual(expect.arrayContaining(['sample', 'rows']));
     expect(schemas.Health.required).toEqual(['status', 'runtime', 'models']);
     expect(schemas.Error.properties.error.properties.code.enum.sort()).toEqual(Object.keys(ERROR_CODES).sort());
     expect(schemas.SampleResponse.required).toEqual(expect.arrayContaining(['samples', 'shape', 'seed']));
@@ -85,7 +88,9 @@ describe('the OpenAPI document', () => {
 describe('the types', () => {
   it("core/api.ts and core/manifest.ts agree with the schemas (checked by the compiler)", () => {
     expectTypeOf<z.output<typeof C.Manifest>>().toEqualTypeOf<Manifest>();
-    expectTypeOf<z.output<typeof C.ModelList>>().toEqualTypeOf<ModelIndex>();
+    // the list answers each index entry with its limits and operations (edge/budget.ts)
+    expectTypeOf<Omit<z.output<typeof C.ModelList>['models'][number], 'limits' | 'operations'>>().toEqualTypeOf<ModelIndex['models'][number]>();
+    expectTypeOf<Omit<z.output<typeof C.ModelDetail>, 'limits' | 'operations'>>().toEqualTypeOf<Manifest>();
     expectTypeOf<import('../core/api').SampleResponse>().toEqualTypeOf<{ samples: number[][]; shape: number[]; seed: number }>();
     expectTypeOf<import('../core/api').DensityRequest>().toEqualTypeOf<{ x: number[][]; k?: number; seed?: number }>();
   });

@@ -8,7 +8,8 @@
 import type { DensityResponse } from '../core/api';
 import type { Capability, DensityKind, Manifest } from '../core/manifest';
 import { Prng } from '../core/prng';
-import { dataDim, densityInputs, importanceSampled, runDensity, runEncode, runSample, sampleNoiseFor, samplePasses, sampleWork, slerp, takesObservationNoise, type RunGraph } from '../core/protocol';
+import { dataDim, densityInputs, importanceSampled, runDensity, runEncode, runSample, sampleLabelsFor, sampleNoiseFor, samplePasses, sampleWork, slerp, takesObservationNoise, type RunGraph } from '../core/protocol';
+import { limitsOf } from './budget';
 import { HttpError, badRequest } from './errors';
 import { JsonBytes, float32Json } from './float32';
 import type { Tensor } from './runtime';
@@ -82,54 +83,96 @@ async function running<T>(
   }
 }
 
-/** z [n, L] -> x [n, D] through the sample graph (VAE: with observation noise or its mean). */
-async function decodeLatents(store: ModelStore, m: Manifest, z: Float32Array, n: number, mode: 'mean' | 'sample', noise?: Float32Array, ph?: Phases): Promise<Batch> {
+/** z [n, L] -> x [n, D] through the sample graph (VAE: with observation noise or its mean; conditional models: of the one-hot classes `label`). */
+async function decodeLatents(store: ModelStore, m: Manifest, z: Float32Array, n: number, mode: 'mean' | 'sample', noise?: Float32Array, ph?: Phases, label?: Float32Array): Promise<Batch> {
   ph?.lap('noise');
   // z and noise are this request's own; a one-pass graph reads them once (an autoregressive one D times)
   const spareFeeds = samplePasses(m) === 1;
-  const x = await running(store, m, 'sample', sampleWork(m, n), ph, (run) => runSample(m, run, z, n, { noise, mode }), { spareFeeds });
+  const x = await running(store, m, 'sample', sampleWork(m, n), ph, (run) => runSample(m, run, z, n, { noise, mode, label }), { spareFeeds });
   return { data: finite(x, 'x'), n, width: dataDim(m) };
+}
+
+/** A class named in a request: an id of the model's classes, or one of their names (exactly, else ignoring case). */
+function classId(m: Manifest, ref: number | string, at: string): number {
+  const names = m.classes!.names;
+  const valid = () => names.map((name, i) => (name === String(i) ? String(i) : `${i} (${name})`)).join(', ');
+  if (typeof ref === 'number') {
+    if (ref < names.length) return ref;
+    throw badRequest('invalid_value', `${at} = ${ref} is not a class of ${m.id}; its classes are ${valid()}`);
+  }
+  let id = names.indexOf(ref);
+  if (id < 0) id = names.findIndex((name) => name.toLowerCase() === ref.toLowerCase());
+  if (id < 0) throw badRequest('invalid_value', `${at} = ${JSON.stringify(ref)} is not a class of ${m.id}; its classes are ${valid()}`);
+  return id;
+}
+
+/**
+ * The class ids of a sample request's rows: one label for all, or one per row;
+ * absent: undefined (the protocol draws them from the prior with the seed).
+ * A label on an unconditional model is 422: the model has no classes to draw from.
+ */
+export function labelIds(m: Manifest, label: number | string | Array<number | string> | undefined, n: number, at = 'body.label'): Int32Array | undefined {
+  if (label === undefined) return undefined;
+  if (!m.classes) throw new HttpError(422, 'capability_unavailable', `${m.id} is not class-conditional: it models p(x) alone, so it takes no label (GET /v1/models lists each model's classes)`);
+  if (!Array.isArray(label)) return new Int32Array(n).fill(classId(m, label, at));
+  if (label.length !== n) throw badRequest('bad_shape', `${at} has ${label.length} labels for n = ${n} rows: give one label, or one per row`);
+  return Int32Array.from(label, (ref, i) => classId(m, ref, `${at}[${i}]`));
 }
 
 export async function sample(
   store: ModelStore,
   m: Manifest,
-  req: { n: number; seed: number; temperature: number; mode: 'mean' | 'sample' },
+  req: { n: number; seed: number; temperature: number; mode: 'mean' | 'sample'; label?: number | string | Array<number | string> },
   ph?: Phases,
 ): Promise<Batch> {
   store.require(m, 'sample');
+  const ids = labelIds(m, req.label, req.n);
   ph?.lap('parse');
   const { z, noise } = await store.sampleNoise(m, req.seed, req.n, req.temperature);
-  return decodeLatents(store, m, z, req.n, req.mode, noise, ph);
+  return decodeLatents(store, m, z, req.n, req.mode, noise, ph, sampleLabelsFor(m, req.seed, req.n, ids));
 }
 
 export async function decode(
   store: ModelStore,
   m: Manifest,
-  req: { z: number[][]; mode: 'mean' | 'sample'; seed: number },
+  req: { z: number[][]; mode: 'mean' | 'sample'; seed: number; label?: number | string | Array<number | string> },
   ph?: Phases,
 ): Promise<Batch> {
   store.require(m, 'sample', 'decode');
   const z = flatten(req.z, m.latentDim, 'z');
   const n = req.z.length;
+  const ids = labelIds(m, req.label, n);
   ph?.lap('parse');
   const noise = takesObservationNoise(m) ? new Prng(req.seed).normals(n * dataDim(m)) : undefined;
-  return decodeLatents(store, m, z, n, req.mode, noise, ph);
+  // conditional, no label: each row's class drawn from the prior with the seed, as a sample request draws it
+  return decodeLatents(store, m, z, n, req.mode, noise, ph, sampleLabelsFor(m, req.seed, n, ids));
+}
+
+/** 422 unless the model can interpolate: it samples, and 2 steps fit the work budget (an image MADE's D passes do not). */
+export function requireInterpolate(m: Manifest, store?: ModelStore): void {
+  store?.require(m, 'sample', 'interpolate');
+  if (limitsOf(m).interpolate === undefined) {
+    throw new HttpError(422, 'capability_unavailable', `${m.id} cannot interpolate: it samples one dimension per graph run, and even 2 steps are over the work budget of a request`);
+  }
 }
 
 /** Spherical interpolation (core/protocol.ts `slerp`) between the latents two seeds draw. */
 export async function interpolate(
   store: ModelStore,
   m: Manifest,
-  req: { seedA: number; seedB: number; steps: number; temperature: number },
+  req: { seedA: number; seedB: number; steps: number; temperature: number; label?: number | string },
   ph?: Phases,
 ): Promise<Batch> {
-  store.require(m, 'sample', 'interpolate');
+  requireInterpolate(m);
   ph?.lap('parse');
   const a = sampleNoiseFor(m, req.seedA, 1, req.temperature).z;
   const b = sampleNoiseFor(m, req.seedB, 1, req.temperature).z;
+  // conditional: the whole path in one class (named, or the one seedA draws), so only the style moves
+  const ids = labelIds(m, req.label, 1);
+  const label = m.classes ? sampleLabelsFor(m, req.seedA, 1, ids) : undefined;
+  const labels = label && new Float32Array(req.steps * label.length).map((_, i) => label[i % label.length]);
   // the VAE path shows decoder means: observation noise would hide the smooth path
-  return decodeLatents(store, m, slerp(a, b, req.steps), req.steps, 'mean', undefined, ph);
+  return decodeLatents(store, m, slerp(a, b, req.steps), req.steps, 'mean', undefined, ph, labels);
 }
 
 /** Raw float32 outputs of density: logp per row (VAE: the IWAE bound for k > 1, else the ELBO). */
@@ -137,6 +180,8 @@ export interface DensityResult {
   logp: Float32Array;
   kind: DensityKind;
   elbo?: Float32Array;
+  /** conditional models: p(y | x) per row [n, C] */
+  posterior?: Float32Array;
   /** data dimension, for bits/dim */
   D: number;
 }
@@ -162,13 +207,17 @@ export async function density(
   const units = n * D * (importanceSampled(m) ? req.k : 1);
   const out = await running(store, m, 'density', units, ph, (run) => runDensity(m, run, x, n, eps && { data: eps, k: req.k }));
   const elbo = out.elbo && finite(out.elbo, 'elbo');
-  return { logp: finite(out.logp, out.kind === 'exact' ? 'logp' : out.kind), kind: out.kind, ...(elbo ? { elbo } : {}), D };
+  return { logp: finite(out.logp, out.kind === 'exact' ? 'logp' : out.kind), kind: out.kind, ...(elbo ? { elbo } : {}), ...(out.posterior ? { posterior: out.posterior } : {}), D };
 }
 
 /** The JSON answer of density: float32 values by the shortest round trip, plus bits/dim for image models. */
 export function densityJson(r: DensityResult, m: Manifest): DensityResponse {
   const res: DensityResponse = { logp: listOf(r.logp), kind: r.kind };
   if (r.elbo) res.elbo = listOf(r.elbo);
+  if (r.posterior) {
+    const C = r.posterior.length / r.logp.length;
+    res.posterior = Array.from({ length: r.logp.length }, (_, i) => listOf(r.posterior!.subarray(i * C, (i + 1) * C)));
+  }
   if (m.discrete) res.bitsPerDim = res.logp.map((lp) => -lp / (r.D * Math.LN2));
   return res;
 }

@@ -35,13 +35,14 @@ export function issueError(issue: z.core.$ZodIssue, target: string): HttpError {
     case 'too_small': {
       const min = Number(issue.minimum);
       if (issue.origin === 'array') return badRequest('bad_shape', `${at} must have at least ${min} item(s)`);
+      if (issue.origin === 'string') return badRequest('invalid_value', min === 1 ? `${at} must not be empty` : `${at} must be at least ${min} characters`);
       if (min === -FLOAT32_MAX) return badRequest('out_of_range', `${at} is beyond float32`, FLOAT32_MAX);
-      return badRequest('out_of_range', `${at} must be >= ${min}`, min);
+      return badRequest('out_of_range', `${at} must be ${issue.inclusive === false ? '>' : '>='} ${min}`, min);
     }
     case 'too_big': {
       const max = Number(issue.maximum);
       if (max === FLOAT32_MAX) return badRequest('out_of_range', `${at} is beyond float32`, FLOAT32_MAX);
-      return badRequest('limit_exceeded', `${at} must be <= ${max}`, max);
+      return badRequest('limit_exceeded', `${at} must be ${issue.inclusive === false ? '<' : '<='} ${max}`, max);
     }
     case 'invalid_value':
       return badRequest('invalid_value', `${at} must be ${issue.values.map(String).join(' or ')}`);
@@ -50,6 +51,17 @@ export function issueError(issue: z.core.$ZodIssue, target: string): HttpError {
       const received = (issue as { received?: string }).received;
       if (received === 'Infinity' || received === '-Infinity') return badRequest('not_finite', `${at} must be finite`);
       return badRequest('invalid_type', `${at} must be ${issue.expected === 'int' ? 'an integer' : `of type ${issue.expected}`}`);
+    }
+    case 'invalid_union': {
+      // a value that may take several forms (a label: id, name or list): report the
+      // branch of the value's own type, e.g. "must be >= 0" for -1, not "no form matched"
+      const fits = issue.errors.filter((branch) => !branch.some((i) => i.code === 'invalid_type' && i.path.length === 0));
+      if (fits.length) {
+        const inner = fits[0][0];
+        return issueError({ ...inner, path: [...issue.path, ...inner.path] } as z.core.$ZodIssue, target);
+      }
+      const expected = issue.errors.map((branch) => branch.find((i) => i.code === 'invalid_type')).map((i) => (i && i.code === 'invalid_type' ? (i.expected === 'int' ? 'an integer' : `a ${i.expected}`) : 'another form'));
+      return badRequest('invalid_type', `${at} must be ${[...new Set(expected)].join(' or ')}`);
     }
     case 'invalid_format':
       return badRequest(target === 'header' ? 'bad_shape' : 'invalid_value', `${at} is not in the expected format (${issue.format})`);
@@ -61,5 +73,18 @@ export function issueError(issue: z.core.$ZodIssue, target: string): HttpError {
 /** The OpenAPIHono default hook: throw the first issue as an HttpError (app.ts's onError answers it). */
 export const validationHook: NonNullable<OpenAPIHonoOptions<AppEnv>['defaultHook']> = (result) => {
   if (result.success) return;
-  throw issueError(result.error.issues[0], result.target);
+  throw issueError(firstIssue(result.error.issues), result.target);
 };
+
+/**
+ * The issue to answer with: the first, except zod's safe-integer range check
+ * (an integer of 2^53 or more) when the field's own bound also failed: "must be
+ * <= 1024" tells the caller the field's limit, "<= 9007199254740991" does not.
+ */
+export function firstIssue(issues: readonly z.core.$ZodIssue[]): z.core.$ZodIssue {
+  const [first] = issues;
+  const safeRange = (i: z.core.$ZodIssue) => (i.code === 'too_big' || i.code === 'too_small') && i.origin === 'int' && Math.abs(Number(i.code === 'too_big' ? i.maximum : i.minimum)) === Number.MAX_SAFE_INTEGER;
+  if (!safeRange(first)) return first;
+  const same = (i: z.core.$ZodIssue) => i.path.length === first.path.length && i.path.every((p, k) => p === first.path[k]);
+  return issues.find((i) => i !== first && same(i)) ?? first;
+}

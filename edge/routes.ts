@@ -8,6 +8,8 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { API_LIMITS } from '../core/api';
 import {
   ApiError,
+  ClassifyRequest,
+  ClassifyResponse,
   DecodeRequest,
   DensityRequest,
   DensityResponse,
@@ -15,7 +17,7 @@ import {
   EncodeResponse,
   Health,
   InterpolateRequest,
-  Manifest,
+  ModelDetail,
   ModelList,
   SampleRequest,
   SampleResponse,
@@ -41,7 +43,7 @@ const ERRORS = {
   404: 'model_not_found: no model by this id (GET /v1/models lists them)',
   406: 'png_unavailable: a PNG grid was asked of a model whose samples are not images',
   413: `body_too_large: the body is over ${API_LIMITS.maxBodyBytes} bytes (\`limit\`)`,
-  422: "capability_unavailable: the family lacks this capability (the message says why, e.g. GANs define no tractable density); non_finite_output: the model's output overflowed float32",
+  422: "capability_unavailable: the model cannot do this (the message says why, e.g. GANs define no tractable density, an unconditional model has no classes); non_finite_output: the model's output overflowed float32",
   429: 'rate_limited: the Worker\'s optional rate limit (see edge/README.md) was reached; retry after `retry-after` seconds',
   431: "headers_too_large: the URL or headers are over the runtime's limit (Node: 16 KiB). Node answers in the error shape; under workerd the runtime answers first, in text/plain",
   500: 'model_corrupt: a model file does not match its manifest or cannot be loaded; index_missing; internal',
@@ -103,12 +105,26 @@ const shapeRequestHeader = z.object({
     .meta({ param: { name: HEADERS.shape, in: 'header' }, description: 'binary (application/octet-stream) bodies only: rows,width of the float32 rows', example: '2,2' }),
 });
 
-const uint32Query = (name: string, description: string) =>
-  z.coerce
-    .number()
-    .pipe(z.int().min(0).max(0xffffffff))
+/**
+ * A number in the query, for float32 bodies (whose fields cannot travel in the
+ * body). The text must be a number ('' is refused, not read as 0), and the
+ * document states the bounds the server enforces, not only "a string".
+ */
+const numberQuery = (name: string, inner: z.ZodNumber, bounds: Record<string, number | string>, description: string) =>
+  z
+    .string()
+    .min(1)
+    .transform((s) => (s.trim() === '' ? NaN : Number(s)))
+    .pipe(inner)
     .optional()
-    .meta({ param: { name, in: 'query' }, description: `binary bodies only (a JSON body carries it itself): ${description}` });
+    .meta({ param: { name, in: 'query' }, ...bounds, description: `binary bodies only (a JSON body carries it itself): ${description}` });
+
+const intQuery = (name: string, min: number, max: number, description: string) =>
+  numberQuery(name, z.int().min(min).max(max), { type: 'integer', minimum: min, maximum: max }, description);
+
+const uint32Query = (name: string, description: string) => intQuery(name, 0, 0xffffffff, description);
+
+const fprQuery = () => numberQuery('fpr', z.number().gt(0).lt(1), { type: 'number', exclusiveMinimum: 0, exclusiveMaximum: 1 }, 'the false-positive rate');
 
 const modeQuery = z
   .enum(['mean', 'sample'])
@@ -145,7 +161,7 @@ export const manifestRoute = createRoute({
   summary: "one model's manifest: family, shape, capabilities, training run and held-out metrics",
   request: { params: IdParams, query: z.strictObject({}) },
   responses: {
-    200: { description: 'manifest.json', content: { 'application/json': { schema: Manifest } } },
+    200: { description: "manifest.json, with the model's request limits and the operations it answers", content: { 'application/json': { schema: ModelDetail } } },
     ...errors(400, 404, 500),
   },
 });
@@ -190,11 +206,7 @@ export const densityRoute = createRoute({
     headers: shapeRequestHeader,
     query: z.strictObject({
       format: formatParam(['json', 'f32'], `${f32Text('logp')} elbo and bitsPerDim stay JSON-only.`),
-      k: z.coerce
-        .number()
-        .pipe(z.int().min(1).max(API_LIMITS.maxImportanceSamples))
-        .optional()
-        .meta({ param: { name: 'k', in: 'query' }, description: 'binary bodies only (a JSON body carries it itself): VAE importance samples' }),
+      k: intQuery('k', 1, API_LIMITS.maxImportanceSamples, 'VAE importance samples'),
       seed: uint32Query('seed', 'seed of the VAE eps and of the dequantisation noise'),
     }),
     body: {
@@ -285,17 +297,34 @@ export const scoreRoute = createRoute({
     params: IdParams,
     headers: shapeRequestHeader,
     query: z.strictObject({
-      fpr: z.coerce
-        .number()
-        .pipe(z.number().gt(0).lt(1))
-        .optional()
-        .meta({ param: { name: 'fpr', in: 'query' }, description: 'binary bodies only (a JSON body carries it itself): the false-positive rate' }),
+      fpr: fprQuery(),
       seed: uint32Query('seed', 'seed of the dequantisation noise and the VAE eps'),
     }),
     body: { required: true, content: { 'application/json': { schema: ScoreRequest }, 'application/octet-stream': binaryBody<z.output<typeof ScoreRequest>>('x') } },
   },
   responses: {
     200: { description: 'scores per row', content: { 'application/json': { schema: ScoreResponse } } },
+    ...errors(400, 404, 413, 422, 429, 500),
+  },
+});
+
+export const classifyRoute = createRoute({
+  method: 'post',
+  path: '/v1/models/{id}/classify',
+  summary: "classify rows by Bayes' rule over a class-conditional model, abstaining on rows of no class and uncertain ones",
+  description:
+    "Takes rows as density does (JSON or float32). For a class-conditional density model (GET /v1/models lists `classes`), answers per row the posterior p(y | x) (log p(x | y) + log p(y), normalised), the top label with its name and probability, log p(x), score's anomaly and outlier, and `abstain`: null where the label stands, 'out_of_distribution' where the row is an outlier at `fpr`, 'uncertain' where the top posterior is under the threshold calibrated at export (`confidence`, for `coverage` of held-out rows). GANs and unconditional models answer 422.",
+  request: {
+    params: IdParams,
+    headers: shapeRequestHeader,
+    query: z.strictObject({
+      fpr: fprQuery(),
+      seed: uint32Query('seed', 'seed of the dequantisation noise and the VAE eps'),
+    }),
+    body: { required: true, content: { 'application/json': { schema: ClassifyRequest }, 'application/octet-stream': binaryBody<z.output<typeof ClassifyRequest>>('x') } },
+  },
+  responses: {
+    200: { description: 'a class and an abstention verdict per row', content: { 'application/json': { schema: ClassifyResponse } } },
     ...errors(400, 404, 413, 422, 429, 500),
   },
 });

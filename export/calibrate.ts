@@ -46,17 +46,53 @@ export function heldOutSplit(ds: Pick<Dataset, 'test' | 'nTest' | 'shape'>): { c
   };
 }
 
+type DensityModel = Pick<Manifest, 'family' | 'shape' | 'latentDim' | 'discrete' | 'density' | 'classes'>;
+
 /** log p (nats) of n rows through a density graph, batched as the API would be asked. */
-export async function logDensities(m: Pick<Manifest, 'family' | 'shape' | 'latentDim' | 'discrete' | 'density'>, run: RunGraph, x: Float32Array, n: number, est: { k: number; seed: number } = SCORE_ESTIMATOR): Promise<Float64Array> {
+export async function logDensities(m: DensityModel, run: RunGraph, x: Float32Array, n: number, est: { k: number; seed: number } = SCORE_ESTIMATOR): Promise<Float64Array> {
+  return (await densities(m, run, x, n, est)).logp;
+}
+
+/** log p per row and, for a conditional model, the posterior p(y | x) [n, C], as the API computes them. */
+export async function densities(m: DensityModel, run: RunGraph, x: Float32Array, n: number, est: { k: number; seed: number } = SCORE_ESTIMATOR): Promise<{ logp: Float64Array; posterior?: Float32Array }> {
   const D = dataDim(m);
-  const out = new Float64Array(n);
+  const C = m.classes?.names.length ?? 0;
+  const logp = new Float64Array(n);
+  const posterior = C ? new Float32Array(n * C) : undefined;
   for (let o = 0; o < n; o += BATCH) {
     const b = Math.min(BATCH, n - o);
     const { x: xd, eps } = densityInputs(m, x.subarray(o * D, (o + b) * D), b, est.seed, est.k);
     const r = await runDensity(m, run, xd, b, eps && { data: eps, k: est.k });
-    out.set(r.logp, o);
+    logp.set(r.logp, o);
+    if (posterior) posterior.set(r.posterior!, o * C);
   }
-  return out;
+  return { logp, ...(posterior ? { posterior } : {}) };
+}
+
+/** The share of in-distribution rows classify answers (the rest abstain as uncertain): what `confidence` is calibrated for. */
+export const CLASSIFY_COVERAGE = 0.99;
+
+/**
+ * The classifier's abstention threshold: the (1 - coverage) quantile of the top
+ * posterior over held-out rows, and the accuracy of the rows it answers.
+ */
+export function confidenceFrom(posterior: Float32Array, labels: ArrayLike<number>, C: number, coverage = CLASSIFY_COVERAGE): NonNullable<Calibration['confidence']> {
+  const n = posterior.length / C;
+  const top: Array<{ p: number; right: boolean }> = [];
+  for (let r = 0; r < n; r++) {
+    let best = 0;
+    for (let y = 1; y < C; y++) if (posterior[r * C + y] > posterior[r * C + best]) best = y;
+    top.push({ p: posterior[r * C + best], right: best === labels[r] });
+  }
+  const sorted = top.map((t) => t.p).sort((a, b) => a - b);
+  const threshold = sorted[Math.min(n - 1, Math.floor((1 - coverage) * n))];
+  const answered = top.filter((t) => t.p >= threshold);
+  return {
+    coverage: answered.length / n,
+    threshold,
+    accuracy: answered.filter((t) => t.right).length / answered.length,
+    overall: top.filter((t) => t.right).length / n,
+  };
 }
 
 /** Calibration from held-out log-densities (nats) and, for images, their complexity (bits/dim). */
@@ -87,7 +123,7 @@ export function calibrationFrom(
  * Calibrates a model whose density graph is `densityBytes`, or says why it
  * cannot (no density; the data set is not installed).
  */
-export async function calibrate(m: Pick<Manifest, 'family' | 'shape' | 'latentDim' | 'discrete' | 'density' | 'dataset'>, densityBytes: Uint8Array): Promise<Calibration | string> {
+export async function calibrate(m: DensityModel & Pick<Manifest, 'dataset'>, densityBytes: Uint8Array): Promise<Calibration | string> {
   let ds: Dataset;
   try {
     ds = loadDataset(m.dataset);
@@ -98,11 +134,13 @@ export async function calibrate(m: Pick<Manifest, 'family' | 'shape' | 'latentDi
   const split = heldOutSplit(ds);
   const graph = await openGraph(densityBytes);
   try {
-    const logp = await logDensities(m, graph.run, split.calibration, split.calRows);
+    const { logp, posterior } = await densities(m, graph.run, split.calibration, split.calRows);
     const method = methodFor(m);
     const complexity = method === 'typicality+complexity' ? complexityRows(split.calibration, split.calRows, D) : undefined;
     const [a, b] = split.calRange;
-    return calibrationFrom(method, logp, complexity, D, { dataset: ds.name, split: `test rows ${a}-${b - 1} (first half of the test split, at most ${CALIBRATION_ROWS}; the second half is kept for evaluation)`, rows: split.calRows });
+    const cal = calibrationFrom(method, logp, complexity, D, { dataset: ds.name, split: `test rows ${a}-${b - 1} (first half of the test split, at most ${CALIBRATION_ROWS}; the second half is kept for evaluation)`, rows: split.calRows });
+    if (!posterior || !ds.testLabels) return cal;
+    return { ...cal, confidence: confidenceFrom(posterior, ds.testLabels.subarray(a, b), m.classes!.names.length) };
   } finally {
     await graph.release();
   }

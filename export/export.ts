@@ -149,7 +149,8 @@ export async function exportCheckpoint(path: string, opts: ExportOptions = {}): 
     latentDim: latentDimOf(spec),
     capabilities: files.map((f) => f.capability),
     density: family.density,
-    unavailable: family.unavailable,
+    // a conditional model may ship fewer graphs than its family offers (the VAE's encoder needs the label)
+    unavailable: { ...family.unavailable, ...Object.fromEntries(family.capabilities.filter((c) => !files.some((f) => f.capability === c)).map((c) => [c, family.conditionalUnavailable?.[c] ?? `this model ships no ${c} graph`])) },
     opset: OPSET,
     files,
     training: {
@@ -195,7 +196,7 @@ function shippedParameters(ck: Checkpoint): number {
 function updateIndex(out: string, m: Manifest): void {
   const path = join(out, 'index.json');
   const index: ModelIndex = existsSync(path) ? JSON.parse(readFileSync(path, 'utf8')) : { models: [] };
-  const entry = { id: m.id, family: m.family, model: m.model, dataset: m.dataset, shape: m.shape, capabilities: m.capabilities, density: m.density, description: m.description };
+  const entry = { id: m.id, family: m.family, model: m.model, dataset: m.dataset, shape: m.shape, capabilities: m.capabilities, density: m.density, description: m.description, ...(m.classes ? { classes: m.classes } : {}) };
   index.models = [...index.models.filter((e) => e.id !== m.id), entry].sort((a, b) => a.id.localeCompare(b.id));
   writeAtomic(path, new TextEncoder().encode(JSON.stringify(index, null, 2) + '\n'));
 }

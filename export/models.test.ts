@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import type { Manifest, ModelIndex } from '../core/manifest';
 import { Prng } from '../core/prng';
 import { defaultSpec, FAMILY_ORDER, familyOf } from '../core/families';
-import { runSample, sampleNoiseFor } from '../core/protocol';
+import { runSample, sampleLabelsFor, sampleNoiseFor } from '../core/protocol';
 import { dataDim } from '../core/spec';
 import { readCheckpointFile } from './export';
 import { openGraph, runGraph, type Feed } from './ort';
@@ -34,7 +34,7 @@ describe('shipped models', () => {
   it('index entries agree with their manifests', () => {
     for (const [i, m] of manifests.entries()) {
       const e = index.models[i];
-      expect({ ...e }).toEqual({ id: m.id, family: m.family, model: m.model, dataset: m.dataset, shape: m.shape, capabilities: m.capabilities, density: m.density, description: m.description });
+      expect({ ...e }).toEqual({ id: m.id, family: m.family, model: m.model, dataset: m.dataset, shape: m.shape, capabilities: m.capabilities, density: m.density, description: m.description, ...(m.classes ? { classes: m.classes } : {}) });
     }
   });
 
@@ -62,14 +62,16 @@ describe('shipped models', () => {
       expect(m.opset).toBe(13);
       for (const v of m.variants ?? []) expect(v.maxError).toBeLessThanOrEqual(1e-2);
       expect(m.density ?? m.unavailable.density).toBeTruthy();
-      for (const c of ['sample', 'density', 'encode'] as const) if (!m.capabilities.includes(c)) expect(m.unavailable[c], c).toBe(familyOf(m.family).unavailable[c]);
+      const fam = familyOf(m.family);
+      for (const c of ['sample', 'density', 'encode'] as const) if (!m.capabilities.includes(c)) expect(m.unavailable[c], c).toBe(fam.unavailable[c] ?? fam.conditionalUnavailable?.[c]);
     });
 
     it('signatures follow core/manifest.ts, with no random op inside', () => {
       const D = dataDim(m);
       const L = m.latentDim;
       const sigs = familyOf(m.family).signatures(D, L, m.classes?.names.length ?? 0);
-      expect(m.capabilities).toEqual(familyOf(m.family).capabilities);
+      // the family's capabilities, less what a conditional model's signatures omit
+      expect(m.capabilities).toEqual(familyOf(m.family).capabilities.filter((c) => sigs[c]));
       for (const f of [...m.files, ...(m.variants ?? [])]) {
         const info = inspectGraph(read(f.file));
         const want = sigs[f.capability]!;
@@ -106,7 +108,7 @@ describe('shipped models', () => {
         const { z, noise } = sampleNoiseFor(m, 42, n, 1);
         const g = await openGraph(read('sample.onnx'));
         try {
-          return await runSample(m, g.run, z, n, { noise, mode: 'sample' });
+          return await runSample(m, g.run, z, n, { noise, mode: 'sample', label: sampleLabelsFor(m, 42, n) });
         } finally {
           await g.release();
         }

@@ -29,6 +29,10 @@ options:
   --arch mlp|conv  conv: conv VAE / DCGAN-style GAN (images only)
   --conditional    learn p(x | y) over the data set's classes (mnist, fashion-mnist): the
                    label is one more input of every graph, and p(x) the mixture over the classes
+  --init-from CK   start from a checkpoint's weights and architecture (e.g. a shipped model's
+                   models/<id>/checkpoint.egck); new weights (the classes') start fresh
+  --label-weight W conditional flows: add W x the cross-entropy of p(y | x) to the likelihood
+                   loss (a hybrid objective; W = 0, the default, is likelihood alone)
 progress: a bar on a terminal; otherwise a line every 5 s (step, loss, steps/s, ETA)`;
 
 function num(name: string, v: string | undefined, int = false): number | undefined {
@@ -45,7 +49,7 @@ async function main(): Promise<void> {
       steps: { type: 'string' }, minutes: { type: 'string' }, batch: { type: 'string' }, lr: { type: 'string' },
       seed: { type: 'string' }, backend: { type: 'string' }, out: { type: 'string' }, resume: { type: 'boolean' },
       'eval-every': { type: 'string' }, 'eval-n': { type: 'string' }, 'iwae-k': { type: 'string' },
-      tiny: { type: 'boolean' }, arch: { type: 'string' }, conditional: { type: 'boolean' }, threads: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      tiny: { type: 'boolean' }, arch: { type: 'string' }, conditional: { type: 'boolean' }, 'init-from': { type: 'string' }, 'label-weight': { type: 'string' }, threads: { type: 'string' }, help: { type: 'boolean', short: 'h' },
     },
     strict: true,
   });
@@ -86,6 +90,8 @@ async function main(): Promise<void> {
     size: values.tiny ? 'tiny' : 'default',
     arch,
     conditional: values.conditional ?? false,
+    initFrom: values['init-from'],
+    labelWeight: num('label-weight', values['label-weight']),
     threads: num('threads', values.threads, true),
     command: ['npm run train --', ...process.argv.slice(2)].join(' '),
   });

@@ -45,6 +45,16 @@ export interface TrainConfig {
   arch?: Arch;
   /** learn p(x | y) over the data set's classes (labelled image sets) */
   conditional?: boolean;
+  /**
+   * A fresh run starts from this checkpoint's weights (its architecture, plus
+   * `conditional`): every weight it names keeps its trained value, the new ones
+   * (a conditional model's class weights) their initial one. How an
+   * unconditional model that took an hour of CPU becomes a conditional one in
+   * minutes, instead of starting over.
+   */
+  initFrom?: string;
+  /** conditional models: weight of the label's cross-entropy in a hybrid objective (families with setLabelWeight) */
+  labelWeight?: number;
   /** the command line, recorded in the checkpoint */
   command: string;
   /** progress bar and messages on stderr (default true) */
@@ -122,17 +132,50 @@ export async function train(cfg: TrainConfig): Promise<TrainResult> {
   } else {
     if (cfg.resume) say(`no checkpoint at ${ckPath}; starting fresh`);
     const st = ds.discrete ? undefined : stats(ds);
-    spec = defaultSpec(cfg.family, cfg.model, ds.name, { shift: st?.mean, scale: st?.std, size: cfg.size, arch: cfg.arch, conditional: cfg.conditional ? conditioning(ds) : undefined });
-    if (usesConv(spec)) assertConvTrainable(tf.getBackend());
-    model = buildModel(spec, undefined, { seed: cfg.seed });
+    const cond = cfg.conditional ? conditioning(ds) : undefined;
+    if (cfg.initFrom) {
+      const from = readCheckpoint(cfg.initFrom);
+      if (from.spec.family !== cfg.family) throw new Error(`${cfg.initFrom} holds a ${from.spec.family}, not a ${cfg.family}`);
+      if (JSON.stringify(from.spec.shape) !== JSON.stringify(ds.shape)) throw new Error(`${cfg.initFrom} models shape [${from.spec.shape}], ${ds.name} is [${ds.shape}]`);
+      const { conditional: _, ...base } = from.spec;
+      spec = (cond ? { ...base, conditional: cond } : base) as ModelSpec;
+      if (usesConv(spec)) assertConvTrainable(tf.getBackend());
+      const fresh = buildModel(spec, undefined, { seed: cfg.seed });
+      const trained = new Map(from.weights.map((w) => [w.name, w]));
+      const merged = fresh.weights().map((w) => {
+        const t = trained.get(w.name);
+        return t && t.shape.join() === w.shape.join() ? t : w;
+      });
+      fresh.dispose();
+      model = buildModel(spec, merged, { seed: cfg.seed });
+      say(`started from ${cfg.initFrom}: ${merged.filter((w) => trained.has(w.name)).length} of ${merged.length} weights`);
+    } else {
+      spec = defaultSpec(cfg.family, cfg.model, ds.name, { shift: st?.mean, scale: st?.std, size: cfg.size, arch: cfg.arch, conditional: cond });
+      if (usesConv(spec)) assertConvTrainable(tf.getBackend());
+      model = buildModel(spec, undefined, { seed: cfg.seed });
+      // data-dependent init (actnorm) on 1024 seeded training rows
+      const initIdx = Int32Array.from({ length: Math.min(1024, ds.nTrain) }, (_, i) => i);
+      new Prng(cfg.seed).shuffle(initIdx);
+      const x0 = tf.tensor2d(rows(ds, 'train', initIdx, new Prng(cfg.seed + 1)), [initIdx.length, dataDim(spec)]);
+      model.initialize(x0);
+      x0.dispose();
+    }
+    if (cond && model.initializeClasses) {
+      // class weights from 2048 seeded labelled training rows
+      const idx = Int32Array.from({ length: Math.min(2048, ds.nTrain) }, (_, i) => i);
+      new Prng(cfg.seed + 2).shuffle(idx);
+      const C = cond.names.length;
+      const x = tf.tensor2d(rows(ds, 'train', idx, new Prng(cfg.seed + 3)), [idx.length, dataDim(spec)]);
+      const y = tf.tensor2d(labelRows(ds, 'train', idx), [idx.length, C]);
+      model.initializeClasses(x, y);
+      tf.dispose([x, y]);
+    }
     model.setLearningRate(cfg.lr);
-    // data-dependent init (actnorm) on 1024 seeded training rows
-    const initIdx = Int32Array.from({ length: Math.min(1024, ds.nTrain) }, (_, i) => i);
-    new Prng(cfg.seed).shuffle(initIdx);
-    const x0 = tf.tensor2d(rows(ds, 'train', initIdx, new Prng(cfg.seed + 1)), [initIdx.length, dataDim(spec)]);
-    model.initialize(x0);
-    x0.dispose();
     writeFileSync(metricsPath, '');
+  }
+  if (cfg.labelWeight) {
+    if (!model.setLabelWeight) throw new Error(`${spec.family} does not train with a label weight; drop --label-weight`);
+    model.setLabelWeight(cfg.labelWeight);
   }
   say(`model: ${spec.family}/${spec.model} on ${ds.name}, ${model.parameterCount()} parameters (${((model.parameterCount() * 4) / 1e6).toFixed(2)} MB float32)`);
 
@@ -191,7 +234,7 @@ export async function train(cfg: TrainConfig): Promise<TrainResult> {
       seed: cfg.seed,
       command: cfg.command,
       metrics,
-      config: { family: cfg.family, model: spec.model, data: ds.name, steps: cfg.steps, minutes: cfg.minutes, batch: cfg.batch, lr: cfg.lr, evalEvery: cfg.evalEvery, size: cfg.size ?? 'default', arch: cfg.arch ?? 'mlp', conditional: !!spec.conditional },
+      config: { family: cfg.family, model: spec.model, data: ds.name, steps: cfg.steps, minutes: cfg.minutes, batch: cfg.batch, lr: cfg.lr, evalEvery: cfg.evalEvery, size: cfg.size ?? 'default', arch: cfg.arch ?? 'mlp', conditional: !!spec.conditional, ...(cfg.initFrom ? { initFrom: cfg.initFrom } : {}), ...(cfg.labelWeight ? { labelWeight: cfg.labelWeight } : {}) },
       // a prefetched batch has not been trained on: resume from before it
       batches: next?.pos ?? batches.position,
     };

@@ -60,7 +60,7 @@ export const made: FamilyDescriptor<MadeSpec> = {
     logp: 'exact, product of the conditionals, in one pass',
     inverse: 'none: no latent code',
   },
-  protocol: { autoregressive: true },
+  protocol: { autoregressive: true, classTiled: true },
   signatures: (D, L) => ({
     sample: { inputs: { z: ['N', L], y: ['N', D] }, outputs: { y_next: ['N', D], x: ['N', D] } },
     density: { inputs: { x: ['N', D] }, outputs: { logp: ['N'] } },

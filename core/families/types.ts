@@ -40,6 +40,12 @@ export interface GraphProtocol {
   autoregressive?: boolean;
   /** the density graph takes eps [N, K, L] and answers `elbo` and `iwae` (else it answers `logp`) */
   importanceSampled?: boolean;
+  /**
+   * A conditional density graph evaluates the whole model once per class (the
+   * VAE's and MADE's label enters their nets), so its work is C times a row's;
+   * absent: the classes cost next to nothing (a flow's class-conditional base).
+   */
+  classTiled?: boolean;
   /** encode outputs: the latent, and the posterior log-variance where there is one */
   encode?: { z: string; logvar?: string };
 }
@@ -67,6 +73,8 @@ export interface FamilyDescriptor<S extends ModelSpec = ModelSpec> {
   protocol: GraphProtocol;
   /** graph signatures for data dimension D, latent dimension L and C classes (0: unconditional) */
   signatures(D: number, L: number, C: number): Partial<Record<Capability, Signature>>;
+  /** why a conditional model of this family lacks a capability the family has (a capability its signatures omit when C > 0) */
+  conditionalUnavailable?: Partial<Record<Capability, string>>;
   /** how the label enters this family's model, for people; absent: the family has no conditional model yet */
   conditioning?: string;
   latentDim(spec: S): number;

@@ -21,7 +21,8 @@ export const vae: FamilyDescriptor<VaeSpec> = {
     logp: 'lower bound: ELBO, and the tighter IWAE estimate with K samples',
     inverse: 'amortised encoder q(z|x): posterior mean and log-variance',
   },
-  protocol: { observationNoise: { meanOutput: 'x_mean' }, importanceSampled: true, encode: { z: 'mu', logvar: 'logvar' } },
+  protocol: { observationNoise: { meanOutput: 'x_mean' }, importanceSampled: true, encode: { z: 'mu', logvar: 'logvar' }, classTiled: true },
+  conditionalUnavailable: { encode: "a class-conditional VAE's encoder q(z | x, y) needs the label, which encode does not take" },
   conditioning: "the one-hot label joins the encoder's last dense layer and the decoder's first (a learned class embedding in each); the density graph scores x under every class, and there is no encode graph, since the encoder needs the label",
   signatures: (D, L, C) => {
     const density: Record<string, Dim[]> = C ? { elboy: ['N', C], iwaey: ['N', C] } : { elbo: ['N'], iwae: ['N'] };

@@ -11,9 +11,8 @@ import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
 import { hc, type ClientResponse } from 'hono/client';
 import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
-import type { ApiError, DensityResponse, EncodeResponse, HealthResponse, SampleResponse } from '../../core/api';
+import type { ApiError, DensityResponse, EncodeResponse, HealthResponse, ModelDetail, ModelEntry, SampleResponse } from '../../core/api';
 import { API_LIMITS } from '../../core/api';
-import type { Manifest, ModelIndex } from '../../core/manifest';
 import type { AppType } from '../app';
 import { MODELS, freePort } from '../testing';
 import { serveNode } from './serve';
@@ -74,13 +73,13 @@ describe('the typed client (hc<AppType>) against the Node server', () => {
     expect(h).toMatchObject({ status: 'ok', runtime: 'node' });
 
     const list = await ok(await client.v1.models.$get({ query: {} }));
-    expectTypeOf(list).toEqualTypeOf<ModelIndex>();
+    expectTypeOf(list).toEqualTypeOf<{ models: ModelEntry[] }>();
     const flow = list.models.find((m) => m.family === 'flow' && m.shape.length === 1)!;
     const vae = list.models.find((m) => m.family === 'vae')!;
     const param = { id: flow.id };
 
     const manifest = await ok(await client.v1.models[':id'].$get({ param, query: {} }));
-    expectTypeOf(manifest).toEqualTypeOf<Manifest>();
+    expectTypeOf(manifest).toEqualTypeOf<ModelDetail>();
     expect(manifest.id).toBe(flow.id);
 
     const sample = await client.v1.models[':id'].sample.$post({ param, query: {}, json: { n: 3, seed: 7 } });

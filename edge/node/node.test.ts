@@ -3,6 +3,7 @@ import { afterAll, describe } from 'vitest';
 import { createApp } from '../app';
 import { apiCases } from '../api.cases';
 import { conformanceCases } from '../conformance.cases';
+import { classesCases } from '../classes.cases';
 import { scoreCases } from '../score.cases';
 import { modelsWithCorruptCopy, type Target } from '../testing';
 import { nodeRuntime } from './runtime';
@@ -15,6 +16,7 @@ describe('edge API on Node (onnxruntime-node)', () => {
   const target: Target = { runtime: 'node', fetch: async (path, init) => app.request(path, init) };
   apiCases(() => target, () => corruptId);
   scoreCases(() => target);
+  classesCases(() => target, () => [corruptId]);
 
   const tally = new Map<string, number>();
   afterAll(() => console.log(`node conformance (${RUNS} runs per operation): ${JSON.stringify(Object.fromEntries([...tally].sort()))}`));

@@ -15,6 +15,7 @@ import type { Manifest, ModelIndex } from '../../core/manifest';
 import { createApp } from '../app';
 import { apiCases } from '../api.cases';
 import { conformanceCases } from '../conformance.cases';
+import { classesCases } from '../classes.cases';
 import { scoreCases } from '../score.cases';
 import { buildAssets } from '../build-assets';
 import { nodeRuntime } from '../node/runtime';
@@ -48,6 +49,7 @@ describe('edge API on workerd (onnxruntime-web wasm)', () => {
   const target: Target = { runtime: 'workerd', fetch: (path, init) => devFetch(wrangler.url + path, init) };
   apiCases(() => target, () => corruptId);
   scoreCases(() => target);
+  classesCases(() => target, () => [corruptId]);
 
   // fewer runs than on Node: each request crosses wrangler's proxy into workerd
   const RUNS = Number(process.env.CONFORMANCE_RUNS_WORKERD ?? 20);
@@ -122,11 +124,24 @@ describe('edge API on workerd (onnxruntime-web wasm)', () => {
       const body = { n: Math.min(64, Math.floor(MAX_WORK_UNITS / sampleWork(m, 1))), seed: 2024, temperature: 0.9 };
       const [a, b] = [await call('node', `/v1/models/${m.id}/sample`, body), await call('workerd', `/v1/models/${m.id}/sample`, body)];
       close(a.samples, b.samples, `${m.id} sample`, sampleTolerance(JSON.parse(readFileSync(join(dir, m.id, 'manifest.json'), 'utf8')) as Manifest));
+      if (m.classes) {
+        // a label per row, by id
+        const labelled = { ...body, label: Array.from({ length: body.n }, (_, i) => i % m.classes!.names.length) };
+        const [c, d] = [await call('node', `/v1/models/${m.id}/sample`, labelled), await call('workerd', `/v1/models/${m.id}/sample`, labelled)];
+        close(c.samples, d.samples, `${m.id} labelled sample`, sampleTolerance(JSON.parse(readFileSync(join(dir, m.id, 'manifest.json'), 'utf8')) as Manifest));
+      }
       if (m.capabilities.includes('density')) {
         const x = a.samples.slice(0, 16);
         const d = { x, seed: 5, ...(importanceSampled(m) ? { k: 8 } : {}) };
         const [p, q] = [await call('node', `/v1/models/${m.id}/density`, d), await call('workerd', `/v1/models/${m.id}/density`, d)];
         close([p.logp], [q.logp], `${m.id} density`);
+        if (m.classes) {
+          const c = { x, seed: 5 };
+          const [u, v] = [await call('node', `/v1/models/${m.id}/classify`, c), await call('workerd', `/v1/models/${m.id}/classify`, c)];
+          close(u.posterior, v.posterior, `${m.id} classify posterior`);
+          expect(v.abstain, `${m.id} classify abstain`).toEqual(u.abstain);
+          expect(v.label, `${m.id} classify label`).toEqual(u.label);
+        }
       }
     }
   });

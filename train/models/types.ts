@@ -34,6 +34,12 @@ export interface TrainableModel extends GenerativeModel {
    */
   initialize(x: tf.Tensor2D): void;
   /**
+   * Conditional specs: set the class weights from labelled rows where the family
+   * can (the flow's class means); absent: they train from their initial values.
+   * Called after `initialize` on a fresh model and after an --init-from start.
+   */
+  initializeClasses?(x: tf.Tensor2D, label: tf.Tensor2D): void;
+  /**
    * One optimisation step on a data-space batch (and, for a conditional spec,
    * its one-hot labels [N, C]); noise comes from `rng`.
    * Returns the step's losses as scalars the caller owns (and disposes),
@@ -41,6 +47,12 @@ export interface TrainableModel extends GenerativeModel {
    */
   trainStep(x: tf.Tensor2D, rng: Prng, label?: tf.Tensor2D): Record<string, tf.Scalar>;
   setLearningRate(lr: number): void;
+  /**
+   * Conditional specs: the weight of the label's cross-entropy under Bayes' posterior
+   * p(y | x) added to the likelihood loss (a hybrid objective); absent: the family
+   * trains by likelihood alone.
+   */
+  setLabelWeight?(w: number): void;
   optimizerState(): NamedWeight[];
   loadOptimizerState(state: NamedWeight[]): void;
 }

@@ -14,7 +14,7 @@ import type { ApiError } from '../../core/api';
 import type { Manifest } from '../../core/manifest';
 import { takesObservationNoise } from '../../core/protocol';
 import type { AppType } from '../../edge/app';
-import type { DensityResult, Engine, Mode, SampleResult } from './engine';
+import type { DensityResult, Engine, SampleRequest, SampleResult } from './engine';
 
 /** The API beside the page (same origin, same path prefix). */
 export const api = () => hc<AppType>(new URL('.', document.baseURI).href);
@@ -43,16 +43,16 @@ export async function f32Rows(res: Response | ClientResponse<unknown>): Promise<
 export class ApiEngine implements Engine {
   readonly name = 'api' as const;
 
-  async sample(m: Manifest, req: { n: number; seed: number; temperature: number; mode: Mode }): Promise<SampleResult> {
+  async sample(m: Manifest, req: SampleRequest): Promise<SampleResult> {
     const t0 = performance.now();
-    const json = { n: req.n, seed: req.seed, temperature: req.temperature, ...(takesObservationNoise(m) ? { mode: req.mode } : {}) };
+    const json = { n: req.n, seed: req.seed, temperature: req.temperature, ...(takesObservationNoise(m) ? { mode: req.mode } : {}), ...(req.label !== undefined ? { label: req.label } : {}) };
     const res = await api().v1.models[':id'].sample.$post({ param: { id: m.id }, query: { format: 'f32' }, json });
     return { rows: await f32Rows(res), ms: performance.now() - t0 };
   }
 
-  async decode(m: Manifest, zs: Float32Array[]): Promise<SampleResult> {
+  async decode(m: Manifest, zs: Float32Array[], label?: number): Promise<SampleResult> {
     const t0 = performance.now();
-    const json = { z: zs.map((r) => Array.from(r)), mode: 'mean' as const };
+    const json = { z: zs.map((r) => Array.from(r)), mode: 'mean' as const, ...(label !== undefined ? { label } : {}) };
     const res = await api().v1.models[':id'].decode.$post({ param: { id: m.id }, query: { format: 'f32' }, header: {}, json });
     return { rows: await f32Rows(res), ms: performance.now() - t0 };
   }

@@ -9,7 +9,7 @@
  *   noise u [n, D] in [0, 1) added to the integer pixels; then, for a VAE, eps [n, K, L].
  */
 import type { Capability, DensityKind, Manifest } from '../../core/manifest';
-import { CROSS_RUNTIME_TOL, bitsPerDim, dataDim, densityInputs, runDensity, runEncode, runSample, sampleNoiseFor, samplePasses, sampleTolerance, slerp, takesObservationNoise, type Feeds, type RunGraph } from '../../core/protocol';
+import { CROSS_RUNTIME_TOL, bitsPerDim, dataDim, densityInputs, runDensity, runEncode, runSample, sampleLabelsFor, sampleNoiseFor, samplePasses, sampleTolerance, slerp, takesObservationNoise, type Feeds, type RunGraph } from '../../core/protocol';
 import { loadGraph, loadManifest, type Progress } from './models';
 import { Session } from './runtime';
 
@@ -26,14 +26,25 @@ export interface DensityResult {
   kind: DensityKind;
   bitsPerDim?: number[];
   elbo?: number[];
+  /** class-conditional models: p(y | x) per row, over manifest.classes.names */
+  posterior?: number[][];
   ms: number;
+}
+
+export interface SampleRequest {
+  n: number;
+  seed: number;
+  temperature: number;
+  mode: Mode;
+  /** class-conditional models: one class id for every row; absent: drawn from the prior with the seed, as the API does */
+  label?: number;
 }
 
 export interface Engine {
   readonly name: 'browser' | 'api';
-  sample(m: Manifest, req: { n: number; seed: number; temperature: number; mode: Mode }): Promise<SampleResult>;
-  /** decode latents (VAE: decoder mean) */
-  decode(m: Manifest, z: Float32Array[]): Promise<SampleResult>;
+  sample(m: Manifest, req: SampleRequest): Promise<SampleResult>;
+  /** decode latents (VAE: decoder mean); conditional models: of class `label` (absent: drawn as the API's decode does, seed 0) */
+  decode(m: Manifest, z: Float32Array[], label?: number): Promise<SampleResult>;
   density(m: Manifest, x: Float32Array[], opts: { seed: number; k: number }): Promise<DensityResult>;
 }
 
@@ -77,7 +88,7 @@ export async function probeFeeds(m: Manifest, cap: Capability): Promise<Feeds> {
   const x = new Float32Array(D).map((_, i) => m.range[0] + ((m.range[1] - m.range[0]) * ((i * 37) % 101)) / 101);
   const { z, noise } = sampleNoiseFor(m, 0, 1, 1);
   try {
-    if (cap === 'sample') await runSample(m, run, z, 1, { noise, mode: 'sample' });
+    if (cap === 'sample') await runSample(m, run, z, 1, { noise, mode: 'sample', label: sampleLabelsFor(m, 0, 1) });
     else if (cap === 'density') {
       const inputs = densityInputs(m, x, 1, 0, 1);
       await runDensity(m, run, inputs.x, 1, inputs.eps && { data: inputs.eps, k: 1 });
@@ -109,10 +120,10 @@ export class BrowserEngine implements Engine {
     return s;
   }
 
-  private async runSample(m: Manifest, z: Float32Array, noise: Float32Array | undefined, n: number, mode: Mode): Promise<Float32Array[]> {
+  private async runSample(m: Manifest, z: Float32Array, noise: Float32Array | undefined, n: number, mode: Mode, label?: Float32Array): Promise<Float32Array[]> {
     const s = await this.session(m, 'sample');
     const run: RunGraph = (feeds) => s.run(feeds);
-    return split(await runSample(m, run, z, n, { noise, mode }), n);
+    return split(await runSample(m, run, z, n, { noise, mode, label }), n);
   }
 
   /**
@@ -122,22 +133,24 @@ export class BrowserEngine implements Engine {
   private async warmSample(m: Manifest): Promise<void> {
     await this.session(m, 'sample');
     if (this.warmed.has(m.id)) return;
-    await this.runSample(m, new Float32Array(m.latentDim), undefined, 1, 'mean');
+    await this.runSample(m, new Float32Array(m.latentDim), undefined, 1, 'mean', sampleLabelsFor(m, 0, 1));
     this.warmed.add(m.id);
   }
 
-  async sample(m: Manifest, req: { n: number; seed: number; temperature: number; mode: Mode }): Promise<SampleResult> {
+  async sample(m: Manifest, req: SampleRequest): Promise<SampleResult> {
     await this.warmSample(m);
     const t0 = performance.now();
     const { z, noise } = sampleNoiseFor(m, req.seed, req.n, req.temperature);
-    const rows = await this.runSample(m, z, noise, req.n, req.mode);
+    const label = sampleLabelsFor(m, req.seed, req.n, req.label === undefined ? undefined : new Array(req.n).fill(req.label));
+    const rows = await this.runSample(m, z, noise, req.n, req.mode, label);
     return { rows, ms: performance.now() - t0 };
   }
 
-  async decode(m: Manifest, zs: Float32Array[]): Promise<SampleResult> {
+  async decode(m: Manifest, zs: Float32Array[], label?: number): Promise<SampleResult> {
     await this.warmSample(m);
     const t0 = performance.now();
-    const rows = await this.runSample(m, stack(zs), undefined, zs.length, 'mean');
+    const labels = sampleLabelsFor(m, 0, zs.length, label === undefined ? undefined : new Array(zs.length).fill(label));
+    const rows = await this.runSample(m, stack(zs), undefined, zs.length, 'mean', labels);
     return { rows, ms: performance.now() - t0 };
   }
 
@@ -150,6 +163,7 @@ export class BrowserEngine implements Engine {
     const out = await runDensity(m, (feeds) => s.run(feeds), x, n, eps && { data: eps, k: opts.k });
     const result: Omit<DensityResult, 'ms'> = { logp: Array.from(out.logp), kind: out.kind };
     if (out.elbo) result.elbo = Array.from(out.elbo);
+    if (out.posterior && m.classes) result.posterior = split(out.posterior, n).map((r) => Array.from(r));
     if (m.discrete) result.bitsPerDim = result.logp.map((l) => bitsPerDim(l, dataDim(m)));
     return { ...result, ms: performance.now() - t0 };
   }

@@ -71,7 +71,20 @@ async function renderCard(m: Manifest, seed: number, canvas: HTMLCanvasElement, 
   const engine = app.engine();
   const lines: string[] = [];
   const passes = samplePasses(m);
-  if (isImage(m)) {
+  if (isImage(m) && m.classes && passes === 1) {
+    // a class-conditional model: one row per class, the same seed (so the same latents) in every row
+    const C = m.classes.names.length;
+    const per = 6;
+    const rows: Float32Array[] = [];
+    let ms = 0;
+    for (let y = 0; y < C; y++) {
+      const r = await engine.sample(m, { n: per, seed, temperature: 1, mode: 'mean', label: y });
+      rows.push(...r.rows);
+      ms += r.ms;
+    }
+    drawImageGrid(canvas, rows, m.shape, per, 2);
+    lines.push(`One row per class (${m.classes.names.join(', ')}), ${per} samples each with the same latents: ${ms.toFixed(1)} ms.`);
+  } else if (isImage(m)) {
     // the API's work budget counts every pass: an autoregressive image model gets one sample per request there
     const n = passes > 1 && app.useApi ? 1 : 16;
     const { rows, ms } = await engine.sample(m, { n, seed, temperature: 1, mode: 'mean' });

@@ -109,7 +109,15 @@ export function initDensity(): void {
 }
 
 export function refreshDensity(): void {
-  fillModelSelect($<HTMLSelectElement>('density-model'));
+  const sel = $<HTMLSelectElement>('density-model');
+  const fresh = !sel.value;
+  fillModelSelect(sel);
+  // open on a model that has a density (one that also classifies, where one ships), not on a GAN's empty table
+  if (fresh) {
+    const dense = app.index.models.filter((m) => m.capabilities.includes('density'));
+    const first = dense.find((m) => m.classes) ?? dense[0];
+    if (first) sel.value = first.id;
+  }
   void guarded('Density', syncModel);
 }
 

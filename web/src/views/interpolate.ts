@@ -1,6 +1,7 @@
 /** View 3: spherical interpolation (slerp, as the API) in latent space between the latents of two seeds. */
 import { $, app, fillModelSelect, guarded, intValue, isImage, numValue, setStatus, where } from '../app';
 import { boxFor, drawImageGrid, drawScatter } from '../draw';
+import { drawLabels } from '../../../core/prng';
 import { interpolateLatents, latentFor } from '../engine';
 
 export function initInterpolate(): void {
@@ -24,7 +25,9 @@ async function run(): Promise<void> {
   const temperature = Math.max(0, numValue('interp-temp', 1));
   const zs = interpolateLatents(latentFor(m, a, temperature), latentFor(m, b, temperature), steps);
   setStatus(`interpolating ${m.id} ${where()}…`);
-  const { rows, ms } = await app.engine().decode(m, zs);
+  // conditional models: the whole path in the class seed a draws (as the API's interpolate), so only the style moves
+  const label = m.classes ? drawLabels(a, 1, m.classes.prior)[0] : undefined;
+  const { rows, ms } = await app.engine().decode(m, zs, label);
   const canvas = $<HTMLCanvasElement>('interp-canvas');
   if (isImage(m)) drawImageGrid(canvas, rows, m.shape, steps, 3);
   else drawScatter(canvas, rows, boxFor(m.range, rows), undefined, 400, true);

@@ -23,6 +23,10 @@ export interface Verdict {
   percentile?: number;
   outlier?: boolean;
   why?: string;
+  /** class-conditional models: p(y | x), the top class, and why it abstains (null: the label stands) */
+  posterior?: number[];
+  label?: string;
+  abstain?: 'out_of_distribution' | 'uncertain' | null;
 }
 
 /** The models that take this input: image models for images, same-data-set models for points. */
@@ -38,11 +42,42 @@ export async function verdict(m: Manifest, x: Float32Array, seed: number): Promi
   const logp = res.logp[0];
   const D = dataDim(m);
   const base: Verdict = { id: m.id, family: m.family, dataset: m.dataset, logp, ...(res.bitsPerDim ? { bitsPerDim: res.bitsPerDim[0] } : {}) };
+  const post = res.posterior?.[0];
+  if (post && m.classes) {
+    const top = post.indexOf(Math.max(...post));
+    Object.assign(base, { posterior: post, label: m.classes.names[top] });
+  }
   const problem = calibrationProblem(cal);
   if (problem || !cal) return { ...base, why: `${problem ?? 'no calibration'}: re-export the model to calibrate it` };
   const complexity = cal.method === 'typicality+complexity' ? complexityBits(x) : undefined;
   const anomaly = rowScores(logp, D, cal.method, complexity, cal).anomaly;
-  return { ...base, anomaly, percentile: percentileOf(cal.quantiles, anomaly), outlier: anomaly > thresholdFor(cal.quantiles, DEFAULT_FPR) };
+  const outlier = anomaly > thresholdFor(cal.quantiles, DEFAULT_FPR);
+  // the API's classify rule (edge/score.ts): an outlier is no class; a low top posterior is unsure
+  const abstain = post ? (outlier ? 'out_of_distribution' : cal.confidence && Math.max(...post) < cal.confidence.threshold ? 'uncertain' : null) : undefined;
+  return { ...base, anomaly, percentile: percentileOf(cal.quantiles, anomaly), outlier, ...(abstain !== undefined ? { abstain } : {}) };
+}
+
+/** The posterior as a small bar chart, the label and the abstention, in one cell. */
+function classCell(v: Verdict): HTMLTableCellElement {
+  const td = document.createElement('td');
+  if (!v.posterior) {
+    td.textContent = '–';
+    return td;
+  }
+  const bars = document.createElement('span');
+  bars.className = 'posterior';
+  const top = Math.max(...v.posterior);
+  for (const p of v.posterior) {
+    const bar = document.createElement('span');
+    bar.style.height = `${Math.max(1, Math.round(p * 24))}px`;
+    if (p === top) bar.className = 'top';
+    bars.append(bar);
+  }
+  const text = v.abstain === 'out_of_distribution' ? `none of these (${v.label} at ${(top * 100).toFixed(0)}%)` : v.abstain === 'uncertain' ? `unsure (${v.label} at ${(top * 100).toFixed(0)}%)` : `${v.label} (${(top * 100).toFixed(1)}%)`;
+  td.append(bars, document.createTextNode(text));
+  td.dataset.label = v.label;
+  td.dataset.abstain = v.abstain ?? '';
+  return td;
 }
 
 const cell = (text: string, cls?: string): HTMLTableCellElement => {
@@ -72,6 +107,7 @@ export async function renderVerdicts(current: Manifest, x: Float32Array, seed: n
       cell(v.anomaly !== undefined ? v.anomaly.toFixed(2) : '–'),
       cell(v.percentile !== undefined ? `${v.percentile.toFixed(1)}%` : '–'),
       cell(v.outlier === undefined ? `no verdict (${v.why})` : v.outlier ? 'anomaly' : 'normal', v.outlier ? 'verdict-out' : v.outlier === false ? 'verdict-in' : ''),
+      classCell(v),
     );
     body.append(tr);
   }

@@ -12,6 +12,14 @@ export function initSample(): void {
     const id = modelSel.value;
     const m = id ? await app.manifest(id) : null;
     $('sample-mode-label').hidden = !m || !takesObservationNoise(m);
+    // class-conditional models: pick a class, or let the seed draw each row's from the prior
+    const classes = m?.classes?.names ?? [];
+    $('sample-label-label').hidden = classes.length === 0;
+    const labelSel = $<HTMLSelectElement>('sample-label');
+    const kept = labelSel.value;
+    const option = (value: string, text: string) => Object.assign(document.createElement('option'), { value, textContent: text });
+    labelSel.replaceChildren(option('', 'any (drawn from p(y))'), ...classes.map((name, i) => option(String(i), name === String(i) ? name : `${i}: ${name}`)));
+    if ([...labelSel.options].some((o) => o.value === kept)) labelSel.value = kept;
   };
   modelSel.addEventListener('change', () => void syncMode());
   form.addEventListener('submit', (ev) => {
@@ -44,6 +52,7 @@ async function run(): Promise<void> {
     seed: intValue('sample-seed', 0),
     temperature: Math.max(0, numValue('sample-temp', 1)),
     mode: $<HTMLSelectElement>('sample-mode').value as Mode,
+    ...(m.classes && $<HTMLSelectElement>('sample-label').value !== '' ? { label: Number($<HTMLSelectElement>('sample-label').value) } : {}),
   };
   const engine = app.engine();
   setStatus(`sampling ${m.id} ${where()}…`);
@@ -51,7 +60,8 @@ async function run(): Promise<void> {
   const canvas = $<HTMLCanvasElement>('sample-canvas');
   if (isImage(m)) drawImageGrid(canvas, rows, m.shape, Math.ceil(Math.sqrt(rows.length)));
   else drawScatter(canvas, rows, boxFor(m.range, rows), undefined, 400);
-  $('sample-info').textContent = `${rows.length} samples of ${m.id}, seed ${req.seed}, temperature ${req.temperature}: ${ms.toFixed(1)} ms ${where()}`;
+  const cls = 'label' in req && req.label !== undefined ? `, class ${m.classes!.names[req.label]}` : '';
+  $('sample-info').textContent = `${rows.length} samples of ${m.id}${cls}, seed ${req.seed}, temperature ${req.temperature}: ${ms.toFixed(1)} ms ${where()}`;
   $('sample-json').textContent = JSON.stringify({ id: m.id, engine: engine.name, ...req, samples: rows.map((r) => Array.from(r)) });
   $('sample-info').dataset.engine = engine.name;
   setStatus(`sampled ${m.id} ${where()} in ${ms.toFixed(1)} ms`);
