@@ -3,7 +3,9 @@
  * classifier (784-256-64-10, relu; features = the 64 penultimate activations)
  * trained with tfjs on the training split of a data set (less its last HOLDOUT
  * rows, kept for the FD floor) for a fixed time budget, on dequantised pixels / 256. Saved under runs/bench-classifier-<data>.json
- * (gitignored) so reruns reuse it; its test accuracy is stored with it.
+ * (gitignored; EDGEGEN_BENCH_CACHE names another folder) so reruns reuse it; its test accuracy is stored with it.
+ * Besides the features it answers class probabilities (softmax of its logits): the quality
+ * bench reads how confidently and into which classes samples fall.
  *
  * frechet(): FD = |mu_a - mu_b|^2 + tr(C_a + C_b - 2 (C_a C_b)^(1/2)), computed in
  * float64 with a Jacobi eigensolver: tr sqrt(C_a C_b) = sum sqrt(eig(S C_b S)), S = C_a^(1/2).
@@ -16,6 +18,8 @@ import { loadFashion, loadMnist } from '../train/data';
 import { log, ROOT } from './common';
 
 const SIZES = [784, 256, 64, 10];
+export const FEATURES = SIZES[2];
+export const CLASSES = SIZES[3];
 /** the last HOLDOUT rows of the training split are never shown to the classifier: they give the FD floor */
 export const HOLDOUT = 1000;
 
@@ -27,6 +31,8 @@ export interface Classifier {
   parameters: number;
   /** rows of pixels in [0, 256) -> [n, 64] features */
   features(x: Float32Array): Float32Array;
+  /** rows of pixels in [0, 256) -> [n, 10] class probabilities */
+  probs(x: Float32Array): Float32Array;
   reused: boolean;
 }
 
@@ -54,7 +60,8 @@ function dequantised(pixels: Uint8Array, idx: ArrayLike<number>, rng: Prng): Flo
 }
 
 export async function classifier(dataset: string, seconds: number, suffix = ''): Promise<Classifier> {
-  const path = join(ROOT, 'runs', `bench-classifier-${dataset}${suffix}.json`);
+  const dir = process.env.EDGEGEN_BENCH_CACHE ?? join(ROOT, 'runs');
+  const path = join(dir, `bench-classifier-${dataset}${suffix}.json`);
   let saved: Saved | undefined;
   let reused = false;
   if (existsSync(path)) saved = JSON.parse(readFileSync(path, 'utf8')) as Saved;
@@ -94,26 +101,28 @@ export async function classifier(dataset: string, seconds: number, suffix = ''):
       idx.forEach((j, i) => (correct += pred[i] === test.labels[j] ? 1 : 0));
     }
     saved = { holdout: HOLDOUT, dataset, testAccuracy: correct / test.n, trainSeconds, steps, weights: vars.map((v) => ({ shape: v.shape, data: Array.from(v.dataSync()) })) };
-    mkdirSync(join(ROOT, 'runs'), { recursive: true });
+    mkdirSync(dir, { recursive: true });
     writeFileSync(path, JSON.stringify(saved));
     tf.dispose(vars);
     opt.dispose();
     log(`classifier ${dataset}: ${steps} steps in ${trainSeconds.toFixed(0)} s, test accuracy ${saved.testAccuracy}`);
   }
   const ws = saved.weights.map((w) => tf.tensor(w.data, w.shape));
+  /** rows [n, 784] -> [n, width] of what `head` makes of them, 500 rows a pass */
+  const batched = (x: Float32Array, width: number, head: (x: tf.Tensor2D) => tf.Tensor2D) => {
+    const n = x.length / 784;
+    const out = new Float32Array(n * width);
+    for (let o = 0; o < n; o += 500) {
+      const m = Math.min(500, n - o);
+      out.set(tf.tidy(() => head(tf.tensor2d(x.subarray(o * 784, (o + m) * 784), [m, 784])).dataSync()), o * width);
+    }
+    return out;
+  };
   return {
     dataset, testAccuracy: saved.testAccuracy, trainSeconds: saved.trainSeconds, steps: saved.steps, reused,
     parameters: saved.weights.reduce((a, w) => a + w.data.length, 0),
-    features(x) {
-      const n = x.length / 784;
-      const out = new Float32Array(n * SIZES[2]);
-      for (let o = 0; o < n; o += 500) {
-        const m = Math.min(500, n - o);
-        const f = tf.tidy(() => tf.relu(forward(ws, tf.tensor2d(x.subarray(o * 784, (o + m) * 784), [m, 784]), 2)).dataSync());
-        out.set(f, o * SIZES[2]);
-      }
-      return out;
-    },
+    features: (x) => batched(x, SIZES[2], (b) => tf.relu(forward(ws, b, 2))),
+    probs: (x) => batched(x, CLASSES, (b) => tf.softmax(forward(ws, b))),
   };
 }
 
@@ -204,5 +213,3 @@ export function frechet(fa: Float32Array, fb: Float32Array, F: number): number {
   const trSqrt = eigSym(M, F).values.reduce((s, l) => s + Math.sqrt(Math.max(l, 0)), 0);
   return d2 + tr - 2 * trSqrt;
 }
-
-export const FEATURES = SIZES[2];

@@ -9,12 +9,15 @@ import { join, resolve } from 'node:path';
 import type { Manifest, ModelIndex } from '../core/manifest';
 
 export const ROOT = resolve(import.meta.dirname, '..');
-export const MODELS_DIR = join(ROOT, 'models');
+/** the shipped models; EDGEGEN_MODELS_DIR points every section at another export folder (a dry run of a model not yet shipped) */
+export const MODELS_DIR = process.env.EDGEGEN_MODELS_DIR ? resolve(process.env.EDGEGEN_MODELS_DIR) : join(ROOT, 'models');
 
 export interface BenchOptions {
   quick: boolean;
   /** --models id,id: only these shipped models (sections that read it) */
   models?: string[];
+  /** an export folder with index.json to read instead of MODELS_DIR (sections that read it) */
+  modelsDir?: string;
 }
 
 export function machine(): string {
@@ -32,9 +35,9 @@ export function machine(): string {
   return `${new Date().toISOString()} | nproc ${nproc} | ${model} | load ${load}${trainer ? ` | ${trainer} train/cli.ts processes running` : ''} | node ${process.version}`;
 }
 
-export function shipped(): Manifest[] {
-  const index = JSON.parse(readFileSync(join(MODELS_DIR, 'index.json'), 'utf8')) as ModelIndex;
-  return index.models.map((m) => JSON.parse(readFileSync(join(MODELS_DIR, m.id, 'manifest.json'), 'utf8')) as Manifest);
+export function shipped(dir = MODELS_DIR): Manifest[] {
+  const index = JSON.parse(readFileSync(join(dir, 'index.json'), 'utf8')) as ModelIndex;
+  return index.models.map((m) => JSON.parse(readFileSync(join(dir, m.id, 'manifest.json'), 'utf8')) as Manifest);
 }
 
 export const isImage = (m: { shape: number[] }) => m.shape.length >= 2;
