@@ -384,6 +384,13 @@ export function usesConv(spec: ModelSpec): boolean {
  *   bits/dim: NaN from dimension 52 on for seed 42, unclamped).
  * With K = 1 and u = (y - mu) exp(-alpha) this is a one-step MAF (Papamakarios
  * et al. 2017): z is the noise that generates x, not a code.
+ * Conditional (C classes, `conditional`): the one-hot label l [C] feeds every
+ * layer through an unmasked weight `made.{i}.V` [C, size_{i+1}]:
+ *   h_{i+1} = act(h_i masked(W_i) + l V_i + b_i)
+ * so every parameter of dimension d depends on y_<d and l; the label has no
+ * degree (every unit may see it) and the product of the conditionals is
+ * log p(y | l). The density graph scores every class (logpy [N, C]); p(x) is
+ * their mixture over the prior (`Conditioning`).
  */
 export interface MadeSpec extends SpecBase {
   family: 'made';

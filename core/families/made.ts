@@ -3,9 +3,10 @@
  * core/spec.ts `MadeSpec`). No latent code; exact log p(x) in one pass;
  * sampling takes one pass of the sample graph per dimension.
  */
-import { mlpShapes } from '../params';
-import { dataDim, type MadeSpec, type MlpSpec } from '../spec';
+import { mlpShapes, type ParamShape } from '../params';
+import { classCount, dataDim, type MadeSpec, type MlpSpec } from '../spec';
 import { image, logitPre, noConv, toyPre, type FamilyDescriptor } from './common';
+import type { Dim } from './types';
 
 /** Gaussians per conditional. */
 export const madeComponents = (spec: MadeSpec): number => spec.components ?? 1;
@@ -61,10 +62,14 @@ export const made: FamilyDescriptor<MadeSpec> = {
     inverse: 'none: no latent code',
   },
   protocol: { autoregressive: true, classTiled: true },
-  signatures: (D, L) => ({
-    sample: { inputs: { z: ['N', L], y: ['N', D] }, outputs: { y_next: ['N', D], x: ['N', D] } },
-    density: { inputs: { x: ['N', D] }, outputs: { logp: ['N'] } },
-  }),
+  conditioning: 'the one-hot label feeds every layer, hidden and output, through an unmasked weight of its own, so each conditional p(x_d | x_<d, y) sees the class; the density graph runs the net once per class',
+  signatures: (D, L, C) => {
+    const logp: Record<string, Dim[]> = C ? { logpy: ['N', C] } : { logp: ['N'] };
+    return {
+      sample: { inputs: { z: ['N', L], y: ['N', D], ...(C ? { label: ['N', C] } : {}) }, outputs: { y_next: ['N', D], x: ['N', D] } },
+      density: { inputs: { x: ['N', D] }, outputs: logp },
+    };
+  },
   // the noise of one sample: D normals, and D more that pick mixture components
   latentDim: (spec) => (madeComponents(spec) > 1 ? 2 : 1) * dataDim(spec),
   defaultSpec(_model, shape, opts) {
@@ -72,15 +77,30 @@ export const made: FamilyDescriptor<MadeSpec> = {
     const D = dataDim({ shape });
     const img = image(shape);
     const tiny = opts.size === 'tiny';
+    // Conditional images: 1024 units (MAF's MADE on MNIST). Hidden unit k has degree
+    // (k mod (D - 1)) + 1, so with 160 units no unit has a degree above 160 and every
+    // pixel after the 160th is predicted from the first 160 alone (MNIST's top
+    // rows, nearly all background); from 783 units on, every pixel sees all the
+    // pixels before it. 1024 keeps each graph under 10 MB (2.4 M float32 weights).
+    const wide = img && !!opts.conditional && !tiny;
     return {
       family: 'made', model: 'made', shape, preprocess: img ? logitPre : toyPre(D, opts),
       // images: 160 hidden units and one Gaussian keep both graphs near 1.5 MB each (3 x 784 x 160 weights);
       // toys: a mixture, since p(x2 | x1) on two moons has two modes
-      hidden: tiny ? [16] : img ? [160] : [64, 64],
+      hidden: wide ? [1024] : tiny ? [16] : img ? [160] : [64, 64],
       activation: 'relu',
       minLogStd: img ? -5 : -4,
       components: img ? 1 : 8,
     };
   },
-  paramShapes: (spec) => mlpShapes('made', madeNet(spec)),
+  paramShapes(spec) {
+    const net = madeNet(spec);
+    const C = classCount(spec);
+    // the label's weights start at zero: a conditional MADE starts as the unconditional one
+    const label: ParamShape[] = C ? net.sizes.slice(1).map((size, i) => ({ name: madeLabelWeight(i), shape: [C, size], init: 'zeros' })) : [];
+    return [...mlpShapes('made', net), ...label];
+  },
 };
+
+/** The label's weight into layer i of `madeNet` (conditional specs): [C, sizes[i + 1]]. */
+export const madeLabelWeight = (i: number): string => `made.${i}.V`;

@@ -12,9 +12,13 @@
  *          One pass; the caller runs it D times from y = 0, pass d copying
  *          y_next[:, d] into y (core/protocol.ts `runSample`), since y_next_d
  *          depends on y_<d only.
+ * Conditional (C classes): every layer adds label V_i (sample: label [N,C] rows);
+ * density runs layer 0's masked product once per row and the rest once per
+ * class (row n*C + c under class c), answering logpy [N,C].
  */
 import { latentDimOf, madeComponents, madeMasks, madeNet } from '../../core/families';
-import { dataDim, preSupport, type MadeSpec } from '../../core/spec';
+import { madeLabelWeight } from '../../core/families/made';
+import { classCount, dataDim, preSupport, type MadeSpec } from '../../core/spec';
 import { BATCH, GraphBuilder } from '../onnx/graph';
 import { HALF_LOG_2PI, WeightTable, activation, post, pre, preLogDet, sliceLast, sumLast } from './common';
 import type { Graph } from './types';
@@ -25,9 +29,13 @@ export function madeGraphs(spec: MadeSpec, w: WeightTable): Graph[] {
   const masks = madeMasks(spec);
   const K = madeComponents(spec);
   const L = latentDimOf(spec);
+  const C = classCount(spec);
 
-  /** The masked net's output [N, P]. */
-  const netOut = (g: GraphBuilder, y: string): string => {
+  /**
+   * The masked net's output. `label`: one-hot rows [N, C], output [N, P]; 'every class':
+   * [N*C, P], row n*C + c scoring row n under class c (layer 0's masked product is shared).
+   */
+  const netOut = (g: GraphBuilder, y: string, label?: string | 'every class'): string => {
     let h = y;
     const k = net.sizes.length - 1;
     for (let i = 0; i < k; i++) {
@@ -35,20 +43,27 @@ export function madeGraphs(spec: MadeSpec, w: WeightTable): Graph[] {
       const masked = W.data.map((v, j) => v * masks[i][j]);
       const b = w.init(g, `made.${i}.b`, [net.sizes[i + 1]]);
       h = g.node('Add', [g.node('MatMul', [h, g.floats(`made_${i}_W_masked`, W.shape, masked)]), b]);
+      if (label === 'every class') {
+        // [N, C, size]: class c's row of V is label V for its one-hot label; layer 0 lifts [N, size] to [N, 1, size] first
+        const V = w.init(g, madeLabelWeight(i), [C, net.sizes[i + 1]]);
+        h = g.node('Add', [i === 0 ? g.node('Unsqueeze', [h, g.ints([1], 'axes')]) : h, V]);
+      } else if (label) {
+        h = g.node('Add', [h, g.node('MatMul', [label, w.init(g, madeLabelWeight(i), [C, net.sizes[i + 1]])])]);
+      }
       h = activation(g, h, i < k - 1 ? net.hidden : net.output);
     }
-    return h;
+    return label === 'every class' ? g.node('Reshape', [h, g.ints([-1, net.sizes[k]], 'rows')]) : h;
   };
 
   /** K = 1: mu and alpha = max(out, minLogStd), each [N, D]. */
-  const conditionals = (g: GraphBuilder, y: string): { mu: string; alpha: string } => {
-    const h = netOut(g, y);
+  const conditionals = (g: GraphBuilder, y: string, label?: string | 'every class'): { mu: string; alpha: string } => {
+    const h = netOut(g, y, label);
     return { mu: sliceLast(g, h, 0, D), alpha: g.node('Max', [sliceLast(g, h, D, 2 * D), g.scalar(spec.minLogStd)]) };
   };
 
   /** K > 1: mu, alpha and log mixture weights, each [N, K, D]. */
-  const mixture = (g: GraphBuilder, y: string): { mu: string; alpha: string; logw: string } => {
-    const h = netOut(g, y);
+  const mixture = (g: GraphBuilder, y: string, label?: string | 'every class'): { mu: string; alpha: string; logw: string } => {
+    const h = netOut(g, y, label);
     const block = (b: number) => g.node('Reshape', [sliceLast(g, h, b * K * D, (b + 1) * K * D), g.ints([-1, K, D], 'kd')]);
     return { mu: block(0), alpha: g.node('Max', [block(1), g.scalar(spec.minLogStd)]), logw: g.node('LogSoftmax', [block(2)], { axis: 1 }) };
   };
@@ -57,16 +72,19 @@ export function madeGraphs(spec: MadeSpec, w: WeightTable): Graph[] {
   {
     const g = density;
     const x = g.input('x', [BATCH, D]);
-    const y = pre(g, spec.preprocess, x, D);
+    const yIn = pre(g, spec.preprocess, x, D);
+    // conditional: the net's rows are [N*C], row n*C + c being row n under class c; y is repeated to match
+    const every = C ? ('every class' as const) : undefined;
+    const y = C ? g.node('Reshape', [g.node('Tile', [g.node('Unsqueeze', [yIn, g.ints([1], 'axes')]), g.ints([1, C, 1], 'reps')]), g.ints([-1, D], 'rows')]) : yIn;
     let logp: string;
     if (K === 1) {
-      const { mu, alpha } = conditionals(g, y);
+      const { mu, alpha } = conditionals(g, yIn, every);
       // r = (y - mu) exp(-alpha);  logp = -D/2 log 2pi - sum alpha - 0.5 sum r^2
       const r = g.node('Mul', [g.node('Sub', [y, mu]), g.node('Exp', [g.node('Neg', [alpha])])]);
       const quad = g.node('Mul', [g.scalar(0.5), sumLast(g, g.node('Mul', [r, r]))]);
       logp = g.node('Sub', [g.node('Sub', [g.scalar(-D * HALF_LOG_2PI), sumLast(g, alpha)]), quad]);
     } else {
-      const { mu, alpha, logw } = mixture(g, y);
+      const { mu, alpha, logw } = mixture(g, yIn, every);
       const axis1 = g.ints([1], 'axes');
       const r = g.node('Mul', [g.node('Sub', [g.node('Unsqueeze', [y, axis1]), mu]), g.node('Exp', [g.node('Neg', [alpha])])]);
       // comp [N,K,D] = log w - alpha - 0.5 r^2 - 0.5 log 2pi, then a max-shifted logsumexp over k
@@ -75,7 +93,13 @@ export function madeGraphs(spec: MadeSpec, w: WeightTable): Graph[] {
       const sum = g.node('ReduceSum', [g.node('Exp', [g.node('Sub', [comp, top])]), axis1], { keepdims: 0 });
       logp = sumLast(g, g.node('Add', [g.node('Log', [sum]), g.node('Squeeze', [top, axis1])]));
     }
-    g.output(g.node('Add', [logp, preLogDet(g, spec.preprocess, x, D)]), 'logp', [BATCH]);
+    const ldPre = preLogDet(g, spec.preprocess, x, D);
+    if (!C) g.output(g.node('Add', [logp, ldPre]), 'logp', [BATCH]);
+    else {
+      // [N*C] -> [N, C], plus the log-det of pre: per row for logit, a constant otherwise
+      const perRow = spec.preprocess.kind === 'logit' ? g.node('Unsqueeze', [ldPre, g.ints([1], 'axes')]) : ldPre;
+      g.output(g.node('Add', [g.node('Reshape', [logp, g.ints([-1, C], 'nc')]), perRow]), 'logpy', [BATCH, C]);
+    }
   }
 
   const sample = new GraphBuilder('made_sample');
@@ -83,12 +107,13 @@ export function madeGraphs(spec: MadeSpec, w: WeightTable): Graph[] {
     const g = sample;
     const z = g.input('z', [BATCH, L]);
     const y = g.input('y', [BATCH, D]);
+    const label = C ? g.input('label', [BATCH, C]) : undefined;
     let next: string;
     if (K === 1) {
-      const { mu, alpha } = conditionals(g, y);
+      const { mu, alpha } = conditionals(g, y, label);
       next = g.node('Add', [mu, g.node('Mul', [g.node('Exp', [alpha]), z])]);
     } else {
-      const { mu, alpha, logw } = mixture(g, y);
+      const { mu, alpha, logw } = mixture(g, y, label);
       const axis1 = g.ints([1], 'axes');
       const normal = sliceLast(g, z, 0, D);
       // u = Phi(z2) = (1 + erf(z2 / sqrt 2)) / 2

@@ -53,6 +53,9 @@ function act(v: number, a: Activation): number {
   }
 }
 
+/** One activation, for references that build their own layers (MADE adds a label term to each). */
+export const refAct = act;
+
 export function refMlp(ws: Map<string, NamedWeight>, prefix: string, spec: Pick<MlpSpec, 'sizes' | 'hidden' | 'output'>, x: number[]): number[] {
   let h = x;
   const k = spec.sizes.length - 1;

@@ -1,10 +1,12 @@
 /**
  * Float64 reference of core/spec.ts `MadeSpec`, row by row, independent of
  * train/: the masked net with explicit degree checks instead of the masks.
+ * Conditional specs: a one-hot label row adds label V_i to every layer.
  */
 import { madeComponents, madeNet } from '../../core/families';
-import { dataDim, preSupport, type MadeSpec, type NamedWeight } from '../../core/spec';
-import { refMlp, refPost, refPre } from './fixtures';
+import { madeLabelWeight } from '../../core/families/made';
+import { classCount, dataDim, preSupport, type MadeSpec, type NamedWeight } from '../../core/spec';
+import { refAct, refPost, refPre } from './fixtures';
 
 const LOG2PI = Math.log(2 * Math.PI);
 
@@ -36,9 +38,26 @@ export function madeReference(spec: MadeSpec, weights: NamedWeight[]) {
     masked.set(W.name, { ...W, shape: [rows, cols], data });
   }
   const K = madeComponents(spec);
+  const C = classCount(spec);
+  /** the masked net on one row, with label V_i added to every layer for a one-hot `label` */
+  const netRow = (y: number[], label: number[]) => {
+    let h = y;
+    for (let i = 0; i < k; i++) {
+      const W = masked.get(`made.${i}.W`)!;
+      const [din, dout] = W.shape;
+      const a = Array.from(ws.get(`made.${i}.b`)!.data);
+      for (let r = 0; r < din; r++) for (let c = 0; c < dout; c++) a[c] += h[r] * W.data[r * dout + c];
+      if (C) {
+        const V = ws.get(madeLabelWeight(i))!.data;
+        for (let l = 0; l < C; l++) for (let c = 0; c < dout; c++) a[c] += label[l] * V[l * dout + c];
+      }
+      h = a.map((v) => refAct(v, i < k - 1 ? net.hidden : net.output));
+    }
+    return h;
+  };
   /** per dimension d: K means, log-stds and mixture weights */
-  const cond = (y: number[]) => {
-    const h = refMlp(masked, 'made', net, y);
+  const cond = (y: number[], label: number[]) => {
+    const h = netRow(y, label);
     return Array.from({ length: D }, (_, d) => {
       const at = (b: number) => Array.from({ length: K }, (_, k) => h[(b * K + k) * D + d]);
       const mu = at(0);
@@ -51,24 +70,37 @@ export function madeReference(spec: MadeSpec, weights: NamedWeight[]) {
       return { mu, alpha, w: e.map((v) => v / z) };
     });
   };
+  const logp = (r: number[], label: number[]) => {
+    const { y, logdet } = refPre(spec.preprocess, r);
+    const c = cond(y, label);
+    return y.reduce((s, v, d) => {
+      const { mu, alpha, w } = c[d];
+      // log sum_k w_k N(v; mu_k, e^{2 alpha_k}), max-shifted: far from the means each term underflows on its own
+      const terms = w.map((wk, k) => Math.log(wk) - 0.5 * LOG2PI - alpha[k] - 0.5 * ((v - mu[k]) * Math.exp(-alpha[k])) ** 2);
+      const top = Math.max(...terms);
+      return s + top + Math.log(terms.reduce((a, t) => a + Math.exp(t - top), 0));
+    }, 0) + logdet;
+  };
+  const oneHot = (c: number) => Array.from({ length: C }, (_, j) => (j === c ? 1 : 0));
+  /** logsumexp_y (log prior_y + logpy_y) */
+  const mix = (logpy: number[]) => {
+    const a = logpy.map((v, c) => v + Math.log(spec.conditional!.prior[c]));
+    const mx = Math.max(...a);
+    return mx + Math.log(a.reduce((s, v) => s + Math.exp(v - mx), 0));
+  };
   return {
-    density: (x: number[][]) => ({
-      logp: x.map((r) => {
-        const { y, logdet } = refPre(spec.preprocess, r);
-        const c = cond(y);
-        return y.reduce((s, v, d) => {
-          const { mu, alpha, w } = c[d];
-          const p = w.reduce((a, wk, k) => a + wk * Math.exp(-0.5 * LOG2PI - alpha[k] - 0.5 * ((v - mu[k]) * Math.exp(-alpha[k])) ** 2), 0);
-          return s + Math.log(p);
-        }, 0) + logdet;
-      }),
-    }),
-    /** sequential sampling, one dimension at a time (no fixed-point trick) */
-    sample: (z: number[][]) => ({
-      x: z.map((noise) => {
+    /** conditional specs: logpy [N][C] for every class and logp their mixture over the prior */
+    density: (x: number[][]) => {
+      if (!C) return { logp: x.map((r) => logp(r, [])) };
+      const logpy = x.map((r) => Array.from({ length: C }, (_, c) => logp(r, oneHot(c))));
+      return { logpy, logp: logpy.map(mix) };
+    },
+    /** sequential sampling, one dimension at a time (no fixed-point trick); conditional specs: one-hot `label` rows */
+    sample: (z: number[][], label: number[][] = z.map(() => [])) => ({
+      x: z.map((noise, i) => {
         const y = new Array(D).fill(0);
         for (let d = 0; d < D; d++) {
-          const { mu, alpha, w } = cond(y)[d];
+          const { mu, alpha, w } = cond(y, label[i])[d];
           // K > 1: the component whose cdf segment holds Phi(z[D + d]); the last takes the rest
           const u = K > 1 ? 0.5 * (1 + erf(noise[D + d] / Math.SQRT2)) : 0;
           let k = 0;

@@ -10,9 +10,14 @@
  * Seen as a step (train/models/steps.ts), forward y -> u = (y - mu) exp(-alpha)
  * with log-det -sum alpha is a one-step MAF (Papamakarios et al. 2017,
  * https://arxiv.org/abs/1705.07057); its inverse is sampling, D passes.
+ *
+ * Conditional specs add the one-hot label to every layer, l V_i, unmasked;
+ * training maximises log p(x | y) of each row's own label, and density answers
+ * logpy [N, C] (the net run once per class) with logp their mixture over the prior.
  */
 import * as tf from '@tensorflow/tfjs';
-import { dataDim, madeComponents, madeMasks, madeNet, paramShapes, preSupport, type MadeSpec, type MlpSpec, type NamedWeight, type Prng } from '../../core';
+import { classCount, dataDim, madeComponents, madeMasks, madeNet, paramShapes, preSupport, type MadeSpec, type MlpSpec, type NamedWeight, type Prng } from '../../core';
+import { madeLabelWeight } from '../../core/families/made';
 import { activate, Adam, LOG_2PI, Params, post, pre, stdNormalLogProb } from './nn';
 import type { FlowStep, StepOut } from './steps';
 import type { TrainableModel } from './types';
@@ -35,22 +40,27 @@ export class AutoregressiveStep implements FlowStep {
     this.masks = madeMasks(spec).map((m, i) => tf.tensor2d(m, [net.sizes[i], net.sizes[i + 1]]));
   }
 
-  /** The masked net's output [N, P], every column of dimension d depending on y_<d only. Not tidied. */
-  out(y: tf.Tensor2D): tf.Tensor2D {
+  /**
+   * The masked net's output [N, P], every column of dimension d depending on y_<d
+   * (and on the one-hot `label` [N, C] of a conditional spec) only. Not tidied.
+   */
+  out(y: tf.Tensor2D, label?: tf.Tensor2D): tf.Tensor2D {
     const n = this.net.sizes.length - 1;
     let h: tf.Tensor2D = y;
     for (let i = 0; i < n; i++) {
       const W = tf.mul(this.p.get(`made.${i}.W`), this.masks[i]);
-      h = activate(tf.add(tf.matMul(h, W), this.p.get(`made.${i}.b`)), i + 1 === n ? this.net.output : this.net.hidden) as tf.Tensor2D;
+      let a = tf.add(tf.matMul(h, W), this.p.get(`made.${i}.b`));
+      if (label) a = tf.add(a, tf.matMul(label, this.p.get(madeLabelWeight(i))));
+      h = activate(a, i + 1 === n ? this.net.output : this.net.hidden) as tf.Tensor2D;
     }
     return h;
   }
 
   /** mu and alpha of every dimension (one Gaussian per conditional). Not tidied. */
-  conditionals(y: tf.Tensor2D): { mu: tf.Tensor2D; alpha: tf.Tensor2D } {
+  conditionals(y: tf.Tensor2D, label?: tf.Tensor2D): { mu: tf.Tensor2D; alpha: tf.Tensor2D } {
     if (madeComponents(this.spec) !== 1) throw new Error('made: the flow step needs one Gaussian per conditional');
     const D = dataDim(this.spec);
-    const [mu, a] = tf.split(this.out(y), [D, D], 1) as [tf.Tensor2D, tf.Tensor2D];
+    const [mu, a] = tf.split(this.out(y, label), [D, D], 1) as [tf.Tensor2D, tf.Tensor2D];
     return { mu, alpha: tf.maximum(a, this.spec.minLogStd) as tf.Tensor2D };
   }
 
@@ -60,8 +70,8 @@ export class AutoregressiveStep implements FlowStep {
   }
 
   /** One pass of sampling: y' = mu(y) + exp(alpha(y)) u; dimensions < d + 1 of y' are final once those < d of y are. */
-  pass(y: tf.Tensor2D, u: tf.Tensor2D): { y: tf.Tensor2D; alpha: tf.Tensor2D } {
-    const { mu, alpha } = this.conditionals(y);
+  pass(y: tf.Tensor2D, u: tf.Tensor2D, label?: tf.Tensor2D): { y: tf.Tensor2D; alpha: tf.Tensor2D } {
+    const { mu, alpha } = this.conditionals(y, label);
     return { y: tf.add(mu, tf.mul(tf.exp(alpha), u)) as tf.Tensor2D, alpha };
   }
 
@@ -91,31 +101,45 @@ export class Made implements TrainableModel {
   parameterCount(): number { return this.p.count(); }
   initialize(): void {}
 
+  /** The label [N, C] of a conditional spec, checked; undefined for an unconditional one, which refuses labels. */
+  private checkLabel(label: tf.Tensor2D | undefined, n: number): tf.Tensor2D | undefined {
+    const C = classCount(this.spec);
+    if (!C) {
+      if (label) throw new Error('made: this model is not class-conditional; it takes no label');
+      return undefined;
+    }
+    if (!label || label.shape[0] !== n || label.shape[1] !== C) throw new Error(`made: a class-conditional MADE needs one-hot labels [${n}, ${C}]`);
+    return label;
+  }
+
   /** Mixture parameters [N, K, D]: means, log-stds (bounded below) and log mixture weights. Not tidied. */
-  private mixture(y: tf.Tensor2D): { mu: tf.Tensor3D; alpha: tf.Tensor3D; logw: tf.Tensor3D } {
+  private mixture(y: tf.Tensor2D, label?: tf.Tensor2D): { mu: tf.Tensor3D; alpha: tf.Tensor3D; logw: tf.Tensor3D } {
     const K = madeComponents(this.spec);
     const D = dataDim(this.spec);
     const N = y.shape[0];
-    const [mu, a, l] = tf.split(this.step.out(y), [K * D, K * D, K * D], 1).map((t) => tf.reshape(t, [N, K, D]) as tf.Tensor3D);
+    const [mu, a, l] = tf.split(this.step.out(y, label), [K * D, K * D, K * D], 1).map((t) => tf.reshape(t, [N, K, D]) as tf.Tensor3D);
     return { mu, alpha: tf.maximum(a, this.spec.minLogStd) as tf.Tensor3D, logw: tf.sub(l, tf.logSumExp(l, 1, true)) as tf.Tensor3D };
   }
 
-  private logProb(x: tf.Tensor2D): tf.Tensor1D {
+  /** log p(x), or log p(x | y) for each row's label (one-hot [N, C]) of a conditional spec. Not tidied. */
+  private logProb(x: tf.Tensor2D, label?: tf.Tensor2D): tf.Tensor1D {
+    const l = this.checkLabel(label, x.shape[0]);
     const { y, logdet: ldPre } = pre(this.spec.preprocess, x);
     if (madeComponents(this.spec) === 1) {
-      const { y: u, logdet } = this.step.forward(y);
-      return tf.add(tf.add(stdNormalLogProb(u, 1), logdet), ldPre) as tf.Tensor1D;
+      const { mu, alpha } = this.step.conditionals(y, l);
+      const u = tf.mul(tf.sub(y, mu), tf.exp(tf.neg(alpha)));
+      return tf.add(tf.sub(stdNormalLogProb(u, 1), tf.sum(alpha, 1)), ldPre) as tf.Tensor1D;
     }
-    const { mu, alpha, logw } = this.mixture(y);
+    const { mu, alpha, logw } = this.mixture(y, l);
     const r = tf.mul(tf.sub(tf.expandDims(y, 1), mu), tf.exp(tf.neg(alpha)));
     const comp = tf.sub(tf.sub(tf.sub(logw, alpha), tf.mul(0.5, tf.square(r))), 0.5 * LOG_2PI); // [N, K, D]
     return tf.add(tf.sum(tf.logSumExp(comp, 1), 1), ldPre) as tf.Tensor1D;
   }
 
   /** One sampling pass for K > 1 (core/spec.ts): y_next from y with noise g [N, D] and component picks u [N, D]. Not tidied. */
-  private mixturePass(y: tf.Tensor2D, g: tf.Tensor2D, u: tf.Tensor2D): tf.Tensor2D {
+  private mixturePass(y: tf.Tensor2D, g: tf.Tensor2D, u: tf.Tensor2D, label?: tf.Tensor2D): tf.Tensor2D {
     const K = madeComponents(this.spec);
-    const { mu, alpha, logw } = this.mixture(y);
+    const { mu, alpha, logw } = this.mixture(y, label);
     const cdf = tf.cumsum(tf.exp(logw), 1); // [N, K, D]
     // below_k = [u < cdf_k], the last component's bound lifted to 1e30 so rounding cannot leave u unassigned
     const lift = tf.tensor3d(Array.from({ length: K }, (_, k) => (k === K - 1 ? 1e30 : 0)), [1, K, 1]);
@@ -127,15 +151,33 @@ export class Made implements TrainableModel {
     return tf.sum(tf.mul(pick, draw), 1) as tf.Tensor2D;
   }
 
-  density(x: tf.Tensor2D): { logp: tf.Tensor1D } {
-    return { logp: tf.tidy(() => this.logProb(x)) };
+  /**
+   * log p(x); conditional specs also answer log p(x | y) for every class, `logpy`
+   * [N, C] (row n repeated once per class, as the density graph does), and logp
+   * is then logsumexp_y (log prior_y + logpy).
+   */
+  density(x: tf.Tensor2D): { logp: tf.Tensor1D; logpy?: tf.Tensor2D } {
+    const c = this.spec.conditional;
+    if (!c) return { logp: tf.tidy(() => this.logProb(x)) };
+    return tf.tidy(() => {
+      const [N, D] = x.shape;
+      const C = c.names.length;
+      // row n * C + c is row n under class c
+      const rows = tf.reshape(tf.tile(tf.expandDims(x, 1), [1, C, 1]), [N * C, D]) as tf.Tensor2D;
+      const labels = tf.tile(tf.eye(C), [N, 1]) as tf.Tensor2D;
+      const logpy = tf.reshape(this.logProb(rows, labels), [N, C]) as tf.Tensor2D;
+      const logp = tf.logSumExp(tf.add(logpy, tf.tensor1d(c.prior.map(Math.log))), 1) as tf.Tensor1D;
+      return { logp, logpy };
+    });
   }
 
   /**
-   * z [N, L] -> x in D sequential passes (core/spec.ts `MadeSpec`, sampling); also y, the
-   * state before post (and its clamp), which export/verify.ts feeds one ONNX pass to check it teacher-forced.
+   * z [N, L] -> x in D sequential passes (core/spec.ts `MadeSpec`, sampling), of the
+   * one-hot classes `label` [N, C] for a conditional spec; also y, the state before
+   * post (and its clamp), which export/verify.ts feeds one ONNX pass to check it teacher-forced.
    */
-  sample(z: tf.Tensor2D): { x: tf.Tensor2D; y: tf.Tensor2D } {
+  sample(z: tf.Tensor2D, _noise?: tf.Tensor2D, label?: tf.Tensor2D): { x: tf.Tensor2D; y: tf.Tensor2D } {
+    const l = this.checkLabel(label, z.shape[0]);
     const D = dataDim(this.spec);
     const mixture = madeComponents(this.spec) > 1;
     return tf.tidy(() => {
@@ -147,7 +189,7 @@ export class Made implements TrainableModel {
       const held = (t: tf.Tensor2D): tf.Tensor2D => (support ? tf.clipByValue(t, support[0], support[1]) : t);
       let y: tf.Tensor2D = tf.zerosLike(g);
       for (let d = 0; d < D; d++) {
-        const next = tf.tidy(() => fix(y, held(mixture ? this.mixturePass(y, g, u) : this.step.pass(y, g).y), d));
+        const next = tf.tidy(() => fix(y, held(mixture ? this.mixturePass(y, g, u, l) : this.step.pass(y, g, l).y), d));
         y.dispose();
         y = next;
       }
@@ -155,10 +197,11 @@ export class Made implements TrainableModel {
     });
   }
 
-  /** Exact maximum likelihood: minimise the mean negative log-density. */
-  trainStep(x: tf.Tensor2D, _rng: Prng): Record<string, tf.Scalar> {
+  /** Exact maximum likelihood: minimise the mean negative log-density (conditional: of log p(x | y), each row's own label). */
+  trainStep(x: tf.Tensor2D, _rng: Prng, label?: tf.Tensor2D): Record<string, tf.Scalar> {
+    this.checkLabel(label, x.shape[0]);
     this.opt ??= new Adam(this.p.vars, this.lr);
-    return { loss: this.opt.minimize(() => tf.neg(tf.mean(this.logProb(x))) as tf.Scalar) };
+    return { loss: this.opt.minimize(() => tf.neg(tf.mean(this.logProb(x, label))) as tf.Scalar) };
   }
 
   setLearningRate(lr: number): void { this.lr = lr; if (this.opt) this.opt.lr = lr; }

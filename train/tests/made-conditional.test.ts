@@ -1,0 +1,123 @@
+// The class-conditional MADE in tfjs (core/spec.ts `MadeSpec`): labels are
+// required by a conditional spec and refused otherwise, the label weights V
+// start at zero (the model starts as the unconditional one), logpy is the
+// model under each class and logp their mixture over the prior, and a training
+// step lowers -log p(x | y) for the batch's own labels until the labels matter.
+import * as tf from '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { defaultSpec, oneHot, paramShapes, Prng, type Conditioning, type MadeSpec, type NamedWeight } from '../../core';
+import { madeLabelWeight } from '../../core/families/made';
+import { initBackend } from '../backend';
+import { buildModel } from '../models';
+
+const CLASSES: Conditioning = { names: ['top', 'bottom', 'left'], prior: [0.2, 0.5, 0.3] };
+const C = CLASSES.names.length;
+const [H, W] = [6, 6];
+const D = H * W;
+
+/** Labelled images whose class is where the bright half lies (top, bottom, left), with noise. */
+function labelledBatch(n: number, seed: number): { x: tf.Tensor2D; ids: number[]; label: tf.Tensor2D } {
+  const rng = new Prng(seed);
+  const ids = Array.from({ length: n }, (_, i) => i % C);
+  const x = new Float32Array(n * D);
+  for (let r = 0; r < n; r++) {
+    for (let i = 0; i < D; i++) {
+      const [row, col] = [Math.floor(i / W), i % W];
+      const bright = ids[r] === 0 ? row < H / 2 : ids[r] === 1 ? row >= H / 2 : col < W / 2;
+      x[r * D + i] = Math.min(255.5, Math.max(0.5, (bright ? 190 : 50) + 30 * (rng.uniform() - 0.5)));
+    }
+  }
+  return { x: tf.tensor2d(x, [n, D]), ids, label: tf.tensor2d(oneHot(ids, C), [n, C]) };
+}
+
+const maxAbs = (a: tf.Tensor, b: tf.Tensor) => tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]);
+
+beforeAll(async () => {
+  await initBackend('cpu');
+});
+
+describe('conditional MADE (tfjs)', () => {
+  const spec = { ...(defaultSpec('made', undefined, [H, W], { conditional: CLASSES }) as MadeSpec), hidden: [48] };
+  const random = (seed: number): NamedWeight[] => {
+    const rng = new Prng(seed);
+    return paramShapes(spec).map((p) => ({ name: p.name, shape: p.shape, data: rng.normals(p.shape.reduce((a, b) => a * b, 1), 0.2) }));
+  };
+
+  it('V [C, size] per layer, zero at the start; labels required by conditional specs and refused otherwise', () => {
+    const shapes = paramShapes(spec).filter((p) => p.name.endsWith('.V'));
+    expect(shapes.map((p) => [p.name, p.shape, p.init])).toEqual([[madeLabelWeight(0), [C, 48], 'zeros'], [madeLabelWeight(1), [C, 2 * D], 'zeros']]);
+    const plain = { ...spec, conditional: undefined };
+    expect(paramShapes(plain).some((p) => p.name.endsWith('.V'))).toBe(false);
+    const [cond, unc] = [buildModel(spec), buildModel(plain)];
+    const { x, label } = labelledBatch(3, 1);
+    const z = tf.zeros([3, D]) as tf.Tensor2D;
+    expect(() => cond.sample(z)).toThrow(/one-hot labels \[3, 3\]/);
+    expect(() => cond.trainStep(x, new Prng(1))).toThrow(/one-hot labels/);
+    expect(() => unc.sample(z, undefined, label)).toThrow(/not class-conditional/);
+    expect(() => unc.trainStep(x, new Prng(1), label)).toThrow(/not class-conditional/);
+    // V = 0: every class is the unconditional model
+    tf.tidy(() => {
+      const { logp, logpy } = cond.density!(x);
+      const want = unc.density!(x).logp!;
+      expect(maxAbs(logpy!, tf.tile(tf.expandDims(want, 1), [1, C]))).toBeLessThan(1e-3);
+      expect(maxAbs(logp!, want)).toBeLessThan(1e-3);
+    });
+    tf.dispose([x, label, z]);
+    cond.dispose();
+    unc.dispose();
+  });
+
+  it('logpy [N, C] differs by class, logp is its mixture over the prior; sample(z, label) follows the label', () => {
+    const m = buildModel(spec, random(3));
+    const { x } = labelledBatch(5, 2);
+    tf.tidy(() => {
+      const { logp, logpy } = m.density!(x);
+      expect(logpy!.shape).toEqual([5, C]);
+      const py = logpy!.arraySync() as number[][];
+      const lp = logp!.arraySync() as number[];
+      py.forEach((row, r) => {
+        const a = row.map((v, y) => v + Math.log(CLASSES.prior[y]));
+        const mx = Math.max(...a);
+        expect(lp[r]).toBeCloseTo(mx + Math.log(a.reduce((s, v) => s + Math.exp(v - mx), 0)), 3);
+      });
+      // the classes differ
+      expect(new Set(py[0].map((v) => v.toFixed(2))).size).toBe(C);
+      const z = tf.tensor2d(new Prng(4).normals(2 * D), [2, D]);
+      const a = m.sample(z, undefined, tf.tensor2d(oneHot([0, 0], C), [2, C])).x;
+      const b = m.sample(z, undefined, tf.tensor2d(oneHot([1, 1], C), [2, C])).x;
+      expect(maxAbs(a, b)).toBeGreaterThan(1);
+    });
+    tf.dispose(x);
+    m.dispose();
+  });
+
+  it("a training step minimises -log p(x | y) of each row's own label, and training makes the labels matter", () => {
+    const m = buildModel(spec, undefined, { seed: 1 });
+    const { x, ids, label } = labelledBatch(24, 5);
+    m.setLearningRate(3e-3);
+    /** mean log p(x | y) at the true labels, and at the next class (a wrong one) */
+    const fit = () =>
+      tf.tidy(() => {
+        const py = m.density!(x).logpy!.arraySync() as number[][];
+        const mean = (f: (r: number) => number) => py.reduce((s, row, r) => s + row[f(r)], 0) / py.length;
+        return { right: mean((r) => ids[r]), wrong: mean((r) => (ids[r] + 1) % C) };
+      });
+    const before = fit();
+    expect(Math.abs(before.right - before.wrong)).toBeLessThan(1e-3);
+    const losses: number[] = [];
+    for (let i = 0; i < 30; i++) {
+      const l = m.trainStep(x, new Prng(i), label);
+      losses.push(l.loss.dataSync()[0]);
+      l.loss.dispose();
+      // the loss is the conditional one, measured before the step
+      if (i === 0) expect(losses[0]).toBeCloseTo(-before.right, 1);
+    }
+    const after = fit();
+    expect(losses[29]).toBeLessThan(losses[0] - 1);
+    expect(-after.right).toBeLessThan(-before.right - 1);
+    // the label weights moved: the right label explains a row better than a wrong one
+    expect(after.right - after.wrong).toBeGreaterThan(1);
+    tf.dispose([x, label]);
+    m.dispose();
+  }, 60_000);
+});
