@@ -29,7 +29,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Prng, type Manifest } from '../core';
+import { FAMILY_ORDER, Prng, type Manifest } from '../core';
 import { initBackend } from '../train/backend';
 import { readCheckpoint } from '../train/checkpoint';
 import { loadDataset, resolveDatasetName, rows, sampleToy, type Dataset, type ToyName } from '../train/data';
@@ -348,7 +348,7 @@ export async function quality(opts: BenchOptions): Promise<string> {
   }
   const imageIds = models.filter(isImage).map((m) => m.id);
   const imageSets = [...new Set(models.filter(isImage).map((m) => resolveDatasetName(m.dataset)))];
-  const missing = imageSets.flatMap((name) => (['flow', 'vae', 'gan', 'made'] as const).filter((f) => !all.some((m) => isImage(m) && m.family === f && resolveDatasetName(m.dataset) === name)).map((f) => `${f} on ${name}`));
+  const missing = imageSets.flatMap((name) => FAMILY_ORDER.filter((f) => !all.some((m) => isImage(m) && m.family === f && resolveDatasetName(m.dataset) === name)).map((f) => `${f} on ${name}`));
   // the compressors on every image test split a shipped model is scored on: the images the densities are on
   const compRows = imageSets.map((name) => {
     const n = anchors.get(name)!.nTest;

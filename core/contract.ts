@@ -14,6 +14,7 @@
 import { z } from 'zod';
 import { API_LIMITS } from './api';
 import { CALIBRATION_LEVELS, DEFAULT_FPR, SCORE_METHODS } from './score';
+import { FAMILIES } from './spec';
 
 /** The largest finite float32; the models compute in float32. */
 export const FLOAT32_MAX = 3.4028234663852886e38;
@@ -203,7 +204,7 @@ const numbers = z.array(z.number());
 const matrix = z.array(z.array(z.number()));
 const shape = z.array(z.int().min(1)).meta({ description: "one sample's shape, e.g. [2] or [28, 28]; rows are flattened" });
 
-export const Family = z.enum(['vae', 'gan', 'flow', 'made']);
+export const Family = z.enum(FAMILIES);
 export const Capability = z.enum(['sample', 'density', 'encode']);
 export const DensityKind = z.enum(['exact', 'elbo', 'iwae']);
 

@@ -20,7 +20,16 @@
  * are always densities of x in data space, in nats.
  */
 
-export type Family = 'vae' | 'gan' | 'flow' | 'made';
+/**
+ * The families, the one list: the `Family` type, the API's enum
+ * (core/contract.ts) and, in this order, the page's and the docs' order
+ * (core/families FAMILY_ORDER) all derive from it. Every per-family registry
+ * (core/families, train/models, export/graphs, export/testing) is typed
+ * `{ [F in Family]: ... }`, so a family added here without its descriptor,
+ * tfjs model, graphs or reference fails to type-check.
+ */
+export const FAMILIES = ['vae', 'gan', 'flow', 'made'] as const;
+export type Family = (typeof FAMILIES)[number];
 export type Activation = 'linear' | 'relu' | 'leakyRelu' | 'tanh' | 'sigmoid' | 'elu';
 /** leakyRelu(x) = x > 0 ? x : LEAKY_SLOPE * x */
 export const LEAKY_SLOPE = 0.2;

@@ -5,7 +5,7 @@
  */
 import type { Manifest } from '../manifest';
 import type { ParamShape } from '../params';
-import type { Family, ModelSpec } from '../spec';
+import { FAMILIES, type Family, type ModelSpec } from '../spec';
 import { image } from './common';
 import { flow } from './flow';
 import { gan } from './gan';
@@ -20,12 +20,13 @@ export { checkerMask, msChannels, msKernel, msCouplings, msLayout, msNames, type
 export { madeComponents, madeMasks, madeNet } from './made';
 export { image as isImageShape } from './common';
 
-type Registry = { [F in Family]?: FamilyDescriptor<Extract<ModelSpec, { family: F }>> };
+/** One descriptor per family, every family required (core/spec.ts FAMILIES). */
+export type DescriptorRegistry = { [F in Family]: FamilyDescriptor<Extract<ModelSpec, { family: F }>> };
 
-const REGISTRY: Registry = { vae, gan, flow, made };
+const REGISTRY: DescriptorRegistry = { vae, gan, flow, made };
 
-/** The families that ship, in the order the page shows them. */
-export const FAMILY_ORDER: Family[] = (['vae', 'gan', 'flow', 'made'] as Family[]).filter((f) => REGISTRY[f]);
+/** The families, in the order the page shows them: core/spec.ts FAMILIES. */
+export const FAMILY_ORDER: Family[] = [...FAMILIES];
 
 export function isFamily(name: string): name is Family {
   return Object.prototype.hasOwnProperty.call(REGISTRY, name);

@@ -16,22 +16,19 @@ import { vaeGraphs } from './vae';
 
 export type { Graph } from './types';
 
-type Builder = (spec: ModelSpec, w: WeightTable) => Graph[];
+/** One graph builder per family (export/graphs/<family>.ts), every family required (core/spec.ts FAMILIES). */
+export type GraphRegistry = { [F in Family]: (spec: Extract<ModelSpec, { family: F }>, w: WeightTable) => Graph[] };
 
-/** One graph builder per family (export/graphs/<family>.ts). */
-const BUILDERS: Partial<Record<Family, Builder>> = {
-  vae: (s, w) => vaeGraphs(s as Extract<ModelSpec, { family: 'vae' }>, w),
-  gan: (s, w) => ganGraphs(s as Extract<ModelSpec, { family: 'gan' }>, w),
-  flow: (s, w) => {
-    if (isMultiScale(s)) return msFlowGraphs(s, w);
-    return flowGraphs(s as Extract<ModelSpec, { family: 'flow'; masks: number[][] }>, w);
-  },
-  made: (s, w) => madeGraphs(s as Extract<ModelSpec, { family: 'made' }>, w),
+const BUILDERS: GraphRegistry = {
+  vae: (s, w) => vaeGraphs(s, w),
+  gan: (s, w) => ganGraphs(s, w),
+  flow: (s, w) => (isMultiScale(s) ? msFlowGraphs(s, w) : flowGraphs(s as Exclude<typeof s, { multiscale: unknown }>, w)),
+  made: (s, w) => madeGraphs(s, w),
 };
 
 export function buildGraphs(spec: ModelSpec, weights: NamedWeight[]): Graph[] {
-  const build = BUILDERS[familyOf(spec.family).family];
-  if (!build) throw new Error(`family "${spec.family}" has no ONNX graphs in export/`);
+  // the registry pairs each family with its own spec type; the union call needs the one cast
+  const build = BUILDERS[familyOf(spec.family).family] as (s: ModelSpec, w: WeightTable) => Graph[];
   const shapes = paramShapes(spec);
   checkWeights(shapes, weights, `${spec.family} ${spec.model}`);
   const table = new WeightTable(weights);
