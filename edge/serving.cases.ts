@@ -65,7 +65,8 @@ export function servingCases(target: () => Target) {
   ])('%s %s: rows over runMaxRows run in pieces, each row the bits it gets alone', async (id, what) => {
     const t = target();
     const m = index.models.find((x) => x.id === id);
-    if (!m) return;
+    // a renamed or retired model must fail here, not pass without running
+    if (!m) throw new Error(`${id} is not shipped: name a shipped model in this case`);
     const D = m.shape.reduce((a, b) => a * b, 1);
     const rows = 10; // runMaxRows 4: pieces of 4, 4 and 2
     const width = what === 'decode' ? (await (await t.fetch(`/v1/models/${id}`)).json() as { latentDim: number }).latentDim : D;
