@@ -107,4 +107,42 @@ export function classesCases(getTarget: () => Target, skip: () => string[] = () 
     const plain = shipped().find((m) => !m.classes && m.capabilities.includes('sample'))!;
     expect(await expectError(await post(t(), `/v1/models/${plain.id}/sample`, { n: 2, label: 0 }), 422, 'capability_unavailable')).toMatch(/not class-conditional/);
   });
+
+  it("classify: posteriors sum to 1, log p(x) is density's, and abstention is score's outlier or a low posterior", async () => {
+    const m = conditional((e) => e.operations.includes('classify'));
+    const C = m.classes!.names.length;
+    const rows = await sample(m.id, { n: 2 * C, seed: 4, label: Array.from({ length: 2 * C }, (_, i) => i % C) });
+    const D = dataDim(m);
+    const noise = Array.from({ length: 4 }, (_, r) => Array.from({ length: D }, (_, j) => ((r * 7919 + j * 104729) % 256) | 0));
+    const x = [...rows.map((row) => row.map((v) => Math.min(255, Math.max(0, Math.round(v))))), ...noise];
+    const res = await post(t(), `/v1/models/${m.id}/classify`, { x });
+    expect(res.status).toBe(200);
+    const c = (await res.json()) as ClassifyResponse;
+    expect(c.classes).toEqual(m.classes!.names);
+    for (let i = 0; i < x.length; i++) {
+      expect(c.posterior[i].reduce((a, b) => a + b, 0)).toBeCloseTo(1, 4);
+      expect(c.probability[i]).toBe(Math.max(...c.posterior[i]));
+      expect(c.name[i]).toBe(m.classes!.names[c.label[i]]);
+      const want = c.outlier?.[i] ? 'out_of_distribution' : c.confidence !== undefined && c.probability[i] < c.confidence ? 'uncertain' : null;
+      expect(c.abstain[i], `row ${i}`).toBe(want);
+    }
+    // uniform-ish noise is no class at all
+    for (let i = rows.length; i < x.length; i++) expect(c.abstain[i], `noise row ${i}`).toBe('out_of_distribution');
+    // most of the model's own samples of class y classify as y
+    const right = rows.filter((_, i) => c.label[i] === i % C).length;
+    expect(right / rows.length).toBeGreaterThan(0.5);
+    const d = (await (await post(t(), `/v1/models/${m.id}/density`, { x })).json()) as DensityResponse;
+    c.logp.forEach((lp, i) => expect(Math.abs(lp - d.logp[i]) / Math.max(1, Math.abs(d.logp[i])), `row ${i}`).toBeLessThan(1e-6));
+  });
+
+  it('classify takes float32 rows like density, and checks them the same way', async () => {
+    const m = conditional((e) => e.operations.includes('classify'));
+    const D = dataDim(m);
+    const body = new Float32Array(2 * D).fill(0);
+    const res = await t().fetch(`/v1/models/${m.id}/classify`, { method: 'POST', body, headers: { 'content-type': 'application/octet-stream', 'x-edgegen-shape': `2,${D}` } });
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as ClassifyResponse).posterior.length).toBe(2);
+    await expectError(await post(t(), `/v1/models/${m.id}/classify`, { x: [[1, 2, 3]] }), 400, 'bad_shape');
+    await expectError(await post(t(), `/v1/models/${m.id}/classify`, { x: [new Array(D).fill(300)] }), 400, 'out_of_range');
+  });
 }

@@ -24,6 +24,8 @@ interface Operation {
 interface Hints {
   /** the row width a matrix field takes on this model (x: data width, z: latent width) */
   widths: Record<string, number>;
+  /** image models: the pixel range [0, 256) their rows of x take (a 784-wide row of values in +-300 is never all valid) */
+  pixels?: boolean;
 }
 interface Req {
   path: string;
@@ -72,8 +74,9 @@ function fromSchema(schema: Schema, doc: any, hints: Hints, depth = 0, validOnly
         // never be all valid if each value could go wrong by itself)
         const right = hints.widths[field] ?? 2;
         const width = fc.oneof({ weight: 8, arbitrary: fc.constant(right) }, { weight: 1, arbitrary: fc.constantFrom(...Object.values(hints.widths), 0, 1, 3) });
+        const value = hints.pixels && field === 'x' ? fc.integer({ min: 0, max: 255 }) : fromSchema(items.items, doc, hints, depth + 2, true);
         const rows = width.chain((w) =>
-          fc.array(fc.array(fromSchema(items.items, doc, hints, depth + 2, true), { minLength: w, maxLength: w }), { minLength: Math.max(1, minItems), maxLength: Math.max(1, maxItems) }),
+          fc.array(fc.array(value, { minLength: w, maxLength: w }), { minLength: Math.max(1, minItems), maxLength: Math.max(1, maxItems) }),
         );
         const spoiled = fc.tuple(rows, fc.nat(), fc.constantFrom<unknown>(null, 'NaN', 1e39, -1e39, '1')).map(([m, at, v]) => {
           const row = m[at % m.length];
@@ -118,10 +121,16 @@ const float32Body = (width: number) =>
 
 function requestFor(o: Operation, doc: any, models: Manifest[]): fc.Arbitrary<Req> {
   const params: any[] = o.op.parameters ?? [];
-  const model = fc.constantFrom(...models);
+  // mostly the models that answer this operation (GET /v1/models lists them), so each
+  // operation reaches success as well as its refusals; the others test the 422s
+  const name = o.path.split('/').pop()!;
+  const answering = models.filter((m) => (m as Manifest & { operations?: string[] }).operations?.includes(name));
+  const model = answering.length && answering.length < models.length
+    ? fc.oneof({ weight: 2, arbitrary: fc.constantFrom(...answering) }, { weight: 1, arbitrary: fc.constantFrom(...models) })
+    : fc.constantFrom(...models);
   return model.chain((m) => {
     const D = m.shape.reduce((a, b) => a * b, 1);
-    const hints: Hints = { widths: { x: D, z: m.latentDim } };
+    const hints: Hints = { widths: { x: D, z: m.latentDim }, pixels: m.discrete };
     const id = fc.oneof({ weight: 12, arbitrary: fc.constant(m.id) }, { weight: 1, arbitrary: fc.constantFrom('no-such-model', '%20', 'x'.repeat(200)) });
     // each optional parameter left out most of the time, as most callers do;
     // those the document reserves for float32 bodies mostly come with one
