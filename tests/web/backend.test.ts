@@ -1,6 +1,7 @@
 /**
- * The page's per-model choice of WebGPU or wasm (web/src/runtime.ts), in real
- * Chromium with WebGPU (SwiftShader here): a 2-D model runs on wasm by rule;
+ * The page's per-model choice of WebGPU or wasm (device 'auto' of the library
+ * it runs on, web/lib/runtime.ts), in real Chromium with WebGPU (SwiftShader
+ * here): a 2-D model runs on wasm by rule;
  * an image MLP and a conv graph (a DCGAN fixture: ConvTranspose, which
  * onnxruntime's WebGPU provider may lack) each run one probe row on WebGPU and
  * on wasm, and keep WebGPU only when it runs and agrees within the model's
@@ -40,7 +41,8 @@ beforeAll(async () => {
   page = await ctx.newPage();
   page.on('pageerror', (e) => console.error('page error:', e.message));
   await page.goto(site.url);
-  await page.waitForSelector('body[data-ready=true]', { timeout: 30_000 });
+  // the first load draws a grid on WebGPU: slow on SwiftShader's CPU WebGPU, and slower on a busy machine
+  await page.waitForSelector('body[data-ready=true]', { timeout: 90_000 });
 }, 180_000);
 afterAll(async () => {
   await ctx?.close();

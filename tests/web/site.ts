@@ -19,6 +19,7 @@ import type { ModelSpec } from '../../core/spec';
 import { buildGraphs } from '../../export/graphs';
 import { defaultSpec, FAMILY_ORDER, familyOf, latentDimOf } from '../../core/families';
 import { randomWeights, tinySpecs } from '../../export/testing/fixtures';
+import { calibrate } from '../../export/calibrate';
 import { createApp } from '../../edge/app';
 import { nodeRuntime } from '../../edge/node';
 
@@ -45,10 +46,11 @@ function writeModel(dir: string, id: string, dataset: string, spec: ModelSpec, s
     opset: 13, files,
     training: { steps: 0, backend: 'none', seconds: 0, batchSize: 0, seed, command: 'test fixture: random weights' },
     metrics: {}, parameters: 0, description: `random-weight ${spec.model} fixture`,
+    ...(spec.conditional ? { classes: spec.conditional } : {}),
   };
   writeFileSync(join(dir, id, 'manifest.json'), JSON.stringify(manifest, null, 2));
-  const { id: _i, family, model, shape, capabilities, density, description } = manifest;
-  return { id, family, model, dataset, shape, capabilities, density, description };
+  const { id: _i, family, model, shape, capabilities, density, description, classes } = manifest;
+  return { id, family, model, dataset, shape, capabilities, density, description, ...(classes ? { classes } : {}) };
 }
 
 /** A models folder: models/ copied when present, plus fixtures for what it lacks. */
@@ -85,6 +87,27 @@ export function addConvFixture(models: { dir: string; index: ModelIndex }): stri
   const id = 'fixture-dcgan-mnist';
   models.index.models.push(writeModel(models.dir, id, 'mnist', spec, 31));
   writeFileSync(join(models.dir, 'index.json'), JSON.stringify(models.index, null, 2));
+  return id;
+}
+
+/**
+ * Add a class-conditional MNIST flow (tiny RealNVP, random weights, a
+ * Gaussian base per class) calibrated the way the export calibrates (held-out
+ * MNIST rows: anomaly quantiles and the classifier's confidence threshold), so
+ * score and classify can be compared wherever such a model has not shipped.
+ * Returns its id.
+ */
+export async function addClassifierFixture(models: { dir: string; index: ModelIndex }): Promise<string> {
+  const names = Array.from({ length: 10 }, (_, i) => String(i));
+  const spec: ModelSpec = { ...tinySpecs([28, 28], { kind: 'logit', alpha: 0.05 }).realnvp, conditional: { names, prior: names.map(() => 0.1) } };
+  const id = 'fixture-realnvp-cond-mnist';
+  models.index.models.push(writeModel(models.dir, id, 'mnist', spec, 41));
+  writeFileSync(join(models.dir, 'index.json'), JSON.stringify(models.index, null, 2));
+  const file = join(models.dir, id, 'manifest.json');
+  const manifest = JSON.parse(readFileSync(file, 'utf8')) as Manifest;
+  const calibration = await calibrate(manifest, readFileSync(join(models.dir, id, 'density.onnx')));
+  if (typeof calibration === 'string') throw new Error(`cannot calibrate ${id}: ${calibration}`);
+  writeFileSync(file, JSON.stringify({ ...manifest, calibration }, null, 2));
   return id;
 }
 

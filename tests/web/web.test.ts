@@ -11,6 +11,8 @@ import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FAMILY_ORDER } from '../../core/families';
+import type { Manifest } from '../../core/manifest';
+import { drawLabels } from '../../core/prng';
 import { maxRelDiff } from '../../core/protocol';
 import { prepareModels, startSite, type Site } from './site';
 
@@ -51,8 +53,8 @@ async function sampleInPage(page: Page, id: string, seed: number, n: number, mod
   return JSON.parse((await page.textContent('#sample-json'))!);
 }
 
-async function apiSample(site: Site, id: string, seed: number, n: number, mode = 'sample'): Promise<number[][]> {
-  const res = await fetch(`${site.url}v1/models/${id}/sample`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ n, seed, temperature: 1, mode }) });
+async function apiSample(site: Site, id: string, seed: number, n: number, mode = 'sample', label?: number): Promise<number[][]> {
+  const res = await fetch(`${site.url}v1/models/${id}/sample`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ n, seed, temperature: 1, mode, label }) });
   expect(res.status).toBe(200);
   return ((await res.json()) as { samples: number[][] }).samples;
 }
@@ -307,9 +309,12 @@ describe('web client on wasm (no WebGPU)', () => {
       await page.waitForFunction(() => (document.getElementById('interp-json')!.textContent ?? '').length > 0, null, { timeout: 60_000 });
       const { samples } = JSON.parse((await page.textContent('#interp-json'))!) as { samples: number[][] };
       expect(samples).toHaveLength(6);
-      // the ends are exactly the seeds' own samples (GAN and flow decoders are deterministic)
-      expect(rowsRelDiff([samples[0]], await apiSample(site, m.id, 4, 1))).toBeLessThan(1e-4);
-      expect(rowsRelDiff([samples[5]], await apiSample(site, m.id, 9, 1))).toBeLessThan(1e-4);
+      // the ends are exactly the seeds' own samples (GAN and flow decoders are deterministic); a
+      // conditional model's path stays in the class seed 4 draws, so its far end is seed 9's z in that class
+      const classes = ((await (await fetch(`${site.url}models/${m.id}/manifest.json`)).json()) as Manifest).classes;
+      const label = classes ? drawLabels(4, 1, classes.prior)[0] : undefined;
+      expect(rowsRelDiff([samples[0]], await apiSample(site, m.id, 4, 1, 'sample', label))).toBeLessThan(1e-4);
+      expect(rowsRelDiff([samples[5]], await apiSample(site, m.id, 9, 1, 'sample', label))).toBeLessThan(1e-4);
       // and every step in between is the API's own interpolation (a linear path would differ in the middle)
       const res = await fetch(`${site.url}v1/models/${m.id}/interpolate`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ seedA: 4, seedB: 9, steps: 6 }) });
       expect(rowsRelDiff(samples, ((await res.json()) as { samples: number[][] }).samples)).toBeLessThan(1e-4);

@@ -3,9 +3,9 @@
  * (this browser or the API), and the status line with its progress bar.
  */
 import type { Manifest, ModelIndex } from '../../core/manifest';
+import type { DeviceChoice, ProgressInfo } from '../lib';
 import { ApiEngine } from './api';
 import { BrowserEngine, type Engine } from './engine';
-import { loadManifest } from './models';
 
 export const $ = <T extends HTMLElement = HTMLElement>(id: string): T => {
   const el = document.getElementById(id);
@@ -19,14 +19,44 @@ export function setStatus(text: string, isError = false): void {
   el.classList.toggle('error', isError);
 }
 
-const progress = (loaded: number, total: number, note: string): void => {
+const query = new URLSearchParams(location.search);
+/** `?ep=wasm` runs every model on wasm. */
+export const forcedWasm = query.get('ep') === 'wasm';
+/** `?webgpu-tolerance=`: the bound of the WebGPU probe instead of each model's own (a stricter one shows the fallback at work). */
+const webgpuTolerance = Number(query.get('webgpu-tolerance')) || undefined;
+
+/** Counts of what came from the network vs the cache, shown in the status bar (and read by tests). */
+export const fetchStats = { network: 0, cache: 0, bytes: 0 };
+
+const progress = (p: ProgressInfo): void => {
+  if (p.done && p.cached) fetchStats.cache++;
+  if (p.done && !p.cached) {
+    fetchStats.network++;
+    fetchStats.bytes += p.loaded;
+  }
   const bar = $<HTMLProgressElement>('progress');
-  bar.max = Math.max(total, 1);
-  bar.value = Math.min(loaded, bar.max);
-  setStatus(`${note}: ${(loaded / 1e6).toFixed(2)} / ${(total / 1e6).toFixed(2)} MB`);
+  bar.max = Math.max(p.total, 1);
+  bar.value = Math.min(p.loaded, bar.max);
+  setStatus(`${p.file}${p.cached ? ' (cached)' : ''}: ${(p.loaded / 1e6).toFixed(2)} / ${(p.total / 1e6).toFixed(2)} MB`);
 };
 
-export const browserEngine = new BrowserEngine(progress);
+/** The provider each model's graphs run on (the library decides per graph), the latest opened shown; every model's in data attributes. */
+function showModelDevice(d: DeviceChoice): void {
+  const el = $('model-backend');
+  const reason = forcedWasm ? 'forced by ?ep=wasm' : d.reason;
+  el.textContent = `${d.model}: ${d.device === 'webgpu' ? 'WebGPU' : 'wasm'} (${reason})`;
+  el.dataset.model = d.model;
+  el.dataset.backend = d.device;
+  const all = JSON.parse(el.dataset.all ?? '{}') as Record<string, string>;
+  all[d.model] = d.device;
+  el.dataset.all = JSON.stringify(all);
+  // every model's reason, not only the latest: the first load opens several models at once
+  const reasons = JSON.parse(el.dataset.reasons ?? '{}') as Record<string, string>;
+  reasons[d.model] = reason;
+  el.dataset.reasons = JSON.stringify(reasons);
+}
+
+export const browserEngine = new BrowserEngine({ device: forcedWasm ? 'wasm' : 'auto', webgpuTolerance, onProgress: progress, onDevice: showModelDevice });
 export const apiEngine = new ApiEngine();
 
 export const app = {
@@ -35,8 +65,9 @@ export const app = {
   engine(): Engine {
     return this.useApi ? apiEngine : browserEngine;
   },
-  manifest(id: string): Promise<Manifest> {
-    return loadManifest(id);
+  /** a model's manifest, read by the library (its graphs download on first use) */
+  async manifest(id: string): Promise<Manifest> {
+    return (await browserEngine.model(id)).manifest;
   },
 };
 

@@ -9,35 +9,8 @@ export interface Box {
   max: number;
 }
 
-/** Grid of grayscale images; pixel values in [0, 256) (core/spec.ts), clamped. */
-export function drawImageGrid(canvas: HTMLCanvasElement, rows: Float32Array[], shape: number[], cols: number, scale = 3): void {
-  const [h, w] = shape;
-  const gap = 2;
-  const nCols = Math.max(1, Math.min(cols, rows.length));
-  const nRows = Math.max(1, Math.ceil(rows.length / nCols));
-  canvas.width = nCols * (w * scale + gap) + gap;
-  canvas.height = nRows * (h * scale + gap) + gap;
-  const ctx = canvas.getContext('2d')!;
-  ctx.fillStyle = '#223';
-  ctx.fillRect(0, 0, canvas.width, canvas.height);
-  const img = ctx.createImageData(w, h);
-  const tile = document.createElement('canvas');
-  tile.width = w;
-  tile.height = h;
-  const tctx = tile.getContext('2d')!;
-  ctx.imageSmoothingEnabled = false;
-  rows.forEach((row, k) => {
-    for (let i = 0; i < w * h; i++) {
-      const v = Math.max(0, Math.min(255, Math.round(row[i])));
-      img.data[4 * i] = img.data[4 * i + 1] = img.data[4 * i + 2] = v;
-      img.data[4 * i + 3] = 255;
-    }
-    tctx.putImageData(img, 0, 0);
-    const c = k % nCols;
-    const r = Math.floor(k / nCols);
-    ctx.drawImage(tile, gap + c * (w * scale + gap), gap + r * (h * scale + gap), w * scale, h * scale);
-  });
-}
+/** Grids of images: the library's, which the example page draws with too. */
+export { drawImageGrid } from '../lib';
 
 /** Bounds that hold the training range with a margin. */
 export function boxFromRange(range: [number, number]): Box {

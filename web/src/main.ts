@@ -1,8 +1,7 @@
 /** Page entry: tabs, backend detection, the API switch, and loading the model list. */
-import { $, app, setStatus } from './app';
+import { detectDevice, listModels, onDeviceChange, type DeviceInfo } from '../lib';
+import { $, app, fetchStats, forcedWasm, setStatus } from './app';
 import { probeApi } from './engine';
-import { fetchStats, loadIndex } from './models';
-import { chooseBackend, onBackend, onModelBackend } from './runtime';
 import { initCompare, refreshCompare } from './views/compare';
 import { initDensity, refreshDensity } from './views/density';
 import { initInterpolate, refreshInterpolate } from './views/interpolate';
@@ -57,39 +56,28 @@ async function main(): Promise<void> {
   initInterpolate();
   initDensity();
   void initApiSwitch();
-  onBackend((b) => {
+  // the device 'auto' uses in this browser, and a later fallback to wasm if the WebGPU build fails
+  const showDevice = (d: DeviceInfo): DeviceInfo => {
     const el = $('backend');
-    el.textContent = `${b.backend === 'webgpu' ? 'WebGPU' : 'WebAssembly (wasm)'} (${b.reason})`;
-    el.dataset.backend = b.backend;
-  });
-  // the provider each model's graphs run on (runtime.ts decides per model), the latest opened shown
-  onModelBackend((b) => {
-    const el = $('model-backend');
-    el.textContent = `${b.model}: ${b.backend === 'webgpu' ? 'WebGPU' : 'wasm'} (${b.reason})`;
-    el.dataset.model = b.model;
-    el.dataset.backend = b.backend;
-    const all = JSON.parse(el.dataset.all ?? '{}') as Record<string, string>;
-    all[b.model] = b.backend;
-    el.dataset.all = JSON.stringify(all);
-    // every model's reason, not only the latest: the first load opens several models at once
-    const reasons = JSON.parse(el.dataset.reasons ?? '{}') as Record<string, string>;
-    reasons[b.model] = b.reason;
-    el.dataset.reasons = JSON.stringify(reasons);
-  });
-  const backend = chooseBackend();
+    el.textContent = `${d.device === 'webgpu' ? 'WebGPU' : 'WebAssembly (wasm)'} (${d.reason})`;
+    el.dataset.backend = d.device;
+    return d;
+  };
+  const device = forcedWasm ? Promise.resolve(showDevice({ device: 'wasm', reason: 'forced by ?ep=wasm' })) : detectDevice().then(showDevice);
+  if (!forcedWasm) onDeviceChange(showDevice);
   try {
-    app.index = await loadIndex();
+    app.index = await listModels();
   } catch (err) {
     setStatus(`no models found (${err instanceof Error ? err.message : String(err)}); export some into models/`, true);
     return;
   }
   refreshInterpolate();
   refreshDensity();
-  const b = await backend;
+  const b = await device;
   // the first load draws: a sample grid for the default model, and the compare view of the richest data set
   await refreshSample();
   await refreshCompare();
-  setStatus(`${app.index.models.length} models available; running on ${b.backend}`);
+  setStatus(`${app.index.models.length} models available; running on ${b.device}`);
   document.body.dataset.ready = 'true';
 }
 

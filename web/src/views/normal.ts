@@ -3,14 +3,14 @@
  * (images: every image model with a density, whatever it was trained on; 2-D
  * points: the models of the same data set), side by side: log p, the anomaly
  * score, its percentile among the model's held-out rows and the verdict at the
- * calibrated threshold for fpr 0.05. The score is core/score.ts, the code the
- * API's /score runs, on the log p this page's engine computes (in this browser
- * or through the API), with the calibration's estimator (seed, VAE k).
+ * calibrated threshold for fpr 0.05. Score and abstention are the library's
+ * (web/lib/score.ts: core/score.ts, the rules the API's /score and /classify
+ * run), on the log p this page's engine computes (in this browser or through
+ * the API), with the calibration's estimator (seed, VAE k).
  */
-import { complexityBits } from '../../../core/complexity';
 import type { Manifest } from '../../../core/manifest';
-import { calibrationProblem, DEFAULT_FPR, percentileOf, rowScores, thresholdFor } from '../../../core/score';
-import { dataDim } from '../../../core/spec';
+import { DEFAULT_FPR } from '../../../core/score';
+import { classifyDensity, scoreDensity, scoreK } from '../../lib';
 import { $, app, isImage } from '../app';
 
 export interface Verdict {
@@ -36,25 +36,14 @@ async function scorers(current: Manifest): Promise<Manifest[]> {
 }
 
 export async function verdict(m: Manifest, x: Float32Array, seed: number): Promise<Verdict> {
-  const cal = m.calibration;
-  const k = cal?.estimator.k ?? 1;
-  const res = await app.engine().density(m, [x], { seed, k });
-  const logp = res.logp[0];
-  const D = dataDim(m);
-  const base: Verdict = { id: m.id, family: m.family, dataset: m.dataset, logp, ...(res.bitsPerDim ? { bitsPerDim: res.bitsPerDim[0] } : {}) };
-  const post = res.posterior?.[0];
-  if (post && m.classes) {
-    const top = post.indexOf(Math.max(...post));
-    Object.assign(base, { posterior: post, label: m.classes.names[top] });
-  }
-  const problem = calibrationProblem(cal);
-  if (problem || !cal) return { ...base, why: `${problem ?? 'no calibration'}: re-export the model to calibrate it` };
-  const complexity = cal.method === 'typicality+complexity' ? complexityBits(x) : undefined;
-  const anomaly = rowScores(logp, D, cal.method, complexity, cal).anomaly;
-  const outlier = anomaly > thresholdFor(cal.quantiles, DEFAULT_FPR);
-  // the API's classify rule (edge/score.ts): an outlier is no class; a low top posterior is unsure
-  const abstain = post ? (outlier ? 'out_of_distribution' : cal.confidence && Math.max(...post) < cal.confidence.threshold ? 'uncertain' : null) : undefined;
-  return { ...base, anomaly, percentile: percentileOf(cal.quantiles, anomaly), outlier, ...(abstain !== undefined ? { abstain } : {}) };
+  const res = await app.engine().density(m, [x], { seed, k: scoreK(m) });
+  const base: Verdict = { id: m.id, family: m.family, dataset: m.dataset, logp: res.logp[0], ...(res.bitsPerDim ? { bitsPerDim: res.bitsPerDim[0] } : {}) };
+  // the library's rules, the API's: score's anomaly, and classify's abstention on top of it
+  const s = scoreDensity(m, [x], res, DEFAULT_FPR);
+  const c = m.classes && res.posterior ? classifyDensity(m, [x], res, DEFAULT_FPR) : undefined;
+  if (c) Object.assign(base, { posterior: c.posterior[0], label: c.name[0] });
+  if (s.uncalibrated || !s.anomaly) return { ...base, why: `${s.uncalibrated ?? 'no calibration'}; re-export the model to calibrate it` };
+  return { ...base, anomaly: s.anomaly[0], percentile: s.percentile![0], outlier: s.outlier![0], ...(c ? { abstain: c.abstain[0] } : {}) };
 }
 
 /** The posterior as a small bar chart, the label and the abstention, in one cell. */
