@@ -12,6 +12,8 @@ import { defineConfig } from 'vitest/config';
 const RUNTIME = [
   // wrangler dev / wrangler deploy --dry-run
   'edge/worker/**/*.test.ts',
+  // hostile input against every model, many runs (its workerd half is above)
+  'edge/node/reliability.test.ts',
   // Chromium, a Vite build of the page each
   'tests/web/**/*.test.ts',
   // child processes of the training and export CLIs
