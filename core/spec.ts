@@ -381,7 +381,7 @@ export function usesConv(spec: ModelSpec): boolean {
  * dimension d keeps the hidden units of degree < d + 1.
  * Weights `made.{i}.W` / `.b` are stored dense; the masks follow from the spec.
  * log p(x) = log p(y) + logdet(pre).
- * Sampling, one dimension per pass (D passes), from noise z [N, L]:
+ * Sampling, one dimension at a time in order, from noise z [N, L]:
  *   K = 1 (L = D):  y_d = mu_d + exp(alpha_d) z_d
  *   K > 1 (L = 2D): u_d = Phi(z_{D+d}) (standard normal CDF) picks component
  *     k = min{k : u_d < cdf_k} with cdf_k = pi_d0 + ... + pi_dk (the last

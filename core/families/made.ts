@@ -1,7 +1,7 @@
 /**
  * The autoregressive family: MADE with Gaussian conditionals (maths in
  * core/spec.ts `MadeSpec`). No latent code; exact log p(x) in one pass;
- * sampling takes one pass of the sample graph per dimension.
+ * sampling fixes one dimension at a time, all D in one run of the sample graph.
  */
 import { mlpShapes, type ParamShape } from '../params';
 import { classCount, dataDim, type MadeSpec, type MlpSpec } from '../spec';
@@ -56,7 +56,7 @@ export const made: FamilyDescriptor<MadeSpec> = {
     encode: 'an autoregressive model has no latent code: it factorises p(x) into conditionals p(x_d | x_<d)',
   },
   traits: {
-    decoder: 'no latent code; samples one dimension at a time (D passes)',
+    decoder: 'no latent code; samples one dimension at a time, all of them in one run of its graph',
     training: 'exact maximum likelihood',
     logp: 'exact, product of the conditionals, in one pass',
     inverse: 'none: no latent code',

@@ -40,7 +40,7 @@ describe.each([
     ref.density(rows(x, n)).logp.forEach((want, i) => expect(Math.abs(out.logp[i] - want) / Math.max(1, Math.abs(want))).toBeLessThan(1e-4));
   });
 
-  it('D passes of the sample graph give the sequential sample', async () => {
+  it('one run of the sample graph gives the sequential sample', async () => {
     const z = rng.normals(n * L);
     const g = await openGraph(graphs.sample);
     const x = await runSample(info, g.run, z, n);

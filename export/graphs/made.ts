@@ -5,13 +5,14 @@
  * density: x [N,D] -> logp [N] = sum_d log p(y_d | y_<d) + logdet(pre), y = pre(x)
  *          (K > 1: a logsumexp over the K components, max-shifted)
  * sample:  z [N,L], y [N,D] -> y_next [N,D], x = post(y_next) [N,D]
- *          K = 1: y_next = mu(y) + exp(alpha(y)) z
- *          K > 1: u = Phi(z[:, D:]) picks the component (cdf by a triangular
- *          MatMul over k), y_next = mu_k + exp(alpha_k) z[:, :D]
- *          images: y_next clamped to the pixels' support (core/spec.ts preSupport)
- *          One pass; the caller runs it D times from y = 0, pass d copying
- *          y_next[:, d] into y (core/protocol.ts `runSample`), since y_next_d
- *          depends on y_<d only.
+ *          All D dimensions in order in one run (`sequentialSample`):
+ *          y_next_d = mu_d + exp(alpha_d) z_d (K = 1), or the component
+ *          u = Phi(z[:, D + d]) picks (K > 1), from y_<d, clamped to the
+ *          pixels' support for images (core/spec.ts preSupport). y_<d is the
+ *          run's own samples where y is NaN and y's numbers elsewhere: from
+ *          all-NaN one run samples (core/protocol.ts `runAutoregressive`), from
+ *          a finished sample it scores each dimension teacher-forced.
+ *          No random op: the caller draws z.
  * Conditional (C classes): every layer adds label V_i (sample: label [N,C] rows);
  * density runs layer 0's masked product once per row and the rest once per
  * class (row n*C + c under class c), answering logpy [N,C].
@@ -19,7 +20,7 @@
 import { latentDimOf, madeComponents, madeMasks, madeNet } from '../../core/families';
 import { madeLabelWeight } from '../../core/families/made';
 import { classCount, dataDim, preSupport, type MadeSpec } from '../../core/spec';
-import { BATCH, GraphBuilder } from '../onnx/graph';
+import { BATCH, GraphBuilder, type Dim } from '../onnx/graph';
 import { HALF_LOG_2PI, WeightTable, activation, post, pre, preLogDet, sliceLast, sumLast } from './common';
 import type { Graph } from './types';
 
@@ -68,6 +69,171 @@ export function madeGraphs(spec: MadeSpec, w: WeightTable): Graph[] {
     return { mu: block(0), alpha: g.node('Max', [block(1), g.scalar(spec.minLogStd)]), logw: g.node('LogSoftmax', [block(2)], { axis: 1 }) };
   };
 
+  /**
+   * The D steps of sequential sampling in one run, each doing only the work
+   * its dimension adds (the caching of fast PixelCNN generation, Ramachandran
+   * et al. 2017). Hidden unit k has degree (k mod (D - 1)) + 1 and becomes
+   * final once y_<degree is fixed; the masks zero every weight from a unit to
+   * a dimension or unit that may not see it. The dimensions go in blocks of T
+   * (`blockLength`), a Loop over blocks around a Scan over their steps:
+   * - each hidden layer's units are laid out by block (the units of degree in
+   *   (s, s + T] for the block of dimensions [s, s + T)), after one dead unit
+   *   (all weights 0) that stands for degree 0; a block without units gets a
+   *   dead one, so no slice is ever empty;
+   * - the state is every hidden layer's pre-activations A_l [N, H_l'], holding
+   *   b_l + label V_l and the terms of every unit final so far;
+   * - at a block's start, one Gemm reads the block's T dimensions' output
+   *   terms from the last layer's units final at that point (a prefix of the
+   *   layout), and the block's own units are sliced out of each A_l;
+   * - step d of the block: the block's units of each layer from the one below
+   *   (tiny Gemms), dimension d's conditionals = the block-start terms + those
+   *   of the block's last-layer units (units not final yet meet zero weights,
+   *   and partial sums of fixed values are finite), y_d from them and z
+   *   (clamped to the support) as core/spec.ts says, then y_d's term in the
+   *   first layer's block units;
+   * - at a block's end, its T values go into A_1 (one Gemm of rank T), and the
+   *   block's now final units of each layer into the layer above.
+   * Where `given` holds a number for y_d, that number is used from then on
+   * instead of the sample (NaN: sample it), so one run from all-NaN samples and
+   * one run from a finished sample scores each dimension teacher-forced.
+   * Arithmetic: about one forward pass (rank-T updates and readouts), plus D
+   * steps on tensors of ~T x H / (D - 1) units. Returns y [N, D] in order.
+   */
+  const sequentialSample = (g: GraphBuilder, z: string, given: string, label?: string): string => {
+    const k = net.sizes.length - 1;
+    const hidden = net.sizes.slice(1, k);
+    if (!hidden.length) throw new Error('made: the sample graph needs a hidden layer');
+    const P = net.sizes[k];
+    const Q = P / D;
+    const T = blockLength(D);
+    const nB = D / T;
+    const degree = (u: number) => (D > 1 ? (u % (D - 1)) + 1 : 1);
+    // each hidden layer's units by block: source index, H for a dead unit; block b's units are [start[b], end[b])
+    const layouts = hidden.map((H) => {
+      const units = [H];
+      const start: number[] = [];
+      const end: number[] = [];
+      for (let b = 0; b < nB; b++) {
+        start.push(units.length);
+        const mine = Array.from({ length: H }, (_, u) => u).filter((u) => degree(u) > b * T && degree(u) <= (b + 1) * T);
+        units.push(...(mine.length ? mine : [H]));
+        end.push(units.length);
+      }
+      return { units, start, end };
+    });
+    const widths = layouts.map((l) => l.units.length);
+    // The weights are stored once, masked, as the net has them; the layout is
+    // built from them by Pad (a zero row or column: the dead unit) and Gather,
+    // which onnxruntime folds into constants when it loads the graph.
+    const zeroAfter = (t: string, rank: number, axes: number[]) => g.node('Pad', [t, g.ints([...new Array(rank).fill(0), ...Array.from({ length: rank }, (_, a) => (axes.includes(a) ? 1 : 0))], 'pads')]);
+    const layoutIds = layouts.map((l, j) => g.ints(l.units, `layout_${j}`));
+    const laidOut = (t: string, axis: number, j: number) => g.node('Gather', [t, layoutIds[j]], { axis });
+    const weight = (i: number) => {
+      const W = w.get(`made.${i}.W`, [net.sizes[i], net.sizes[i + 1]]);
+      return g.floats(`made_${i}_W_masked`, W.shape, W.data.map((v, j) => v * masks[i][j]));
+    };
+    const W0 = g.node('Reshape', [laidOut(zeroAfter(weight(0), 2, [1]), 1, 0), g.ints([nB, T, widths[0]], 'blocks')]);
+    const Wh = hidden.slice(1).map((_, j) => laidOut(laidOut(zeroAfter(weight(j + 1), 2, [0, 1]), 0, j), 1, j + 1));
+    // the output layer by block of dimensions, [nB, H_L', T * Q]: column t * Q + q of block b is the net's column q * D + b * T + t
+    const blockCols = g.ints(Array.from({ length: D * Q }, (_, i) => ((i % (T * Q)) % Q) * D + Math.floor(i / (T * Q)) * T + Math.floor((i % (T * Q)) / Q)), 'block_columns');
+    const byBlock = (t: string) => g.node('Transpose', [g.node('Reshape', [g.node('Gather', [t, blockCols], { axis: 1 }), g.ints([0, nB, T * Q], 'blocks')])], { perm: [1, 0, 2] });
+    const Wout = byBlock(laidOut(zeroAfter(weight(k - 1), 2, [0]), 0, hidden.length - 1));
+    const bOut = byBlock(g.node('Unsqueeze', [w.init(g, `made.${k - 1}.b`, [P]), g.ints([0], 'axes')]));
+    const VOut = label && byBlock(w.init(g, madeLabelWeight(k - 1), [C, P]));
+    // every layer's block ranges, [nB] each
+    const ranges = layouts.map((l, j) => ({ start: g.ints(l.start, `units_start_${j}`), end: g.ints(l.end, `units_end_${j}`) }));
+    // the state's start: b_l + label V_l, laid out (dead units 0); unconditional: b_l on every row, so the state keeps one shape
+    const rowsOf = g.node('Slice', [g.node('Shape', [z]), g.ints([0], 'starts'), g.ints([1], 'ends')]);
+    const state = hidden.map((H, j) => {
+      const b = laidOut(zeroAfter(w.init(g, `made.${j}.b`, [H]), 1, [0]), 0, j);
+      if (!label) return g.node('Expand', [b, g.node('Concat', [rowsOf, g.ints([widths[j]], 'width')], { axis: 0 })]);
+      return g.node('Gemm', [label, laidOut(zeroAfter(w.init(g, madeLabelWeight(j), [C, H]), 2, [1]), 1, j), b]);
+    });
+    // z and the given values by block, [nB, T, N, 1]; K > 1: z's second half (the component picks) too
+    const blocks = (t: string, parts: number) => g.node('Reshape', [g.node('Transpose', [t], { perm: [1, 0] }), g.ints([parts, nB, T, -1, 1], 'blocks')]);
+    const zParts = blocks(z, L / D);
+    const [normals, picks] = [0, 1].slice(0, L / D).map((i) => g.node('Gather', [zParts, g.intScalar(i, 'part')], { axis: 0 }));
+    const givens = g.node('Gather', [blocks(given, 1), g.intScalar(0, 'part')], { axis: 0 });
+    const support = preSupport(spec.preprocess);
+    const act = (b: GraphBuilder, t: string) => activation(b, t, net.hidden);
+
+    const block = g.subgraph('made_block');
+    const bi = block.typedInput('block', 'int64', []);
+    const blockCond = block.typedInput('block_cond', 'bool', []);
+    const A = widths.map((width, j) => block.input(`block_a${j}`, [BATCH, width]));
+    {
+      const o = block;
+      const at = (t: string) => o.node('Gather', [t, bi], { axis: 0 });
+      const b1 = o.node('Unsqueeze', [bi, o.ints([0], 'axes')]);
+      const zero = o.ints([0], 'zero');
+      const range = (j: number) => [o.node('Gather', [ranges[j].start, b1], { axis: 0 }), o.node('Gather', [ranges[j].end, b1], { axis: 0 })];
+      const slice = (t: string, axis: number, [lo, hi]: string[]) => o.node('Slice', [t, lo, hi, o.ints([axis], 'axes')]);
+      const r = layouts.map((_, j) => range(j));
+      const Lh = hidden.length - 1;
+      // the block's T dimensions' terms from the last layer's units final at its start [T, N, Q]
+      const WoB = at(Wout);
+      const base = VOut ? o.node('Gemm', [label!, at(VOut), at(bOut)]) : at(bOut);
+      const head = o.node('Gemm', [act(o, slice(A[Lh], 1, [zero, r[Lh][0]])), slice(WoB, 0, [zero, r[Lh][0]]), base]);
+      const terms = o.node('Transpose', [o.node('Reshape', [head, o.ints([-1, T, Q], 'ntq')])], { perm: [1, 0, 2] });
+      // the block's last-layer units' weights [T, U_L, Q], its units' start values, their weights among themselves
+      const own = o.node('Transpose', [o.node('Reshape', [slice(WoB, 0, r[Lh]), o.ints([-1, T, Q], 'utq')])], { perm: [1, 0, 2] });
+      const start = A.map((a, j) => slice(a, 1, r[j]));
+      const W0B = at(W0);
+      const inFirst = o.node('Unsqueeze', [slice(W0B, 1, r[0]), o.ints([1], 'axes')]);
+      const among = Wh.map((W, j) => slice(slice(W, 0, r[j]), 1, r[j + 1]));
+      const [zB, uB, gB] = [normals, picks, givens].map((t) => t && at(t));
+
+      // the steps: a Scan hands step t (dimension s + t) its slice of each of these
+      const perStep: Array<[string, Dim[]]> = [[own, ['U', Q]], [terms, [BATCH, Q]], [zB!, [BATCH, 1]], ...(uB ? [[uB, [BATCH, 1]] as [string, Dim[]]] : []), [gB!, [BATCH, 1]], [inFirst, [1, 'U']]];
+      const step = o.subgraph('made_step');
+      const a0 = step.input('step_a0', [BATCH, 'U']);
+      const slices = new Map(perStep.map(([name, dims]) => [name, step.input(`step_${name}`, dims)]));
+      {
+        const s = step;
+        /** this step's slice of x */
+        const atT = (x: string) => slices.get(x)!;
+        const a = [a0];
+        among.forEach((W, j) => a.push(s.node('Gemm', [act(s, a[j]), W, start[j + 1]])));
+        // dimension d = block start + t: its conditionals [N, Q]
+        const out = s.node('Gemm', [act(s, a[Lh]), atT(own), atT(terms)]);
+        const col = (q: number, n = 1) => sliceLast(s, out, q, q + n);
+        const normal = atT(zB);
+        let v: string;
+        if (K === 1) {
+          v = s.node('Add', [col(0), s.node('Mul', [s.node('Exp', [s.node('Max', [col(1), s.scalar(spec.minLogStd)])]), normal])]);
+        } else {
+          const axis1 = s.ints([1], 'axes');
+          const lift = (x: string) => s.node('Unsqueeze', [x, s.ints([2], 'axes')]);
+          // [N, K, 1]: the spec's mixture for this dimension
+          const mu = lift(col(0, K));
+          const alpha = lift(s.node('Max', [col(K, K), s.scalar(spec.minLogStd)]));
+          const logw = lift(s.node('LogSoftmax', [col(2 * K, K)], { axis: 1 }));
+          const u = s.node('Mul', [s.scalar(0.5), s.node('Add', [s.scalar(1), s.node('Erf', [s.node('Mul', [atT(uB!), s.scalar(Math.SQRT1_2)])])])]);
+          v = s.node('ReduceSum', [s.node('Mul', [pickComponent(s, K, logw, u), s.node('Add', [mu, s.node('Mul', [s.node('Exp', [alpha]), s.node('Unsqueeze', [normal, axis1])])])]), axis1], { keepdims: 0 });
+        }
+        if (support) v = s.node('Clip', [v, s.scalar(support[0]), s.scalar(support[1])]);
+        const gd = atT(gB);
+        const fixed = s.node('Where', [s.node('IsNaN', [gd]), v, gd]);
+        const a0Next = s.node('Gemm', [fixed, atT(inFirst), a0]);
+        // outputs under the names the nodes gave them: an Identity would copy them every step
+        s.output(a0Next, a0Next, [BATCH, 'U']);
+        s.output(v, v, [BATCH, 1]);
+        s.output(fixed, fixed, [BATCH, 1]);
+      }
+      const [, sampled, used] = o.scan([start[0]], perStep.map(([name]) => name), step, 2);
+      // the block's end: its values into A_1, then its final units up the layers
+      const values = o.node('Transpose', [o.node('Reshape', [used, o.ints([T, -1], 'tn')])], { perm: [1, 0] });
+      const next = [o.node('Gemm', [values, W0B, A[0]])];
+      Wh.forEach((W, j) => next.push(o.node('Gemm', [act(o, slice(next[j], 1, r[j])), slice(W, 0, r[j]), A[j + 1]])));
+      o.typedOutput(blockCond, 'block_cond_out', 'bool', []);
+      next.forEach((x, j) => o.output(x, x, [BATCH, widths[j]]));
+      o.output(sampled, sampled, [T, BATCH, 1]);
+    }
+    const outs = g.loop(nB, state, block, 1);
+    // [nB, T, N, 1] -> [N, D]
+    return g.node('Transpose', [g.node('Reshape', [outs[outs.length - 1], g.ints([D, -1], 'dn')])], { perm: [1, 0] });
+  };
+
   const density = new GraphBuilder('made_density');
   {
     const g = density;
@@ -106,32 +272,9 @@ export function madeGraphs(spec: MadeSpec, w: WeightTable): Graph[] {
   {
     const g = sample;
     const z = g.input('z', [BATCH, L]);
-    const y = g.input('y', [BATCH, D]);
+    const given = g.input('y', [BATCH, D]);
     const label = C ? g.input('label', [BATCH, C]) : undefined;
-    let next: string;
-    if (K === 1) {
-      const { mu, alpha } = conditionals(g, y, label);
-      next = g.node('Add', [mu, g.node('Mul', [g.node('Exp', [alpha]), z])]);
-    } else {
-      const { mu, alpha, logw } = mixture(g, y, label);
-      const axis1 = g.ints([1], 'axes');
-      const normal = sliceLast(g, z, 0, D);
-      // u = Phi(z2) = (1 + erf(z2 / sqrt 2)) / 2
-      const u = g.node('Mul', [g.scalar(0.5), g.node('Add', [g.scalar(1), g.node('Erf', [g.node('Mul', [sliceLast(g, z, D, 2 * D), g.scalar(Math.SQRT1_2)])])])]);
-      // cdf_k = sum_{j <= k} w_j as tri [K,K] x w [N,K,D]; the last bound lifted to 1e30
-      const tri = g.floats('tri', [K, K], Array.from({ length: K * K }, (_, i) => (i % K <= Math.floor(i / K) ? 1 : 0)));
-      const lift = g.floats('lift', [K, 1], Array.from({ length: K }, (_, k) => (k === K - 1 ? 1e30 : 0)));
-      const cdf = g.node('Add', [g.node('MatMul', [tri, g.node('Exp', [logw])]), lift]);
-      const below = g.node('Cast', [g.node('Less', [g.node('Unsqueeze', [u, axis1]), cdf])], { to: 1 });
-      // pick_k = below_k - below_{k-1}: the first component whose bound exceeds u
-      const shift = g.floats('shift_down', [K, K], Array.from({ length: K * K }, (_, i) => (i % K === Math.floor(i / K) - 1 ? 1 : 0)));
-      const pick = g.node('Sub', [below, g.node('MatMul', [shift, below])]);
-      const draw = g.node('Add', [mu, g.node('Mul', [g.node('Exp', [alpha]), g.node('Unsqueeze', [normal, axis1])])]);
-      next = g.node('ReduceSum', [g.node('Mul', [pick, draw]), axis1], { keepdims: 0 });
-    }
-    // images: y_d held to the pixels' support (core/spec.ts preSupport, MadeSpec sampling)
-    const support = preSupport(spec.preprocess);
-    if (support) next = g.node('Clip', [next, g.scalar(support[0]), g.scalar(support[1])]);
+    const next = sequentialSample(g, z, given, label);
     g.output(next, 'y_next', [BATCH, D]);
     g.output(post(g, spec.preprocess, next, D), 'x', [BATCH, D]);
   }
@@ -140,4 +283,26 @@ export function madeGraphs(spec: MadeSpec, w: WeightTable): Graph[] {
     { capability: 'sample', builder: sample },
     { capability: 'density', builder: density },
   ];
+}
+
+/**
+ * One-hot [N, K, X] of the component k = min{k : u < cdf_k} (the last takes the
+ * rest), cdf_k = w_0 + ... + w_k from log weights `logw` [N, K, X] and u [N, X]:
+ * cdf by a triangular MatMul over k, its last bound lifted to 1e30 so rounding
+ * cannot leave u unassigned, then pick_k = below_k - below_{k-1}.
+ */
+function pickComponent(g: GraphBuilder, K: number, logw: string, u: string): string {
+  const tri = g.floats('tri', [K, K], Array.from({ length: K * K }, (_, i) => (i % K <= Math.floor(i / K) ? 1 : 0)));
+  const lift = g.floats('lift', [K, 1], Array.from({ length: K }, (_, k) => (k === K - 1 ? 1e30 : 0)));
+  const cdf = g.node('Add', [g.node('MatMul', [tri, g.node('Exp', [logw])]), lift]);
+  const below = g.node('Cast', [g.node('Less', [g.node('Unsqueeze', [u, g.ints([1], 'axes')]), cdf])], { to: 1 });
+  const shift = g.floats('shift_down', [K, K], Array.from({ length: K * K }, (_, i) => (i % K === Math.floor(i / K) - 1 ? 1 : 0)));
+  return g.node('Sub', [below, g.node('MatMul', [shift, below])]);
+}
+
+/** The sampler's block of dimensions: the largest divisor of D not above sqrt(D) (28 for MNIST), so D / T blocks of T steps each. */
+export function blockLength(D: number): number {
+  let T = 1;
+  for (let t = 1; t * t <= D; t++) if (D % t === 0) T = t;
+  return T;
 }

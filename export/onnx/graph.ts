@@ -120,6 +120,82 @@ export class GraphBuilder {
   }
 
   /**
+   * A builder for a subgraph of this graph (a Loop or Scan body). It shares this
+   * graph's tensor names, so names stay unique across the scopes as ONNX
+   * requires, and its nodes may read this graph's tensors by name.
+   */
+  subgraph(name: string): GraphBuilder {
+    const body = new GraphBuilder(name);
+    body.names = this.names;
+    return body;
+  }
+
+  /** An input of another element type (a Loop body's iteration number and condition), dims [] for a scalar. */
+  typedInput(name: string, type: ElemType, dims: Dim[]): string {
+    this.inputs.push(valueInfo(this.claim(name), dims, type));
+    return name;
+  }
+
+  /** Marks `tensor` as an output of another element type (a Loop body's condition). */
+  typedOutput(tensor: string, name: string, type: ElemType, dims: Dim[]): string {
+    if (tensor !== name) this.node('Identity', [tensor], {}, this.claim(name));
+    this.outputs.push(valueInfo(name, dims, type));
+    return name;
+  }
+
+  /** An int64 scalar constant (shape []): a Loop's trip count. */
+  intScalar(value: number, hint = 'i'): string {
+    const name = this.fresh(hint);
+    this.inits.push({ name, dims: [], dataType: onnx.TensorProto.DataType.INT64, rawData: new Uint8Array(new BigInt64Array([BigInt(value)]).buffer) });
+    return name;
+  }
+
+  /**
+   * Loop (opset 13) over `trips` iterations with no condition input: `body`
+   * takes (iteration number, condition, ...carried) and gives (condition,
+   * ...carried, ...scanned). Returns the final carried values, then each
+   * scanned output stacked over the iterations on a new first axis.
+   */
+  loop(trips: number, carried: string[], body: GraphBuilder, scanned: number): string[] {
+    const outs = Array.from({ length: carried.length + scanned }, () => this.fresh('loop'));
+    this.nodes.push({
+      opType: 'Loop',
+      name: `Loop_${this.nodes.length}`,
+      input: [this.intScalar(trips, 'trips'), '', ...carried],
+      output: outs,
+      attribute: [{ name: 'body', type: onnx.AttributeProto.AttributeType.GRAPH, g: body.graph() }],
+    });
+    return outs;
+  }
+
+  /**
+   * Scan (opset 11+) over the first axis of `scanned` inputs, all of one
+   * length: `body` takes (...state, ...one slice of each) and gives (...state,
+   * ...per-iteration outputs). Returns the final states, then each
+   * per-iteration output stacked on a new first axis. Unlike Loop, the body
+   * gets its slices without a Gather per iteration.
+   */
+  scan(state: string[], scanned: string[], body: GraphBuilder, outputs: number): string[] {
+    const outs = Array.from({ length: state.length + outputs }, () => this.fresh('scan'));
+    this.nodes.push({
+      opType: 'Scan',
+      name: `Scan_${this.nodes.length}`,
+      input: [...state, ...scanned],
+      output: outs,
+      attribute: [
+        { name: 'body', type: onnx.AttributeProto.AttributeType.GRAPH, g: body.graph() },
+        attribute('num_scan_inputs', scanned.length),
+      ],
+    });
+    return outs;
+  }
+
+  /** The graph itself, as a subgraph attribute holds it. */
+  private graph(): import('onnx-proto').onnx.IGraphProto {
+    return { name: this.name, node: this.nodes, initializer: this.inits, input: this.inputs, output: this.outputs };
+  }
+
+  /**
    * Serialises the graph as an IR-8 / opset-13 model. With `weights: 'float16'`
    * every float initializer of at least HALF_MIN_SIZE values is stored as
    * float16 and cast back to float32 by a Cast node at the top of the graph:
@@ -194,12 +270,16 @@ export function toHalfBits(v: number): number {
   return sign | h;
 }
 
-function valueInfo(name: string, dims: Dim[]): IValueInfo {
+/** Element types of graph inputs and outputs: float32 everywhere, int64 and bool in Loop bodies. */
+export type ElemType = 'float' | 'int64' | 'bool';
+const ELEM_TYPES: Record<ElemType, number> = { float: onnx.TensorProto.DataType.FLOAT, int64: onnx.TensorProto.DataType.INT64, bool: onnx.TensorProto.DataType.BOOL };
+
+function valueInfo(name: string, dims: Dim[], type: ElemType = 'float'): IValueInfo {
   return {
     name,
     type: {
       tensorType: {
-        elemType: onnx.TensorProto.DataType.FLOAT,
+        elemType: ELEM_TYPES[type],
         shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
       },
     },

@@ -33,6 +33,12 @@ function fix(y: tf.Tensor2D, next: tf.Tensor2D, d: number): tf.Tensor2D {
   return tf.add(y, tf.mul(next, e)) as tf.Tensor2D;
 }
 
+/** What the net needs for many passes over the same rows (AutoregressiveStep.frozen). */
+interface Frozen {
+  W: tf.Tensor2D[];
+  c: tf.Tensor[];
+}
+
 /** The autoregressive step: u = (y - mu(y)) exp(-alpha(y)); inverse by D passes. */
 export class AutoregressiveStep implements FlowStep {
   private readonly masks: tf.Tensor2D[];
@@ -41,26 +47,33 @@ export class AutoregressiveStep implements FlowStep {
   }
 
   /**
+   * The masked weights and each layer's constant term (b, plus label V for a
+   * one-hot `label` [N, C]), for many passes over the same rows: sampling's D
+   * passes then mask the weights once, not once a pass. Not tidied.
+   */
+  frozen(label?: tf.Tensor2D): Frozen {
+    const n = this.net.sizes.length - 1;
+    const W = Array.from({ length: n }, (_, i) => tf.mul(this.p.get(`made.${i}.W`), this.masks[i]) as tf.Tensor2D);
+    const c = Array.from({ length: n }, (_, i) => (label ? tf.add(this.p.get(`made.${i}.b`), tf.matMul(label, this.p.get(madeLabelWeight(i)))) : this.p.get(`made.${i}.b`)));
+    return { W, c };
+  }
+
+  /**
    * The masked net's output [N, P], every column of dimension d depending on y_<d
    * (and on the one-hot `label` [N, C] of a conditional spec) only. Not tidied.
    */
-  out(y: tf.Tensor2D, label?: tf.Tensor2D): tf.Tensor2D {
+  out(y: tf.Tensor2D, label?: tf.Tensor2D, frozen = this.frozen(label)): tf.Tensor2D {
     const n = this.net.sizes.length - 1;
     let h: tf.Tensor2D = y;
-    for (let i = 0; i < n; i++) {
-      const W = tf.mul(this.p.get(`made.${i}.W`), this.masks[i]);
-      let a = tf.add(tf.matMul(h, W), this.p.get(`made.${i}.b`));
-      if (label) a = tf.add(a, tf.matMul(label, this.p.get(madeLabelWeight(i))));
-      h = activate(a, i + 1 === n ? this.net.output : this.net.hidden) as tf.Tensor2D;
-    }
+    for (let i = 0; i < n; i++) h = activate(tf.add(tf.matMul(h, frozen.W[i]), frozen.c[i]), i + 1 === n ? this.net.output : this.net.hidden) as tf.Tensor2D;
     return h;
   }
 
   /** mu and alpha of every dimension (one Gaussian per conditional). Not tidied. */
-  conditionals(y: tf.Tensor2D, label?: tf.Tensor2D): { mu: tf.Tensor2D; alpha: tf.Tensor2D } {
+  conditionals(y: tf.Tensor2D, label?: tf.Tensor2D, frozen?: Frozen): { mu: tf.Tensor2D; alpha: tf.Tensor2D } {
     if (madeComponents(this.spec) !== 1) throw new Error('made: the flow step needs one Gaussian per conditional');
     const D = dataDim(this.spec);
-    const [mu, a] = tf.split(this.out(y, label), [D, D], 1) as [tf.Tensor2D, tf.Tensor2D];
+    const [mu, a] = tf.split(this.out(y, label, frozen), [D, D], 1) as [tf.Tensor2D, tf.Tensor2D];
     return { mu, alpha: tf.maximum(a, this.spec.minLogStd) as tf.Tensor2D };
   }
 
@@ -70,8 +83,8 @@ export class AutoregressiveStep implements FlowStep {
   }
 
   /** One pass of sampling: y' = mu(y) + exp(alpha(y)) u; dimensions < d + 1 of y' are final once those < d of y are. */
-  pass(y: tf.Tensor2D, u: tf.Tensor2D, label?: tf.Tensor2D): { y: tf.Tensor2D; alpha: tf.Tensor2D } {
-    const { mu, alpha } = this.conditionals(y, label);
+  pass(y: tf.Tensor2D, u: tf.Tensor2D, label?: tf.Tensor2D, frozen?: Frozen): { y: tf.Tensor2D; alpha: tf.Tensor2D } {
+    const { mu, alpha } = this.conditionals(y, label, frozen);
     return { y: tf.add(mu, tf.mul(tf.exp(alpha), u)) as tf.Tensor2D, alpha };
   }
 
@@ -113,11 +126,11 @@ export class Made implements TrainableModel {
   }
 
   /** Mixture parameters [N, K, D]: means, log-stds (bounded below) and log mixture weights. Not tidied. */
-  private mixture(y: tf.Tensor2D, label?: tf.Tensor2D): { mu: tf.Tensor3D; alpha: tf.Tensor3D; logw: tf.Tensor3D } {
+  private mixture(y: tf.Tensor2D, label?: tf.Tensor2D, frozen?: Frozen): { mu: tf.Tensor3D; alpha: tf.Tensor3D; logw: tf.Tensor3D } {
     const K = madeComponents(this.spec);
     const D = dataDim(this.spec);
     const N = y.shape[0];
-    const [mu, a, l] = tf.split(this.step.out(y, label), [K * D, K * D, K * D], 1).map((t) => tf.reshape(t, [N, K, D]) as tf.Tensor3D);
+    const [mu, a, l] = tf.split(this.step.out(y, label, frozen), [K * D, K * D, K * D], 1).map((t) => tf.reshape(t, [N, K, D]) as tf.Tensor3D);
     return { mu, alpha: tf.maximum(a, this.spec.minLogStd) as tf.Tensor3D, logw: tf.sub(l, tf.logSumExp(l, 1, true)) as tf.Tensor3D };
   }
 
@@ -137,9 +150,9 @@ export class Made implements TrainableModel {
   }
 
   /** One sampling pass for K > 1 (core/spec.ts): y_next from y with noise g [N, D] and component picks u [N, D]. Not tidied. */
-  private mixturePass(y: tf.Tensor2D, g: tf.Tensor2D, u: tf.Tensor2D, label?: tf.Tensor2D): tf.Tensor2D {
+  private mixturePass(y: tf.Tensor2D, g: tf.Tensor2D, u: tf.Tensor2D, frozen: Frozen): tf.Tensor2D {
     const K = madeComponents(this.spec);
-    const { mu, alpha, logw } = this.mixture(y, label);
+    const { mu, alpha, logw } = this.mixture(y, undefined, frozen);
     const cdf = tf.cumsum(tf.exp(logw), 1); // [N, K, D]
     // below_k = [u < cdf_k], the last component's bound lifted to 1e30 so rounding cannot leave u unassigned
     const lift = tf.tensor3d(Array.from({ length: K }, (_, k) => (k === K - 1 ? 1e30 : 0)), [1, K, 1]);
@@ -187,9 +200,10 @@ export class Made implements TrainableModel {
       // images: each y_d held to the pixels' support (core/spec.ts preSupport)
       const support = preSupport(this.spec.preprocess);
       const held = (t: tf.Tensor2D): tf.Tensor2D => (support ? tf.clipByValue(t, support[0], support[1]) : t);
+      const frozen = this.step.frozen(l);
       let y: tf.Tensor2D = tf.zerosLike(g);
       for (let d = 0; d < D; d++) {
-        const next = tf.tidy(() => fix(y, held(mixture ? this.mixturePass(y, g, u, l) : this.step.pass(y, g, l).y), d));
+        const next = tf.tidy(() => fix(y, held(mixture ? this.mixturePass(y, g, u, frozen) : this.step.pass(y, g, undefined, frozen).y), d));
         y.dispose();
         y = next;
       }
