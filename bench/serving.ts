@@ -93,7 +93,7 @@ export async function serving(opts: BenchOptions & { models?: string[] }): Promi
     for (const m of models) {
       const url = `${wrangler.url}/v1/models/${m.id}/sample`;
       for (const n of NS) {
-        if (sampleWork(m, n) > MAX_WORK_UNITS) continue; // the API refuses it (over_budget): MADE on MNIST takes n = 1
+        if (sampleWork(m, n) > MAX_WORK_UNITS) continue; // the API refuses it (over_budget) too
         let seed = 0;
         res.set(key('worker', m.id, n), await timeIt(async () => {
           const r = await fetch(url, { method: 'POST', body: JSON.stringify({ n, seed: seed++ }), headers: { 'content-type': 'application/json' } });

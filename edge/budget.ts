@@ -34,10 +34,10 @@ export function checkBudget(units: number, budget: number, what: string): void {
 
 type Body<S extends z.ZodType> = z.output<S>;
 
-/** Rows through the sample graph: rows x dataDim, times the D passes an autoregressive family takes. */
+/** Rows through the sample graph: rows x dataDim, times what an autoregressive family's sampling costs in passes (core/protocol.ts samplePasses). */
 function sampleBudget(rows: number, what: string, m: Manifest): void {
   const passes = samplePasses(m);
-  const how = passes > 1 ? `${what} x dataDim x passes (${rows} x ${dataDim(m)} x ${passes}, one pass per dimension)` : `${what} x dataDim (${rows} x ${dataDim(m)})`;
+  const how = passes > 1 ? `${what} x dataDim x passes (${rows} x ${dataDim(m)} x ${passes}, the cost of sampling one dimension at a time)` : `${what} x dataDim (${rows} x ${dataDim(m)})`;
   checkBudget(sampleWork(m, rows), MAX_WORK_UNITS, `units of work, ${how}`);
 }
 

@@ -148,7 +148,7 @@ export async function decode(
   return decodeLatents(store, m, z, n, req.mode, noise, ph, sampleLabelsFor(m, req.seed, n, ids));
 }
 
-/** 422 unless the model can interpolate: it samples, and 2 steps fit the work budget (an image MADE's D passes do not). */
+/** 422 unless the model can interpolate: it samples, and 2 steps fit the work budget (checked, not assumed: an autoregressive model's sampling cost counts). */
 export function requireInterpolate(m: Manifest, store?: ModelStore): void {
   store?.require(m, 'sample', 'interpolate');
   if (limitsOf(m).interpolate === undefined) {

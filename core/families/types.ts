@@ -33,9 +33,11 @@ export interface GraphProtocol {
   observationNoise?: { meanOutput: string };
   /**
    * Sampling is autoregressive: the sample graph maps (z, y) -> (y_next, x), where
-   * y_next_i depends on y_<i only. Starting from y = 0, pass d copies
-   * dimension d of y_next into y, so D passes give the sample (and x of the
-   * last pass is post(y)).
+   * y_next_i depends on y_<i only. Graphs exported now sample every NaN entry
+   * of y in order inside one run (a Loop over blocks of dimensions, caching
+   * each hidden layer's finished units), so y = all NaN gives a whole sample
+   * and a finished y comes back unchanged; older graphs answer NaN to NaN, and
+   * core/protocol.ts then runs them D times from y = 0, one dimension a run.
    */
   autoregressive?: boolean;
   /** the density graph takes eps [N, K, L] and answers `elbo` and `iwae` (else it answers `logp`) */

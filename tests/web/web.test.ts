@@ -179,7 +179,7 @@ describe('web client on wasm (no WebGPU)', () => {
     await page.screenshot({ path: join(SHOTS, 'compare-wasm.png'), fullPage: true });
   });
 
-  it('draws an image card for every family on MNIST, MADE with its 784 passes a sample', async () => {
+  it('draws an image card for every family on MNIST, MADE drawn pixel by pixel', async () => {
     const mnist = site.index.models.filter((x) => x.dataset === 'mnist');
     if (!mnist.some((x) => x.family === 'made')) return; // fixtures only: no MADE image model to draw
     await page.click('#tab-compare');
@@ -198,7 +198,7 @@ describe('web client on wasm (no WebGPU)', () => {
     const cards = await page.$$eval('#compare-cards .card', (cs) => cs.map((c) => [(c as HTMLElement).dataset.family, (c as HTMLElement).dataset.state, c.textContent ?? '']));
     expect(cards.every(([, st]) => st === 'done'), JSON.stringify(cards)).toBe(true);
     expect(new Set(cards.map(([f]) => f))).toEqual(new Set(FAMILY_ORDER));
-    expect(cards.find(([f]) => f === 'made')![2]).toMatch(/784 passes of the network each/);
+    expect(cards.find(([f]) => f === 'made')![2]).toMatch(/drawn pixel by pixel|One row per class/);
     expect(cards.map(([, , t]) => t).join(' ')).toMatch(/bits per dimension/);
     await page.screenshot({ path: join(SHOTS, 'compare-mnist-wasm.png'), fullPage: true });
   });

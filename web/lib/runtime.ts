@@ -16,8 +16,10 @@
  * - 2-D models (shape [2]) run on wasm: their graphs are a few matmuls on
  *   rows of 2..256 values, microseconds of compute, while a WebGPU run pays a
  *   dispatch and a GPU->CPU readback (a millisecond or more) every time;
- * - so do autoregressive sample graphs (MADE): they run once per pixel, 784
- *   round trips for one MNIST image, each a small matmul;
+ * - so do autoregressive sample graphs (MADE): one run samples pixel by
+ *   pixel inside the graph (an ONNX Loop over blocks of pixels, each step a
+ *   small product), verified on wasm; WebGPU would run that loop's many tiny
+ *   steps as dispatches, each costlier than its arithmetic;
  * - image models open on WebGPU and run one probe row there and on the same
  *   build's wasm provider; if the graph cannot run on WebGPU (onnxruntime
  *   lacks some kernels there, ConvTranspose among them) or the two disagree
@@ -157,7 +159,7 @@ export class Session {
       graph.shape.length === 1
         ? 'a 2-D model: a GPU round trip costs more than its few small matmuls'
         : (graph.passes ?? 1) > 1
-          ? `sampling runs the graph once per pixel (${graph.passes} passes): a GPU round trip each costs more than the pass`
+          ? 'an autoregressive sampler: its graph loops pixel by pixel in tiny steps, each costlier on a GPU than its arithmetic'
           : undefined;
     if (byRule) {
       tell({ device: 'wasm', reason: byRule });

@@ -71,7 +71,7 @@ async function renderCard(m: Manifest, seed: number, canvas: HTMLCanvasElement, 
   const engine = app.engine();
   const lines: string[] = [];
   const passes = samplePasses(m);
-  if (isImage(m) && m.classes && passes === 1) {
+  if (isImage(m) && m.classes) {
     // a class-conditional model: one row per class, the same seed (so the same latents) in every row
     const C = m.classes.names.length;
     const per = 6;
@@ -85,14 +85,13 @@ async function renderCard(m: Manifest, seed: number, canvas: HTMLCanvasElement, 
     drawImageGrid(canvas, rows, m.shape, per, 2);
     lines.push(`One row per class (${m.classes.names.join(', ')}), ${per} samples each with the same latents: ${ms.toFixed(1)} ms.`);
   } else if (isImage(m)) {
-    // the API's work budget counts every pass: an autoregressive image model gets one sample per request there
-    const n = passes > 1 && app.useApi ? 1 : 16;
+    const n = 16;
     const { rows, ms } = await engine.sample(m, { n, seed, temperature: 1, mode: 'mean' });
     drawImageGrid(canvas, rows, m.shape, Math.ceil(Math.sqrt(n)), 2);
-    lines.push(`${n} sample${n > 1 ? 's' : ''} in ${ms.toFixed(1)} ms${passes > 1 ? `, ${passes} passes of the network each (one per pixel)` : ''}.`);
+    lines.push(`${n} samples in ${ms.toFixed(1)} ms${passes > 1 ? ', drawn pixel by pixel (one run of a graph that loops over the pixels)' : ''}.`);
   } else {
     const { rows, ms } = await engine.sample(m, { n: 500, seed, temperature: 1, mode: 'sample' });
-    lines.push(`500 samples in ${ms.toFixed(1)} ms${passes > 1 ? ` (${passes} sequential passes, one per dimension)` : ''}.`);
+    lines.push(`500 samples in ${ms.toFixed(1)} ms${passes > 1 ? ` (drawn one dimension at a time)` : ''}.`);
     const box = boxFor(m.range, rows);
     let heat: { logp: number[]; res: number } | undefined;
     if (m.capabilities.includes('density')) {
