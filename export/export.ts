@@ -11,7 +11,7 @@
  * model folder (a shipped model, say) is replaced only with `force`.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CheckpointError, decodeCheckpoint, encodeCheckpoint, type Checkpoint } from '../core/checkpoint';
 import { familyOf, isFamily, latentDimOf, paramShapes } from '../core/families';
@@ -170,6 +170,9 @@ export async function exportCheckpoint(path: string, opts: ExportOptions = {}): 
     description: `${spec.conditional ? 'Class-conditional ' : ''}${family.models[spec.model] ?? spec.model} on ${dataset}: ${traits.decoder}; log p(x): ${traits.logp}; x -> z: ${traits.inverse}.`,
   };
   writeAtomic(join(dir, 'manifest.json'), new TextEncoder().encode(JSON.stringify(manifest, null, 2) + '\n'));
+  // a replaced model may have shipped graphs this one lacks (a conditional VAE has no encoder): none may linger
+  const kept = new Set([...manifest.files, ...(manifest.variants ?? [])].map((f) => f.file));
+  for (const f of readdirSync(dir)) if (f.endsWith('.onnx') && !kept.has(f)) rmSync(join(dir, f));
   updateIndex(out, manifest);
   return { manifest, dir, verification, ...(uncalibrated ? { uncalibrated } : {}) };
 }
