@@ -6,7 +6,7 @@
  * model_corrupt instead of producing wrong numbers; other models keep serving.
  */
 import type { Capability, Manifest, ModelIndex } from '../core/manifest';
-import { dataDim, sampleNoiseArgs, sampleNoiseFor } from '../core/protocol';
+import { dataDim, sampleNoiseArgs, sampleNoiseFor, samplePasses } from '../core/protocol';
 import { BatchingSession } from './batch';
 import { MAX_WORK_UNITS } from './budget';
 import { HttpError } from './errors';
@@ -212,10 +212,15 @@ export class ModelStore {
         // a row's work: dataDim, times the middle dims of a rank-3 feed (the VAE's k importance draws)
         const unitsPerRow = (feeds: Record<string, Tensor>) =>
           D * Math.max(1, ...Object.values(feeds).map((t) => t.dims.slice(1, -1).reduce((a, b) => a * b, 1)));
+        // an autoregressive sampler's steps are small products whose float32 sums
+        // onnxruntime orders by batch size (measured: 1 ulp apart between a row alone
+        // and the same row among 8): such runs go alone, so a seed's bits never depend
+        // on who else asked at the same moment
+        const alone = capability === 'sample' && samplePasses(m) > 1;
         const session = new BatchingSession(inner, {
           waitMs: this.options.batchWaitMs,
           waitBelowRows: this.options.batchWaitBelowRows,
-          aloneFromRows: this.options.batchAloneFromRows,
+          aloneFromRows: alone ? 1 : this.options.batchAloneFromRows,
           maxRows: this.options.batchMaxRows,
           maxRunRows: this.options.runMaxRows,
           maxUnits: MAX_WORK_UNITS,
