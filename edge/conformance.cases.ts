@@ -45,6 +45,8 @@ function fromSchema(schema: Schema, doc: any, hints: Hints, depth = 0, validOnly
   const mostly = (valid: fc.Arbitrary<unknown>, invalid: fc.Arbitrary<unknown> = wrong) =>
     validOnly ? valid : fc.oneof({ weight: 12, arbitrary: valid }, { weight: 1, arbitrary: invalid });
   if (schema.enum) return mostly(fc.constantFrom(...schema.enum), fc.constantFrom('MEAN', '', 'xml'));
+  // a value of several forms (a label: a class id, a name, or a list of them): any of them
+  if (schema.anyOf) return fc.oneof(...(schema.anyOf as Schema[]).map((s) => fromSchema(s, doc, hints, depth + 1, validOnly, field)));
   switch (schema.type) {
     case 'integer': {
       const min = schema.minimum ?? -1e6;

@@ -16,7 +16,7 @@ import fc from 'fast-check';
 import { expect, it } from 'vitest';
 import { API_LIMITS } from '../core/api';
 import type { Manifest, ModelIndex } from '../core/manifest';
-import { sampleWork } from '../core/protocol';
+import { densityClassFactor, sampleWork } from '../core/protocol';
 import { MAX_DENSITY_DRAWS, MAX_WORK_UNITS } from './budget';
 import { MODELS, type Target } from './testing';
 
@@ -342,17 +342,19 @@ export function reliabilityCases(getTarget: () => Target, o: ReliabilityOptions)
       }
       if (m.family === 'vae' && m.capabilities.includes('density')) {
         const zeros = (rows: number) => Array.from({ length: rows }, () => new Array(D).fill(0));
+        // a conditional VAE scores every row under each of its classes: c times the work
+        const c = densityClassFactor(m);
         if (MAX_DENSITY_DRAWS * D <= MAX_WORK_UNITS) {
           // small rows: the draws bound (eps is rows x k x latentDim) is the one that binds
           const k = API_LIMITS.maxImportanceSamples;
-          const rows = Math.floor(MAX_DENSITY_DRAWS / k) + 1;
+          const rows = Math.floor(MAX_DENSITY_DRAWS / (k * c)) + 1;
           const over = await post(`/v1/models/${m.id}/density`, { x: zeros(rows), k });
           expect({ status: over.status, code: over.body.error?.code, limit: over.body.error?.limit }, m.id).toEqual({ status: 400, code: 'over_budget', limit: MAX_DENSITY_DRAWS });
           expect((await post(`/v1/models/${m.id}/density`, { x: zeros(rows - 1), k })).status, m.id).toBe(200);
         } else {
           // big rows: rows x k x dataDim binds, although rows and k are each within their caps
-          const k = Math.min(API_LIMITS.maxImportanceSamples, Math.floor(MAX_WORK_UNITS / D));
-          const rows = Math.floor(MAX_WORK_UNITS / (k * D)) + 1;
+          const k = Math.min(API_LIMITS.maxImportanceSamples, Math.floor(MAX_WORK_UNITS / (D * c)));
+          const rows = Math.floor(MAX_WORK_UNITS / (k * D * c)) + 1;
           const over = await post(`/v1/models/${m.id}/density`, { x: zeros(rows), k });
           expect({ status: over.status, code: over.body.error?.code, limit: over.body.error?.limit }, m.id).toEqual({ status: 400, code: 'over_budget', limit: MAX_WORK_UNITS });
           expect((await post(`/v1/models/${m.id}/density`, { x: zeros(rows - 1), k })).status, m.id).toBe(200);
