@@ -198,7 +198,3 @@ export class MultiScale implements FlowStep {
   }
 }
 
-/** Every coupling's steps, for tests that check them one by one. */
-export function msCouplingSteps(p: Params, spec: MultiScaleFlowSpec): FlowStep[] {
-  return msCouplings(msLayout(spec)).flatMap((cp) => couplingSteps(p, cp, spec));
-}
