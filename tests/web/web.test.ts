@@ -181,7 +181,8 @@ describe('web client on wasm (no WebGPU)', () => {
 
   it('draws an image card for every family on MNIST, MADE drawn pixel by pixel', async () => {
     const mnist = site.index.models.filter((x) => x.dataset === 'mnist');
-    if (!mnist.some((x) => x.family === 'made')) return; // fixtures only: no MADE image model to draw
+    // models/ ships an image MADE: a missing one fails here instead of passing without running
+    expect(mnist.some((x) => x.family === 'made'), 'an MNIST MADE ships').toBe(true);
     await page.click('#tab-compare');
     await page.selectOption('#compare-dataset', 'mnist');
     await page.click('#compare-form button[type=submit]');
