@@ -181,17 +181,8 @@ export const ScoreRequest = z
     example: { x: [[0.5, 0.25], [4, 4]] },
   });
 
-export const ClassifyRequest = z
-  .strictObject({
-    x: rows('rows in data space, as for density; image models take pixels in [0, 256)'),
-    fpr: z
-      .number()
-      .gt(0)
-      .lt(1)
-      .default(DEFAULT_FPR)
-      .meta({ description: 'false-positive rate of the out-of-distribution test, as in score: the share of held-out in-distribution rows it turns away' }),
-    seed: uint32('seed of the dequantisation noise and the VAE eps (the calibration used 0)').default(0),
-  })
+/** classify takes score's fields: the same rows, fpr and seed feed the same density run */
+export const ClassifyRequest = ScoreRequest.extend({})
   .meta({
     id: 'ClassifyRequest',
     description: 'Classify rows by Bayes\' rule over the class-conditional densities, abstaining on rows of no class (out of distribution) and on uncertain ones',

@@ -124,6 +124,9 @@ const intQuery = (name: string, min: number, max: number, description: string) =
 
 const uint32Query = (name: string, description: string) => intQuery(name, 0, 0xffffffff, description);
 
+/** score's and classify's query, for float32 bodies: the false-positive rate and the seed */
+const scoredRowsQuery = () => z.strictObject({ fpr: fprQuery(), seed: uint32Query('seed', 'seed of the dequantisation noise and the VAE eps') });
+
 const fprQuery = () => numberQuery('fpr', z.number().gt(0).lt(1), { type: 'number', exclusiveMinimum: 0, exclusiveMaximum: 1 }, 'the false-positive rate');
 
 const modeQuery = z
@@ -296,10 +299,7 @@ export const scoreRoute = createRoute({
   request: {
     params: IdParams,
     headers: shapeRequestHeader,
-    query: z.strictObject({
-      fpr: fprQuery(),
-      seed: uint32Query('seed', 'seed of the dequantisation noise and the VAE eps'),
-    }),
+    query: scoredRowsQuery(),
     body: { required: true, content: { 'application/json': { schema: ScoreRequest }, 'application/octet-stream': binaryBody<z.output<typeof ScoreRequest>>('x') } },
   },
   responses: {
@@ -317,10 +317,7 @@ export const classifyRoute = createRoute({
   request: {
     params: IdParams,
     headers: shapeRequestHeader,
-    query: z.strictObject({
-      fpr: fprQuery(),
-      seed: uint32Query('seed', 'seed of the dequantisation noise and the VAE eps'),
-    }),
+    query: scoredRowsQuery(),
     body: { required: true, content: { 'application/json': { schema: ClassifyRequest }, 'application/octet-stream': binaryBody<z.output<typeof ClassifyRequest>>('x') } },
   },
   responses: {
