@@ -14,6 +14,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { descriptorOf } from '../core/families';
 import type { ModelIndex } from '../core/manifest';
 import { takesObservationNoise } from '../core/protocol';
 import { createApp } from '../edge/app';
@@ -36,9 +37,10 @@ const classes = new Map(shipped(dir).map((m) => [m.id, m.classes]));
 const index = (await (await app.request('/v1/models')).json()) as ModelIndex;
 for (const m of index.models.filter((x) => x.shape.length === 2 && (!only || only.includes(x.id)))) {
   const C = classes.get(m.id)?.names.length ?? 0;
+  const autoregressive = !!descriptorOf(m).protocol.autoregressive;
   const png = C
-    ? await classGrid(m.id, m.shape, C, m.family === 'made', takesObservationNoise(m))
-    : m.family === 'made'
+    ? await classGrid(m.id, m.shape, C, autoregressive, takesObservationNoise(m))
+    : autoregressive
       ? await autoregressiveGrid(m.id, m.shape)
       : await apiGrid(m.id, takesObservationNoise(m));
   if (typeof png === 'string') {

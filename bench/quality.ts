@@ -29,7 +29,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { FAMILY_ORDER, Prng, type Manifest } from '../core';
+import { FAMILY_ORDER, Prng, type Family, type Manifest } from '../core';
 import { initBackend } from '../train/backend';
 import { readCheckpoint } from '../train/checkpoint';
 import { loadDataset, resolveDatasetName, rows, sampleToy, type Dataset, type ToyName } from '../train/data';
@@ -175,22 +175,23 @@ function meanSd(v: number[]): string {
   return `${mean.toExponential(2)} ± ${sd.toExponential(1)}`;
 }
 
-/** Published figures to set beside a model: by family and data set. */
+const GLOW_FASHION = 'Glow 2.90 bits/dim on the Fashion-MNIST test split (Nalisnick et al. 2019; dequantised 8-bit, 60k/10k split, multi-scale conv flow)';
+
+/** Published figures to set beside a model, per family (every family required) and data set. */
+const REFERENCES: { [F in Family]: (fashion: boolean) => string } = {
+  flow: (fashion) =>
+    fashion ? GLOW_FASHION : 'RealNVP 1.06 bits/dim (Dinh et al. 2017), Glow 1.05 (Kingma & Dhariwal 2018): dequantised 8-bit MNIST, 60k/10k split, multi-scale conv nets; figures as tabulated by Grathwohl et al. 2019 (FFJORD, Table 2), which states no parameter counts',
+  made: (fashion) =>
+    fashion ? `no published MADE figure on Fashion-MNIST known to us; ${GLOW_FASHION}` : 'MADE 2.04, MAF 1.89 bits/dim (Papamakarios et al. 2017; dequantised MNIST, 60k/10k split; as tabulated by Grathwohl et al. 2019, Table 2): larger mixture MADEs',
+  vae: (fashion) =>
+    fashion
+      ? `no published VAE figure on dequantised 8-bit Fashion-MNIST known to us; ${GLOW_FASHION}`
+      : 'Burda et al. 2016 (IWAE), binarized MNIST, test log-likelihood estimated with k = 5000: 1 stochastic layer (784-200-200-50, about 0.42M weights by our count): VAE -86.76, IWAE(k=50 training) -84.78 nats; 2 stochastic layers: VAE -85.33, IWAE -82.90 nats. Binary pixels, not dequantised 8-bit: a different task, the nats do not convert into our bits/dim',
+  gan: () => "no published figure on this scale: FD is in our own classifier's features (not Inception), so it compares our models with each other and with the floor only",
+};
+
 function reference(m: Manifest): string {
-  const fashion = resolveDatasetName(m.dataset) === 'fashion-mnist';
-  const glow = 'Glow 2.90 bits/dim on the Fashion-MNIST test split (Nalisnick et al. 2019; dequantised 8-bit, 60k/10k split, multi-scale conv flow)';
-  switch (m.family) {
-    case 'flow':
-      return fashion ? glow : 'RealNVP 1.06 bits/dim (Dinh et al. 2017), Glow 1.05 (Kingma & Dhariwal 2018): dequantised 8-bit MNIST, 60k/10k split, multi-scale conv nets; figures as tabulated by Grathwohl et al. 2019 (FFJORD, Table 2), which states no parameter counts';
-    case 'made':
-      return fashion ? `no published MADE figure on Fashion-MNIST known to us; ${glow}` : 'MADE 2.04, MAF 1.89 bits/dim (Papamakarios et al. 2017; dequantised MNIST, 60k/10k split; as tabulated by Grathwohl et al. 2019, Table 2): larger mixture MADEs';
-    case 'vae':
-      return fashion
-        ? `no published VAE figure on dequantised 8-bit Fashion-MNIST known to us; ${glow}`
-        : 'Burda et al. 2016 (IWAE), binarized MNIST, test log-likelihood estimated with k = 5000: 1 stochastic layer (784-200-200-50, about 0.42M weights by our count): VAE -86.76, IWAE(k=50 training) -84.78 nats; 2 stochastic layers: VAE -85.33, IWAE -82.90 nats. Binary pixels, not dequantised 8-bit: a different task, the nats do not convert into our bits/dim';
-    default:
-      return "no published figure on this scale: FD is in our own classifier's features (not Inception), so it compares our models with each other and with the floor only";
-  }
+  return REFERENCES[m.family](resolveDatasetName(m.dataset) === 'fashion-mnist');
 }
 
 const PUBLISHED: Record<string, string> = {

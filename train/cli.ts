@@ -5,13 +5,14 @@
  *   [--threads N]
  */
 import { parseArgs } from 'node:util';
-import type { Family } from '../core';
+import { FAMILY_ORDER, familyOf, type Family } from '../core';
 import { parseBackend } from './backend';
 import { resolveDatasetName } from './data';
 import { defaults, NonFiniteLossError, train } from './loop';
 import { isImageDataset, MODELS } from './models';
 
-const HELP = `usage: npm run train -- --family vae|gan|flow|made [--model realnvp|nice|realnvp-ms] --data NAME [options]
+const HELP = `usage: npm run train -- --family ${FAMILY_ORDER.join('|')} [--model NAME] --data NAME [options]
+models: ${FAMILY_ORDER.map((f) => `${f}: ${MODELS[f].join(', ')}`).join('; ')}
 data: moons, eightgaussians (8gaussians), checkerboard, spirals, rings, mnist, fashion-mnist
 options:
   --steps N        total steps (default per family/data; resumed steps count)
@@ -26,12 +27,12 @@ options:
   --eval-n N       test rows per evaluation     --iwae-k K   VAE importance samples
   --tiny           tiny networks (smoke tests)
   (--model realnvp-ms: multi-scale conv RealNVP, images only; see train/README.md)
-  --arch mlp|conv  conv: conv VAE / DCGAN-style GAN (images only)
+  --arch mlp|conv  conv: conv nets (images only; ${FAMILY_ORDER.filter((f) => familyOf(f).archs.includes('conv')).join(', ')})
   --conditional    learn p(x | y) over the data set's classes (mnist, fashion-mnist): the
                    label is one more input of every graph, and p(x) the mixture over the classes
   --init-from CK   start from a checkpoint's weights and architecture (e.g. a shipped model's
                    models/<id>/checkpoint.egck); new weights (the classes') start fresh
-  --label-weight W conditional flows: add W x the cross-entropy of p(y | x) to the likelihood
+  --label-weight W conditional flows and VAEs: add W x the cross-entropy of p(y | x) to the likelihood
                    loss (a hybrid objective; W = 0, the default, is likelihood alone)
 progress: a bar on a terminal; otherwise a line every 5 s (step, loss, steps/s, ETA)`;
 
@@ -59,16 +60,16 @@ async function main(): Promise<void> {
   }
   const family = values.family as Family | undefined;
   if (!family || !(family in MODELS)) throw new Error(`--family must be one of ${Object.keys(MODELS).join(', ')}\n${HELP}`);
-  // the DCGAN is the GAN with --arch conv; name it either way
-  const dcgan = family === 'gan' && values.model === 'dcgan';
-  if (dcgan && values.arch === 'mlp') throw new Error('--model dcgan is the conv GAN; drop --arch mlp');
-  const model = dcgan ? 'gan' : values.model ?? MODELS[family as keyof typeof MODELS][0];
-  if (!MODELS[family as keyof typeof MODELS].includes(model)) throw new Error(`--model for ${family} must be one of ${MODELS[family as keyof typeof MODELS].join(', ')}`);
+  const fam = familyOf(family);
+  // a family's conv model (the DCGAN) is its default model with --arch conv; name it either way
+  const convModel = fam.convModel !== undefined && values.model === fam.convModel;
+  if (convModel && values.arch === 'mlp') throw new Error(`--model ${fam.convModel} is the conv ${family}; drop --arch mlp`);
+  const model = convModel ? MODELS[family][0] : values.model ?? MODELS[family][0];
+  if (!MODELS[family].includes(model)) throw new Error(`--model for ${family} must be one of ${MODELS[family].join(', ')}`);
   if (!values.data) throw new Error(`--data is required\n${HELP}`);
   const data = resolveDatasetName(values.data);
-  const arch = values.arch ?? (dcgan ? 'conv' : 'mlp');
+  const arch = values.arch ?? (convModel ? 'conv' : 'mlp');
   if (arch !== 'mlp' && arch !== 'conv') throw new Error(`--arch must be mlp or conv, got "${arch}"`);
-  if (arch === 'conv' && family === 'flow') throw new Error('--arch conv is available for vae and gan, not flow');
   if (arch === 'conv' && !isImageDataset(data)) throw new Error(`--arch conv needs image data (mnist, fashion-mnist); "${data}" is 2-D, use the default --arch mlp`);
   const d = defaults(family, data, model);
   const minutes = num('minutes', values.minutes);

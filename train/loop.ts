@@ -17,7 +17,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { dataDim, Prng, usesConv, type Arch, type Family, type ModelSpec } from '../core';
+import { dataDim, familyOf, Prng, usesConv, type Arch, type Family, type ModelSpec, type TrainDefaults } from '../core';
 import { assertConvTrainable, initBackend, type BackendName } from './backend';
 import { readCheckpoint, writeCheckpoint, type TrainMeta } from './checkpoint';
 import { Batches, conditioning, labelRows, loadDataset, rows, stats } from './data';
@@ -76,14 +76,10 @@ export interface TrainResult {
   stopped: 'steps' | 'minutes' | 'nan';
 }
 
-/** Defaults per (family, data, model): what `npm run train` uses when a flag is absent. */
-export function defaults(family: Family, data: string, model?: string): { steps: number; batch: number; lr: number; evalEvery: number } {
-  if (isImageDataset(data)) {
-    // the multi-scale flow: batch 64 as in Dinh et al. 2017, and the size its defaults were timed at
-    const batch = family === 'gan' || model === 'realnvp-ms' ? 64 : 128;
-    return { steps: 5000, batch, lr: family === 'flow' ? 5e-4 : family === 'gan' ? 2e-4 : 1e-3, evalEvery: 250 };
-  }
-  return { steps: family === 'gan' ? 5000 : 3000, batch: 256, lr: family === 'gan' ? 5e-4 : 1e-3, evalEvery: 500 };
+/** Defaults per (family, data, model): what `npm run train` uses when a flag is absent (the family's descriptor says). */
+export function defaults(family: Family, data: string, model?: string): TrainDefaults {
+  const d = familyOf(family);
+  return d.trainDefaults(model ?? Object.keys(d.models)[0], isImageDataset(data));
 }
 
 export function stepSeed(seed: number, step: number): number {

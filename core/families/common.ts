@@ -16,6 +16,3 @@ export const toyPre = (D: number, opts: SpecOptions): Preprocess => ({
   scale: opts.scale ?? new Array(D).fill(1),
 });
 
-export function noConv(family: string, opts: SpecOptions): void {
-  if (opts.arch === 'conv') throw new Error(`--arch conv is available for vae and gan, not ${family}`);
-}

@@ -4,7 +4,7 @@
  */
 import { mlpShapes, type ParamShape } from '../params';
 import { alternatingMasks, classCount, dataDim, isMultiScale, type FlowSpec, type MlpSpec, type MultiScaleFlowSpec, type MultiScaleSpec } from '../spec';
-import { image, logitPre, noConv, toyPre, type FamilyDescriptor, type SpecOptions } from './common';
+import { image, logitPre, toyPre, type FamilyDescriptor, type SpecOptions } from './common';
 import { msParamShapes } from './msflow';
 import type { Dim } from './types';
 
@@ -66,9 +66,12 @@ export const flow: FamilyDescriptor<FlowSpec | MultiScaleFlowSpec> = {
       encode: { inputs: { x: ['N', D] }, outputs: { z: ['N', D] } },
     };
   },
+  // the multi-scale flow on images: batch 64 as in Dinh et al. 2017, the size its defaults were timed at
+  trainDefaults: (model, img) => (img ? { steps: 5000, batch: model === 'realnvp-ms' ? 64 : 128, lr: 5e-4, evalEvery: 250 } : { steps: 3000, batch: 256, lr: 1e-3, evalEvery: 500 }),
+  // the multi-scale RealNVP is the conv flow; it is a model, not an arch
+  archs: ['mlp'],
   latentDim: (spec) => dataDim(spec),
   defaultSpec(model, shape, opts) {
-    noConv('flow', opts);
     if (model === 'realnvp-ms') return multiScaleSpec(shape, opts);
     if (model !== 'realnvp' && model !== 'nice') throw new Error(`flow model must be realnvp, nice or realnvp-ms, got "${model}"`);
     const D = dataDim({ shape });

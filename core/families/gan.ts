@@ -40,6 +40,10 @@ export const gan: FamilyDescriptor<GanSpec> = {
   protocol: {},
   conditioning: 'the generator reads the latent concatenated with the one-hot label; the training-only discriminator adds a projection of its features on a class embedding',
   signatures: (D, L, C) => ({ sample: { inputs: { z: ['N', L], ...(C ? { label: ['N', C] } : {}) }, outputs: { x: ['N', D] } } }),
+  // Adam at 2e-4 on images, as DCGAN training usually runs
+  trainDefaults: (_model, img) => (img ? { steps: 5000, batch: 64, lr: 2e-4, evalEvery: 250 } : { steps: 5000, batch: 256, lr: 5e-4, evalEvery: 500 }),
+  archs: ['mlp', 'conv'],
+  convModel: 'dcgan',
   latentDim: (spec) => spec.latentDim,
   defaultSpec(model, shape, opts) {
     const D = dataDim({ shape });

@@ -13,7 +13,7 @@ import { made } from './made';
 import type { FamilyDescriptor, SpecOptions } from './types';
 import { vae } from './vae';
 
-export type { Dim, FamilyDescriptor, FamilyTraits, GraphProtocol, Signature, SpecOptions } from './types';
+export type { Dim, FamilyDescriptor, FamilyTraits, GraphProtocol, Signature, SpecOptions, TrainDefaults } from './types';
 export { BASE_MU, couplingNet, FINAL_LOGS, stepNames } from './flow';
 export { isImageGan, snName } from './gan';
 export { checkerMask, msChannels, msKernel, msCouplings, msLayout, msNames, type MsCoupling, type MsLayout, type MsPart, type MsScale } from './msflow';
@@ -55,6 +55,10 @@ export function latentDimOf(spec: ModelSpec): number {
 export function defaultSpec(family: Family | string, model: string | undefined, shape: number[], opts: SpecOptions = {}): ModelSpec {
   const d = familyOf(family);
   if (opts.arch !== undefined && opts.arch !== 'mlp' && opts.arch !== 'conv') throw new Error(`unknown arch "${opts.arch as string}"; choose mlp or conv`);
+  if (opts.arch !== undefined && !d.archs.includes(opts.arch)) {
+    const conv = FAMILY_ORDER.filter((f) => REGISTRY[f].archs.includes('conv'));
+    throw new Error(`--arch ${opts.arch} is not available for ${family} (conv nets: ${conv.join(', ')})`);
+  }
   if (opts.arch === 'conv' && !image(shape)) throw new Error(`--arch conv needs image data (mnist, fashion-mnist); shape [${shape}] is not an image, use the default mlp`);
   const m = model ?? Object.keys(d.models)[0];
   if (!(m in d.models)) throw new Error(`${family} model must be one of ${Object.keys(d.models).join(', ')}, got "${m}"`);

@@ -5,7 +5,7 @@
  */
 import { mlpShapes, type ParamShape } from '../params';
 import { classCount, dataDim, type MadeSpec, type MlpSpec } from '../spec';
-import { image, logitPre, noConv, toyPre, type FamilyDescriptor } from './common';
+import { image, logitPre, toyPre, type FamilyDescriptor } from './common';
 import type { Dim } from './types';
 
 /** Gaussians per conditional. */
@@ -71,9 +71,10 @@ export const made: FamilyDescriptor<MadeSpec> = {
     };
   },
   // the noise of one sample: D normals, and D more that pick mixture components
+  trainDefaults: (_model, img) => (img ? { steps: 5000, batch: 128, lr: 1e-3, evalEvery: 250 } : { steps: 3000, batch: 256, lr: 1e-3, evalEvery: 500 }),
+  archs: ['mlp'],
   latentDim: (spec) => (madeComponents(spec) > 1 ? 2 : 1) * dataDim(spec),
   defaultSpec(_model, shape, opts) {
-    noConv('made', opts);
     const D = dataDim({ shape });
     const img = image(shape);
     const tiny = opts.size === 'tiny';

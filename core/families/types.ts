@@ -59,6 +59,14 @@ export interface FamilyTraits {
   inverse: string;
 }
 
+/** What `npm run train` uses when a flag is absent. */
+export interface TrainDefaults {
+  steps: number;
+  batch: number;
+  lr: number;
+  evalEvery: number;
+}
+
 export interface FamilyDescriptor<S extends ModelSpec = ModelSpec> {
   family: Family;
   /** heading for people, e.g. 'Flow (NICE / RealNVP)' */
@@ -79,6 +87,12 @@ export interface FamilyDescriptor<S extends ModelSpec = ModelSpec> {
   conditionalUnavailable?: Partial<Record<Capability, string>>;
   /** how the label enters this family's model, for people; absent: the family has no conditional model yet */
   conditioning?: string;
+  /** the training defaults for `model` on image data (true) or the 2-D toys (false) */
+  trainDefaults(model: string, image: boolean): TrainDefaults;
+  /** the --arch values the family trains; 'mlp' is the default */
+  archs: Arch[];
+  /** the model name that is this family's conv arch, accepted by `--model` as another way to say `--arch conv` */
+  convModel?: string;
   latentDim(spec: S): number;
   defaultSpec(model: string, shape: number[], opts: SpecOptions): S;
   paramShapes(spec: S): ParamShape[];

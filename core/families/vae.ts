@@ -33,6 +33,8 @@ export const vae: FamilyDescriptor<VaeSpec> = {
       ...(C ? {} : { encode: { inputs: { x: ['N', D] }, outputs: { mu: ['N', L], logvar: ['N', L] } } }),
     };
   },
+  trainDefaults: (_model, img) => (img ? { steps: 5000, batch: 128, lr: 1e-3, evalEvery: 250 } : { steps: 3000, batch: 256, lr: 1e-3, evalEvery: 500 }),
+  archs: ['mlp', 'conv'],
   latentDim: (spec) => spec.latentDim,
   defaultSpec(_model, shape, opts) {
     const D = dataDim({ shape });

@@ -159,7 +159,7 @@ describe.each(['realnvp', 'nice'])('conditional flow %s graphs against the float
       const want = ref.density(rows(x, n));
       const d = await runGraph(density, { x: { data: x, dims: [n, D] } });
       expect(d.logpy.dims).toEqual([n, C]);
-      expect(maxRelErr(d.logpy.data, want.logpy.flat())).toBeLessThan(1e-4);
+      expect(maxRelErr(d.logpy.data, want.logpy!.flat())).toBeLessThan(1e-4);
       expect(maxRelErr((await runDensity(info, (feeds) => runGraph(density, feeds), x, n)).logp, want.logp)).toBeLessThan(1e-4);
       const e = await runGraph(encode, { x: { data: x, dims: [n, D] } });
       expect(maxRelErr(e.z.data, ref.encode(rows(x, n)).z.flat())).toBeLessThan(1e-4);

@@ -109,8 +109,8 @@ describe('VAE graphs match the float64 spec maths', () => {
       return;
     }
     expect(d.elboy.dims).toEqual([n, C]);
-    expect(maxRelErr(d.elboy.data, wd.elboy.flat())).toBeLessThan(1e-4);
-    expect(maxRelErr(d.iwaey.data, wd.iwaey.flat())).toBeLessThan(1e-4);
+    expect(maxRelErr(d.elboy.data, wd.elboy!.flat())).toBeLessThan(1e-4);
+    expect(maxRelErr(d.iwaey.data, wd.iwaey!.flat())).toBeLessThan(1e-4);
     // the protocol's marginal is the reference's mixture over the prior
     const out = await runDensity(specInfo(spec), async (feeds) => runGraph(graphs.density, feeds), x, n, { data: eps, k: K });
     expect(maxRelErr(out.logp, wd.iwae)).toBeLessThan(1e-4);

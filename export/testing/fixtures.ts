@@ -6,10 +6,11 @@
 import { Prng } from '../../core/prng';
 import { BASE_MU, couplingNet, FINAL_LOGS, paramShapes, stepNames } from '../../core/families';
 import {
-  LEAKY_SLOPE, VAE_LOGVAR_MAX, VAE_LOGVAR_MIN, VAE_MIN_LOG_WEIGHT, alternatingMasks, classCount, dataDim,
-  type Activation, type Family, type FlowSpec, type GanSpec, type MlpSpec, type ModelSpec, type NamedWeight, type Preprocess, type VaeSpec,
+  LEAKY_SLOPE, VAE_LOGVAR_MAX, VAE_LOGVAR_MIN, VAE_MIN_LOG_WEIGHT, alternatingMasks, classCount, dataDim, isMultiScale,
+  type Activation, type Family, type FlowSpec, type GanSpec, type MadeSpec, type MlpSpec, type ModelSpec, type MultiScaleFlowSpec, type NamedWeight, type Preprocess, type VaeSpec,
 } from '../../core/spec';
 import { VAE_LOGISTIC_MAX_LOGSCALE, VAE_PHI_TAIL } from '../../core/spec';
+import { madeReference } from './made';
 
 export function tinySpecs(shape: number[] = [2], preprocess: Preprocess = { kind: 'affine', shift: [0.5, -0.2], scale: [0.9, 1.3] }) {
   const D = dataDim({ shape });
@@ -97,17 +98,25 @@ export function refPost(p: Preprocess, y: number[]): number[] {
 export type Weights = Map<string, NamedWeight>;
 const getter = (ws: Weights) => (n: string) => Array.from(ws.get(n)!.data);
 
-/** The float64 reference of each family (export/testing/<family>.ts for the newer ones). */
-const REFERENCES: Partial<Record<Family, (spec: any, ws: Weights) => unknown>> = {
+/** The float64 reference of each family, every family required (export/testing/<family>.ts for the newer ones). */
+const REFERENCES = {
   gan: ganReference,
   vae: vaeReference,
-  flow: flowReference,
-};
+  flow: (spec: FlowSpec | MultiScaleFlowSpec, ws: Weights) => {
+    if (isMultiScale(spec)) throw new Error('no float64 reference for the multi-scale flow: its graphs are checked against the tfjs model');
+    return flowReference(spec, ws);
+  },
+  // an arrow: made.ts imports this module, so its binding is read at call time
+  made: (spec: MadeSpec, ws: Weights) => madeReference(spec, [...ws.values()]),
+} satisfies { [F in Family]: (spec: Extract<ModelSpec, { family: F }>, ws: Weights) => unknown };
+
+/** What a family's reference answers: per capability, a function of the input rows. */
+export type Reference<F extends Family> = ReturnType<(typeof REFERENCES)[F]>;
 
 /** Reference outputs for one family, row by row, keyed like the graph outputs. */
-export function reference(spec: ModelSpec, weights: NamedWeight[]): any {
-  const ref = REFERENCES[spec.family];
-  if (!ref) throw new Error(`no float64 reference for ${spec.family}`);
+export function reference<S extends ModelSpec>(spec: S, weights: NamedWeight[]): Reference<S['family']> {
+  // the registry pairs each family with its own spec type; the union call needs the one cast
+  const ref = REFERENCES[spec.family] as (s: ModelSpec, ws: Weights) => Reference<S['family']>;
   return ref(spec, new Map(weights.map((w) => [w.name, w])));
 }
 

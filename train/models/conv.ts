@@ -28,15 +28,25 @@ export function down(p: Weights, prefix: string, shape: number[], conv: ConvSpec
 
 /** `down`, also answering the flattened features [N, F] that enter `P.out` (the projection discriminator reads them). */
 export function downWithFeatures(p: Weights, prefix: string, shape: number[], conv: ConvSpec, net: MlpSpec, y: tf.Tensor2D, extra?: tf.Tensor2D): { out: tf.Tensor2D; features: tf.Tensor2D } {
+  const features = downTrunk(p, prefix, shape, conv, net, y);
+  return { out: downHead(p, prefix, net, features, extra), features };
+}
+
+/** `down` before its last layer: the strided convs' flattened features [N, F]. */
+export function downTrunk(p: Weights, prefix: string, shape: number[], conv: ConvSpec, net: MlpSpec, y: tf.Tensor2D): tf.Tensor2D {
   const N = y.shape[0];
   let h: tf.Tensor4D = tf.reshape(y, [N, shape[0], shape[1], 1]);
   for (let i = 0; i < conv.channels.length; i++) {
     h = tf.add(tf.conv2d(h, p.get(`${prefix}.conv${i}.W`) as tf.Tensor4D, 2, 'same'), p.get(`${prefix}.conv${i}.b`));
     h = activate(h, net.hidden) as tf.Tensor4D;
   }
-  const features = tf.reshape(h, [N, -1]) as tf.Tensor2D;
+  return tf.reshape(h, [N, -1]) as tf.Tensor2D;
+}
+
+/** The last, dense layer of `down` on its flattened features [N, F] (and the extra input [N, E] joined to them). */
+export function downHead(p: Weights, prefix: string, net: MlpSpec, features: tf.Tensor2D, extra?: tf.Tensor2D): tf.Tensor2D {
   const input = extra ? tf.concat([features, extra], 1) : features;
-  return { out: activate(tf.add(tf.matMul(input, p.get(`${prefix}.out.W`)), p.get(`${prefix}.out.b`)), net.output) as tf.Tensor2D, features };
+  return activate(tf.add(tf.matMul(input, p.get(`${prefix}.out.W`)), p.get(`${prefix}.out.b`)), net.output) as tf.Tensor2D;
 }
 
 /** z [N, L] -> [N, H*W*outChannels] (the row-major flatten of [H, W, outChannels]) through dense, reshape and transposed convs. */

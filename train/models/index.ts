@@ -37,10 +37,10 @@ export function buildModel(spec: ModelSpec, weights?: NamedWeight[], opts: { see
 
 export const IMAGE_DATASETS = ['mnist', 'fashion-mnist'] as const;
 
-/** The models the CLI offers per family (the first is the default); conv variants come from --arch. */
-export const MODELS: Record<string, string[]> = Object.fromEntries(
-  FAMILY_ORDER.map((f) => [f, Object.keys(familyOf(f).models).filter((m) => m !== 'dcgan')]),
-);
+/** The models the CLI offers per family (the first is the default); a family's conv model comes from --arch. */
+export const MODELS = Object.fromEntries(
+  FAMILY_ORDER.map((f) => [f, Object.keys(familyOf(f).models).filter((m) => m !== familyOf(f).convModel)]),
+) as Record<Family, string[]>;
 
 export function isImageDataset(name: string): boolean {
   return (IMAGE_DATASETS as readonly string[]).includes(name);

@@ -20,7 +20,7 @@ import {
   classCount, convOf, dataDim, paramShapes, VAE_LOGISTIC_MAX_LOGSCALE, VAE_LOGVAR_MAX, VAE_LOGVAR_MIN, VAE_MIN_LOG_WEIGHT, VAE_PHI_TAIL,
   type NamedWeight, type Prng, type VaeSpec,
 } from '../../core';
-import { down, up } from './conv';
+import { down, downHead, downTrunk, up } from './conv';
 import { Adam, LOG_2PI, mlp, Params, post, pre, stdNormalLogProb } from './nn';
 import type { TrainableModel } from './types';
 
@@ -144,14 +144,30 @@ export class Vae implements TrainableModel {
     });
   }
 
-  /** w [N, K] of the file comment, for eps [N, K, L] (and the label [N, C]). Not tidied: callers are. */
-  private logWeights(x: tf.Tensor2D, eps: tf.Tensor3D, label?: tf.Tensor2D): tf.Tensor2D {
+  /**
+   * The encoder's answer for every row under every class, row n * C + c for
+   * row n under class c: a conv encoder runs its trunk once per row and only
+   * its last dense layer, where the label joins, per class. Not tidied.
+   */
+  private encodeEveryClass(y: tf.Tensor2D, labels: tf.Tensor2D): { mu: tf.Tensor2D; logvar: tf.Tensor2D } {
+    const C = this.C;
+    const tileRows = (t: tf.Tensor2D) => tf.reshape(tf.tile(tf.expandDims(t, 1), [1, C, 1]), [t.shape[0] * C, t.shape[1]]) as tf.Tensor2D;
+    const conv = convOf(this.spec);
+    if (!conv) return this.encodeY(tileRows(y), labels);
+    const L = this.spec.latentDim;
+    const trunk = downTrunk(this.p, 'enc', this.spec.shape, conv, this.spec.encoder, y);
+    const [mu, raw] = tf.split(downHead(this.p, 'enc', this.spec.encoder, tileRows(trunk), labels), [L, L], 1) as [tf.Tensor2D, tf.Tensor2D];
+    return { mu, logvar: tf.clipByValue(raw, VAE_LOGVAR_MIN, VAE_LOGVAR_MAX) as tf.Tensor2D };
+  }
+
+  /** w [N, K] of the file comment, for eps [N, K, L] (and the label [N, C]); `enc`, the encoder's answer when the caller has it. Not tidied: callers are. */
+  private logWeights(x: tf.Tensor2D, eps: tf.Tensor3D, label?: tf.Tensor2D, enc?: { mu: tf.Tensor2D; logvar: tf.Tensor2D }): tf.Tensor2D {
     const [N, K, L] = eps.shape;
     if (L !== this.spec.latentDim) throw new Error(`vae: eps must be [N, K, ${this.spec.latentDim}], got [${eps.shape}]`);
     if (N !== x.shape[0]) throw new Error(`vae: eps has ${N} rows, x has ${x.shape[0]}`);
     const D = dataDim(this.spec);
     const { y, logdet } = pre(this.spec.preprocess, x);
-    const { mu, logvar } = this.encodeY(y, label);
+    const { mu, logvar } = enc ?? this.encodeY(y, label);
     const z = tf.add(tf.expandDims(mu, 1), tf.mul(tf.exp(tf.mul(0.5, tf.expandDims(logvar, 1))), eps)); // [N,K,L]
     // each of the K latents of a row decodes with that row's label
     const labels = label ? (tf.reshape(tf.tile(tf.expandDims(label, 1), [1, K, 1]), [N * K, this.C]) as tf.Tensor2D) : undefined;
@@ -191,18 +207,26 @@ export class Vae implements TrainableModel {
     const C = this.C;
     const prior = this.spec.conditional!.prior;
     return tf.tidy(() => {
-      const [N, D, L] = [x.shape[0], x.shape[1], eps.shape[2]];
-      // row n * C + c: row n under class c
-      const xs = tf.reshape(tf.tile(tf.expandDims(x, 1), [1, C, 1]), [N * C, D]) as tf.Tensor2D;
-      const labels = tf.reshape(tf.tile(tf.expandDims(tf.eye(C), 0), [N, 1, 1]), [N * C, C]) as tf.Tensor2D;
-      const epss = tf.reshape(tf.tile(tf.expandDims(eps, 1), [1, C, 1, 1]), [N * C, K, L]) as tf.Tensor3D;
-      const w = tf.reshape(this.logWeights(xs, epss, labels), [N, C, K]);
+      const w = this.classLogWeights(x, eps);
       const elboy = tf.mean(w, 2) as tf.Tensor2D;
       const iwaey = tf.sub(tf.logSumExp(w, 2), Math.log(K)) as tf.Tensor2D;
       const logPrior = tf.tensor1d(prior.map((p) => Math.log(p)));
       const mix = (v: tf.Tensor2D) => tf.logSumExp(tf.add(v, logPrior), 1) as tf.Tensor1D;
       return { elbo: mix(elboy), iwae: mix(iwaey), elboy, iwaey };
     });
+  }
+
+  /** w [N, C, K]: every row under every class, with the same eps [N, K, L] for each. Not tidied. */
+  private classLogWeights(x: tf.Tensor2D, eps: tf.Tensor3D): tf.Tensor3D {
+    const C = this.C;
+    const [N, D] = x.shape;
+    const [K, L] = [eps.shape[1], eps.shape[2]];
+    // row n * C + c: row n under class c
+    const xs = tf.reshape(tf.tile(tf.expandDims(x, 1), [1, C, 1]), [N * C, D]) as tf.Tensor2D;
+    const labels = tf.reshape(tf.tile(tf.expandDims(tf.eye(C), 0), [N, 1, 1]), [N * C, C]) as tf.Tensor2D;
+    const epss = tf.reshape(tf.tile(tf.expandDims(eps, 1), [1, C, 1, 1]), [N * C, K, L]) as tf.Tensor3D;
+    const enc = this.encodeEveryClass(pre(this.spec.preprocess, x).y, labels);
+    return tf.reshape(this.logWeights(xs, epss, labels, enc), [N, C, K]) as tf.Tensor3D;
   }
 
   /**
@@ -243,12 +267,41 @@ export class Vae implements TrainableModel {
     return tf.neg(tf.mean(tf.maximum(w, VAE_MIN_LOG_WEIGHT))) as tf.Scalar;
   }
 
-  /** Maximise the single-sample ELBO (the reparameterisation trick); a conditional spec's with the batch's labels. */
+  /**
+   * Maximise the single-sample ELBO (the reparameterisation trick); a
+   * conditional spec's with the batch's labels. With a label weight w > 0 (the
+   * hybrid objective of train/models/flow.ts), each row's ELBO is taken under
+   * every class with one eps, and the loss adds w x the cross-entropy of the
+   * posterior those ELBOs give, softmax_y(ELBO_y + log p(y)): what /classify
+   * computes, so training pushes the wrong classes' bounds down. It costs a
+   * decoder pass per class.
+   */
   trainStep(x: tf.Tensor2D, rng: Prng, label?: tf.Tensor2D): Record<string, tf.Scalar> {
     this.opt ??= new Adam(this.p.vars, this.lr);
-    const eps = rng.normals(x.shape[0] * this.spec.latentDim);
-    const loss = this.opt.minimize(() => this.trainLoss(x, eps, label));
-    return { loss };
+    const [N, L] = [x.shape[0], this.spec.latentDim];
+    const eps = rng.normals(N * L);
+    if (!this.labelWeight) return { loss: this.opt.minimize(() => this.trainLoss(x, eps, label)) };
+    this.checkLabel(label, N);
+    const y = label!;
+    const logPrior = tf.tensor1d(this.spec.conditional!.prior.map(Math.log));
+    let ce: tf.Scalar | undefined;
+    const loss = this.opt.minimize(() => {
+      const w = tf.reshape(this.classLogWeights(x, tf.tensor3d(eps, [N, 1, L])), [N, this.C]);
+      const nll = tf.neg(tf.mean(tf.sum(tf.mul(w, y), 1)));
+      const joint = tf.add(w, logPrior);
+      const xent = tf.mean(tf.sub(tf.logSumExp(joint, 1), tf.sum(tf.mul(joint, y), 1)));
+      ce = tf.keep(tf.clone(xent)) as tf.Scalar;
+      return tf.add(nll, tf.mul(this.labelWeight, xent)) as tf.Scalar;
+    });
+    logPrior.dispose();
+    return { loss, ce: ce! };
+  }
+
+  private labelWeight = 0;
+  /** The hybrid objective's weight on the label's cross-entropy (0: likelihood alone). */
+  setLabelWeight(w: number): void {
+    if (!this.C) throw new Error('vae: a label weight needs a class-conditional model (--conditional)');
+    this.labelWeight = w;
   }
 
   setLearningRate(lr: number): void { this.lr = lr; if (this.opt) this.opt.lr = lr; }

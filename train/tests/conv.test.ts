@@ -74,7 +74,7 @@ describe('conv architectures (wasm backend)', () => {
 
   it('specs: conv needs image data; MLP specs are unchanged', () => {
     expect(() => defaultSpec('vae', undefined, 'moons', { arch: 'conv' })).toThrow(/needs image data/);
-    expect(() => defaultSpec('flow', 'realnvp', 'mnist', { arch: 'conv' })).toThrow(/vae and gan, not flow/);
+    expect(() => defaultSpec('flow', 'realnvp', 'mnist', { arch: 'conv' })).toThrow(/--arch conv is not available for flow \(conv nets: vae, gan\)/);
     expect('arch' in defaultSpec('vae', undefined, 'mnist')).toBe(false);
   });
 
@@ -89,7 +89,7 @@ describe('conv architectures (wasm backend)', () => {
     // --model dcgan names the conv GAN; with --arch mlp it is a contradiction
     const mlp = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'train/cli.ts'), '--family', 'gan', '--model', 'dcgan', '--arch', 'mlp', '--data', 'mnist'], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
     expect(mlp.status).toBe(1);
-    expect(mlp.stderr).toMatch(/--model dcgan is the conv GAN/);
+    expect(mlp.stderr).toMatch(/--model dcgan is the conv gan/);
   }, 60_000);
 
   it('a trained conv VAE and DCGAN export to verified ONNX under their own ids', async () => {

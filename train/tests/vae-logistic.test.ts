@@ -175,4 +175,41 @@ describe.each(['conv', 'mlp'] as const)('conditional logistic VAE (%s, tiny)', (
     tf.dispose([x, label, d.elbo, d.iwae, d.elboy!, d.iwaey!]);
     vae.dispose();
   }, 60_000);
+
+  // one arch suffices: the objective is the same code for both, and the conv one costs minutes on the cpu backend
+  it.runIf(arch === 'mlp')("with a label weight, the loss adds w x the cross-entropy of the classes' posterior, and steps lower that cross-entropy", () => {
+    const w = 50;
+    const vae = buildModel(spec, undefined, { seed: 3 }) as Vae;
+    vae.setLearningRate(2e-3);
+    vae.setLabelWeight(w);
+    const { x, label, ids } = bands(10, 4);
+    const n = ids.length;
+    const L = spec.latentDim;
+    /** -mean ELBO of the true class and the posterior's cross-entropy, in float64 from density's per-class ELBOs with the eps a step draws from Prng(seed) */
+    const terms = (seed: number) => {
+      const d = vae.density(x, tf.tensor3d(new Prng(seed).normals(n * L), [n, 1, L]));
+      const per = d.elboy!.arraySync() as number[][];
+      tf.dispose([d.elbo, d.iwae, d.elboy!, d.iwaey!]);
+      let [nll, ce] = [0, 0];
+      per.forEach((r, i) => {
+        const a = r.map((v, y) => v + Math.log(classes.prior[y]));
+        const mx = Math.max(...a);
+        nll -= r[ids[i]] / n;
+        ce += (mx + Math.log(a.reduce((s, v) => s + Math.exp(v - mx), 0)) - a[ids[i]]) / n;
+      });
+      return { nll, ce };
+    };
+    const before = terms(11);
+    const first = vae.trainStep(x, new Prng(11), label);
+    const [loss, ce] = [first.loss.dataSync()[0], first.ce.dataSync()[0]];
+    expect(Math.abs(ce - before.ce)).toBeLessThanOrEqual(1e-3 * Math.max(1, before.ce));
+    expect(Math.abs(loss - (before.nll + w * before.ce))).toBeLessThanOrEqual(1e-4 * Math.abs(loss));
+    tf.dispose([first.loss, first.ce]);
+    for (let s = 0; s < 5; s++) tf.dispose(Object.values(vae.trainStep(x, new Prng(12 + s), label)));
+    expect(terms(11).ce).toBeLessThan(0.8 * before.ce);
+    vae.dispose();
+    const plain = buildModel(defaultSpec('vae', 'vae', 'mnist', { arch, size: 'tiny' })) as Vae;
+    expect(() => plain.setLabelWeight(1)).toThrow(/class-conditional/);
+    plain.dispose();
+  }, 60_000);
 });
