@@ -24,6 +24,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { dataDim, Prng, type Family } from '../core';
 import { BACKENDS, initBackend, type BackendName } from '../train/backend';
+import { defaults } from '../train/loop';
 import { buildModel, defaultSpec } from '../train/models';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -35,21 +36,22 @@ const { values } = parseArgs({
 });
 const budget = Number(values.seconds ?? 3);
 
-type Case = { label: string; family: Family; model: string; data: string; batch: number; arch?: 'conv' };
-const ALL: Case[] = [
-  { label: 'flow realnvp 2-D', family: 'flow', model: 'realnvp', data: 'moons', batch: 256 },
-  { label: 'flow nice 2-D', family: 'flow', model: 'nice', data: 'moons', batch: 256 },
-  { label: 'vae 2-D', family: 'vae', model: 'vae', data: 'moons', batch: 256 },
-  { label: 'gan 2-D', family: 'gan', model: 'gan', data: 'moons', batch: 256 },
-  { label: 'made 2-D', family: 'made', model: 'made', data: 'moons', batch: 256 },
-  { label: 'flow realnvp 784', family: 'flow', model: 'realnvp', data: 'mnist', batch: 128 },
-  { label: 'flow nice 784', family: 'flow', model: 'nice', data: 'mnist', batch: 128 },
-  { label: 'vae 784', family: 'vae', model: 'vae', data: 'mnist', batch: 128 },
-  { label: 'gan 784', family: 'gan', model: 'gan', data: 'mnist', batch: 64 },
-  { label: 'made 784', family: 'made', model: 'made', data: 'mnist', batch: 128 },
-  { label: 'vae conv 28x28', family: 'vae', model: 'vae', data: 'mnist', batch: 128, arch: 'conv' },
-  { label: 'gan dcgan 28x28', family: 'gan', model: 'dcgan', data: 'mnist', batch: 64, arch: 'conv' },
-];
+type Case = { label: string; family: Family; model: string; data: string; arch?: 'conv'; batch: number };
+// each case at its family's default batch (the descriptor's, as `npm run train` uses)
+const ALL: Case[] = ([
+  { label: 'flow realnvp 2-D', family: 'flow', model: 'realnvp', data: 'moons' },
+  { label: 'flow nice 2-D', family: 'flow', model: 'nice', data: 'moons' },
+  { label: 'vae 2-D', family: 'vae', model: 'vae', data: 'moons' },
+  { label: 'gan 2-D', family: 'gan', model: 'gan', data: 'moons' },
+  { label: 'made 2-D', family: 'made', model: 'made', data: 'moons' },
+  { label: 'flow realnvp 784', family: 'flow', model: 'realnvp', data: 'mnist' },
+  { label: 'flow nice 784', family: 'flow', model: 'nice', data: 'mnist' },
+  { label: 'vae 784', family: 'vae', model: 'vae', data: 'mnist' },
+  { label: 'gan 784', family: 'gan', model: 'gan', data: 'mnist' },
+  { label: 'made 784', family: 'made', model: 'made', data: 'mnist' },
+  { label: 'vae conv 28x28', family: 'vae', model: 'vae', data: 'mnist', arch: 'conv' },
+  { label: 'gan dcgan 28x28', family: 'gan', model: 'dcgan', data: 'mnist', arch: 'conv' },
+] as Omit<Case, 'batch'>[]).map((c) => ({ ...c, batch: defaults(c.family, c.data, c.model).batch }));
 const picked = values.cases?.split(',').map((l) => l.trim());
 const unknown = picked?.filter((l) => !ALL.some((c) => c.label === l));
 if (unknown?.length) throw new Error(`--cases: no case ${unknown.map((l) => JSON.stringify(l)).join(', ')}; the labels are ${ALL.map((c) => c.label).join(', ')}`);

@@ -259,7 +259,8 @@ export interface GanSpec extends SpecBase {
 
 /** The conv description of a spec, or undefined for MLP specs. */
 export function convOf(spec: ModelSpec): ConvSpec | undefined {
-  if ((spec.family === 'vae' || spec.family === 'gan') && spec.arch === 'conv') {
+  // the specs with an `arch` field (ModelSpec's members say which)
+  if ('arch' in spec && spec.arch === 'conv') {
     if (!spec.conv) throw new Error(`${spec.family}: arch 'conv' needs a conv description { channels, kernel }`);
     return spec.conv;
   }

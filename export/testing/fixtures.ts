@@ -98,6 +98,9 @@ export function refPost(p: Preprocess, y: number[]): number[] {
 export type Weights = Map<string, NamedWeight>;
 const getter = (ws: Weights) => (n: string) => Array.from(ws.get(n)!.data);
 
+/** A float64 reference per family, every family required (core/spec.ts FAMILIES). */
+export type ReferenceRegistry = { [F in Family]: (spec: Extract<ModelSpec, { family: F }>, ws: Weights) => unknown };
+
 /** The float64 reference of each family, every family required (export/testing/<family>.ts for the newer ones). */
 const REFERENCES = {
   gan: ganReference,
@@ -108,7 +111,7 @@ const REFERENCES = {
   },
   // an arrow: made.ts imports this module, so its binding is read at call time
   made: (spec: MadeSpec, ws: Weights) => madeReference(spec, [...ws.values()]),
-} satisfies { [F in Family]: (spec: Extract<ModelSpec, { family: F }>, ws: Weights) => unknown };
+} satisfies ReferenceRegistry;
 
 /** What a family's reference answers: per capability, a function of the input rows. */
 export type Reference<F extends Family> = ReturnType<(typeof REFERENCES)[F]>;
