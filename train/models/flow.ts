@@ -17,7 +17,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { BASE_MU, classCount, couplingNet, FINAL_LOGS, isMultiScale, paramShapes, stepNames, type FlowSpec, type MultiScaleFlowSpec, type NamedWeight, type Prng } from '../../core';
 import { MultiScale } from './msflow';
-import { Adam, Params, post, pre, stdNormalLogProb } from './nn';
+import { Adam, checkLabel, Params, posteriorCrossEntropy, post, pre, stdNormalLogProb } from './nn';
 import { ActNorm, Coupling, forwardAll, inverseAll, Scale, type FlowStep } from './steps';
 import type { TrainableModel } from './types';
 
@@ -56,15 +56,8 @@ export class Flow implements TrainableModel {
     return { z, logdet: tf.add(logdet, ldPre) as tf.Tensor1D };
   }
 
-  /** The label [N, C] of a conditional spec, checked; undefined for an unconditional one, which refuses labels. */
   private checkLabel(label: tf.Tensor2D | undefined, n: number): tf.Tensor2D | undefined {
-    const C = classCount(this.spec);
-    if (!C) {
-      if (label) throw new Error('flow: this model is not class-conditional; it takes no label');
-      return undefined;
-    }
-    if (!label || label.shape[0] !== n || label.shape[1] !== C) throw new Error(`flow: a class-conditional flow needs one-hot labels [${n}, ${C}]`);
-    return label;
+    return checkLabel('flow', 'a class-conditional flow', classCount(this.spec), label, n);
   }
 
   /** log p(x), or log p(x | y) for each row's label (one-hot [N, C]) of a conditional spec; not tidied. */
@@ -145,21 +138,18 @@ export class Flow implements TrainableModel {
     const y = this.checkLabel(label, x.shape[0]);
     this.opt ??= new Adam(this.p.vars, this.lr);
     if (!y || !this.labelWeight) return { loss: this.opt.minimize(() => tf.neg(tf.mean(this.logProb(x, label))) as tf.Scalar) };
-    const prior = tf.tensor1d(this.spec.conditional!.prior.map(Math.log));
     let ce: tf.Scalar | undefined;
     const loss = this.opt.minimize(() => {
       const mu = this.p.get(BASE_MU);
       const { z, logdet } = this.toLatent(x);
       // per class, up to a term common to all classes: z mu_y - |mu_y|^2 / 2
-      const scores = tf.add(tf.matMul(z, mu, false, true), tf.mul(-0.5, tf.sum(tf.square(mu), 1)));
+      const scores = tf.add(tf.matMul(z, mu, false, true), tf.mul(-0.5, tf.sum(tf.square(mu), 1))) as tf.Tensor2D;
       const own = tf.sum(tf.mul(scores, y), 1);
       const nll = tf.neg(tf.mean(tf.add(tf.add(own, stdNormalLogProb(z, 1)), logdet)));
-      const joint = tf.add(scores, prior);
-      const xent = tf.mean(tf.sub(tf.logSumExp(joint, 1), tf.sum(tf.mul(joint, y), 1)));
-      ce = tf.keep(tf.clone(xent)) as tf.Scalar;
+      const xent = posteriorCrossEntropy(scores, y, this.spec.conditional!.prior);
+      ce = tf.keep(tf.clone(xent));
       return tf.add(nll, tf.mul(this.labelWeight, xent)) as tf.Scalar;
     });
-    prior.dispose();
     return { loss, ce: ce! };
   }
 

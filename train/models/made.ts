@@ -18,7 +18,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { classCount, dataDim, madeComponents, madeMasks, madeNet, paramShapes, preSupport, type MadeSpec, type MlpSpec, type NamedWeight, type Prng } from '../../core';
 import { madeLabelWeight } from '../../core/families/made';
-import { activate, Adam, LOG_2PI, Params, post, pre, stdNormalLogProb } from './nn';
+import { activate, Adam, checkLabel, LOG_2PI, Params, post, pre, stdNormalLogProb } from './nn';
 import type { FlowStep, StepOut } from './steps';
 import type { TrainableModel } from './types';
 
@@ -114,16 +114,10 @@ export class Made implements TrainableModel {
   parameterCount(): number { return this.p.count(); }
   initialize(): void {}
 
-  /** The label [N, C] of a conditional spec, checked; undefined for an unconditional one, which refuses labels. */
   private checkLabel(label: tf.Tensor2D | undefined, n: number): tf.Tensor2D | undefined {
-    const C = classCount(this.spec);
-    if (!C) {
-      if (label) throw new Error('made: this model is not class-conditional; it takes no label');
-      return undefined;
-    }
-    if (!label || label.shape[0] !== n || label.shape[1] !== C) throw new Error(`made: a class-conditional MADE needs one-hot labels [${n}, ${C}]`);
-    return label;
+    return checkLabel('made', 'a class-conditional MADE', classCount(this.spec), label, n);
   }
+
 
   /** Mixture parameters [N, K, D]: means, log-stds (bounded below) and log mixture weights. Not tidied. */
   private mixture(y: tf.Tensor2D, label?: tf.Tensor2D, frozen?: Frozen): { mu: tf.Tensor3D; alpha: tf.Tensor3D; logw: tf.Tensor3D } {

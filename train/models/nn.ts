@@ -227,3 +227,28 @@ export class Adam {
     for (const v of [...this.m.values(), ...this.v.values()]) v.dispose();
   }
 }
+
+/**
+ * The label a model takes: one-hot [n, C] for a class-conditional spec (C > 0),
+ * none for an unconditional one, which refuses a label. `who` names the model
+ * in errors ('flow', 'made', ...), `what` says what it is ('a class-conditional flow').
+ */
+export function checkLabel(who: string, what: string, C: number, label: tf.Tensor2D | undefined, n: number): tf.Tensor2D | undefined {
+  if (!C) {
+    if (label) throw new Error(`${who}: this model is not class-conditional; it takes no label`);
+    return undefined;
+  }
+  if (!label || label.shape[0] !== n || label.shape[1] !== C) throw new Error(`${who}: ${what} needs one-hot labels [${n}, ${C}]`);
+  return label;
+}
+
+/**
+ * The label term of the hybrid objective (Nalisnick et al. 2019): the mean
+ * cross-entropy of Bayes' posterior softmax_c(score_c + log p(c)) against the
+ * one-hot labels y [N, C], for per-class scores [N, C] that are log p(x | c) up
+ * to a term common to all classes. Not tidied.
+ */
+export function posteriorCrossEntropy(scores: tf.Tensor2D, y: tf.Tensor2D, prior: number[]): tf.Scalar {
+  const joint = tf.add(scores, tf.tensor1d(prior.map(Math.log)));
+  return tf.mean(tf.sub(tf.logSumExp(joint, 1), tf.sum(tf.mul(joint, y), 1))) as tf.Scalar;
+}

@@ -21,7 +21,7 @@ import {
   type NamedWeight, type Prng, type VaeSpec,
 } from '../../core';
 import { down, downHead, downTrunk, up } from './conv';
-import { Adam, LOG_2PI, mlp, Params, post, pre, stdNormalLogProb } from './nn';
+import { Adam, checkLabel, LOG_2PI, mlp, Params, posteriorCrossEntropy, post, pre, stdNormalLogProb } from './nn';
 import type { TrainableModel } from './types';
 
 /** Half the pixel range: the logistic's mean and scale are a and exp(b) in these units around mid-grey. */
@@ -76,14 +76,10 @@ export class Vae implements TrainableModel {
     return tf.maximum(this.p.get('dec.logstd'), this.spec.minLogStd) as tf.Tensor1D;
   }
 
-  /** The label a conditional spec needs (one-hot [N, C]); an unconditional one refuses it. */
-  private checkLabel(label: tf.Tensor2D | undefined, N: number): void {
-    if (!this.C) {
-      if (label) throw new Error('vae: this model is not class-conditional; it takes no label');
-      return;
-    }
-    if (!label || label.shape[0] !== N || label.shape[1] !== this.C) throw new Error(`vae: a class-conditional VAE needs one-hot labels [${N}, ${this.C}]`);
+  private checkLabel(label: tf.Tensor2D | undefined, n: number): void {
+    checkLabel('vae', 'a class-conditional VAE', this.C, label, n);
   }
+
 
   /** x -> posterior mean and log-variance; a conditional spec needs the label, q(z | x, label). */
   encode(x: tf.Tensor2D, label?: tf.Tensor2D): { mu: tf.Tensor2D; logvar: tf.Tensor2D } {
@@ -283,17 +279,14 @@ export class Vae implements TrainableModel {
     if (!this.labelWeight) return { loss: this.opt.minimize(() => this.trainLoss(x, eps, label)) };
     this.checkLabel(label, N);
     const y = label!;
-    const logPrior = tf.tensor1d(this.spec.conditional!.prior.map(Math.log));
     let ce: tf.Scalar | undefined;
     const loss = this.opt.minimize(() => {
-      const w = tf.reshape(this.classLogWeights(x, tf.tensor3d(eps, [N, 1, L])), [N, this.C]);
+      const w = tf.reshape(this.classLogWeights(x, tf.tensor3d(eps, [N, 1, L])), [N, this.C]) as tf.Tensor2D;
       const nll = tf.neg(tf.mean(tf.sum(tf.mul(w, y), 1)));
-      const joint = tf.add(w, logPrior);
-      const xent = tf.mean(tf.sub(tf.logSumExp(joint, 1), tf.sum(tf.mul(joint, y), 1)));
-      ce = tf.keep(tf.clone(xent)) as tf.Scalar;
+      const xent = posteriorCrossEntropy(w, y, this.spec.conditional!.prior);
+      ce = tf.keep(tf.clone(xent));
       return tf.add(nll, tf.mul(this.labelWeight, xent)) as tf.Scalar;
     });
-    logPrior.dispose();
     return { loss, ce: ce! };
   }
 

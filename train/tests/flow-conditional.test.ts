@@ -4,13 +4,13 @@
 // the prior, and a training step lowers -log p(x | y) for the batch's own labels.
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { BASE_MU, oneHot, paramShapes, Prng, type Conditioning, type ModelSpec, type NamedWeight } from '../../core';
+import { BASE_MU, paramShapes, Prng, type ModelSpec, type NamedWeight } from '../../core';
 import { initBackend } from '../backend';
 import { buildModel, defaultSpec } from '../models';
+import { C, CLASSES, expectTrainingUsesLabels, labelledBatch as labelled, maxAbs } from './labelled';
 
-const CLASSES: Conditioning = { names: ['top', 'bottom', 'left'], prior: [0.2, 0.5, 0.3] };
-const C = CLASSES.names.length;
 const D = 28 * 28;
+const labelledBatch = (n: number, seed: number) => labelled(n, seed, 28, 28);
 
 /** Random weights (the default init is the identity flow with every class mean at 0). */
 function randomWeights(spec: ModelSpec, seed: number): NamedWeight[] {
@@ -18,23 +18,6 @@ function randomWeights(spec: ModelSpec, seed: number): NamedWeight[] {
   const std = (name: string) => (name === BASE_MU ? 0.05 : spec.model === 'realnvp-ms' ? 0.15 : 0.1);
   return paramShapes(spec).map((p) => ({ name: p.name, shape: p.shape, data: rng.normals(p.shape.reduce((a, b) => a * b, 1), std(p.name)) }));
 }
-
-/** Labelled images whose class is where the bright half lies (top, bottom, left), with noise. */
-function labelledBatch(n: number, seed: number): { x: tf.Tensor2D; ids: number[]; label: tf.Tensor2D } {
-  const rng = new Prng(seed);
-  const ids = Array.from({ length: n }, (_, i) => i % C);
-  const x = new Float32Array(n * D);
-  for (let r = 0; r < n; r++) {
-    for (let i = 0; i < D; i++) {
-      const [row, col] = [Math.floor(i / 28), i % 28];
-      const bright = ids[r] === 0 ? row < 14 : ids[r] === 1 ? row >= 14 : col < 14;
-      x[r * D + i] = Math.min(255.5, Math.max(0.5, (bright ? 190 : 50) + 30 * (rng.uniform() - 0.5)));
-    }
-  }
-  return { x: tf.tensor2d(x, [n, D]), ids, label: tf.tensor2d(oneHot(ids, C), [n, C]) };
-}
-
-const maxAbs = (a: tf.Tensor, b: tf.Tensor) => tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]);
 
 beforeAll(async () => {
   await initBackend('cpu');
@@ -94,33 +77,12 @@ describe.each(['realnvp', 'realnvp-ms'])('conditional flow %s (tfjs)', (model) =
 
   it("a training step minimises -log p(x | y) of each row's own label, and training makes the labels matter", () => {
     const m = buildModel(spec, undefined, { seed: 1 });
-    const { x, ids, label } = labelledBatch(12, 5);
-    m.initialize(x);
+    const batch = labelledBatch(12, 5);
+    m.initialize(batch.x);
     m.setLearningRate(3e-3);
-    /** mean log p(x | y) at the true labels, and at the next class (a wrong one) */
-    const fit = () =>
-      tf.tidy(() => {
-        const py = m.density!(x).logpy!.arraySync() as number[][];
-        const mean = (f: (r: number) => number) => py.reduce((s, row, r) => s + row[f(r)], 0) / py.length;
-        return { right: mean((r) => ids[r]), wrong: mean((r) => (ids[r] + 1) % C) };
-      });
-    const before = fit();
-    // the fresh model's means are all 0: every class is alike
-    expect(Math.abs(before.right - before.wrong)).toBeLessThan(1e-3);
-    const losses: number[] = [];
-    for (let i = 0; i < 8; i++) {
-      const l = m.trainStep(x, new Prng(i), label);
-      losses.push(l.loss.dataSync()[0]);
-      l.loss.dispose();
-      // the loss is the conditional one, measured before the step
-      if (i === 0) expect(losses[0]).toBeCloseTo(-before.right, 1);
-    }
-    const after = fit();
-    expect(losses[7]).toBeLessThan(losses[0] - 1);
-    expect(-after.right).toBeLessThan(-before.right - 1);
-    // the class means parted: the right label explains a row better than a wrong one
-    expect(after.right - after.wrong).toBeGreaterThan(2);
-    tf.dispose([x, label]);
+    // the class means part: the right label explains a row better than a wrong one
+    expectTrainingUsesLabels(m, batch, 8, 2);
+    tf.dispose([batch.x, batch.label]);
     m.dispose();
   }, 60_000);
 });

@@ -5,32 +5,15 @@
 // step lowers -log p(x | y) for the batch's own labels until the labels matter.
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { defaultSpec, oneHot, paramShapes, Prng, type Conditioning, type MadeSpec, type NamedWeight } from '../../core';
+import { defaultSpec, oneHot, paramShapes, Prng, type MadeSpec, type NamedWeight } from '../../core';
 import { madeLabelWeight } from '../../core/families/made';
 import { initBackend } from '../backend';
 import { buildModel } from '../models';
+import { C, CLASSES, expectTrainingUsesLabels, labelledBatch as labelled, maxAbs } from './labelled';
 
-const CLASSES: Conditioning = { names: ['top', 'bottom', 'left'], prior: [0.2, 0.5, 0.3] };
-const C = CLASSES.names.length;
 const [H, W] = [6, 6];
 const D = H * W;
-
-/** Labelled images whose class is where the bright half lies (top, bottom, left), with noise. */
-function labelledBatch(n: number, seed: number): { x: tf.Tensor2D; ids: number[]; label: tf.Tensor2D } {
-  const rng = new Prng(seed);
-  const ids = Array.from({ length: n }, (_, i) => i % C);
-  const x = new Float32Array(n * D);
-  for (let r = 0; r < n; r++) {
-    for (let i = 0; i < D; i++) {
-      const [row, col] = [Math.floor(i / W), i % W];
-      const bright = ids[r] === 0 ? row < H / 2 : ids[r] === 1 ? row >= H / 2 : col < W / 2;
-      x[r * D + i] = Math.min(255.5, Math.max(0.5, (bright ? 190 : 50) + 30 * (rng.uniform() - 0.5)));
-    }
-  }
-  return { x: tf.tensor2d(x, [n, D]), ids, label: tf.tensor2d(oneHot(ids, C), [n, C]) };
-}
-
-const maxAbs = (a: tf.Tensor, b: tf.Tensor) => tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]);
+const labelledBatch = (n: number, seed: number) => labelled(n, seed, H, W);
 
 beforeAll(async () => {
   await initBackend('cpu');
@@ -93,31 +76,11 @@ describe('conditional MADE (tfjs)', () => {
 
   it("a training step minimises -log p(x | y) of each row's own label, and training makes the labels matter", () => {
     const m = buildModel(spec, undefined, { seed: 1 });
-    const { x, ids, label } = labelledBatch(24, 5);
+    const batch = labelledBatch(24, 5);
     m.setLearningRate(3e-3);
-    /** mean log p(x | y) at the true labels, and at the next class (a wrong one) */
-    const fit = () =>
-      tf.tidy(() => {
-        const py = m.density!(x).logpy!.arraySync() as number[][];
-        const mean = (f: (r: number) => number) => py.reduce((s, row, r) => s + row[f(r)], 0) / py.length;
-        return { right: mean((r) => ids[r]), wrong: mean((r) => (ids[r] + 1) % C) };
-      });
-    const before = fit();
-    expect(Math.abs(before.right - before.wrong)).toBeLessThan(1e-3);
-    const losses: number[] = [];
-    for (let i = 0; i < 30; i++) {
-      const l = m.trainStep(x, new Prng(i), label);
-      losses.push(l.loss.dataSync()[0]);
-      l.loss.dispose();
-      // the loss is the conditional one, measured before the step
-      if (i === 0) expect(losses[0]).toBeCloseTo(-before.right, 1);
-    }
-    const after = fit();
-    expect(losses[29]).toBeLessThan(losses[0] - 1);
-    expect(-after.right).toBeLessThan(-before.right - 1);
-    // the label weights moved: the right label explains a row better than a wrong one
-    expect(after.right - after.wrong).toBeGreaterThan(1);
-    tf.dispose([x, label]);
+    // the label weights move: the right label explains a row better than a wrong one
+    expectTrainingUsesLabels(m, batch, 30, 1);
+    tf.dispose([batch.x, batch.label]);
     m.dispose();
   }, 60_000);
 });

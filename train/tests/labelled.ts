@@ -1,0 +1,59 @@
+// What the conditional-model tests share: three classes told apart by where an
+// image's bright half lies, and the check that training on them makes a
+// model's labels matter.
+import * as tf from '@tensorflow/tfjs';
+import { expect } from 'vitest';
+import { oneHot, Prng, type Conditioning } from '../../core';
+import type { TrainableModel } from '../models';
+
+export const CLASSES: Conditioning = { names: ['top', 'bottom', 'left'], prior: [0.2, 0.5, 0.3] };
+export const C = CLASSES.names.length;
+
+/** n labelled H x W images (row r of class r mod 3) whose class is where the bright half lies (top, bottom, left), with noise. */
+export function labelledBatch(n: number, seed: number, H: number, W: number): { x: tf.Tensor2D; ids: number[]; label: tf.Tensor2D } {
+  const rng = new Prng(seed);
+  const D = H * W;
+  const ids = Array.from({ length: n }, (_, i) => i % C);
+  const x = new Float32Array(n * D);
+  for (let r = 0; r < n; r++) {
+    for (let i = 0; i < D; i++) {
+      const [row, col] = [Math.floor(i / W), i % W];
+      const bright = ids[r] === 0 ? row < H / 2 : ids[r] === 1 ? row >= H / 2 : col < W / 2;
+      x[r * D + i] = Math.min(255.5, Math.max(0.5, (bright ? 190 : 50) + 30 * (rng.uniform() - 0.5)));
+    }
+  }
+  return { x: tf.tensor2d(x, [n, D]), ids, label: tf.tensor2d(oneHot(ids, C), [n, C]) };
+}
+
+export const maxAbs = (a: tf.Tensor, b: tf.Tensor): number => tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]);
+
+/**
+ * `steps` training steps on one labelled batch of a model whose labels start
+ * out irrelevant: the first step's loss is -log p(x | y) at each row's own
+ * label, the loss falls, and afterwards the right label explains a row better
+ * than a wrong one (the next class) by more than `parted` nats on average.
+ */
+export function expectTrainingUsesLabels(m: TrainableModel, batch: { x: tf.Tensor2D; ids: number[]; label: tf.Tensor2D }, steps: number, parted: number): void {
+  const { x, ids, label } = batch;
+  /** mean log p(x | y) at the true labels, and at the next class (a wrong one) */
+  const fit = () =>
+    tf.tidy(() => {
+      const py = m.density!(x).logpy!.arraySync() as number[][];
+      const mean = (f: (r: number) => number) => py.reduce((s, row, r) => s + row[f(r)], 0) / py.length;
+      return { right: mean((r) => ids[r]), wrong: mean((r) => (ids[r] + 1) % C) };
+    });
+  const before = fit();
+  expect(Math.abs(before.right - before.wrong)).toBeLessThan(1e-3);
+  const losses: number[] = [];
+  for (let i = 0; i < steps; i++) {
+    const l = m.trainStep(x, new Prng(i), label);
+    losses.push(l.loss.dataSync()[0]);
+    tf.dispose(Object.values(l));
+    // the loss is the conditional one, measured before the step
+    if (i === 0) expect(losses[0]).toBeCloseTo(-before.right, 1);
+  }
+  const after = fit();
+  expect(losses[steps - 1]).toBeLessThan(losses[0] - 1);
+  expect(-after.right).toBeLessThan(-before.right - 1);
+  expect(after.right - after.wrong).toBeGreaterThan(parted);
+}
