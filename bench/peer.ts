@@ -26,13 +26,11 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { z } from 'zod';
-import type { ModelList } from '../core/contract';
 import { buildAssets } from '../edge/build-assets';
 import { MODELS, ROOT, startWrangler, type Wrangler } from '../edge/testing';
 import { benchArgs } from './args';
 import { graphCosts, graphCostTable, PEER_GRAPH_CASES } from './graphcost';
-import { coldStart, cpuMs, findWorkerd, runLoad, startProcess, type Server } from './peerlib';
+import { coldStart, cpuMs, findWorkerd, runLoad, startProcess, worstMix, type Server } from './peerlib';
 
 const HELP = `usage: npm run bench:peer [-- options]
   --python PATH         python with fastapi, uvicorn, onnxruntime, orjson, numpy
@@ -142,27 +140,6 @@ async function measureInTurns(servers: Server[], cases: Case[], clientCounts: nu
     }
   }
   return rates;
-}
-
-/** The worst mix: every operation of every model at the largest request the server lists for it (GET /v1/models `limits`), then /healthz. */
-async function worstMix(url: string): Promise<{ health: unknown; errors: string[] }> {
-  const index = (await (await fetch(`${url}/v1/models`)).json()) as z.infer<typeof ModelList>;
-  const errors: string[] = [];
-  for (const m of index.models) {
-    const D = m.shape.reduce((a, b) => a * b, 1);
-    const rows = (r: number) => Array.from({ length: r }, () => new Array(D).fill(1));
-    const reqs: [string, unknown][] = [];
-    if (m.operations.includes('sample')) reqs.push(['sample', { n: m.limits.sample, seed: 1 }]);
-    // an importance-sampled density spends its budget on K: one row at the largest K
-    if (m.operations.includes('density')) reqs.push(['density', m.limits.k ? { x: rows(1), k: m.limits.k } : { x: rows(m.limits.rows) }]);
-    if (m.operations.includes('encode')) reqs.push(['encode', { x: rows(m.limits.rows) }]);
-    for (const [what, body] of reqs) {
-      const res = await fetch(`${url}/v1/models/${m.id}/${what}?format=f32`, { method: 'POST', body: JSON.stringify(body), headers: json });
-      if (res.status !== 200) errors.push(`${m.id}/${what}: ${res.status} ${(await res.text()).slice(0, 120)}`);
-      else await res.arrayBuffer();
-    }
-  }
-  return { health: await (await fetch(`${url}/healthz`)).json(), errors };
 }
 
 const f0 = (v: number | undefined) => (v === undefined || !Number.isFinite(v) ? '-' : v >= 100 ? v.toFixed(0) : v.toFixed(1));

@@ -7,6 +7,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
+import type { z } from 'zod';
+import type { ModelList } from '../core/contract';
 import { freePort, ROOT, startWrangler } from '../edge/testing';
 import { findDescendants } from './common';
 import type { Case } from './peer';
@@ -168,4 +170,29 @@ export async function coldStart(assets: string, ids: string[], trials: number): 
     out.push({ id, median: median(all), all, timing, assetMedian: median(asset), assetBytes });
   }
   return out;
+}
+
+/**
+ * The worst mix: every operation of every model at the largest request the server lists for it (GET /v1/models `limits`), then /healthz.
+ * `smallest`: the same operations at one row (k = 1), so what stays is the open sessions rather than the runs' buffers.
+ */
+export async function worstMix(url: string, smallest = false): Promise<{ health: unknown; errors: string[] }> {
+  const index = (await (await fetch(`${url}/v1/models`)).json()) as z.infer<typeof ModelList>;
+  const errors: string[] = [];
+  for (const m of index.models) {
+    const D = m.shape.reduce((a, b) => a * b, 1);
+    const rows = (r: number) => Array.from({ length: r }, () => new Array(D).fill(1));
+    const reqs: [string, unknown][] = [];
+    const most = (limit: number) => (smallest ? 1 : limit);
+    if (m.operations.includes('sample')) reqs.push(['sample', { n: most(m.limits.sample), seed: 1 }]);
+    // an importance-sampled density spends its budget on K: one row at the largest K
+    if (m.operations.includes('density')) reqs.push(['density', m.limits.k ? { x: rows(1), k: most(m.limits.k) } : { x: rows(most(m.limits.rows)) }]);
+    if (m.operations.includes('encode')) reqs.push(['encode', { x: rows(most(m.limits.rows)) }]);
+    for (const [what, body] of reqs) {
+      const res = await fetch(`${url}/v1/models/${m.id}/${what}?format=f32`, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+      if (res.status !== 200) errors.push(`${m.id}/${what}: ${res.status} ${(await res.text()).slice(0, 120)}`);
+      else await res.arrayBuffer();
+    }
+  }
+  return { health: await (await fetch(`${url}/healthz`)).json(), errors };
 }

@@ -1,0 +1,102 @@
+/**
+ * The Node server's memory under the worst request mix (bench/peerlib.ts
+ * worstMix: every operation of every shipped model at the largest request
+ * GET /v1/models lists for it), measured from outside the process: resident
+ * set (/proc/PID/status VmRSS) before, after each pass of the mix and a few
+ * seconds later, and its peak (VmHWM), beside what /healthz reports. A
+ * benchmark, not a test; memory figures do not need a quiet machine.
+ *
+ *   npx tsx bench/memory.ts [--passes 2 --settle 3 'EDGEGEN_ORT_THREADS=1' 'EDGEGEN_ORT_THREADS=2' ...]
+ *
+ * Each positional argument is one configuration (a fresh server): environment
+ * assignments separated by commas; none: the defaults.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { MODELS, ROOT } from '../edge/testing';
+import { startProcess, worstMix } from './peerlib';
+
+const HELP = `usage: npx tsx bench/memory.ts [options] [CONFIG ...]
+  --passes P     times the worst mix is sent (default 2)
+  --settle S     seconds to wait after the last pass before the last reading (default 3)
+  --smallest     send every operation at one row instead (k = 1): what the open sessions cost
+  CONFIG         environment of one fresh Node server, e.g. EDGEGEN_ORT_THREADS=1,EDGEGEN_MAX_SESSIONS=4
+                 (default: one server with the defaults)`;
+
+const argv = process.argv.slice(2);
+const { values, positionals } = parseArgs({
+  args: argv[0] === '--' ? argv.slice(1) : argv,
+  allowPositionals: true,
+  options: { passes: { type: 'string', default: '2' }, settle: { type: 'string', default: '3' }, smallest: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' } },
+});
+if (values.help) {
+  console.log(HELP);
+  process.exit(0);
+}
+const PASSES = Number(values.passes);
+const SETTLE = Number(values.settle);
+
+/** VmRSS and VmHWM of a process, bytes. */
+function vm(pid: number): { rss: number; peak: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024;
+  return { rss: kb('VmRSS'), peak: kb('VmHWM') };
+}
+
+const mib = (v: number | undefined) => (v === undefined || !Number.isFinite(v) ? '-' : (v / 2 ** 20).toFixed(0));
+
+interface Row {
+  config: string;
+  before: number;
+  after: number[];
+  settled: number;
+  peak: number;
+  health: Record<string, number>;
+  errors: string[];
+}
+
+async function measure(config: string): Promise<Row> {
+  const env = Object.fromEntries(
+    config
+      .split(',')
+      .filter(Boolean)
+      .map((kv) => {
+        const i = kv.indexOf('=');
+        if (i < 1) throw new Error(`configuration '${config}': expected NAME=value[,NAME=value]`);
+        return [kv.slice(0, i), kv.slice(i + 1)];
+      }),
+  );
+  const server = await startProcess(`node ${config || '(defaults)'}`, process.execPath, ['--import', 'tsx', join(ROOT, 'edge/node/server.ts')], { PORT: '{port}', MODELS, ...env });
+  try {
+    const before = vm(server.pid).rss;
+    const after: number[] = [];
+    const errors: string[] = [];
+    let health: Record<string, number> = {};
+    for (let p = 0; p < PASSES; p++) {
+      const r = await worstMix(server.url, values.smallest);
+      errors.push(...r.errors);
+      after.push(vm(server.pid).rss);
+      health = (r.health as { memory?: Record<string, number> }).memory ?? {};
+      console.error(`${config || '(defaults)'}: pass ${p + 1}: RSS ${mib(after[p])} MiB, peak ${mib(vm(server.pid).peak)} MiB`);
+    }
+    await new Promise((ok) => setTimeout(ok, SETTLE * 1000));
+    const { rss: settled, peak } = vm(server.pid);
+    return { config: config || '(defaults)', before, after, settled, peak, health, errors };
+  } finally {
+    await server.stop();
+  }
+}
+
+const rows: Row[] = [];
+for (const config of positionals.length ? positionals : ['']) rows.push(await measure(config));
+
+console.log(`\nNode server RSS (MiB, /proc/PID/status) around the ${values.smallest ? 'mix at one row' : 'worst mix'}, ${PASSES} pass(es); /healthz memory after the last pass:\n`);
+const passCols = Array.from({ length: PASSES }, (_, p) => `after pass ${p + 1}`);
+console.log(`| configuration | before | ${passCols.join(' | ')} | ${SETTLE} s later | peak (VmHWM) | /healthz rssBytes | jsHeapBytes | nativeBytes | rssPeakBytes | sessions (copies) |`);
+console.log(`|---|---|${passCols.map(() => '---|').join('')}---|---|---|---|---|---|---|`);
+for (const r of rows) {
+  const h = r.health;
+  console.log(`| ${r.config} | ${mib(r.before)} | ${r.after.map(mib).join(' | ')} | ${mib(r.settled)} | ${mib(r.peak)} | ${mib(h.rssBytes)} | ${mib(h.jsHeapBytes)} | ${mib(h.nativeBytes)} | ${mib(h.rssPeakBytes)} | ${h.sessions ?? '-'} (${h.sessionCopies ?? '-'}) |`);
+}
+for (const r of rows) if (r.errors.length) console.log(`\nerrors (${r.config}): ${r.errors.join('; ')}`);
