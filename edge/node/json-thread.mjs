@@ -2,7 +2,8 @@
  * The JSON thread of the Node server (edge/node/json.ts starts it): writes
  * large float32 answers as JSON text with edge/float32.ts's own JsonBytes, so
  * the bytes are the main thread's, while the main thread serves other
- * requests. Loaded through tsx, like noise-thread.mjs.
+ * requests. Loaded through tsx (the Node server runs under it) to import the
+ * TypeScript source itself rather than a copy.
  * Messages in: { id, data: Float32Array, n, width, before, after };
  * out: { id, ok, value: { buffer, length } }.
  */

@@ -5,12 +5,13 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { threadId } from 'node:worker_threads';
-import { afterAll, expect, it } from 'vitest';
+import { afterAll, expect, it, vi } from 'vitest';
 import type { Manifest } from '../../core/manifest';
 import { Prng } from '../../core/prng';
+import { sampleNoiseFor } from '../../core/protocol';
 import { MODELS } from '../testing';
 import { createApp } from '../app';
-import { OrtPool, OrtThread, createNodeSession, ortThreadCount } from './ort';
+import { OrtPool, OrtThread, createNodeSession, ortThreadCount, sessionOptions } from './ort';
 import { nodeRuntime } from './runtime';
 
 const thread = new OrtThread();
@@ -57,7 +58,7 @@ it('a broken graph fails on the thread as on the main thread, and the thread kee
   expect(new Uint8Array(await res.arrayBuffer())).toEqual(new Uint8Array(await same.arrayBuffer()));
 });
 
-it('a pool of threads runs concurrent runs on different threads, each with the main thread\'s bits', async () => {
+it('a pool opens a session on one thread and copies it to another only when its runs overlap; every run has the main thread\'s bits', async () => {
   const pool = new OrtPool(2);
   try {
     const m = JSON.parse(readFileSync(join(MODELS, 'gan-mnist', 'manifest.json'), 'utf8')) as Manifest;
@@ -66,13 +67,29 @@ it('a pool of threads runs concurrent runs on different threads, each with the m
     const there = await pool.createSession(bytes);
     expect(there.concurrency).toBe(2);
     const feedsOf = (seed: number) => ({ z: { data: new Prng(seed).normals(64 * m.latentDim), dims: [64, m.latentDim] } });
-    // two runs at once: the second goes to the idle thread
+    const want = async (seed: number) => bits((await here.run(feedsOf(seed))).x.data);
+    // runs one after another stay on the one thread that holds the session
+    const alone = new Set<number>();
+    for (const seed of [1, 2, 3]) {
+      expect(bits((await there.run(feedsOf(seed))).x.data)).toEqual(await want(seed));
+      alone.add(there.lastRunThreadId());
+    }
+    expect(alone.size).toBe(1);
+    expect(there.copies()).toBe(1);
+    expect(pool.copies()).toBe(1);
+    // two runs at once: the second finds the holder busy and copies the session to the idle thread
+    const first = await Promise.all([1, 2].map((seed) => there.run(feedsOf(seed))));
+    for (const [i, seed] of [1, 2].entries()) expect(bits(first[i].x.data)).toEqual(await want(seed));
+    await vi.waitFor(() => expect(there.copies()).toBe(2));
+    // from then on, overlapping runs go to both threads
     const threads = new Set<number>();
-    const runs = [1, 2].map((seed) => there.run(feedsOf(seed)).then((out) => (threads.add(there.lastRunThreadId()), out)));
+    const runs = [3, 4].map((seed) => there.run(feedsOf(seed)).then((out) => (threads.add(there.lastRunThreadId()), out)));
     const outs = await Promise.all(runs);
     expect(threads.size).toBe(2);
-    for (const [i, seed] of [1, 2].entries()) expect(bits(outs[i].x.data)).toEqual(bits((await here.run(feedsOf(seed))).x.data));
+    for (const [i, seed] of [3, 4].entries()) expect(bits(outs[i].x.data)).toEqual(await want(seed));
     await there.release!();
+    expect(pool.copies()).toBe(0);
+    await expect(there.run(feedsOf(1))).rejects.toThrow(/released/);
     await here.release!();
   } finally {
     await pool.close();
@@ -118,4 +135,52 @@ it('a spare feed goes to the thread without a copy (the caller\'s array is hande
   await there.run(view);
   expect(big.length).toBe(3 * 64);
   await there.release!();
+});
+
+it("onnxruntime's arena and memory patterns are off unless EDGEGEN_ORT_ARENA=1", () => {
+  expect(sessionOptions({})).toMatchObject({ enableCpuMemArena: false, enableMemPattern: false, intraOpNumThreads: 1 });
+  expect(sessionOptions({ EDGEGEN_ORT_ARENA: '1' })).toMatchObject({ enableCpuMemArena: true, enableMemPattern: true });
+});
+
+it('a session released while its copy to another thread is opening leaves no copy behind', async () => {
+  const pool = new OrtPool(2);
+  try {
+    const bytes = new Uint8Array(readFileSync(join(MODELS, 'gan-mnist', 'sample.onnx')));
+    const there = await pool.createSession(bytes);
+    const z = () => ({ z: { data: new Prng(1).normals(8 * 64), dims: [8, 64] } });
+    await Promise.all([there.run(z()), there.run(z())]); // the second run starts a copy
+    await there.release!();
+    await vi.waitFor(() => expect(pool.copies()).toBe(0));
+  } finally {
+    await pool.close();
+  }
+});
+
+it("the Node server draws sample noise in line with core/prng.ts: the API's answer is the graph's on that noise, bit for bit", async () => {
+  const runtime = nodeRuntime(MODELS);
+  expect(runtime.sampleNoise).toBeUndefined();
+  const app = createApp(runtime);
+  for (const id of ['gan-mnist', 'flow-realnvp-mnist']) {
+    const m = JSON.parse(readFileSync(join(MODELS, id, 'manifest.json'), 'utf8')) as Manifest;
+    const res = await app.request(`/v1/models/${id}/sample?format=f32`, { method: 'POST', body: '{"n":16,"seed":5}' });
+    expect(res.status).toBe(200);
+    const got = new Float32Array(await res.arrayBuffer());
+    const here = await createNodeSession(new Uint8Array(readFileSync(join(MODELS, id, m.files.find((f) => f.capability === 'sample')!.file))));
+    const { z } = sampleNoiseFor(m, 5, 16, 1);
+    const want = (await here.run({ z: { data: z, dims: [16, m.latentDim] } })).x.data;
+    expect(bits(got), id).toEqual(bits(want));
+    await here.release!();
+  }
+});
+
+it("/healthz on Node counts onnxruntime's memory: the resident set, its peak, the part outside V8 and the session copies", async () => {
+  const app = createApp(nodeRuntime(MODELS));
+  const res = await app.request('/v1/models/gan-mnist/sample?format=f32', { method: 'POST', body: '{"n":64,"seed":1}' });
+  expect(res.status).toBe(200);
+  const { memory } = (await (await app.request('/healthz')).json()) as { memory: Record<string, number> };
+  expect(memory.rssBytes).toBeGreaterThan(0);
+  expect(memory.rssPeakBytes).toBeGreaterThanOrEqual(memory.rssBytes);
+  expect(memory.nativeBytes).toBeGreaterThanOrEqual(0);
+  expect(memory.nativeBytes).toBeLessThan(memory.rssBytes);
+  expect(memory.sessionCopies).toBeGreaterThanOrEqual(memory.sessions);
 });
