@@ -333,7 +333,12 @@ export const HealthMemory = z
   .object({
     wasmBytes: bytes("onnxruntime's wasm linear memory (Worker; grows, never shrinks)"),
     jsHeapBytes: bytes('JS heap in use, where the runtime tells it'),
-    rssBytes: bytes('resident set of the process (Node)'),
+    rssBytes: bytes("resident set of the process (Node): onnxruntime's memory included"),
+    rssPeakBytes: bytes('the largest resident set the process has had (Node, from /proc: VmHWM)'),
+    nativeBytes: bytes(
+      "Node: what the resident set grew by outside V8's heap and array buffers since the server started (rssBytes - heap - external, less the same at start): onnxruntime's open sessions (each copy, sessionCopies), its run buffers and what the C allocator keeps of them after a run. sessionFileBytes and the session bounds count model files, not this",
+    ),
+    sessionCopies: z.int().min(0).optional().meta({ description: 'Node: copies of the open sessions on the onnxruntime threads, all together (a session is copied to another thread only when its runs overlap)' }),
     sessions: z.int().min(0).meta({ description: 'onnxruntime sessions open (least recently used ones are released beyond the bound)' }),
     sessionFileBytes: z.int().min(0).meta({ description: 'model file bytes of the open sessions' }),
     evictions: z.int().min(0).meta({ description: 'sessions released so far to stay within the bound' }),

@@ -7,13 +7,24 @@ import { ThreadCalls } from './thread';
 /**
  * One intra-op thread per session (as the Python peer in bench/peer.py): the
  * process serves many requests at once and batching (edge/batch.ts) gives the
- * kernels their size; all graph optimisations on.
+ * kernels their size; all graph optimisations on. onnxruntime's CPU arena and
+ * memory patterns are off: the arena grows to the largest run a session has
+ * seen and keeps it (a copy per onnxruntime thread), which after the worst
+ * request mix held the Node server at ~1 GiB resident (peak 1.5 GiB) for
+ * ~15 MB of JS heap (SERVING.md, "Memory"). EDGEGEN_ORT_ARENA=1 turns both
+ * back on.
  */
-export const SESSION_OPTIONS: ort.InferenceSession.SessionOptions = {
-  executionProviders: ['cpu'],
-  graphOptimizationLevel: 'all',
-  intraOpNumThreads: 1,
-};
+export function sessionOptions(env: Record<string, string | undefined> = process.env): ort.InferenceSession.SessionOptions {
+  const arena = env.EDGEGEN_ORT_ARENA === '1';
+  return {
+    executionProviders: ['cpu'],
+    graphOptimizationLevel: 'all',
+    intraOpNumThreads: 1,
+    enableCpuMemArena: arena,
+    enableMemPattern: arena,
+  };
+}
+export const SESSION_OPTIONS = sessionOptions();
 
 /** A session run on the calling (main) thread: onnxruntime-node blocks it for the whole graph. */
 export async function createNodeSession(bytes: Uint8Array): Promise<ModelSession> {
@@ -86,47 +97,100 @@ export class OrtThread {
   }
 }
 
+type ThreadSession = ModelSession & { lastRunThreadId(): number };
+
 /**
- * Several onnxruntime threads, each holding its own copy of every session
- * (same bytes, same options, so the same numbers): one graph run per thread
- * at a time, so up to `size` runs of one model go side by side. A run goes to
- * the thread with the fewest runs in flight. One intra-op thread per run
- * still, like the peer; the process uses its cores by running requests in
- * parallel rather than splitting one product over them.
+ * Several onnxruntime threads. A session opens on one of them (the one holding
+ * the fewest sessions); another thread gets a copy of it (same bytes, same
+ * options, so the same numbers) only when runs of that session overlap: a run
+ * that finds every thread holding the session busy while another thread is
+ * idle starts a copy there, and runs after it may go to either. A hot model
+ * thus ends with a copy on every thread, as many runs side by side as there
+ * are threads, while the models asked one request at a time stay on one
+ * thread: every copy costs its weights and onnxruntime's buffers again. A run
+ * goes to the holding thread with the fewest runs in flight. One intra-op
+ * thread per run still, like the peer; the process uses its cores by running
+ * requests in parallel rather than splitting one product over them.
  */
 export class OrtPool {
   readonly threads: OrtThread[];
   private readonly busy: number[];
+  /** sessions each thread holds */
+  private readonly held: number[];
 
   constructor(readonly size: number) {
     if (!Number.isInteger(size) || size < 1) throw new Error(`onnxruntime threads must be a whole number >= 1, got ${size}`);
     this.threads = Array.from({ length: size }, () => new OrtThread());
     this.busy = new Array<number>(size).fill(0);
+    this.held = new Array<number>(size).fill(0);
   }
 
-  async createSession(bytes: Uint8Array): Promise<ModelSession & { lastRunThreadId(): number }> {
-    const copies = await Promise.all(this.threads.map((t) => t.createSession(bytes)));
+  /** Copies of open sessions the threads hold, all sessions together. */
+  copies(): number {
+    return this.held.reduce((a, b) => a + b, 0);
+  }
+
+  async createSession(bytes: Uint8Array): Promise<ModelSession & { lastRunThreadId(): number; copies(): number }> {
+    const copies: (ThreadSession | undefined)[] = new Array(this.size);
+    const opening = new Set<number>();
+    let released = false;
+    const open = async (k: number) => {
+      opening.add(k);
+      this.held[k]++;
+      let s: ThreadSession;
+      try {
+        s = await this.threads[k].createSession(bytes);
+      } catch (err) {
+        this.held[k]--;
+        throw err;
+      } finally {
+        opening.delete(k);
+      }
+      if (released) {
+        // released while this copy was opening
+        this.held[k]--;
+        await s.release?.();
+      } else copies[k] = s;
+      return s;
+    };
+    // the first idle thread, else the least busy: a server asked one thing at a time runs on one thread only
+    let first = 0;
+    for (let i = 1; i < this.size; i++) if (this.busy[i] < this.busy[first]) first = i;
+    const s0 = await open(first);
     let last = -1;
     return {
-      inputNames: copies[0].inputNames,
-      outputNames: copies[0].outputNames,
+      inputNames: s0.inputNames,
+      outputNames: s0.outputNames,
       concurrency: this.size,
       run: async (feeds, stats, outputs) => {
-        let k = 0;
-        for (let i = 1; i < this.size; i++) if (this.busy[i] < this.busy[k]) k = i;
+        if (released) throw new Error('onnxruntime session was released');
+        let k = -1;
+        for (let i = 0; i < this.size; i++) if (copies[i] && (k < 0 || this.busy[i] < this.busy[k])) k = i;
+        if (this.busy[k] > 0) {
+          // every holder is busy: copy the session to an idle thread for the runs after this one
+          const idle = this.busy.findIndex((b, i) => b === 0 && !copies[i] && !opening.has(i));
+          if (idle >= 0) open(idle).catch((err) => console.error('copying an onnxruntime session to another thread:', err));
+        }
+        const copy = copies[k]!;
         this.busy[k]++;
         try {
-          const out = await copies[k].run(feeds, stats, outputs);
-          last = copies[k].lastRunThreadId();
+          const out = await copy.run(feeds, stats, outputs);
+          last = copy.lastRunThreadId();
           return out;
         } finally {
           this.busy[k]--;
         }
       },
       release: async () => {
-        await Promise.all(copies.map((c) => c.release?.()));
+        if (released) return;
+        released = true;
+        const open = copies.flatMap((c, k) => (c ? [[c, k] as const] : []));
+        copies.fill(undefined);
+        for (const [, k] of open) this.held[k]--;
+        await Promise.all(open.map(([c]) => c.release?.()));
       },
       lastRunThreadId: () => last,
+      copies: () => copies.filter(Boolean).length,
     };
   }
 
