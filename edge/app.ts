@@ -15,6 +15,7 @@ import type { Context, MiddlewareHandler, TypedResponse } from 'hono';
 import type { JSONParsed } from 'hono/utils/types';
 import { cors } from 'hono/cors';
 import { HTTPException } from 'hono/http-exception';
+import { methodNotAllowed } from 'hono/method-not-allowed';
 import { API_LIMITS, type DecodeResponse, type EncodeResponse, type InterpolateResponse, type SampleResponse } from '../core/api';
 import type { Capability, Manifest } from '../core/manifest';
 import { bodyLimit, parseBody, type AppEnv } from './body';
@@ -149,6 +150,19 @@ export function createApp(runtime: Runtime, options: Partial<AppOptions> = {}) {
       allowMethods: ['GET', 'POST', 'OPTIONS'],
       allowHeaders: ['Content-Type', 'Accept', HEADERS.shape],
       exposeHeaders: [HEADERS.shape, HEADERS.rowShape, HEADERS.seed, HEADERS.kind, 'server-timing', 'retry-after'],
+    }),
+  );
+
+  // a known path asked with a method it does not take: Hono's methodNotAllowed
+  // turns the 404 into 405 with Allow (the methods of the routes on that path,
+  // HEAD beside GET), in the error shape; OPTIONS is answered by cors above
+  app.use(
+    methodNotAllowed({
+      app,
+      onMethodNotAllowed: (c, methods) => {
+        const allow = [...methods, 'OPTIONS'].join(', ');
+        return c.json({ error: { code: 'method_not_allowed', message: `${c.req.method} is not allowed on ${c.req.path}; use ${allow}` } }, 405, { allow });
+      },
     }),
   );
 
@@ -305,25 +319,6 @@ export function createApp(runtime: Runtime, options: Partial<AppOptions> = {}) {
       if (!bytes) return c.json({ error: { code: 'not_found', message: `no file ${c.req.path}` } }, 404);
       return c.body(bytes as Uint8Array<ArrayBuffer>, 200, { 'content-type': DOCS_FILES[name], 'cache-control': 'public, max-age=3600' });
     });
-  }
-
-  // a known path asked with a method it does not take: 405 with Allow (after
-  // the routes above, so it only answers what they did not)
-  const allowed = new Map<string, Set<string>>([
-    ['/openapi.json', new Set(['GET', 'HEAD'])],
-    ['/docs', new Set(['GET', 'HEAD'])],
-  ]);
-  for (const r of [healthRoute, listRoute, manifestRoute, sampleRoute, densityRoute, encodeRoute, decodeRoute, interpolateRoute, scoreRoute, classifyRoute]) {
-    const methods = allowed.get(r.getRoutingPath()) ?? new Set<string>();
-    methods.add(r.method.toUpperCase());
-    if (r.method === 'get') methods.add('HEAD');
-    allowed.set(r.getRoutingPath(), methods);
-  }
-  for (const [path, methods] of allowed) {
-    const allow = [...methods, 'OPTIONS'].join(', ');
-    app.all(path, (c) =>
-      c.json({ error: { code: 'method_not_allowed', message: `${c.req.method} is not allowed on ${c.req.path}; use ${allow}` } }, 405, { allow }),
-    );
   }
 
   return routes;
