@@ -6,21 +6,31 @@
  * seconds later, and its peak (VmHWM), beside what /healthz reports. A
  * benchmark, not a test; memory figures do not need a quiet machine.
  *
- *   npx tsx bench/memory.ts [--passes 2 --settle 3 'EDGEGEN_ORT_THREADS=1' 'EDGEGEN_ORT_THREADS=2' ...]
+ *   npx tsx bench/memory.ts [--passes 2 --settle 3 --load 0 'EDGEGEN_ORT_THREADS=1' 'EDGEGEN_ORT_THREADS=2' ...]
  *
  * Each positional argument is one configuration (a fresh server): environment
- * assignments separated by commas; none: the defaults.
+ * assignments separated by commas; none: the defaults. With --load, the same
+ * servers then take a load in turns (bench/peerlib.ts runLoad), so a memory
+ * setting's speed is read beside the defaults' on the same machine minutes
+ * apart at most.
  */
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { MODELS, ROOT } from '../edge/testing';
-import { startProcess, worstMix } from './peerlib';
+import type { Case } from './peer';
+import { runLoad, startProcess, worstMix, type Server } from './peerlib';
 
 const HELP = `usage: npx tsx bench/memory.ts [options] [CONFIG ...]
   --passes P     times the worst mix is sent (default 2)
   --settle S     seconds to wait after the last pass before the last reading (default 3)
   --smallest     send every operation at one row instead (k = 1): what the open sessions cost
+  --load S       then S seconds of load per case and round on every configuration's server in turns
+                 (gan-mnist, vae-mnist, flow-realnvp-mnist n=64 and moons n=1, f32): samples/s beside the
+                 first configuration's; a speed figure, so only on a quiet machine (default 0: none)
+  --rounds R     rounds of that load, each server's best kept (default 3)
+  --clients C    keep-alive clients of that load (default 8)
   CONFIG         environment of one fresh Node server, e.g. EDGEGEN_ORT_THREADS=1,EDGEGEN_MAX_SESSIONS=4
                  (default: one server with the defaults)`;
 
@@ -28,7 +38,7 @@ const argv = process.argv.slice(2);
 const { values, positionals } = parseArgs({
   args: argv[0] === '--' ? argv.slice(1) : argv,
   allowPositionals: true,
-  options: { passes: { type: 'string', default: '2' }, settle: { type: 'string', default: '3' }, smallest: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' } },
+  options: { passes: { type: 'string', default: '2' }, settle: { type: 'string', default: '3' }, smallest: { type: 'boolean', default: false }, load: { type: 'string', default: '0' }, rounds: { type: 'string', default: '3' }, clients: { type: 'string', default: '8' }, help: { type: 'boolean', short: 'h' } },
 });
 if (values.help) {
   console.log(HELP);
@@ -36,6 +46,9 @@ if (values.help) {
 }
 const PASSES = Number(values.passes);
 const SETTLE = Number(values.settle);
+const LOAD = Number(values.load);
+const ROUNDS = Number(values.rounds);
+const CLIENTS = Number(values.clients);
 
 /** VmRSS and VmHWM of a process, bytes. */
 function vm(pid: number): { rss: number; peak: number } {
@@ -56,7 +69,7 @@ interface Row {
   errors: string[];
 }
 
-async function measure(config: string): Promise<Row> {
+function start(config: string): Promise<Server> {
   const env = Object.fromEntries(
     config
       .split(',')
@@ -67,8 +80,11 @@ async function measure(config: string): Promise<Row> {
         return [kv.slice(0, i), kv.slice(i + 1)];
       }),
   );
-  const server = await startProcess(`node ${config || '(defaults)'}`, process.execPath, ['--import', 'tsx', join(ROOT, 'edge/node/server.ts')], { PORT: '{port}', MODELS, ...env });
-  try {
+  return startProcess(config || '(defaults)', process.execPath, ['--import', 'tsx', join(ROOT, 'edge/node/server.ts')], { PORT: '{port}', MODELS, ...env });
+}
+
+async function measure(config: string, server: Server): Promise<Row> {
+  {
     const before = vm(server.pid).rss;
     const after: number[] = [];
     const errors: string[] = [];
@@ -83,13 +99,47 @@ async function measure(config: string): Promise<Row> {
     await new Promise((ok) => setTimeout(ok, SETTLE * 1000));
     const { rss: settled, peak } = vm(server.pid);
     return { config: config || '(defaults)', before, after, settled, peak, health, errors };
-  } finally {
-    await server.stop();
   }
 }
 
+const LOAD_CASES: Case[] = [
+  ['gan-mnist', 64],
+  ['vae-mnist', 64],
+  ['flow-realnvp-mnist', 64],
+  ['flow-realnvp-moons', 1],
+].map(([id, n]) => ({
+  label: `${id} sample n=${n} f32`,
+  path: `/v1/models/${id}/sample?format=f32`,
+  body: JSON.stringify({ n, seed: 7 }),
+  headers: { 'content-type': 'application/json' },
+  rows: n as number,
+}));
+
+const configs = positionals.length ? positionals : [''];
 const rows: Row[] = [];
-for (const config of positionals.length ? positionals : ['']) rows.push(await measure(config));
+const servers: Server[] = [];
+const rates = new Map<string, number>(); // `${case}|${config}` -> best samples/s
+try {
+  for (const config of configs) {
+    const server = await start(config);
+    servers.push(server);
+    rows.push(await measure(config, server));
+  }
+  // the same load on every configuration's server in turns, each one's best round kept
+  for (const c of LOAD_CASES) {
+    for (let round = 0; round < (LOAD ? ROUNDS : 0); round++) {
+      for (const server of servers) {
+        const r = await runLoad(server.url, c, CLIENTS, LOAD);
+        const rate = r.requestsPerSecond * c.rows;
+        console.error(`${server.name}: ${c.label}, ${CLIENTS} clients, round ${round + 1}: ${rate.toFixed(0)} samples/s, ${r.errors} errors`);
+        const k = `${c.label}|${server.name}`;
+        rates.set(k, Math.max(rates.get(k) ?? 0, rate));
+      }
+    }
+  }
+} finally {
+  await Promise.all(servers.map((s) => s.stop()));
+}
 
 console.log(`\nNode server RSS (MiB, /proc/PID/status) around the ${values.smallest ? 'mix at one row' : 'worst mix'}, ${PASSES} pass(es); /healthz memory after the last pass:\n`);
 const passCols = Array.from({ length: PASSES }, (_, p) => `after pass ${p + 1}`);
@@ -98,5 +148,14 @@ console.log(`|---|---|${passCols.map(() => '---|').join('')}---|---|---|---|---|
 for (const r of rows) {
   const h = r.health;
   console.log(`| ${r.config} | ${mib(r.before)} | ${r.after.map(mib).join(' | ')} | ${mib(r.settled)} | ${mib(r.peak)} | ${mib(h.rssBytes)} | ${mib(h.jsHeapBytes)} | ${mib(h.nativeBytes)} | ${mib(h.rssPeakBytes)} | ${h.sessions ?? '-'} (${h.sessionCopies ?? '-'}) |`);
+}
+if (LOAD) {
+  console.log(`\nsamples/s at ${CLIENTS} clients (keep-alive, ${LOAD} s per round, the servers in turns, best of ${ROUNDS} rounds), and each against the first configuration; taken at \`${execFileSync('uptime', { encoding: 'utf8' }).trim()}\`:\n`);
+  console.log(`| case | ${servers.map((s) => s.name).join(' | ')} |`);
+  console.log(`|---|${servers.map(() => '---|').join('')}`);
+  for (const c of LOAD_CASES) {
+    const base = rates.get(`${c.label}|${servers[0].name}`) ?? NaN;
+    console.log(`| ${c.label} | ${servers.map((s, i) => { const v = rates.get(`${c.label}|${s.name}`) ?? NaN; return i ? `${v.toFixed(0)} (${(v / base).toFixed(2)}x)` : v.toFixed(0); }).join(' | ')} |`);
+  }
 }
 for (const r of rows) if (r.errors.length) console.log(`\nerrors (${r.config}): ${r.errors.join('; ')}`);
