@@ -13,16 +13,15 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Manifest } from '../../core/manifest';
 import { maxRelDiff, sampleTolerance } from '../../core/protocol';
-import { addConvFixture, prepareModels, startSite, type Site } from './site';
+import { addConvFixture, launchChromium, prepareModels, startSite, type Site } from './site';
 
 let site: Site;
 let webDir: string;
-let ctx: BrowserContext;
-let profile: string;
+let chrome: Awaited<ReturnType<typeof launchChromium>>;
 let page: Page;
 let convId: string;
 
@@ -32,23 +31,17 @@ beforeAll(async () => {
   const models = prepareModels();
   convId = addConvFixture(models);
   site = await startSite({ api: true, models, webDir });
-  profile = mkdtempSync(join(tmpdir(), 'edgegen-chromium-'));
-  ctx = await chromium.launchPersistentContext(profile, {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: ['--headless=new', '--no-sandbox', '--enable-unsafe-webgpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
-  page = await ctx.newPage();
+  chrome = await launchChromium({ webgpu: true });
+  page = await chrome.browser.newPage();
   page.on('pageerror', (e) => console.error('page error:', e.message));
   await page.goto(site.url);
   // the first load draws a grid on WebGPU: slow on SwiftShader's CPU WebGPU, and slower on a busy machine
   await page.waitForSelector('body[data-ready=true]', { timeout: 90_000 });
 }, 180_000);
 afterAll(async () => {
-  await ctx?.close();
+  await chrome?.close();
   await site?.close();
   rmSync(webDir, { recursive: true, force: true });
-  rmSync(profile, { recursive: true, force: true });
   rmSync(site.modelsDir, { recursive: true, force: true });
 });
 

@@ -9,20 +9,19 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildAssets } from '../../edge/build-assets';
 import { serveNode } from '../../edge/node/serve';
 import { MODELS, ROOT, freePort, startWrangler, type Wrangler } from '../../edge/testing';
+import { launchChromium } from './site';
 
-const ARGS = ['--headless=new', '--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 
 let node = '';
 let closeServer: () => void = () => {};
 let wrangler: Wrangler | undefined;
 let assets = '';
-let ctx: BrowserContext;
-let profile = '';
+let chrome: Awaited<ReturnType<typeof launchChromium>>;
 
 beforeAll(async () => {
   const { server, port } = await serveNode({ models: MODELS, port: await freePort() });
@@ -32,12 +31,10 @@ beforeAll(async () => {
   // the API and its docs only: no web client in these assets (build-assets warns and goes on)
   buildAssets({ web: join(assets, 'no-web-client'), models: MODELS, out: assets });
   wrangler = await startWrangler(assets);
-  profile = mkdtempSync(join(tmpdir(), 'edgegen-docs-chromium-'));
-  ctx = await chromium.launchPersistentContext(profile, { executablePath: '/usr/bin/chromium', headless: true, args: ARGS, viewport: { width: 1200, height: 900 } });
+  chrome = await launchChromium({ viewport: { width: 1200, height: 900 } });
 });
 afterAll(async () => {
-  await ctx?.close();
-  rmSync(profile, { recursive: true, force: true });
+  await chrome?.close();
   closeServer();
   await wrangler?.stop();
   if (assets) rmSync(dirname(assets), { recursive: true, force: true });
@@ -60,7 +57,7 @@ async function tryIt(page: Page, opId: string): Promise<{ status: string; body: 
 
 /** Open /docs on `base`, check what it renders and requests, and try two operations. */
 async function checkDocs(base: string, shot: string) {
-  const page = await ctx.newPage();
+  const page = await chrome.browser.newPage();
   const requested: string[] = [];
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));

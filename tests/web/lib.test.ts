@@ -12,21 +12,20 @@ import { execFileSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClassifyResponse, ScoreResponse } from '../../core/api';
 import type { Manifest } from '../../core/manifest';
 import { CROSS_RUNTIME_TOL, maxRelDiff, sampleTolerance } from '../../core/protocol';
 import { Prng } from '../../core/prng';
-import { addClassifierFixture, prepareModels, startSite, type Site } from './site';
+import { addClassifierFixture, launchChromium, prepareModels, startSite, type Site } from './site';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const EXAMPLE = join(ROOT, 'examples', 'generate.html');
 
 let site: Site;
 let root: string;
-let profile: string;
-let ctx: BrowserContext;
+let chrome: Awaited<ReturnType<typeof launchChromium>>;
 let page: Page;
 let classifierId: string;
 const pageErrors: string[] = [];
@@ -41,13 +40,8 @@ beforeAll(async () => {
   const models = prepareModels();
   classifierId = await addClassifierFixture(models);
   site = await startSite({ api: true, models, webDir: root });
-  profile = mkdtempSync(join(tmpdir(), 'edgegen-chromium-'));
-  ctx = await chromium.launchPersistentContext(profile, {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: ['--headless=new', '--no-sandbox', '--enable-unsafe-webgpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
-  page = await ctx.newPage();
+  chrome = await launchChromium({ webgpu: true });
+  page = await chrome.browser.newPage();
   page.on('pageerror', (e) => pageErrors.push(e.message));
   await page.goto(`${site.url}blank.html`);
   // what an embedding page writes: import the built module (kept on window for the tests to call)
@@ -55,10 +49,9 @@ beforeAll(async () => {
   await page.waitForFunction(() => 'edgegen' in window);
 }, 180_000);
 afterAll(async () => {
-  await ctx?.close();
+  await chrome?.close();
   await site?.close();
   rmSync(root, { recursive: true, force: true });
-  rmSync(profile, { recursive: true, force: true });
   rmSync(site.modelsDir, { recursive: true, force: true });
 });
 
@@ -259,7 +252,7 @@ describe('the example page (examples/generate.html)', () => {
   });
 
   it('draws a grid of samples on its canvas, from files this host serves', async () => {
-    const p = await ctx.newPage();
+    const p = await chrome.browser.newPage();
     const requested: string[] = [];
     p.on('request', (r) => requested.push(r.url()));
     await p.goto(`${site.url}examples/generate.html?seed=3`);

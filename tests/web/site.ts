@@ -9,7 +9,8 @@
  * contract before (and whatever) models have been trained.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync, cpSync } from 'node:fs';
+import { chromium, type BrowserContext } from 'playwright-core';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, cpSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { extname, join, normalize, resolve } from 'node:path';
@@ -164,4 +165,18 @@ export async function startSite(opts: { api: boolean; models?: { dir: string; in
     url: `http://127.0.0.1:${port}/`, modelsDir: dir, index, requests, apiCalls,
     close: () => new Promise((ok) => server.close(() => ok())),
   };
+}
+
+const CHROMIUM_ARGS = ['--headless=new', '--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+
+/** The system Chromium, headless, in a fresh profile that close() deletes; `webgpu` enables its (SwiftShader) WebGPU. */
+export async function launchChromium(opts: { webgpu?: boolean; viewport?: { width: number; height: number } } = {}): Promise<{ browser: BrowserContext; close(): Promise<void> }> {
+  const profile = mkdtempSync(join(tmpdir(), 'edgegen-chromium-'));
+  const browser = await chromium.launchPersistentContext(profile, {
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: opts.webgpu ? [...CHROMIUM_ARGS, '--enable-unsafe-webgpu'] : CHROMIUM_ARGS,
+    ...(opts.viewport ? { viewport: opts.viewport } : {}),
+  });
+  return { browser, close: async () => { await browser.close(); rmSync(profile, { recursive: true, force: true }); } };
 }

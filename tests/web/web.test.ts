@@ -8,27 +8,16 @@ import { execFileSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FAMILY_ORDER } from '../../core/families';
 import type { Manifest } from '../../core/manifest';
 import { drawLabels } from '../../core/prng';
 import { maxRelDiff } from '../../core/protocol';
-import { prepareModels, startSite, type Site } from './site';
+import { launchChromium, prepareModels, startSite, type Site } from './site';
 
 const SHOTS = join(import.meta.dirname, '..', '..', 'test-results', 'screenshots');
-const BASE_ARGS = ['--headless=new', '--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
-
-async function launch(webgpu: boolean): Promise<{ browser: BrowserContext; close(): Promise<void> }> {
-  const profile = mkdtempSync(join(tmpdir(), 'edgegen-chromium-'));
-  const browser = await chromium.launchPersistentContext(profile, {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: webgpu ? [...BASE_ARGS, '--enable-unsafe-webgpu'] : BASE_ARGS,
-    viewport: { width: 1100, height: 900 },
-  });
-  return { browser, close: async () => { await browser.close(); rmSync(profile, { recursive: true, force: true }); } };
-}
+const launch = (webgpu: boolean) => launchChromium({ webgpu, viewport: { width: 1100, height: 900 } });
 
 async function open(ctx: BrowserContext, url: string): Promise<Page> {
   const page = await ctx.newPage();
