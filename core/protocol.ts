@@ -90,12 +90,7 @@ export function densityClassFactor(m: Pick<ModelInfo, 'family' | 'classes'>): nu
 
 /** The noise of a sample request: z [n, L] then, where the family takes it, observation noise [n, D]. */
 export function sampleNoiseFor(m: ModelInfo, seed: number, n: number, temperature: number): { z: Float32Array; noise?: Float32Array } {
-  return sampleNoise(...sampleNoiseArgs(m, seed, n, temperature));
-}
-
-/** The arguments of core/prng's sampleNoise for a sample request (for runtimes that draw it elsewhere, e.g. on a thread). */
-export function sampleNoiseArgs(m: ModelInfo, seed: number, n: number, temperature: number): Parameters<typeof sampleNoise> {
-  return [seed, n, m.latentDim, { temperature, observationDim: takesObservationNoise(m) ? dataDim(m) : undefined }];
+  return sampleNoise(seed, n, m.latentDim, { temperature, observationDim: takesObservationNoise(m) ? dataDim(m) : undefined });
 }
 
 /**

@@ -128,7 +128,7 @@ export async function sample(
   store.require(m, 'sample');
   const ids = labelIds(m, req.label, req.n);
   ph?.lap('parse');
-  const { z, noise } = await store.sampleNoise(m, req.seed, req.n, req.temperature);
+  const { z, noise } = sampleNoiseFor(m, req.seed, req.n, req.temperature);
   return decodeLatents(store, m, z, req.n, req.mode, noise, ph, sampleLabelsFor(m, req.seed, req.n, ids));
 }
 

@@ -4,8 +4,6 @@
  * adapter (onnxruntime-node, models from disk) each implement this; app.ts is
  * written once against it.
  */
-import type { sampleNoise } from '../core/prng';
-
 /** A dense float32 tensor, row-major. */
 export interface Tensor {
   data: Float32Array;
@@ -60,12 +58,6 @@ export interface Runtime {
   createSession(bytes: Uint8Array): Promise<ModelSession>;
   /** Memory figures for /healthz and the bench. */
   memory?(): MemoryReport;
-  /**
-   * core/prng's sampleNoise, drawn where the runtime likes (Node: a thread of
-   * its own for large draws); the same numbers as calling it. Absent: drawn
-   * in line.
-   */
-  sampleNoise?(...args: Parameters<typeof sampleNoise>): Promise<{ z: Float32Array; noise?: Float32Array }>;
   /**
    * `before`, the JSON array of n rows of `width` float32 values (the bytes
    * float32.ts's JsonBytes.rows writes), then `after` (ASCII text around the

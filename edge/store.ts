@@ -6,7 +6,7 @@
  * model_corrupt instead of producing wrong numbers; other models keep serving.
  */
 import type { Capability, Manifest, ModelIndex } from '../core/manifest';
-import { dataDim, sampleNoiseArgs, sampleNoiseFor, samplePasses } from '../core/protocol';
+import { dataDim, samplePasses } from '../core/protocol';
 import { BatchingSession } from './batch';
 import { MAX_WORK_UNITS } from './budget';
 import { HttpError } from './errors';
@@ -135,11 +135,6 @@ export class ModelStore {
     };
   }
 
-  /** A sample request's noise (core/protocol sampleNoiseFor), drawn where the runtime draws it. */
-  async sampleNoise(m: Manifest, seed: number, n: number, temperature: number): Promise<{ z: Float32Array; noise?: Float32Array }> {
-    if (!this.runtime.sampleNoise) return sampleNoiseFor(m, seed, n, temperature);
-    return this.runtime.sampleNoise(...sampleNoiseArgs(m, seed, n, temperature));
-  }
 
   /** What /healthz reports: the runtime's memory and what this store holds. */
   stats() {
