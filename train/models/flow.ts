@@ -17,7 +17,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { BASE_MU, classCount, couplingNet, FINAL_LOGS, isMultiScale, paramShapes, stepNames, type FlowSpec, type MultiScaleFlowSpec, type NamedWeight, type Prng } from '../../core';
 import { MultiScale } from './msflow';
-import { Adam, checkLabel, Params, posteriorCrossEntropy, post, pre, stdNormalLogProb } from './nn';
+import { Adam, checkLabel, hybridStep, Params, post, pre, stdNormalLogProb } from './nn';
 import { ActNorm, Coupling, forwardAll, inverseAll, Scale, type FlowStep } from './steps';
 import type { TrainableModel } from './types';
 
@@ -138,19 +138,14 @@ export class Flow implements TrainableModel {
     const y = this.checkLabel(label, x.shape[0]);
     this.opt ??= new Adam(this.p.vars, this.lr);
     if (!y || !this.labelWeight) return { loss: this.opt.minimize(() => tf.neg(tf.mean(this.logProb(x, label))) as tf.Scalar) };
-    let ce: tf.Scalar | undefined;
-    const loss = this.opt.minimize(() => {
+    return hybridStep(this.opt, this.labelWeight, y, this.spec.conditional!.prior, () => {
       const mu = this.p.get(BASE_MU);
       const { z, logdet } = this.toLatent(x);
       // per class, up to a term common to all classes: z mu_y - |mu_y|^2 / 2
       const scores = tf.add(tf.matMul(z, mu, false, true), tf.mul(-0.5, tf.sum(tf.square(mu), 1))) as tf.Tensor2D;
       const own = tf.sum(tf.mul(scores, y), 1);
-      const nll = tf.neg(tf.mean(tf.add(tf.add(own, stdNormalLogProb(z, 1)), logdet)));
-      const xent = posteriorCrossEntropy(scores, y, this.spec.conditional!.prior);
-      ce = tf.keep(tf.clone(xent));
-      return tf.add(nll, tf.mul(this.labelWeight, xent)) as tf.Scalar;
+      return { nll: tf.neg(tf.mean(tf.add(tf.add(own, stdNormalLogProb(z, 1)), logdet))) as tf.Scalar, scores };
     });
-    return { loss, ce: ce! };
   }
 
   private labelWeight = 0;

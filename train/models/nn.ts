@@ -252,3 +252,20 @@ export function posteriorCrossEntropy(scores: tf.Tensor2D, y: tf.Tensor2D, prior
   const joint = tf.add(scores, tf.tensor1d(prior.map(Math.log)));
   return tf.mean(tf.sub(tf.logSumExp(joint, 1), tf.sum(tf.mul(joint, y), 1))) as tf.Scalar;
 }
+
+/**
+ * One Adam step on the hybrid objective: nll + weight x the posterior's
+ * cross-entropy, for a model's `terms()` (its nll and per-class scores, built
+ * inside the step so their gradients flow). Answers the loss and the
+ * cross-entropy, both measured before the step.
+ */
+export function hybridStep(opt: Adam, weight: number, y: tf.Tensor2D, prior: number[], terms: () => { nll: tf.Scalar; scores: tf.Tensor2D }): { loss: tf.Scalar; ce: tf.Scalar } {
+  let ce: tf.Scalar | undefined;
+  const loss = opt.minimize(() => {
+    const { nll, scores } = terms();
+    const xent = posteriorCrossEntropy(scores, y, prior);
+    ce = tf.keep(tf.clone(xent));
+    return tf.add(nll, tf.mul(weight, xent)) as tf.Scalar;
+  });
+  return { loss, ce: ce! };
+}

@@ -21,7 +21,7 @@ import {
   type NamedWeight, type Prng, type VaeSpec,
 } from '../../core';
 import { down, downHead, downTrunk, up } from './conv';
-import { Adam, checkLabel, LOG_2PI, mlp, Params, posteriorCrossEntropy, post, pre, stdNormalLogProb } from './nn';
+import { Adam, checkLabel, hybridStep, LOG_2PI, mlp, Params, post, pre, stdNormalLogProb } from './nn';
 import type { TrainableModel } from './types';
 
 /** Half the pixel range: the logistic's mean and scale are a and exp(b) in these units around mid-grey. */
@@ -279,15 +279,10 @@ export class Vae implements TrainableModel {
     if (!this.labelWeight) return { loss: this.opt.minimize(() => this.trainLoss(x, eps, label)) };
     this.checkLabel(label, N);
     const y = label!;
-    let ce: tf.Scalar | undefined;
-    const loss = this.opt.minimize(() => {
+    return hybridStep(this.opt, this.labelWeight, y, this.spec.conditional!.prior, () => {
       const w = tf.reshape(this.classLogWeights(x, tf.tensor3d(eps, [N, 1, L])), [N, this.C]) as tf.Tensor2D;
-      const nll = tf.neg(tf.mean(tf.sum(tf.mul(w, y), 1)));
-      const xent = posteriorCrossEntropy(w, y, this.spec.conditional!.prior);
-      ce = tf.keep(tf.clone(xent));
-      return tf.add(nll, tf.mul(this.labelWeight, xent)) as tf.Scalar;
+      return { nll: tf.neg(tf.mean(tf.sum(tf.mul(w, y), 1))) as tf.Scalar, scores: w };
     });
-    return { loss, ce: ce! };
   }
 
   private labelWeight = 0;
