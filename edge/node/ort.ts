@@ -117,6 +117,8 @@ export class OrtPool {
   private readonly busy: number[];
   /** sessions each thread holds */
   private readonly held: number[];
+  /** sessions being opened on a thread: close() waits for them, since stopping a thread inside onnxruntime's session creation can take the process down */
+  private readonly opening = new Set<Promise<unknown>>();
 
   constructor(readonly size: number) {
     if (!Number.isInteger(size) || size < 1) throw new Error(`onnxruntime threads must be a whole number >= 1, got ${size}`);
@@ -138,13 +140,16 @@ export class OrtPool {
       opening.add(k);
       this.held[k]++;
       let s: ThreadSession;
+      const creating = this.threads[k].createSession(bytes);
+      this.opening.add(creating);
       try {
-        s = await this.threads[k].createSession(bytes);
+        s = await creating;
       } catch (err) {
         this.held[k]--;
         throw err;
       } finally {
         opening.delete(k);
+        this.opening.delete(creating);
       }
       if (released) {
         // released while this copy was opening
@@ -194,8 +199,9 @@ export class OrtPool {
     };
   }
 
-  close(): Promise<void> {
-    return Promise.all(this.threads.map((t) => t.close())).then(() => undefined);
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.opening]);
+    await Promise.all(this.threads.map((t) => t.close()));
   }
 }
 
