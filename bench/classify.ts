@@ -14,7 +14,7 @@
  * beside the project's discriminative classifier (bench/classifier.ts, an MLP
  * trained on the same training split) on the same test rows.
  *
- *   npx tsx bench/classify.ts [--models id,id] [--noise 1000] [--other 2000]
+ *   npx tsx bench/classify.ts [--models id,id] [--noise 1000] [--other 2000] [--fpr 0.05]
  */
 import { parseArgs } from 'node:util';
 import { Prng } from '../core';
@@ -26,16 +26,19 @@ import { classifier } from './classifier';
 import { fmt, log, machine, MODELS_DIR, table } from './common';
 
 const { values } = parseArgs({
-  options: { models: { type: 'string' }, noise: { type: 'string', default: '1000' }, other: { type: 'string', default: '2000' }, help: { type: 'boolean', short: 'h' } },
+  options: { models: { type: 'string' }, noise: { type: 'string', default: '1000' }, other: { type: 'string', default: '2000' }, fpr: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
 });
 if (values.help) {
-  console.log('npx tsx bench/classify.ts [--models id,id] [--noise ROWS] [--other ROWS]');
+  console.log('npx tsx bench/classify.ts [--models id,id] [--noise ROWS] [--other ROWS] [--fpr RATE]');
   process.exit(0);
 }
+// the request's fpr (absent: the API's default)
+const fpr = values.fpr === undefined ? undefined : Number(values.fpr);
+if (fpr !== undefined && !(fpr > 0 && fpr < 1)) throw new Error(`--fpr must be in (0, 1), got "${values.fpr}"`);
 
 const app = createApp(nodeRuntime(MODELS_DIR));
 const post = async (id: string, x: number[][]): Promise<ClassifyResponse> => {
-  const res = await app.request(`/v1/models/${id}/classify`, { method: 'POST', body: JSON.stringify({ x }), headers: { 'content-type': 'application/json' } });
+  const res = await app.request(`/v1/models/${id}/classify`, { method: 'POST', body: JSON.stringify(fpr === undefined ? { x } : { x, fpr }), headers: { 'content-type': 'application/json' } });
   if (res.status !== 200) throw new Error(`${id}: ${res.status} ${await res.text()}`);
   return (await res.json()) as ClassifyResponse;
 };

@@ -27,10 +27,9 @@
  *   npx tsx bench/quality.ts [--quick] [--models id,id] [--models-dir DIR]
  */
 import * as tf from '@tensorflow/tfjs';
-import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { FAMILY_ORDER, Prng, type Family, type Manifest } from '../core';
+import { FAMILY_ORDER, Prng, type Manifest } from '../core';
 import { initBackend } from '../train/backend';
 import { readCheckpoint } from '../train/checkpoint';
 import { loadDataset, resolveDatasetName, rows, sampleToy, type Dataset, type ToyName } from '../train/data';
@@ -38,53 +37,11 @@ import { EVAL_SEED, medianDistance, mmd2 } from '../train/evaluate';
 import { buildModel, type TrainableModel } from '../train/models';
 import { classifier, CLASSES, FEATURES, frechet, HOLDOUT, type Classifier } from './classifier';
 import { compressorBits, type CompressorBits } from './compressors';
+import { draw, drawGraph } from './draw';
+import { PUBLISHED, reference } from './published';
 import { dim, fmt, isImage, log, MODELS_DIR, shipped, table, type BenchOptions } from './common';
 import { descriptorOf } from '../core/families';
-import { oneHot, runAutoregressive, takesObservationNoise } from '../core/protocol';
-import { openGraph } from '../export/ort';
-
-/**
- * Model samples in data space; VAE: a draw from p(x|z) (with observation noise) unless `mean`.
- * A conditional model draws row i of class `labels[i]`; the z (and noise) stream is the same with or without labels.
- */
-function draw(model: TrainableModel, m: Manifest, n: number, seed: number, mean = false, labels?: Int32Array): Float32Array {
-  const rng = new Prng(seed);
-  const D = dim(m);
-  const C = m.classes?.names.length ?? 0;
-  if (C && !labels) throw new Error(`${m.id}: a class-conditional model needs a label per sample`);
-  const out = new Float32Array(n * D);
-  for (let o = 0; o < n; o += 250) {
-    const k = Math.min(250, n - o);
-    const z = tf.tensor2d(rng.normals(k * m.latentDim), [k, m.latentDim]);
-    const noise = takesObservationNoise(m) && !mean ? tf.tensor2d(rng.normals(k * D), [k, D]) : undefined;
-    const label = C ? tf.tensor2d(oneHot(labels!.subarray(o, o + k), C), [k, C]) : undefined;
-    const s = model.sample(z, noise, label);
-    out.set((mean && s.xMean ? s.xMean : s.x).dataSync() as Float32Array, o * D);
-    tf.dispose([z, noise ?? [], label ?? [], s.x, s.xMean ?? []]);
-  }
-  return out;
-}
-
-/**
- * `draw` for an autoregressive model, through its exported sample graph: the
- * graph samples all D dimensions in one run (export/graphs/made.ts), where
- * tfjs's sampler runs the whole net D times (minutes for 1000 images of a
- * wide image MADE). The same z stream and labels as `draw`.
- */
-async function drawGraph(m: Manifest, n: number, seed: number, labels?: Int32Array): Promise<Float32Array> {
-  const rng = new Prng(seed);
-  const D = dim(m);
-  const C = m.classes?.names.length ?? 0;
-  const g = await openGraph(readFileSync(join(MODELS_DIR, m.id, 'sample.onnx')));
-  const out = new Float32Array(n * D);
-  for (let o = 0; o < n; o += 250) {
-    const k = Math.min(250, n - o);
-    const z = rng.normals(k * m.latentDim);
-    out.set((await runAutoregressive(m, g.run, z, k, C ? oneHot(labels!.subarray(o, o + k), C) : undefined)).x, o * D);
-  }
-  await g.release();
-  return out;
-}
+import { takesObservationNoise } from '../core/protocol';
 
 /** VAE importance samples x classes x images the whole-split pass may spend: K = 16 on Fashion-MNIST's 10 000 test images, unconditional */
 const WHOLE_SPLIT_WORK = 16 * 10_000;
@@ -199,29 +156,6 @@ function meanSd(v: number[]): string {
   return `${mean.toExponential(2)} ± ${sd.toExponential(1)}`;
 }
 
-const GLOW_FASHION = 'Glow 2.90 bits/dim on the Fashion-MNIST test split (Nalisnick et al. 2019; dequantised 8-bit, 60k/10k split, multi-scale conv flow)';
-
-/** Published figures to set beside a model, per family (every family required) and data set. */
-const REFERENCES: { [F in Family]: (fashion: boolean) => string } = {
-  flow: (fashion) =>
-    fashion ? GLOW_FASHION : 'RealNVP 1.06 bits/dim (Dinh et al. 2017), Glow 1.05 (Kingma & Dhariwal 2018): dequantised 8-bit MNIST, 60k/10k split, multi-scale conv nets; figures as tabulated by Grathwohl et al. 2019 (FFJORD, Table 2), which states no parameter counts',
-  made: (fashion) =>
-    fashion ? `no published MADE figure on Fashion-MNIST known to us; ${GLOW_FASHION}` : 'MADE 2.04, MAF 1.89 bits/dim (Papamakarios et al. 2017; dequantised MNIST, 60k/10k split; as tabulated by Grathwohl et al. 2019, Table 2): larger mixture MADEs',
-  vae: (fashion) =>
-    fashion
-      ? `no published VAE figure on dequantised 8-bit Fashion-MNIST known to us; ${GLOW_FASHION}`
-      : 'Burda et al. 2016 (IWAE), binarized MNIST, test log-likelihood estimated with k = 5000: 1 stochastic layer (784-200-200-50, about 0.42M weights by our count): VAE -86.76, IWAE(k=50 training) -84.78 nats; 2 stochastic layers: VAE -85.33, IWAE -82.90 nats. Binary pixels, not dequantised 8-bit: a different task, the nats do not convert into our bits/dim',
-  gan: () => "no published figure on this scale: FD is in our own classifier's features (not Inception), so it compares our models with each other and with the floor only",
-};
-
-function reference(m: Manifest): string {
-  return REFERENCES[m.family](resolveDatasetName(m.dataset) === 'fashion-mnist');
-}
-
-const PUBLISHED: Record<string, string> = {
-  mnist: 'RealNVP 1.06, Glow 1.05, FFJORD 0.99, MAF 1.89, MADE 2.04 (Grathwohl et al. 2019, Table 2; 60k/10k split)',
-  'fashion-mnist': 'Glow 2.90 on the test split; the same model scores MNIST at 1.83 (Nalisnick et al. 2019)',
-};
 
 export async function quality(opts: BenchOptions): Promise<string> {
   await initBackend('wasm');
