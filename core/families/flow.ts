@@ -1,5 +1,5 @@
 /**
- * The flow family: NICE and RealNVP coupling flows (core/spec.ts `FlowSpec`)
+ * The flow family: NICE and RealNVP coupling flows (core/flowspec.ts `FlowSpec`)
  * and the multi-scale conv RealNVP (`MultiScaleFlowSpec`, layout in ./msflow.ts).
  */
 import { mlpShapes, type ParamShape } from '../params';
@@ -22,7 +22,7 @@ export const stepNames = (l: number) => ({
   anBias: `step${l}.an.bias`,
 });
 export const FINAL_LOGS = 'final.logs';
-/** A conditional flow's class means in z, [C, D] (core/spec.ts `FlowSpec`). */
+/** A conditional flow's class means in z, [C, D] (core/flowspec.ts `FlowSpec`). */
 export const BASE_MU = 'base.mu';
 
 /**

@@ -1,5 +1,5 @@
 /**
- * The multi-scale RealNVP's layout (core/spec.ts `MultiScaleFlowSpec`): which
+ * The multi-scale RealNVP's layout (core/flowspec.ts `MultiScaleFlowSpec`): which
  * coupling runs on which geometry, where each factored-out part sits in the
  * latent, and every weight name. The tfjs model and the ONNX graphs both walk `msLayout`, so
  * the order of the couplings and of the latent is written once, here.

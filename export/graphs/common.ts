@@ -162,7 +162,7 @@ export interface Bijection {
  * The three graphs every flow ships, from its forward and inverse:
  * density x -> log p(x) = log N(z) + logdet + logdet(pre); encode x -> z;
  * sample z -> x = post(inverse(z)).
- * With class means `mu` [C, D] (a conditional flow, core/spec.ts `FlowSpec`) the
+ * With class means `mu` [C, D] (a conditional flow, core/flowspec.ts `FlowSpec`) the
  * base is N(mu_y, I): density answers logpy [N, C], the log-density above plus
  * z . mu_y - 0.5 |mu_y|^2 (z mu^T is one MatMul, |mu_y|^2 folded), and sample
  * takes a one-hot `label` [N, C] and inverts z + label mu.

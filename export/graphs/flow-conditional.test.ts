@@ -1,4 +1,4 @@
-// Class-conditional flows (the FlowGMM base of core/spec.ts `FlowSpec`): the
+// Class-conditional flows (the FlowGMM base of core/flowspec.ts `FlowSpec`): the
 // graphs of the MLP flows and of the multi-scale RealNVP against their tfjs
 // models and the MLP flows against the float64 reference, at batch 1 and 257
 // and for every class; the protocol's log p(x) is the prior's mixture of the

@@ -1,6 +1,6 @@
 /**
  * Flow graphs: NICE (Dinh et al. 2014, additive coupling) and RealNVP
- * (Dinh et al. 2016, affine coupling), per core/spec.ts FlowSpec.
+ * (Dinh et al. 2016, affine coupling), per core/flowspec.ts FlowSpec.
  *
  * Forward (data -> latent), step l with mask m (1 = conditioning half):
  *   actnorm:  y <- y * exp(logs) + bias                        logdet += sum logs

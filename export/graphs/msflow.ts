@@ -1,5 +1,5 @@
 /**
- * Multi-scale RealNVP graphs (core/spec.ts `MultiScaleFlowSpec`): sample,
+ * Multi-scale RealNVP graphs (core/flowspec.ts `MultiScaleFlowSpec`): sample,
  * density and encode, walking core's `msLayout` exactly as train/models/msflow.ts.
  *
  * Layout: every tensor inside is NCHW [N, c, h, w] (ONNX Conv's layout); the spec

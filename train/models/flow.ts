@@ -1,11 +1,11 @@
 /**
- * Coupling flows: NICE and RealNVP (core/spec.ts `FlowSpec`), a list of steps
+ * Coupling flows: NICE and RealNVP (core/flowspec.ts `FlowSpec`), a list of steps
  * with the one contract of train/models/steps.ts:
  *
  *   per step l: [actnorm] then coupling with mask l;  after the last: [scale]
  *   log p(x) = log N(z; 0, I) + sum of the steps' log-dets + logdet(pre)
  *
- * The multi-scale RealNVP (core/spec.ts `MultiScaleFlowSpec`) is one
+ * The multi-scale RealNVP (core/flowspec.ts `MultiScaleFlowSpec`) is one
  * composite step here (models/msflow.ts), so this class serves both.
  * Weight names come from core's paramShapes(spec) (core/families/flow.ts).
  *

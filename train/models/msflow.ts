@@ -1,5 +1,5 @@
 /**
- * The multi-scale RealNVP (Dinh et al. 2017; core/spec.ts `MultiScaleFlowSpec`)
+ * The multi-scale RealNVP (Dinh et al. 2017; core/flowspec.ts `MultiScaleFlowSpec`)
  * as steps of the one contract of train/models/steps.ts. Every step takes and
  * returns rows [N, h*w*c] (NHWC flattened row-major) and knows its geometry:
  *
@@ -59,7 +59,7 @@ export class Squeeze implements FlowStep {
   }
 }
 
-/** Affine coupling of core/spec.ts `MultiScaleFlowSpec` with a conv net (no actnorm: that is its own step). */
+/** Affine coupling of core/flowspec.ts `MultiScaleFlowSpec` with a conv net (no actnorm: that is its own step). */
 export class ConvCoupling implements FlowStep {
   private readonly mask?: tf.Tensor4D;
   private readonly inv?: tf.Tensor4D;

@@ -6,7 +6,7 @@
  * and steps compose by summing log-dets (`forwardAll`, `inverseAll`).
  * Outputs are not tidied: callers are.
  *
- * Steps here (maths in core/spec.ts `FlowSpec`):
+ * Steps here (maths in core/flowspec.ts `FlowSpec`):
  * - ActNorm (Kingma & Dhariwal 2018): y exp(logs) + bias, logdet sum logs
  * - Coupling, NICE (Dinh et al. 2014, https://arxiv.org/abs/1410.8516) additive:
  *   y + (1 - m) t(y m), logdet 0; RealNVP (Dinh et al. 2016,

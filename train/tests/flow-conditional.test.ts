@@ -1,4 +1,4 @@
-// The class-conditional flows in tfjs (FlowGMM base, core/spec.ts `FlowSpec`),
+// The class-conditional flows in tfjs (FlowGMM base, core/flowspec.ts `FlowSpec`),
 // MLP and multi-scale: sampling draws from the class's base N(mu_y, I), logpy
 // is the unconditional flow's density moved there and logp their mixture over
 // the prior, and a training step lowers -log p(x | y) for the batch's own labels.

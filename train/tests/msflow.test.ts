@@ -1,5 +1,5 @@
 // The multi-scale RealNVP's pieces (train/models/msflow.ts) against the maths of
-// core/spec.ts `MultiScaleFlowSpec`: the squeeze's index formula, the masks, the
+// core/flowspec.ts `MultiScaleFlowSpec`: the squeeze's index formula, the masks, the
 // latent ordering, and the whole model (density, init, training).
 import * as tf from '@tensorflow/tfjs';
 import { mkdtempSync } from 'node:fs';
