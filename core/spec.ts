@@ -310,6 +310,21 @@ export function usesConv(spec: ModelSpec): boolean {
  * degree (every unit may see it) and the product of the conditionals is
  * log p(y | l). The density graph scores every class (logpy [N, C]); p(x) is
  * their mixture over the prior (`Conditioning`).
+ *
+ * likelihood 'logistic' (images, K = 1, preprocess 'unit'): each conditional is
+ * the discretised logistic of `VaeSpec` on the 0..255 pixel k_d = clamp(floor(x_d),
+ * 0, 255), its columns [a | b] in place of [mu | alpha']:
+ *   mu_d = 127.5 (1 + a_d),  s_d = 127.5 exp(clip(b_d, minLogStd, VAE_LOGISTIC_MAX_LOGSCALE))
+ *   log p(x) = sum_d log P(k_d | y_<d), y = pre(x) = x / 256, no logdet(pre):
+ * a piecewise-constant density of dequantised x, so bits/dim compare with the
+ * Gaussian MADE's and the flows'. A background pixel's mass sits at k = 0,
+ * which the logistic's edge bin takes whole; a Gaussian on logit(x) has to
+ * spread it over the dequantisation interval.
+ * Sampling: v_d = mu_d + s_d g(z_d) (g of `VaeSpec`: a standard logistic draw
+ * from a normal), y_d = clamp((v_d + 0.5) / 256, 0, 1), x = post(y). The
+ * bin of k is v in [k - 0.5, k + 0.5), so floor(x_d) = clamp(round(v_d), 0, 255)
+ * is a draw of P(k | y_<d) and x_d a dequantised pixel of that bin, fed back
+ * as the training data was; no rounding happens in the graph.
  */
 export interface MadeSpec extends SpecBase {
   family: 'made';
@@ -319,6 +334,8 @@ export interface MadeSpec extends SpecBase {
   minLogStd: number;
   /** Gaussians per conditional (default 1) */
   components?: number;
+  /** each conditional: a Gaussian on model space (absent = 'gaussian'), or the discretised logistic on pixels */
+  likelihood?: 'gaussian' | 'logistic';
 }
 
 export type ModelSpec = VaeSpec | GanSpec | FlowSpec | MultiScaleFlowSpec | MadeSpec;

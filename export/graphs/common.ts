@@ -4,7 +4,7 @@
  * log-densities. Each helper emits ONNX nodes into a GraphBuilder and returns
  * the name of the tensor it produced.
  */
-import { LEAKY_SLOPE, type Activation, type MlpSpec, type NamedWeight, type Preprocess } from '../../core/spec';
+import { LEAKY_SLOPE, VAE_LOGISTIC_MAX_LOGSCALE, VAE_PHI_TAIL, type Activation, type MlpSpec, type NamedWeight, type Preprocess } from '../../core/spec';
 import { BATCH, float, GraphBuilder } from '../onnx/graph';
 import type { Graph } from './types';
 
@@ -213,4 +213,43 @@ export function bijectionGraphs(name: string, preprocess: Preprocess, D: number,
     { capability: 'density', builder: density },
     { capability: 'encode', builder: encode },
   ];
+}
+
+/** Half the pixel range: the logistic's mean and scale are a and exp(b) in these units around mid-grey. */
+const HALF = 127.5;
+
+/** The discretised logistic's mu and log s on the pixel scale from a net's raw (a, b) (core/spec.ts `VaeSpec`). */
+export function logisticOf(g: GraphBuilder, a: string, b: string, minLogStd: number): { mu: string; logs: string } {
+  return {
+    mu: g.node('Mul', [g.scalar(HALF), g.node('Add', [g.scalar(1), a])]),
+    logs: g.node('Add', [g.scalar(Math.log(HALF)), g.node('Clip', [b, g.scalar(minLogStd), g.scalar(VAE_LOGISTIC_MAX_LOGSCALE)])]),
+  };
+}
+
+/**
+ * log P(k) of the discretised logistic (core/spec.ts `VaeSpec`), elementwise with
+ * broadcasting: x dequantised pixels, k = clamp(floor(x), 0, 255); mu and logs on the pixel scale.
+ */
+export function logisticLogMass(g: GraphBuilder, x: string, mu: string, logs: string): string {
+  const k = g.node('Clip', [g.node('Floor', [x]), g.scalar(0), g.scalar(255)]);
+  const inv = g.node('Exp', [g.node('Neg', [logs])]);
+  const c = g.node('Sub', [k, mu]);
+  const a = g.node('Mul', [g.node('Add', [c, g.scalar(0.5)]), inv]);
+  const b = g.node('Mul', [g.node('Sub', [c, g.scalar(0.5)]), inv]);
+  // [k > 0] and [k < 255] for integer k in [0, 255]
+  const hasBelow = g.node('Clip', [k, g.scalar(0), g.scalar(1)]);
+  const hasAbove = g.node('Clip', [g.node('Sub', [g.scalar(255), k]), g.scalar(0), g.scalar(1)]);
+  const logWidth = g.node('Log', [g.node('Sub', [g.scalar(1), g.node('Exp', [g.node('Neg', [inv])])])]);
+  const tails = g.node('Add', [g.node('Mul', [hasAbove, g.node('Softplus', [g.node('Neg', [a])])]), g.node('Mul', [hasBelow, g.node('Softplus', [b])])]);
+  return g.node('Sub', [g.node('Mul', [g.node('Mul', [hasBelow, hasAbove]), logWidth]), tails]);
+}
+
+/** g(n) = logit(Phi(n)) of core/spec.ts `VaeSpec` (Abramowitz & Stegun 26.2.17 for the tail): standard normals to standard logistic draws. */
+export function logisticNoise(g: GraphBuilder, n: string): string {
+  const a = g.node('Abs', [n]);
+  const t = g.node('Div', [g.scalar(1), g.node('Add', [g.scalar(1), g.node('Mul', [g.scalar(VAE_PHI_TAIL.p), a])])]);
+  let poly = g.scalar(VAE_PHI_TAIL.b[4]);
+  for (let i = 3; i >= 0; i--) poly = g.node('Add', [g.node('Mul', [poly, t]), g.scalar(VAE_PHI_TAIL.b[i])]);
+  const logq = g.node('Add', [g.node('Sub', [g.node('Mul', [g.scalar(-0.5), g.node('Mul', [a, a])]), g.scalar(HALF_LOG_2PI)]), g.node('Log', [g.node('Mul', [poly, t])])]);
+  return g.node('Mul', [g.node('Sign', [n]), g.node('Sub', [g.node('Log', [g.node('Sub', [g.scalar(1), g.node('Exp', [logq])])]), logq])]);
 }

@@ -1,7 +1,7 @@
 // The class-conditional MADE (core/spec.ts `MadeSpec`: the label feeds every
 // layer through made.{i}.V) as ONNX: against the float64 reference and against
 // its tfjs model, at batch 1 (each class alone) and 257 (classes i mod C), one
-// Gaussian and a mixture, one and two hidden layers; the protocol's log p(x)
+// Gaussian, a mixture and the discretised logistic, one and two hidden layers; the protocol's log p(x)
 // is the prior's mixture of the graph's logpy; the conditional MNIST default
 // stays under 10 MB a graph and passes onnx's checker.
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -27,7 +27,8 @@ const CLASSES: Conditioning = { names: ['a', 'b', 'c', 'd'], prior: [0.4, 0.3, 0
 const C = CLASSES.names.length;
 
 /** A small conditional image MADE: 36 pixels, so every hidden layer wider than D - 1 = 35 has units of every degree. */
-function spec(hidden: number[], components: number): MadeSpec {
+function spec(hidden: number[], components: number, likelihood: 'gaussian' | 'logistic'): MadeSpec {
+  if (likelihood === 'logistic') return { family: 'made', model: 'made', shape: [6, 6], preprocess: { kind: 'unit' }, hidden, activation: 'relu', minLogStd: -7, components, conditional: CLASSES, likelihood };
   return { family: 'made', model: 'made', shape: [6, 6], preprocess: { kind: 'logit', alpha: 0.05 }, hidden, activation: 'relu', minLogStd: -5, components, conditional: CLASSES };
 }
 
@@ -58,10 +59,11 @@ const weightsOf = (s: MadeSpec, seed: number): NamedWeight[] => randomWeights(s,
 const bytesOf = (s: MadeSpec, weights: NamedWeight[]) => buildGraphs(s, weights).map((g) => ({ capability: g.capability, bytes: g.builder.toBytes('conditional made test') }));
 
 describe.each([
-  ['one Gaussian, one hidden layer', [48], 1],
-  ['3 components, two hidden layers', [48, 40], 3],
-] as Array<[string, number[], number]>)('conditional MADE graphs (%s)', (_name, hidden, components) => {
-  const s = spec(hidden, components);
+  ['one Gaussian, one hidden layer', [48], 1, 'gaussian'],
+  ['3 components, two hidden layers', [48, 40], 3, 'gaussian'],
+  ['the discretised logistic, two hidden layers', [48, 40], 1, 'logistic'],
+] as Array<[string, number[], number, 'gaussian' | 'logistic']>)('conditional MADE graphs (%s)', (_name, hidden, components, likelihood) => {
+  const s = spec(hidden, components, likelihood);
   const D = dataDim(s);
   const L = latentDimOf(s);
   const weights = weightsOf(s, 7);
@@ -148,9 +150,10 @@ describe.each([
 describe('the conditional image MADE default', () => {
   const mnist: Conditioning = { names: Array.from({ length: 10 }, (_, i) => String(i)), prior: new Array(10).fill(0.1) };
 
-  it('is 1024 units wide (every pixel sees the pixels before it), and each graph stays under 10 MB and passes onnx full_check', () => {
+  it('is 1024 units wide (every pixel sees the pixels before it) with discretised-logistic conditionals, and each graph stays under 10 MB and passes onnx full_check', () => {
     const s = defaultSpec('made', undefined, [28, 28], { conditional: mnist }) as MadeSpec;
     expect(s.hidden).toEqual([1024]);
+    expect([s.likelihood, s.preprocess.kind]).toEqual(['logistic', 'unit']);
     expect(Math.min(...s.hidden)).toBeGreaterThanOrEqual(28 * 28 - 1);
     // the unconditional defaults are unchanged
     expect((defaultSpec('made', undefined, [28, 28]) as MadeSpec).hidden).toEqual([160]);

@@ -13,6 +13,10 @@
  *          all-NaN one run samples (core/protocol.ts `runAutoregressive`), from
  *          a finished sample it scores each dimension teacher-forced.
  *          No random op: the caller draws z.
+ * likelihood 'logistic': density = sum_d log P(floor(x_d) | y_<d), the
+ * discretised logistic's mass (no logdet(pre)); sampling turns z into logistic
+ * draws g(z) once, before the steps, and step d sets
+ * y_d = clamp((mu_d + s_d g_d + 0.5) / 256, 0, 1).
  * Conditional (C classes): every layer adds label V_i (sample: label [N,C] rows);
  * density runs layer 0's masked product once per row and the rest once per
  * class (row n*C + c under class c), answering logpy [N,C].
@@ -21,7 +25,7 @@ import { latentDimOf, madeComponents, madeMasks, madeNet } from '../../core/fami
 import { madeLabelWeight } from '../../core/families/made';
 import { classCount, dataDim, preSupport, type MadeSpec } from '../../core/spec';
 import { BATCH, GraphBuilder, type Dim } from '../onnx/graph';
-import { HALF_LOG_2PI, WeightTable, activation, post, pre, preLogDet, sliceLast, sumLast } from './common';
+import { HALF_LOG_2PI, WeightTable, activation, logisticLogMass, logisticNoise, logisticOf, post, pre, preLogDet, sliceLast, sumLast } from './common';
 import type { Graph } from './types';
 
 export function madeGraphs(spec: MadeSpec, w: WeightTable): Graph[] {
@@ -31,6 +35,7 @@ export function madeGraphs(spec: MadeSpec, w: WeightTable): Graph[] {
   const K = madeComponents(spec);
   const L = latentDimOf(spec);
   const C = classCount(spec);
+  const logistic = spec.likelihood === 'logistic';
 
   /**
    * The masked net's output. `label`: one-hot rows [N, C], output [N, P]; 'every class':
@@ -153,6 +158,8 @@ export function madeGraphs(spec: MadeSpec, w: WeightTable): Graph[] {
     const blocks = (t: string, parts: number) => g.node('Reshape', [g.node('Transpose', [t], { perm: [1, 0] }), g.ints([parts, nB, T, -1, 1], 'blocks')]);
     const zParts = blocks(z, L / D);
     const [normals, picks] = [0, 1].slice(0, L / D).map((i) => g.node('Gather', [zParts, g.intScalar(i, 'part')], { axis: 0 }));
+    // the logistic's draws g(z), all at once before the steps
+    const draws = logistic ? logisticNoise(g, normals) : normals;
     const givens = g.node('Gather', [blocks(given, 1), g.intScalar(0, 'part')], { axis: 0 });
     const support = preSupport(spec.preprocess);
     const act = (b: GraphBuilder, t: string) => activation(b, t, net.hidden);
@@ -181,7 +188,7 @@ export function madeGraphs(spec: MadeSpec, w: WeightTable): Graph[] {
       const W0B = at(W0);
       const inFirst = o.node('Unsqueeze', [slice(W0B, 1, r[0]), o.ints([1], 'axes')]);
       const among = Wh.map((W, j) => slice(slice(W, 0, r[j]), 1, r[j + 1]));
-      const [zB, uB, gB] = [normals, picks, givens].map((t) => t && at(t));
+      const [zB, uB, gB] = [draws, picks, givens].map((t) => t && at(t));
 
       // the steps: a Scan hands step t (dimension s + t) its slice of each of these
       const perStep: Array<[string, Dim[]]> = [[own, ['U', Q]], [terms, [BATCH, Q]], [zB!, [BATCH, 1]], ...(uB ? [[uB, [BATCH, 1]] as [string, Dim[]]] : []), [gB!, [BATCH, 1]], [inFirst, [1, 'U']]];
@@ -199,7 +206,10 @@ export function madeGraphs(spec: MadeSpec, w: WeightTable): Graph[] {
         const col = (q: number, n = 1) => sliceLast(s, out, q, q + n);
         const normal = atT(zB);
         let v: string;
-        if (K === 1) {
+        if (logistic) {
+          const { mu, logs } = logisticOf(s, col(0), col(1), spec.minLogStd);
+          v = s.node('Div', [s.node('Add', [s.node('Add', [mu, s.node('Mul', [s.node('Exp', [logs]), normal])]), s.scalar(0.5)]), s.scalar(256)]);
+        } else if (K === 1) {
           v = s.node('Add', [col(0), s.node('Mul', [s.node('Exp', [s.node('Max', [col(1), s.scalar(spec.minLogStd)])]), normal])]);
         } else {
           const axis1 = s.ints([1], 'axes');
@@ -239,11 +249,17 @@ export function madeGraphs(spec: MadeSpec, w: WeightTable): Graph[] {
     const g = density;
     const x = g.input('x', [BATCH, D]);
     const yIn = pre(g, spec.preprocess, x, D);
-    // conditional: the net's rows are [N*C], row n*C + c being row n under class c; y is repeated to match
+    // conditional: the net's rows are [N*C], row n*C + c being row n under class c; what is
+    // scored (y, or the logistic's pixels x) is repeated to match
     const every = C ? ('every class' as const) : undefined;
-    const y = C ? g.node('Reshape', [g.node('Tile', [g.node('Unsqueeze', [yIn, g.ints([1], 'axes')]), g.ints([1, C, 1], 'reps')]), g.ints([-1, D], 'rows')]) : yIn;
+    const scored = logistic ? x : yIn;
+    const y = C ? g.node('Reshape', [g.node('Tile', [g.node('Unsqueeze', [scored, g.ints([1], 'axes')]), g.ints([1, C, 1], 'reps')]), g.ints([-1, D], 'rows')]) : scored;
     let logp: string;
-    if (K === 1) {
+    if (logistic) {
+      const h = netOut(g, yIn, every);
+      const { mu, logs } = logisticOf(g, sliceLast(g, h, 0, D), sliceLast(g, h, D, 2 * D), spec.minLogStd);
+      logp = sumLast(g, logisticLogMass(g, y, mu, logs));
+    } else if (K === 1) {
       const { mu, alpha } = conditionals(g, yIn, every);
       // r = (y - mu) exp(-alpha);  logp = -D/2 log 2pi - sum alpha - 0.5 sum r^2
       const r = g.node('Mul', [g.node('Sub', [y, mu]), g.node('Exp', [g.node('Neg', [alpha])])]);
@@ -259,7 +275,8 @@ export function madeGraphs(spec: MadeSpec, w: WeightTable): Graph[] {
       const sum = g.node('ReduceSum', [g.node('Exp', [g.node('Sub', [comp, top])]), axis1], { keepdims: 0 });
       logp = sumLast(g, g.node('Add', [g.node('Log', [sum]), g.node('Squeeze', [top, axis1])]));
     }
-    const ldPre = preLogDet(g, spec.preprocess, x, D);
+    // the logistic's mass is a density of dequantised x already
+    const ldPre = logistic ? g.scalar(0) : preLogDet(g, spec.preprocess, x, D);
     if (!C) g.output(g.node('Add', [logp, ldPre]), 'logp', [BATCH]);
     else {
       // [N*C] -> [N, C], plus the log-det of pre: per row for logit, a constant otherwise

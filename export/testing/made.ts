@@ -5,8 +5,8 @@
  */
 import { madeComponents, madeNet } from '../../core/families';
 import { madeLabelWeight } from '../../core/families/made';
-import { classCount, dataDim, preSupport, type MadeSpec, type NamedWeight } from '../../core/spec';
-import { refAct, refPost, refPre } from './fixtures';
+import { classCount, dataDim, preSupport, VAE_LOGISTIC_MAX_LOGSCALE, type MadeSpec, type NamedWeight } from '../../core/spec';
+import { refAct, refLogisticLogMass, refLogisticNoise, refPost, refPre } from './fixtures';
 
 const LOG2PI = Math.log(2 * Math.PI);
 
@@ -70,8 +70,16 @@ export function madeReference(spec: MadeSpec, weights: NamedWeight[]) {
       return { mu, alpha, w: e.map((v) => v / z) };
     });
   };
+  const logistic = spec.likelihood === 'logistic';
+  /** the discretised logistic's mu and log s per dimension (pixel scale) */
+  const logisticCond = (y: number[], label: number[]) => {
+    const h = netRow(y, label);
+    return Array.from({ length: D }, (_, d) => ({ mu: 127.5 * (1 + h[d]), logs: Math.log(127.5) + Math.min(VAE_LOGISTIC_MAX_LOGSCALE, Math.max(spec.minLogStd, h[D + d])) }));
+  };
   const logp = (r: number[], label: number[]) => {
     const { y, logdet } = refPre(spec.preprocess, r);
+    // the logistic's mass is a density of dequantised x already: no logdet(pre)
+    if (logistic) return logisticCond(y, label).reduce((s, { mu, logs }, d) => s + refLogisticLogMass(r[d], mu, logs), 0);
     const c = cond(y, label);
     return y.reduce((s, v, d) => {
       const { mu, alpha, w } = c[d];
@@ -100,6 +108,11 @@ export function madeReference(spec: MadeSpec, weights: NamedWeight[]) {
       x: z.map((noise, i) => {
         const y = new Array(D).fill(0);
         for (let d = 0; d < D; d++) {
+          if (logistic) {
+            const { mu, logs } = logisticCond(y, label[i])[d];
+            y[d] = Math.min(1, Math.max(0, (mu + Math.exp(logs) * refLogisticNoise(noise[d]) + 0.5) / 256));
+            continue;
+          }
           const { mu, alpha, w } = cond(y, label[i])[d];
           // K > 1: the component whose cdf segment holds Phi(z[D + d]); the last takes the rest
           const u = K > 1 ? 0.5 * (1 + erf(noise[D + d] / Math.SQRT2)) : 0;

@@ -1,7 +1,7 @@
 /**
  * MADE, a masked autoencoder for distribution estimation (Germain et al. 2015,
- * https://arxiv.org/abs/1502.03509), with Gaussian or mixture-of-Gaussians
- * conditionals, exactly as core/spec.ts `MadeSpec`:
+ * https://arxiv.org/abs/1502.03509), with Gaussian, mixture-of-Gaussians or
+ * discretised-logistic conditionals, exactly as core/spec.ts `MadeSpec`:
  *
  *   [mu, alpha', logit] = masked MLP(y),  alpha = max(alpha', minLogStd)
  *   log p(y) = sum_d logsumexp_k [log softmax_k(logit_dk) - 0.5 log 2pi - alpha_dk
@@ -11,6 +11,9 @@
  * with log-det -sum alpha is a one-step MAF (Papamakarios et al. 2017,
  * https://arxiv.org/abs/1705.07057); its inverse is sampling, D passes.
  *
+ * The discretised logistic (`likelihood: 'logistic'`) reads the same two columns
+ * as the logistic's (a, b) and scores the pixel bin of x; it is no step.
+ *
  * Conditional specs add the one-hot label to every layer, l V_i, unmasked;
  * training maximises log p(x | y) of each row's own label, and density answers
  * logpy [N, C] (the net run once per class) with logp their mixture over the prior.
@@ -18,7 +21,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { classCount, dataDim, madeComponents, madeMasks, madeNet, paramShapes, preSupport, type MadeSpec, type MlpSpec, type NamedWeight, type Prng } from '../../core';
 import { madeLabelWeight } from '../../core/families/made';
-import { activate, Adam, checkLabel, LOG_2PI, Params, post, pre, stdNormalLogProb } from './nn';
+import { activate, Adam, checkLabel, LOG_2PI, logisticLogMass, logisticNoise, logisticOf, Params, post, pre, stdNormalLogProb } from './nn';
 import type { FlowStep, StepOut } from './steps';
 import type { TrainableModel } from './types';
 
@@ -71,7 +74,7 @@ export class AutoregressiveStep implements FlowStep {
 
   /** mu and alpha of every dimension (one Gaussian per conditional). Not tidied. */
   conditionals(y: tf.Tensor2D, label?: tf.Tensor2D, frozen?: Frozen): { mu: tf.Tensor2D; alpha: tf.Tensor2D } {
-    if (madeComponents(this.spec) !== 1) throw new Error('made: the flow step needs one Gaussian per conditional');
+    if (madeComponents(this.spec) !== 1 || this.spec.likelihood === 'logistic') throw new Error('made: the flow step needs one Gaussian per conditional');
     const D = dataDim(this.spec);
     const [mu, a] = tf.split(this.out(y, label, frozen), [D, D], 1) as [tf.Tensor2D, tf.Tensor2D];
     return { mu, alpha: tf.maximum(a, this.spec.minLogStd) as tf.Tensor2D };
@@ -119,6 +122,19 @@ export class Made implements TrainableModel {
   }
 
 
+  /** The discretised logistic's mu and log s [N, D] on the pixel scale. Not tidied. */
+  private logistic(y: tf.Tensor2D, label?: tf.Tensor2D, frozen?: Frozen): { mu: tf.Tensor2D; logs: tf.Tensor2D } {
+    const D = dataDim(this.spec);
+    const [a, b] = tf.split(this.step.out(y, label, frozen), [D, D], 1) as [tf.Tensor2D, tf.Tensor2D];
+    return logisticOf(a, b, this.spec.minLogStd);
+  }
+
+  /** One sampling pass of the logistic: y_next = clamp((mu + s g + 0.5) / 256, 0, 1), g the logistic draws [N, D]. Not tidied. */
+  private logisticPass(y: tf.Tensor2D, g: tf.Tensor2D, frozen: Frozen): tf.Tensor2D {
+    const { mu, logs } = this.logistic(y, undefined, frozen);
+    return tf.div(tf.add(tf.add(mu, tf.mul(tf.exp(logs), g)), 0.5), 256) as tf.Tensor2D;
+  }
+
   /** Mixture parameters [N, K, D]: means, log-stds (bounded below) and log mixture weights. Not tidied. */
   private mixture(y: tf.Tensor2D, label?: tf.Tensor2D, frozen?: Frozen): { mu: tf.Tensor3D; alpha: tf.Tensor3D; logw: tf.Tensor3D } {
     const K = madeComponents(this.spec);
@@ -132,6 +148,11 @@ export class Made implements TrainableModel {
   private logProb(x: tf.Tensor2D, label?: tf.Tensor2D): tf.Tensor1D {
     const l = this.checkLabel(label, x.shape[0]);
     const { y, logdet: ldPre } = pre(this.spec.preprocess, x);
+    if (this.spec.likelihood === 'logistic') {
+      const { mu, logs } = this.logistic(y, l);
+      // a density of dequantised x already: no logdet(pre)
+      return tf.sum(logisticLogMass(x, mu, logs), 1) as tf.Tensor1D;
+    }
     if (madeComponents(this.spec) === 1) {
       const { mu, alpha } = this.step.conditionals(y, l);
       const u = tf.mul(tf.sub(y, mu), tf.exp(tf.neg(alpha)));
@@ -187,8 +208,9 @@ export class Made implements TrainableModel {
     const l = this.checkLabel(label, z.shape[0]);
     const D = dataDim(this.spec);
     const mixture = madeComponents(this.spec) > 1;
+    const logistic = this.spec.likelihood === 'logistic';
     return tf.tidy(() => {
-      const g = mixture ? (tf.slice(z, [0, 0], [-1, D]) as tf.Tensor2D) : z;
+      const g = mixture ? (tf.slice(z, [0, 0], [-1, D]) as tf.Tensor2D) : logistic ? (logisticNoise(z) as tf.Tensor2D) : z;
       // u = Phi(z2) = (1 + erf(z2 / sqrt 2)) / 2
       const u = mixture ? (tf.mul(0.5, tf.add(1, tf.erf(tf.mul(tf.slice(z, [0, D], [-1, D]), Math.SQRT1_2)))) as tf.Tensor2D) : g;
       // images: each y_d held to the pixels' support (core/spec.ts preSupport)
@@ -197,7 +219,7 @@ export class Made implements TrainableModel {
       const frozen = this.step.frozen(l);
       let y: tf.Tensor2D = tf.zerosLike(g);
       for (let d = 0; d < D; d++) {
-        const next = tf.tidy(() => fix(y, held(mixture ? this.mixturePass(y, g, u, frozen) : this.step.pass(y, g, undefined, frozen).y), d));
+        const next = tf.tidy(() => fix(y, held(mixture ? this.mixturePass(y, g, u, frozen) : logistic ? this.logisticPass(y, g, frozen) : this.step.pass(y, g, undefined, frozen).y), d));
         y.dispose();
         y = next;
       }

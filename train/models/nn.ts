@@ -9,7 +9,7 @@
  * fixes a run on every backend.
  */
 import * as tf from '@tensorflow/tfjs';
-import { checkWeights, LEAKY_SLOPE, Prng, type Activation, type MlpSpec, type NamedWeight, type ParamInit, type ParamShape, type Preprocess } from '../../core';
+import { checkWeights, LEAKY_SLOPE, Prng, VAE_LOGISTIC_MAX_LOGSCALE, VAE_PHI_TAIL, type Activation, type MlpSpec, type NamedWeight, type ParamInit, type ParamShape, type Preprocess } from '../../core';
 
 const LOG_2PI = Math.log(2 * Math.PI);
 
@@ -141,6 +141,42 @@ export function stdNormalLogProb(z: tf.Tensor, axis = -1): tf.Tensor {
   return tf.sub(tf.mul(-0.5, tf.sum(tf.square(z), axis)), 0.5 * LOG_2PI * z.shape[z.shape.length - 1]!);
 }
 export { LOG_2PI };
+
+/** Half the pixel range: the logistic's mean and scale are a and exp(b) in these units around mid-grey. */
+const HALF = 127.5;
+
+/** The discretised logistic's mu and log s on the pixel scale from a net's raw (a, b) (core/spec.ts `VaeSpec`). Not tidied. */
+export function logisticOf<T extends tf.Tensor>(a: T, b: T, minLogStd: number): { mu: T; logs: T } {
+  return { mu: tf.mul(HALF, tf.add(1, a)) as T, logs: tf.add(Math.log(HALF), tf.clipByValue(b, minLogStd, VAE_LOGISTIC_MAX_LOGSCALE)) as T };
+}
+
+/**
+ * log P(k) of the discretised logistic (core/spec.ts `VaeSpec`), elementwise
+ * with broadcasting: x data-space pixels (dequantised, k = clamp(floor(x), 0,
+ * 255)), mu and logs = log s on the pixel scale. Not tidied: callers are.
+ */
+export function logisticLogMass(x: tf.Tensor, mu: tf.Tensor, logs: tf.Tensor): tf.Tensor {
+  const k = tf.clipByValue(tf.floor(x), 0, 255);
+  const inv = tf.exp(tf.neg(logs));
+  const c = tf.sub(k, mu);
+  const a = tf.mul(tf.add(c, 0.5), inv);
+  const b = tf.mul(tf.sub(c, 0.5), inv);
+  // [k > 0] and [k < 255] for integer k in [0, 255]
+  const hasBelow = tf.clipByValue(k, 0, 1);
+  const hasAbove = tf.clipByValue(tf.sub(255, k), 0, 1);
+  const logWidth = tf.log(tf.sub(1, tf.exp(tf.neg(inv))));
+  return tf.add(tf.neg(tf.add(tf.mul(hasAbove, tf.softplus(tf.neg(a))), tf.mul(hasBelow, tf.softplus(b)))), tf.mul(tf.mul(hasBelow, hasAbove), logWidth));
+}
+
+/** g(n) = logit(Phi(n)) of core/spec.ts `VaeSpec`: standard normals in, standard logistic draws out. Not tidied. */
+export function logisticNoise(n: tf.Tensor): tf.Tensor {
+  const a = tf.abs(n);
+  const t = tf.div(1, tf.add(1, tf.mul(VAE_PHI_TAIL.p, a)));
+  let poly: tf.Tensor = tf.scalar(VAE_PHI_TAIL.b[4]);
+  for (let i = 3; i >= 0; i--) poly = tf.add(tf.mul(poly, t), VAE_PHI_TAIL.b[i]);
+  const logq = tf.add(tf.sub(tf.mul(-0.5, tf.square(a)), 0.5 * LOG_2PI), tf.log(tf.mul(poly, t)));
+  return tf.mul(tf.sign(n), tf.sub(tf.log(tf.sub(1, tf.exp(logq))), logq));
+}
 
 /**
  * Adam (Kingma & Ba) with bias correction. Its moments are named after the

@@ -17,43 +17,12 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import {
-  classCount, convOf, dataDim, paramShapes, VAE_LOGISTIC_MAX_LOGSCALE, VAE_LOGVAR_MAX, VAE_LOGVAR_MIN, VAE_MIN_LOG_WEIGHT, VAE_PHI_TAIL,
+  classCount, convOf, dataDim, paramShapes, VAE_LOGVAR_MAX, VAE_LOGVAR_MIN, VAE_MIN_LOG_WEIGHT,
   type NamedWeight, type Prng, type VaeSpec,
 } from '../../core';
 import { down, downHead, downTrunk, up } from './conv';
-import { Adam, checkLabel, hybridStep, LOG_2PI, mlp, Params, post, pre, stdNormalLogProb } from './nn';
+import { Adam, checkLabel, hybridStep, LOG_2PI, logisticLogMass, logisticNoise, logisticOf, mlp, Params, post, pre, stdNormalLogProb } from './nn';
 import type { TrainableModel } from './types';
-
-/** Half the pixel range: the logistic's mean and scale are a and exp(b) in these units around mid-grey. */
-const HALF = 127.5;
-
-/**
- * log P(k) of the discretised logistic (core/spec.ts `VaeSpec`), elementwise
- * with broadcasting: x data-space pixels (dequantised, k = clamp(floor(x), 0,
- * 255)), mu and logs = log s on the pixel scale. Not tidied: callers are.
- */
-export function logisticLogMass(x: tf.Tensor, mu: tf.Tensor, logs: tf.Tensor): tf.Tensor {
-  const k = tf.clipByValue(tf.floor(x), 0, 255);
-  const inv = tf.exp(tf.neg(logs));
-  const c = tf.sub(k, mu);
-  const a = tf.mul(tf.add(c, 0.5), inv);
-  const b = tf.mul(tf.sub(c, 0.5), inv);
-  // [k > 0] and [k < 255] for integer k in [0, 255]
-  const hasBelow = tf.clipByValue(k, 0, 1);
-  const hasAbove = tf.clipByValue(tf.sub(255, k), 0, 1);
-  const logWidth = tf.log(tf.sub(1, tf.exp(tf.neg(inv))));
-  return tf.add(tf.neg(tf.add(tf.mul(hasAbove, tf.softplus(tf.neg(a))), tf.mul(hasBelow, tf.softplus(b)))), tf.mul(tf.mul(hasBelow, hasAbove), logWidth));
-}
-
-/** g(n) = logit(Phi(n)) of core/spec.ts `VaeSpec`: standard normals in, standard logistic draws out. Not tidied. */
-export function logisticNoise(n: tf.Tensor): tf.Tensor {
-  const a = tf.abs(n);
-  const t = tf.div(1, tf.add(1, tf.mul(VAE_PHI_TAIL.p, a)));
-  let poly: tf.Tensor = tf.scalar(VAE_PHI_TAIL.b[4]);
-  for (let i = 3; i >= 0; i--) poly = tf.add(tf.mul(poly, t), VAE_PHI_TAIL.b[i]);
-  const logq = tf.add(tf.sub(tf.mul(-0.5, tf.square(a)), 0.5 * LOG_2PI), tf.log(tf.mul(poly, t)));
-  return tf.mul(tf.sign(n), tf.sub(tf.log(tf.sub(1, tf.exp(logq))), logq));
-}
 
 export class Vae implements TrainableModel {
   private readonly p: Params;
@@ -118,10 +87,7 @@ export class Vae implements TrainableModel {
     } else {
       [a, b] = tf.split(out, 2, 1) as [tf.Tensor2D, tf.Tensor2D];
     }
-    return {
-      mu: tf.mul(HALF, tf.add(1, a)),
-      logs: tf.add(Math.log(HALF), tf.clipByValue(b, this.spec.minLogStd, VAE_LOGISTIC_MAX_LOGSCALE)),
-    };
+    return logisticOf(a, b, this.spec.minLogStd);
   }
 
   sample(z: tf.Tensor2D, noise?: tf.Tensor2D, label?: tf.Tensor2D): { x: tf.Tensor2D; xMean: tf.Tensor2D } {

@@ -2,7 +2,8 @@
 // required by a conditional spec and refused otherwise, the label weights V
 // start at zero (the model starts as the unconditional one), logpy is the
 // model under each class and logp their mixture over the prior, and a training
-// step lowers -log p(x | y) for the batch's own labels until the labels matter.
+// step lowers -log p(x | y) for the batch's own labels until the labels matter;
+// for the image default's discretised logistic and the Gaussian on logit(x).
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { defaultSpec, oneHot, paramShapes, Prng, type MadeSpec, type NamedWeight } from '../../core';
@@ -19,8 +20,14 @@ beforeAll(async () => {
   await initBackend('cpu');
 });
 
-describe('conditional MADE (tfjs)', () => {
-  const spec = { ...(defaultSpec('made', undefined, [H, W], { conditional: CLASSES }) as MadeSpec), hidden: [48] };
+// the image default (discretised logistic on pixels) and the Gaussian on logit(x) that made-mnist ships
+const logisticSpec: MadeSpec = { ...(defaultSpec('made', undefined, [H, W], { conditional: CLASSES }) as MadeSpec), hidden: [48] };
+const gaussianSpec: MadeSpec = { ...logisticSpec, likelihood: undefined, preprocess: { kind: 'logit', alpha: 0.05 }, minLogStd: -5 };
+
+describe.each([
+  ['discretised logistic', logisticSpec],
+  ['Gaussian', gaussianSpec],
+])('conditional MADE (tfjs, %s)', (_name, spec) => {
   const random = (seed: number): NamedWeight[] => {
     const rng = new Prng(seed);
     return paramShapes(spec).map((p) => ({ name: p.name, shape: p.shape, data: rng.normals(p.shape.reduce((a, b) => a * b, 1), 0.2) }));

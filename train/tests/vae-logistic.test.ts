@@ -11,7 +11,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { oneHot, Prng, type Conditioning, type VaeSpec } from '../../core';
 import { initBackend } from '../backend';
 import { buildModel, defaultSpec, type Vae } from '../models';
-import { logisticLogMass, logisticNoise } from '../models/vae';
+import { logisticLogMass, logisticNoise } from '../models/nn';
 
 beforeAll(async () => {
   await initBackend('cpu');
