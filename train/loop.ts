@@ -55,6 +55,8 @@ export interface TrainConfig {
   initFrom?: string;
   /** conditional models: weight of the label's cross-entropy in a hybrid objective (families with setLabelWeight) */
   labelWeight?: number;
+  /** images: translate each training row by up to this many pixels (augmentation; data/index.ts `shiftedRows`) */
+  shift?: number;
   /** the command line, recorded in the checkpoint */
   command: string;
   /** progress bar and messages on stderr (default true) */
@@ -110,7 +112,7 @@ export async function train(cfg: TrainConfig): Promise<TrainResult> {
   let model: TrainableModel;
   let step = 0;
   let secondsBefore = 0;
-  const batches = new Batches(ds, cfg.batch, cfg.seed);
+  const batches = new Batches(ds, cfg.batch, cfg.seed, cfg.shift);
   if (cfg.resume && existsSync(ckPath)) {
     const ck = readCheckpoint(ckPath);
     const meta = ck.meta as Partial<TrainMeta> & { batches?: { epoch: number; index: number } };
@@ -230,7 +232,7 @@ export async function train(cfg: TrainConfig): Promise<TrainResult> {
       seed: cfg.seed,
       command: cfg.command,
       metrics,
-      config: { family: cfg.family, model: spec.model, data: ds.name, steps: cfg.steps, minutes: cfg.minutes, batch: cfg.batch, lr: cfg.lr, evalEvery: cfg.evalEvery, size: cfg.size ?? 'default', arch: cfg.arch ?? 'mlp', conditional: !!spec.conditional, ...(cfg.initFrom ? { initFrom: cfg.initFrom } : {}), ...(cfg.labelWeight ? { labelWeight: cfg.labelWeight } : {}) },
+      config: { family: cfg.family, model: spec.model, data: ds.name, steps: cfg.steps, minutes: cfg.minutes, batch: cfg.batch, lr: cfg.lr, evalEvery: cfg.evalEvery, size: cfg.size ?? 'default', arch: cfg.arch ?? 'mlp', conditional: !!spec.conditional, ...(cfg.initFrom ? { initFrom: cfg.initFrom } : {}), ...(cfg.labelWeight ? { labelWeight: cfg.labelWeight } : {}), ...(cfg.shift ? { shift: cfg.shift } : {}) },
       // a prefetched batch has not been trained on: resume from before it
       batches: next?.pos ?? batches.position,
     };

@@ -120,9 +120,35 @@ export function rows(ds: Dataset, split: 'train' | 'test', idx: ArrayLike<number
 }
 
 /**
+ * Training rows `idx` of an image set, each translated by (dx, dy) drawn
+ * uniformly from the integers in [-shift, shift] (pixels moved in from outside
+ * the frame are 0, the background of both image sets), then dequantised: the
+ * augmentation that lets 9 000 digits stand for more. Every number comes from
+ * `rng`, two draws a row and then the dequantisation, so a seed repeats it.
+ */
+export function shiftedRows(ds: Dataset, idx: ArrayLike<number>, shift: number, rng: Prng): Float32Array {
+  if (ds.shape.length !== 2 || !ds.discrete) throw new Error(`shifts translate images; ${ds.name} [${ds.shape}] is not an image set`);
+  if (!Number.isInteger(shift) || shift < 0) throw new Error(`shift must be a non-negative integer, got ${shift}`);
+  const [H, W] = ds.shape;
+  const D = H * W;
+  const out = new Float32Array(idx.length * D);
+  for (let i = 0; i < idx.length; i++) {
+    const dy = Math.floor(rng.uniform() * (2 * shift + 1)) - shift;
+    const dx = Math.floor(rng.uniform() * (2 * shift + 1)) - shift;
+    const src = ds.train.subarray(idx[i] * D, (idx[i] + 1) * D);
+    for (let r = Math.max(0, dy); r < Math.min(H, H + dy); r++) {
+      for (let c = Math.max(0, dx); c < Math.min(W, W + dx); c++) out[i * D + r * W + c] = src[(r - dy) * W + (c - dx)];
+    }
+  }
+  rng.addUniforms(out);
+  return out;
+}
+
+/**
  * Endless seeded batches over the training split: a fresh Fisher-Yates
  * permutation each epoch; the last partial batch of an epoch is dropped so
- * every step sees `batch` rows. `position` makes resuming exact.
+ * every step sees `batch` rows. `position` makes resuming exact. With `shift`
+ * > 0 each image is translated at random first (`shiftedRows`).
  */
 export class Batches {
   private perm: Int32Array;
@@ -131,8 +157,9 @@ export class Batches {
   /** the training-split rows of the last batch `next` gave (for its labels) */
   last: Int32Array = new Int32Array(0);
 
-  constructor(private readonly ds: Dataset, readonly batch: number, private readonly seed: number) {
+  constructor(private readonly ds: Dataset, readonly batch: number, private readonly seed: number, private readonly shift = 0) {
     if (!Number.isInteger(batch) || batch < 1) throw new Error(`batch size must be a positive integer, got ${batch}`);
+    if (shift) shiftedRows(ds, [], shift, new Prng(0)); // refuses a shift of a set that is not images
     if (batch > ds.nTrain) throw new Error(`batch size ${batch} exceeds the ${ds.nTrain} training rows of ${ds.name}`);
     this.perm = this.permutation(0);
   }
@@ -153,7 +180,7 @@ export class Batches {
     const idx = this.perm.subarray(this.i, this.i + this.batch);
     this.last = idx;
     this.i += this.batch;
-    return rows(this.ds, 'train', idx, rng);
+    return this.shift ? shiftedRows(this.ds, idx, this.shift, rng) : rows(this.ds, 'train', idx, rng);
   }
 
   get position(): { epoch: number; index: number } {

@@ -5,7 +5,7 @@ import { gzipSync, gunzipSync, inflateSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { Prng, type FlowSpec } from '../../core';
 import { readCheckpoint, writeCheckpoint } from '../checkpoint';
-import { Batches, loadDataset, loadFashion, loadMnist, sampleToy, toyLogDensityFn, TOYS } from '../data';
+import { Batches, loadDataset, rows, shiftedRows, loadFashion, loadMnist, sampleToy, toyLogDensityFn, TOYS } from '../data';
 import { FASHION_DIR, mnistDir } from '../data/images';
 import { encodePng } from '../../core/png';
 
@@ -120,6 +120,44 @@ describe('toys', () => {
     expect(Math.max(...xa)).toBeLessThan(256);
     expect(xa.some((v) => !Number.isInteger(v))).toBe(true);
     expect(() => new Batches(ds, 0, 1)).toThrow(/positive integer/);
+  });
+
+  it('shifts: each image translated by its own seeded (dx, dy) within the bound, zeros moved in, then dequantised; only images', () => {
+    const ds = loadDataset('mnist');
+    const idx = [0, 1, 2, 3, 4, 5, 6, 7];
+    // shift 0 draws two numbers a row and translates nothing: the rows, dequantised
+    const rng = new Prng(4);
+    const plain = shiftedRows(ds, idx, 0, rng);
+    const ref = new Prng(4);
+    for (let i = 0; i < 2 * idx.length; i++) ref.uniform();
+    expect(plain).toEqual(rows(ds, 'train', idx, ref));
+    const x = shiftedRows(ds, idx, 2, new Prng(5));
+    const again = shiftedRows(ds, idx, 2, new Prng(5));
+    expect(again).toEqual(x);
+    // each row is its source translated by some (dx, dy) in [-2, 2]^2, background moved in
+    const moved = new Set<string>();
+    for (let i = 0; i < idx.length; i++) {
+      const src = ds.train.subarray(idx[i] * 784, (idx[i] + 1) * 784);
+      const got = Array.from(x.subarray(i * 784, (i + 1) * 784), Math.floor);
+      const fits: string[] = [];
+      for (let dy = -2; dy <= 2; dy++) {
+        for (let dx = -2; dx <= 2; dx++) {
+          const ok = got.every((v, p) => {
+            const [r, c] = [Math.floor(p / 28) - dy, (p % 28) - dx];
+            return v === (r >= 0 && r < 28 && c >= 0 && c < 28 ? src[r * 28 + c] : 0);
+          });
+          if (ok) fits.push(`${dx},${dy}`);
+        }
+      }
+      expect(fits.length, `row ${i}`).toBeGreaterThan(0);
+      moved.add(fits[0]);
+    }
+    // the shifts vary from row to row
+    expect(moved.size).toBeGreaterThan(1);
+    // batches with a shift translate, and refuse a 2-D set
+    const a = new Batches(ds, 16, 9, 2).next(new Prng(3));
+    expect(a).not.toEqual(new Batches(ds, 16, 9).next(new Prng(3)));
+    expect(() => new Batches(loadDataset('moons'), 16, 9, 2)).toThrow(/not an image set/);
   });
 
   it('batches: the dequantisation noise is exactly pixel + rng.uniform() in order (runs stay reproducible across versions)', () => {
