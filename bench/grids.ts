@@ -20,7 +20,7 @@ import { takesObservationNoise } from '../core/protocol';
 import { createApp } from '../edge/app';
 import { nodeRuntime } from '../edge/node/runtime';
 import { encodePng } from '../core/png';
-import { gridPng } from '../edge/png';
+import { gridPng } from '../edge/app';
 import { MODELS_DIR, ROOT, shipped } from './common';
 
 /** samples per class in a class grid */

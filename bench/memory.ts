@@ -6,10 +6,14 @@
  * seconds later, and its peak (VmHWM), beside what /healthz reports. A
  * benchmark, not a test; memory figures do not need a quiet machine.
  *
- *   npx tsx bench/memory.ts [--passes 2 --settle 3 --load 0 'EDGEGEN_ORT_THREADS=1' 'EDGEGEN_ORT_THREADS=2' ...]
+ *   npx tsx bench/memory.ts [--passes 2 --settle 3 --load 0 'EDGEGEN_ORT_THREADS=1' 'arena=1' 'maxSessions=6' ...]
  *
- * Each positional argument is one configuration (a fresh server): environment
- * assignments separated by commas; none: the defaults. With --load, the same
+ * Each positional argument is one configuration (a fresh server, started by
+ * bench/node-server.ts): assignments separated by commas; an upper-case name
+ * is set in the server's environment (EDGEGEN_ORT_THREADS,
+ * MALLOC_MMAP_THRESHOLD_), `arena` and `ortThread` are the Node runtime's
+ * options, any other name one of the engine's (engine.ts ServeOptions:
+ * maxSessions, runMaxRows, ...); none: the defaults. With --load, the same
  * servers then take a load in turns (bench/peerlib.ts runLoad), so a memory
  * setting's speed is read beside the defaults' on the same machine minutes
  * apart at most.
@@ -31,7 +35,8 @@ const HELP = `usage: npx tsx bench/memory.ts [options] [CONFIG ...]
                  first configuration's; a speed figure, so only on a quiet machine (default 0: none)
   --rounds R     rounds of that load, each server's best kept (default 3)
   --clients C    keep-alive clients of that load (default 8)
-  CONFIG         environment of one fresh Node server, e.g. EDGEGEN_ORT_THREADS=1,EDGEGEN_MAX_SESSIONS=4
+  CONFIG         one fresh Node server, e.g. EDGEGEN_ORT_THREADS=1,arena=1,maxSessions=4: upper-case names
+                 are environment, arena and ortThread the runtime's options, others the engine's
                  (default: one server with the defaults)`;
 
 const argv = process.argv.slice(2);
@@ -70,17 +75,19 @@ interface Row {
 }
 
 function start(config: string): Promise<Server> {
-  const env = Object.fromEntries(
-    config
-      .split(',')
-      .filter(Boolean)
-      .map((kv) => {
-        const i = kv.indexOf('=');
-        if (i < 1) throw new Error(`configuration '${config}': expected NAME=value[,NAME=value]`);
-        return [kv.slice(0, i), kv.slice(i + 1)];
-      }),
-  );
-  return startProcess(config || '(defaults)', process.execPath, ['--import', 'tsx', join(ROOT, 'edge/node/server.ts')], { PORT: '{port}', MODELS, ...env });
+  const env: Record<string, string> = {};
+  const runtime: Record<string, boolean> = {};
+  const serve: Record<string, number> = {};
+  for (const kv of config.split(',').filter(Boolean)) {
+    const i = kv.indexOf('=');
+    if (i < 1) throw new Error(`configuration '${config}': expected NAME=value[,NAME=value]`);
+    const [name, value] = [kv.slice(0, i), kv.slice(i + 1)];
+    if (name === name.toUpperCase()) env[name] = value;
+    else if (name === 'arena' || name === 'ortThread') runtime[name] = value === '1' || value === 'true';
+    else serve[name] = Number(value);
+  }
+  const options = JSON.stringify({ serve, runtime });
+  return startProcess(config || '(defaults)', process.execPath, ['--import', 'tsx', join(ROOT, 'bench/node-server.ts'), options], { PORT: '{port}', MODELS, ...env });
 }
 
 async function measure(config: string, server: Server): Promise<Row> {

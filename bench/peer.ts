@@ -27,7 +27,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildAssets } from '../edge/build-assets';
-import { MODELS, ROOT, startWrangler, type Wrangler } from '../edge/testing';
+import { MODELS, ROOT, startWrangler, workerEntry, type Wrangler } from '../edge/testing';
 import { benchArgs } from './args';
 import { graphCosts, graphCostTable, PEER_GRAPH_CASES } from './graphcost';
 import { coldStart, cpuMs, findWorkerd, runLoad, startProcess, worstMix, type Server } from './peerlib';
@@ -101,15 +101,13 @@ async function startPeer(): Promise<Server> {
 }
 
 async function startNode(batching: boolean): Promise<Server> {
-  return startProcess(`node${batching ? '' : ' (no batching)'}`, process.execPath, ['--import', 'tsx', join(ROOT, 'edge/node/server.ts')], {
-    PORT: '{port}',
-    MODELS,
-    ...(batching ? {} : { EDGEGEN_BATCH_MAX_ROWS: '1' }),
-  });
+  // without batching: runs of one row at most (the engine's batchMaxRows), so no two requests share one
+  const options = batching ? {} : { serve: { batchMaxRows: 1 } };
+  return startProcess(`node${batching ? '' : ' (no batching)'}`, process.execPath, ['--import', 'tsx', join(ROOT, 'bench/node-server.ts'), JSON.stringify(options)], { PORT: '{port}', MODELS });
 }
 
 async function startWorker(assets: string, batching: boolean): Promise<Server & { wrangler: Wrangler }> {
-  const wrangler = await startWrangler(assets, 90_000, batching ? [] : ['--var', 'EDGEGEN_BATCH_MAX_ROWS:1']);
+  const wrangler = await startWrangler(assets, 90_000, batching ? [] : [workerEntry({ batchMaxRows: 1 })]);
   return { name: `worker${batching ? '' : ' (no batching)'}`, url: wrangler.url, pid: findWorkerd(), stop: () => wrangler.stop(), wrangler };
 }
 

@@ -12,9 +12,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ModelIndex } from '../core/manifest';
-import { createApp } from '../edge/app';
 import { buildAssets } from '../edge/build-assets';
-import { nodeRuntime } from '../edge/node/runtime';
+import { nodeApp } from '../edge/node/serve';
 import { freePort, MODELS, startWrangler } from '../edge/testing';
 import { benchArgs } from './args';
 
@@ -82,7 +81,8 @@ try {
 }
 
 const port = await freePort();
-const app = createApp(nodeRuntime(MODELS));
+// the app as the Node server runs it (its JSON thread included)
+const { app } = nodeApp(MODELS);
 const server = serve({ fetch: app.fetch, port, hostname: '127.0.0.1' });
 try {
   table.push(...(await measure(`http://127.0.0.1:${port}`, 'node (@hono/node-server)')));

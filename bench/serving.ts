@@ -26,7 +26,7 @@ import { readCheckpoint } from '../train/checkpoint';
 import { buildModel } from '../train/models';
 import { dim, fmt, log, MODELS_DIR, shipped, table, timeIt, type BenchOptions, type Timing } from './common';
 import { runSample, sampleWork, takesObservationNoise, type RunGraph } from '../core/protocol';
-import { MAX_WORK_UNITS } from '../edge/budget';
+import { MAX_WORK_UNITS } from '../edge/engine';
 
 const NS = [1, 64, 256];
 

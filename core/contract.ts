@@ -33,7 +33,7 @@ const mode = z.enum(['mean', 'sample']).default('sample').meta({
 
 const typeName = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v);
 
-/** An issue carrying the API's own error code (and bound), read by edge/issues.ts. */
+/** An issue carrying the API's own error code (and bound), read by edge/routes.ts's validation hook. */
 export interface CodedIssue {
   path: (string | number)[];
   message: string;
@@ -311,7 +311,7 @@ export const Manifest = z
 
 export const Operation = z.enum(['sample', 'density', 'score', 'classify', 'encode', 'decode', 'interpolate']);
 
-/** What a client may ask of one model in one request, from the work budget (edge/budget.ts): known before it calls. */
+/** What a client may ask of one model in one request, from the work budget (edge/engine.ts): known before it calls. */
 export const ModelLimits = z
   .object({
     sample: z.int().min(0).meta({ description: 'largest n of one sample request' }),

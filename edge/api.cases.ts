@@ -9,7 +9,7 @@ import { API_LIMITS } from '../core/api';
 import type { Manifest, ModelIndex } from '../core/manifest';
 import { FAMILY_ORDER, familyOf } from '../core/families';
 import { dataDim, sampleWork } from '../core/protocol';
-import { MAX_WORK_UNITS } from './budget';
+import { MAX_WORK_UNITS } from './engine';
 import type { Target } from './testing';
 
 const post = (t: Target, path: string, body: unknown, headers: Record<string, string> = {}) =>

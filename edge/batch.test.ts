@@ -7,9 +7,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { Prng } from '../core/prng';
-import { BatchingSession } from './batch';
-import { OrtPool } from './node/ort';
-import type { ModelSession, Tensor } from './runtime';
+import { BatchingSession, type Session, type Tensor } from './engine';
+import { OrtPool } from './node/runtime';
 import { MODELS } from './testing';
 
 const pool = new OrtPool(2);
@@ -21,7 +20,7 @@ it('runs as many batches at once as the inner session takes, each request with i
   let running = 0;
   let most = 0;
   // the real session, counted: how many of its runs overlap
-  const counted: ModelSession = {
+  const counted: Session = {
     ...inner,
     run: async (feeds) => {
       most = Math.max(most, ++running);

@@ -8,7 +8,7 @@
 import { beforeAll, expect, it } from 'vitest';
 import type { ClassifyResponse, DensityResponse, ModelEntry, SampleResponse } from '../core/api';
 import { dataDim, sampleWork } from '../core/protocol';
-import { MAX_WORK_UNITS } from './budget';
+import { MAX_WORK_UNITS } from './engine';
 import type { Target } from './testing';
 
 const post = (t: Target, path: string, body: unknown) =>

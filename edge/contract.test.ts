@@ -88,7 +88,7 @@ describe('the OpenAPI document', () => {
 describe('the types', () => {
   it("core/api.ts and core/manifest.ts agree with the schemas (checked by the compiler)", () => {
     expectTypeOf<z.output<typeof C.Manifest>>().toEqualTypeOf<Manifest>();
-    // the list answers each index entry with its limits and operations (edge/budget.ts)
+    // the list answers each index entry with its limits and operations (engine.ts limitsOf)
     expectTypeOf<Omit<z.output<typeof C.ModelList>['models'][number], 'limits' | 'operations'>>().toEqualTypeOf<ModelIndex['models'][number]>();
     expectTypeOf<Omit<z.output<typeof C.ModelDetail>, 'limits' | 'operations'>>().toEqualTypeOf<Manifest>();
     expectTypeOf<import('../core/api').SampleResponse>().toEqualTypeOf<{ samples: number[][]; shape: number[]; seed: number }>();

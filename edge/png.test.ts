@@ -2,7 +2,7 @@
 import { inflateSync } from 'node:zlib';
 import { expect, it } from 'vitest';
 import { encodePng } from '../core/png';
-import { gridPng } from './png';
+import { gridPng } from './app';
 
 function readPng(png: Uint8Array): { width: number; height: number; colour: number; raw: Uint8Array } {
   const view = new DataView(png.buffer, png.byteOffset, png.byteLength);

@@ -17,7 +17,7 @@ import { expect, it } from 'vitest';
 import { API_LIMITS } from '../core/api';
 import type { Manifest, ModelIndex } from '../core/manifest';
 import { densityClassFactor, sampleWork } from '../core/protocol';
-import { MAX_DENSITY_DRAWS, MAX_WORK_UNITS } from './budget';
+import { MAX_DENSITY_DRAWS, MAX_WORK_UNITS } from './engine';
 import { MODELS, type Target } from './testing';
 
 export const ENDPOINTS = ['sample', 'density', 'encode', 'decode', 'interpolate', 'score'] as const;

@@ -1,6 +1,6 @@
 /**
  * POST /v1/models/{id}/score: the anomaly score of each row (core/score.ts),
- * on top of the density endpoint's computation (infer.ts `density`, so the
+ * on top of the density endpoint's computation (engine.ts `Engine.density`, so the
  * rows are checked the same way and answer the same errors). The log-density
  * is estimated as the calibration estimated it (manifest.calibration.estimator:
  * the VAE's k), so a row's anomaly is comparable with the held-out quantiles.
@@ -10,11 +10,7 @@ import { complexityBits } from '../core/complexity';
 import type { Manifest } from '../core/manifest';
 import { dataDim } from '../core/protocol';
 import { calibrationProblem, methodFor, percentileOf, rowScores, thresholdFor } from '../core/score';
-import { budget } from './budget';
-import { HttpError } from './errors';
-import { density, type DensityResult } from './infer';
-import type { ModelStore } from './store';
-import type { Phases } from './timing';
+import { HttpError, budget, type DensityResult, type Engine, type Phases } from './engine';
 
 /** JSON numbers at float32-ish precision (9 significant digits), as the other endpoints print them. */
 const num = (v: number) => Number(v.toPrecision(9));
@@ -43,9 +39,9 @@ function anomalies(m: Manifest, r: DensityResult, x: number[][], fpr: number) {
   return { logp, complexity, cal, anomaly, threshold, outlier: anomaly.map((a) => a > threshold) };
 }
 
-export async function score(store: ModelStore, m: Manifest, req: { x: number[][]; fpr: number; seed: number }, ph?: Phases): Promise<ScoreResponse> {
+export async function score(engine: Engine, m: Manifest, req: { x: number[][]; fpr: number; seed: number }, ph?: Phases): Promise<ScoreResponse> {
   const D = dataDim(m);
-  const r = await density(store, m, { x: req.x, k: scoreK(m), seed: req.seed }, ph);
+  const r = await engine.density(m, { x: req.x, k: scoreK(m), seed: req.seed }, ph);
   const a = anomalies(m, r, req.x, req.fpr);
   const res: ScoreResponse = { logp: a.logp, kind: r.kind, fpr: req.fpr };
   if (m.discrete) res.bitsPerDim = a.logp.map((lp) => num(-lp / (D * Math.LN2)));
@@ -68,13 +64,13 @@ export async function score(store: ModelStore, m: Manifest, req: { x: number[][]
  * where score calls the row an outlier, uncertain where the top posterior is
  * under the threshold the export calibrated (manifest.calibration.confidence).
  */
-export async function classify(store: ModelStore, m: Manifest, req: { x: number[][]; fpr: number; seed: number }, ph?: Phases): Promise<ClassifyResponse> {
+export async function classify(engine: Engine, m: Manifest, req: { x: number[][]; fpr: number; seed: number }, ph?: Phases): Promise<ClassifyResponse> {
   if (!m.classes) {
     throw new HttpError(422, 'capability_unavailable', `${m.id} cannot classify: it is not class-conditional (it models p(x) without labels, so it has no p(x | y) to apply Bayes' rule to)`);
   }
   const names = m.classes.names;
   const C = names.length;
-  const r = await density(store, m, { x: req.x, k: scoreK(m), seed: req.seed }, ph);
+  const r = await engine.density(m, { x: req.x, k: scoreK(m), seed: req.seed }, ph);
   const post = r.posterior!;
   const a = anomalies(m, r, req.x, req.fpr);
   const conf = a.cal?.confidence;

@@ -10,8 +10,7 @@ import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import type { ModelIndex } from '../core/manifest';
 import { sampleWork } from '../core/protocol';
-import { MAX_WORK_UNITS } from './budget';
-import type { ServeOptions } from './store';
+import { MAX_WORK_UNITS, type ServeOptions } from './engine';
 import { MODELS, type Target } from './testing';
 
 /** Tight bounds so eviction and the 503 path are reached with a handful of requests. */

@@ -5,7 +5,7 @@
 import { expect, it } from 'vitest';
 import { createApp } from './app';
 import { nodeRuntime } from './node/runtime';
-import type { Runtime } from './runtime';
+import type { Runtime } from './engine';
 import { MODELS } from './testing';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -19,6 +19,7 @@ function counted(inner: Runtime) {
       if (path.endsWith('.onnx')) counts.onnxLoads++;
       return inner.loadBytes(path);
     },
+    memory: () => inner.memory(),
     async createSession(bytes) {
       counts.sessions++;
       const s = await inner.createSession(bytes);
@@ -42,7 +43,7 @@ it('creates nothing until asked, then one session per capability, reused across 
   ]);
   expect(await a.json()).toEqual(await b.json());
   await app.request(`/v1/models/${flowId}/sample`, post('{"n":3}'));
-  // the two concurrent requests shared one graph run (dynamic batching, batch.ts)
+  // the two concurrent requests shared one graph run (dynamic batching, engine.ts)
   expect(counts).toEqual({ sessions: 1, runs: 2, onnxLoads: 1 });
   await app.request(`/v1/models/${flowId}/density`, post('{"x":[[0,0]]}'));
   expect(counts).toMatchObject({ sessions: 2, runs: 3 });

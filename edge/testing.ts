@@ -4,11 +4,12 @@
  * under `wrangler dev` started and stopped by the test.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Manifest, ModelIndex } from '../core/manifest';
+import type { ServeOptions } from './engine';
 
 export const ROOT = resolve(import.meta.dirname, '..');
 export const MODELS = join(ROOT, 'models');
@@ -51,6 +52,20 @@ export function freePort(): Promise<number> {
       srv.close(() => ok(port));
     });
   });
+}
+
+/**
+ * A Worker entry with the engine's bounds set to `serve` (worker/index.ts
+ * `worker(serve)`), written under .wrangler/ (ignored by git; inside the
+ * project, so wrangler.toml's module rules match the wasm it imports): pass its
+ * path as one of startWrangler's extra arguments, in place of wrangler.toml's
+ * `main`.
+ */
+export function workerEntry(serve: Partial<ServeOptions>): string {
+  mkdirSync(join(ROOT, '.wrangler'), { recursive: true });
+  const file = join(mkdtempSync(join(ROOT, '.wrangler', 'entry-')), 'entry.ts');
+  writeFileSync(file, `import { worker } from ${JSON.stringify(join(ROOT, 'edge/worker/index.ts'))};\nexport default worker(${JSON.stringify(serve)});\n`);
+  return file;
 }
 
 export interface Wrangler {

@@ -1,3 +1,3 @@
 export { nodeRuntime } from './runtime';
 export { nodeDocsFile } from './docs';
-export { serveNode } from './serve';
+export { nodeApp, serveNode } from './serve';

@@ -5,19 +5,20 @@
  */
 import { afterAll, expect, it } from 'vitest';
 import { Prng } from '../../core/prng';
-import { createApp } from '../app';
 import { JsonBytes, float32Json } from '../float32';
-import { JsonThread, THREAD_FROM_VALUES } from './json';
+import { Owned } from '../engine';
+import { JsonThread, THREAD_FROM_VALUES } from './runtime';
 import { MODELS } from '../testing';
-import { nodeRuntime } from './runtime';
+import { nodeApp } from './serve';
 
-const app = createApp(nodeRuntime(MODELS));
+// the app as the Node server runs it: large answers written on the JSON thread
+const { app } = nodeApp(MODELS);
 const post = (path: string, body: object) => app.request(path, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
 const rowsOf = (data: Float32Array, width: number) => Array.from({ length: data.length / width }, (_, i) => Array.from(data.subarray(i * width, (i + 1) * width), float32Json));
 
 it.each([
   ['flow-realnvp-mnist', 'sample', { n: 3, seed: 9 }],
-  // 16 x 784 values: written on the JSON thread (json.ts)
+  // 16 x 784 values: written on the JSON thread (runtime.ts JsonThread)
   ['flow-realnvp-mnist', 'sample', { n: 16, seed: 9 }],
   ['vae-mnist', 'sample', { n: 2, seed: 4, temperature: 0.5 }],
   ['gan-mnist', 'interpolate', { seedA: 1, seedB: 2, steps: 3 }],
@@ -59,7 +60,7 @@ it.each([
   const all = new Prng(5).normals((n + 1) * width).map((v, i) => (i % 7 === 0 ? v * 1e-9 : i % 11 === 0 ? v * 1e25 : i % 13 === 0 ? -0 : v));
   const data = all.subarray(width, (n + 1) * width);
   const before = thread.threadWrites;
-  const got = await thread.rows(data, n, width, '{"samples":', ',"seed":1}');
+  const got = await thread.rows(new Owned(data, [n, width]), '{"samples":', ',"seed":1}');
   expect(dec.decode(got)).toBe(dec.decode(new JsonBytes().ascii('{"samples":').rows(data, n, width).ascii(',"seed":1}').bytes()));
   expect(thread.threadWrites - before).toBe(n * width >= THREAD_FROM_VALUES ? 1 : 0);
   // a view's rows are left as they were (a copy went over)
@@ -69,20 +70,20 @@ it.each([
 it('once the JSON thread has answered, rows that own their whole buffer go over without a copy', async () => {
   const rows = () => new Prng(6).normals(64 * 784);
   const want = dec.decode(new JsonBytes().rows(rows(), 64, 784).bytes());
-  await thread.rows(rows(), 64, 784); // the thread has answered at least once
+  await thread.rows(new Owned(rows(), [64, 784])); // the thread has answered at least once
   const whole = rows();
-  expect(dec.decode(await thread.rows(whole, 64, 784))).toBe(want);
+  expect(dec.decode(await thread.rows(new Owned(whole, [64, 784])))).toBe(want);
   expect(whole.length).toBe(0); // handed over (detached), not copied
 });
 
 it('a JSON thread that cannot start: answers are written in line, the same bytes', async () => {
-  const lost = new JsonThread(new URL('./no-such-json-thread.mjs', import.meta.url));
+  const lost = new JsonThread(new URL('./no-such-thread.mjs', import.meta.url));
   const errors: unknown[] = [];
   const log = console.error;
   console.error = (...args: unknown[]) => void errors.push(args);
   try {
     const data = new Prng(1).normals(64 * 784);
-    for (let i = 0; i < 2; i++) expect(dec.decode(await lost.rows(data, 64, 784))).toBe(dec.decode(new JsonBytes().rows(data, 64, 784).bytes()));
+    for (let i = 0; i < 2; i++) expect(dec.decode(await lost.rows(new Owned(data, [64, 784])))).toBe(dec.decode(new JsonBytes().rows(data, 64, 784).bytes()));
   } finally {
     console.error = log;
     await lost.close();

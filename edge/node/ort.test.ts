@@ -1,5 +1,5 @@
 /**
- * onnxruntime-node on its own thread (ort.ts OrtThread): the graph runs off
+ * onnxruntime-node on its own thread (runtime.ts OrtThread): the graph runs off
  * the main thread, and its answers are the main thread's bit for bit.
  */
 import { readFileSync } from 'node:fs';
@@ -9,9 +9,10 @@ import { afterAll, expect, it, vi } from 'vitest';
 import type { Manifest } from '../../core/manifest';
 import { Prng } from '../../core/prng';
 import { sampleNoiseFor } from '../../core/protocol';
+import { Owned } from '../engine';
 import { MODELS } from '../testing';
 import { createApp } from '../app';
-import { OrtPool, OrtThread, createNodeSession, ortThreadCount, sessionOptions } from './ort';
+import { OrtPool, OrtThread, createNodeSession, ortThreadCount, sessionOptions } from './runtime';
 import { nodeRuntime } from './runtime';
 
 const thread = new OrtThread();
@@ -111,35 +112,37 @@ it('a run that names its outputs gets only those, with the bits of a run that re
   for (const session of [await createNodeSession(bytes), await thread.createSession(bytes)]) {
     const all = await session.run(feeds);
     expect(Object.keys(all).sort()).toEqual(['x', 'x_mean']);
-    const some = await session.run(feeds, undefined, ['x']);
+    const some = await session.run(feeds, ['x']);
     expect(Object.keys(some)).toEqual(['x']);
     expect(bits(some.x.data)).toEqual(bits(all.x.data));
     await session.release!();
   }
 });
 
-it('a spare feed goes to the thread without a copy (the caller\'s array is handed over); others stay the caller\'s', async () => {
+it('an Owned feed goes to the thread without a copy (its buffer is handed over, and reading it again throws); lent feeds stay the caller\'s', async () => {
   const bytes = new Uint8Array(readFileSync(join(MODELS, 'gan-mnist', 'sample.onnx')));
   const there = await thread.createSession(bytes);
   const z = () => new Prng(4).normals(3 * 64);
   const kept = { z: { data: z(), dims: [3, 64] } };
-  const spare = { z: { data: z(), dims: [3, 64], spare: true } };
+  const raw = z();
+  const given = { z: new Owned(raw, [3, 64]) };
   const a = await there.run(kept);
   expect(kept.z.data.length).toBe(3 * 64);
-  const b = await there.run(spare);
-  expect(spare.z.data.length).toBe(0); // detached: it went over as it was
+  const b = await there.run(given);
+  expect(raw.length).toBe(0); // detached: it went over as it was
+  expect(() => given.z.data).toThrow(/handed over/);
   expect(bits(b.x.data)).toEqual(bits(a.x.data));
-  // a spare view into a larger buffer is copied, not handed over
+  // an Owned view into a larger buffer is copied, not handed over
   const big = z();
-  const view = { z: { data: big.subarray(0, 2 * 64), dims: [2, 64], spare: true } };
+  const view = { z: new Owned(big.subarray(0, 2 * 64), [2, 64]) };
   await there.run(view);
   expect(big.length).toBe(3 * 64);
-  await there.release!();
+  await there.release();
 });
 
-it("onnxruntime's arena and memory patterns are off unless EDGEGEN_ORT_ARENA=1", () => {
+it("onnxruntime's arena and memory patterns are off unless asked for (nodeRuntime's `arena`)", () => {
   expect(sessionOptions({})).toMatchObject({ enableCpuMemArena: false, enableMemPattern: false, intraOpNumThreads: 1 });
-  expect(sessionOptions({ EDGEGEN_ORT_ARENA: '1' })).toMatchObject({ enableCpuMemArena: true, enableMemPattern: true });
+  expect(sessionOptions({ arena: true })).toMatchObject({ enableCpuMemArena: true, enableMemPattern: true });
 });
 
 it('a session released while its copy to another thread is opening leaves no copy behind', async () => {

@@ -8,10 +8,9 @@ import type { Socket } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
 import type { ApiError, ErrorCode } from '../../core/api';
 import { createApp, type AppOptions } from '../app';
-import { serveOptionsFrom } from '../store';
-import type { Runtime } from '../runtime';
+import type { Runtime } from '../engine';
 import { nodeDocsFile } from './docs';
-import { nodeRuntime } from './runtime';
+import { nodeRuntime, writeJsonOnThread, type NodeRuntimeOptions } from './runtime';
 
 const REASON: Record<number, string> = { 400: 'Bad Request', 431: 'Request Header Fields Too Large' };
 
@@ -40,13 +39,26 @@ export interface NodeServerOptions extends Partial<AppOptions> {
   models: string;
   port: number;
   hostname?: string;
+  /** the runtime's options (node/runtime.ts): onnxruntime on threads, its arena */
+  runtime?: NodeRuntimeOptions;
+}
+
+/**
+ * The app as the Node server runs it: the Node runtime, the API reference's
+ * files from node_modules, and large JSON answers on a thread of their own
+ * (SERVING.md, "Node").
+ */
+export function nodeApp(models: string, opts: Partial<AppOptions> & { runtime?: NodeRuntimeOptions } = {}) {
+  const { runtime: runtimeOptions, ...appOptions } = opts;
+  const runtime = nodeRuntime(models, runtimeOptions);
+  const app = createApp(runtime, { docsFile: nodeDocsFile, writeJson: writeJsonOnThread, ...appOptions });
+  return { app, runtime };
 }
 
 /** Serve the app on Node; resolves with the server once it listens, and its port. */
 export function serveNode(opts: NodeServerOptions): Promise<{ server: ServerType; port: number; runtime: Runtime }> {
   const { models, port, hostname = '127.0.0.1', ...appOptions } = opts;
-  const runtime = nodeRuntime(models);
-  const app = createApp(runtime, { docsFile: nodeDocsFile, serve: serveOptionsFrom(process.env), ...appOptions });
+  const { app, runtime } = nodeApp(models, appOptions);
   return new Promise((ok) => {
     const server = serve({ fetch: app.fetch, port, hostname }, (info) => ok({ server, port: info.port, runtime }));
     server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {

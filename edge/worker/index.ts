@@ -5,8 +5,7 @@
  * and /docs here first; everything else is a static file.
  */
 import { createApp } from '../app';
-import { serveOptionsFrom } from '../store';
-import type { Runtime } from '../runtime';
+import type { Runtime, ServeOptions } from '../engine';
 import { createWebSession, warmUp, wasmMemoryBytes } from './ort';
 
 // The assets binding only answers fetches; the host part of the URL is ignored.
@@ -26,8 +25,6 @@ function workerRuntime(env: EdgegenWorkerEnv): Runtime {
   };
 }
 
-// One app per isolate, so sessions and manifests are cached across requests.
-let app: ReturnType<typeof createApp> | undefined;
 
 /**
  * Requests that run a model (POST /v1/...) count against Cloudflare's
@@ -47,16 +44,28 @@ async function rateLimited(request: Request, env: EdgegenWorkerEnv): Promise<Res
   });
 }
 
-export default {
-  async fetch(request: Request, env: EdgegenWorkerEnv, ctx: unknown): Promise<Response> {
-    const limited = await rateLimited(request, env);
-    if (limited) return limited;
-    if (!app) {
-      // one wasm thread: only small requests gain from sharing a run (store.ts batchAloneFromRows);
-      // runs of at most 256 rows keep the wasm memory's high-water mark down (runMaxRows)
-      app = createApp(workerRuntime(env), { serve: { batchAloneFromRows: 16, runMaxRows: 256, ...serveOptionsFrom(env as unknown as Record<string, unknown>) } });
-      (ctx as { waitUntil(p: Promise<unknown>): void }).waitUntil(warmUp());
-    }
-    return app.fetch(request, env, ctx as never);
-  },
-};
+/**
+ * The Worker's fetch handler, with the engine's bounds (`serve`) over the
+ * Worker's own: one wasm thread gains only from batching small requests
+ * (batchAloneFromRows 16), and runs of at most 256 rows keep the wasm memory's
+ * high-water mark down (runMaxRows; SERVING.md, "Dynamic batching"). Tests
+ * and benchmarks build an entry of their own with other bounds
+ * (testing.ts workerEntry).
+ */
+export function worker(serve: Partial<ServeOptions> = {}) {
+  // one app per isolate, so sessions and manifests are cached across requests
+  let app: ReturnType<typeof createApp> | undefined;
+  return {
+    async fetch(request: Request, env: EdgegenWorkerEnv, ctx: unknown): Promise<Response> {
+      const limited = await rateLimited(request, env);
+      if (limited) return limited;
+      if (!app) {
+        app = createApp(workerRuntime(env), { serve: { batchAloneFromRows: 16, runMaxRows: 256, ...serve } });
+        (ctx as { waitUntil(p: Promise<unknown>): void }).waitUntil(warmUp());
+      }
+      return app.fetch(request, env, ctx as never);
+    },
+  };
+}
+
+export default worker();

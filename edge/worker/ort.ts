@@ -12,7 +12,7 @@
 import * as ort from 'onnxruntime-web/wasm';
 // wrangler's module collector resolves .wasm imports by path, not through package exports
 import ortWasm from '../../node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.wasm';
-import type { ModelSession, Tensor } from '../runtime';
+import { feedData, type Session, type Tensor } from '../engine';
 
 const MARKER = new Uint8Array([0x00, 0x65, 0x64, 0x67, 0x65, 0x67, 0x65, 0x6e]); // "\0edgegen"
 
@@ -78,16 +78,16 @@ export function warmUp(): Promise<void> {
   return warming;
 }
 
-export async function createWebSession(bytes: Uint8Array): Promise<ModelSession> {
+export async function createWebSession(bytes: Uint8Array): Promise<Session> {
   configure();
   const session = await serialise(() => ort.InferenceSession.create(bytes, { executionProviders: ['wasm'], graphOptimizationLevel: 'all' }));
   return {
     inputNames: session.inputNames,
     outputNames: session.outputNames,
-    run: (feeds, _stats, wanted) =>
+    run: (feeds, wanted) =>
       serialise(async () => {
         const inputs: Record<string, ort.Tensor> = {};
-        for (const [name, t] of Object.entries(feeds)) inputs[name] = new ort.Tensor('float32', t.data, t.dims);
+        for (const [name, t] of Object.entries(feeds)) inputs[name] = new ort.Tensor('float32', feedData(t), t.dims);
         // only the outputs the caller reads, when it says which (no copy out of wasm memory for the rest)
         const outputs = wanted ? await session.run(inputs, [...wanted]) : await session.run(inputs);
         const result: Record<string, Tensor> = {};

@@ -5,20 +5,14 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe } from 'vitest';
 import { buildAssets } from '../build-assets';
 import { SERVING_TEST_OPTIONS, servingCases } from '../serving.cases';
-import { MODELS, ROOT, startWrangler, type Target, type Wrangler } from '../testing';
+import { MODELS, ROOT, startWrangler, workerEntry, type Target, type Wrangler } from '../testing';
 
 describe('serving on workerd (onnxruntime-web wasm)', () => {
   const out = join(mkdtempSync(join(tmpdir(), 'edgegen-assets-')), 'public');
   let wrangler: Wrangler;
   beforeAll(async () => {
     buildAssets({ web: join(ROOT, 'dist/web'), models: MODELS, out });
-    const o = SERVING_TEST_OPTIONS;
-    wrangler = await startWrangler(out, 90_000, [
-      '--var', `EDGEGEN_MAX_SESSIONS:${o.maxSessions}`,
-      '--var', `EDGEGEN_MAX_INFLIGHT_UNITS:${o.maxInFlightUnits}`,
-      '--var', `EDGEGEN_BATCH_WAIT_MS:${o.batchWaitMs}`,
-      '--var', `EDGEGEN_RUN_MAX_ROWS:${o.runMaxRows}`,
-    ]);
+    wrangler = await startWrangler(out, 90_000, [workerEntry(SERVING_TEST_OPTIONS)]);
   });
   afterAll(async () => {
     await wrangler?.stop();

@@ -5,7 +5,7 @@
  * numbers for the same seed.
  */
 import { CROSS_RUNTIME_TOL, importanceSampled, sampleTolerance, sampleWork } from '../../core/protocol';
-import { MAX_WORK_UNITS } from '../budget';
+import { MAX_WORK_UNITS } from '../engine';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';

@@ -10,7 +10,7 @@ import { latentDimOf } from '../../core/families';
 import { Prng } from '../../core/prng';
 import { CROSS_RUNTIME_TOL, maxRelDiff, runAutoregressive, runSample, sampleWork, samplePasses } from '../../core/protocol';
 import { dataDim, type MadeSpec } from '../../core/spec';
-import { limitsOf, MAX_WORK_UNITS } from '../../edge/budget';
+import { limitsOf, MAX_WORK_UNITS } from '../../edge/engine';
 import { BATCH, GraphBuilder } from '../onnx/graph';
 import { openGraph } from '../ort';
 import { randomWeights } from '../testing/fixtures';

@@ -1,21 +1,39 @@
 /**
- * The onnxruntime-node thread of the Node server (edge/node/ort.ts starts it):
- * it holds the sessions and runs their graphs, so the main thread keeps
- * reading requests, drawing noise and writing answers while a graph runs.
+ * The worker thread of the Node server (edge/node/runtime.ts starts them): an
+ * onnxruntime thread holds sessions and runs their graphs, and the JSON
+ * thread writes large float32 answers as JSON text, so the main thread keeps
+ * reading requests, drawing noise and writing the small answers meanwhile.
  * onnxruntime-node itself runs a graph on the calling thread.
  *
- * Plain CommonJS so it loads the same under tsx, vitest and plain node.
+ * The JSON writer is edge/float32.ts's own JsonBytes (so the bytes are the
+ * main thread's), imported through tsx on the first answer: the Node server
+ * runs under it, and an onnxruntime thread never loads it.
+ *
  * Messages in: { id, op: 'create', bytes, options } | { id, op: 'run', session,
- * feeds: { name: { data: Float32Array, dims } }, outputs?: string[] } | { id, op: 'release', session }.
- * Messages out: { id, ok: true, ... } | { id, ok: false, message }.
+ * feeds: { name: { data: Float32Array, dims } }, outputs?: string[] } |
+ * { id, op: 'release', session } | { id, op: 'json', data: Float32Array, n,
+ * width, before, after }.
+ * Messages out: { id, ok: true, value } | { id, ok: false, message }.
  */
-const { parentPort, threadId } = require('node:worker_threads');
-const ort = require('onnxruntime-node');
+import { createRequire } from 'node:module';
+import { parentPort, threadId } from 'node:worker_threads';
+
+const require = createRequire(import.meta.url);
+/** @type {typeof import('onnxruntime-node') | undefined} */
+let ort;
+let JsonBytes;
 
 const sessions = new Map();
 let next = 1;
 
 async function handle(msg) {
+  if (msg.op === 'json') {
+    JsonBytes ??= (await (await import('tsx/esm/api')).tsImport('../float32.ts', import.meta.url)).JsonBytes;
+    const out = new JsonBytes(msg.n * msg.width * 10 + msg.before.length + msg.after.length + 2);
+    const bytes = out.ascii(msg.before).rows(msg.data, msg.n, msg.width).ascii(msg.after).bytes();
+    return { value: { buffer: bytes.buffer, length: bytes.length }, transfer: [bytes.buffer] };
+  }
+  ort ??= require('onnxruntime-node');
   if (msg.op === 'create') {
     const session = await ort.InferenceSession.create(msg.bytes, msg.options);
     const handle = next++;
