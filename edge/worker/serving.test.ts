@@ -1,7 +1,7 @@
 /** The serving suite (serving.cases.ts) against a real workerd under `wrangler dev`, onnxruntime-web wasm. */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe } from 'vitest';
 import { buildAssets } from '../build-assets';
 import { SERVING_TEST_OPTIONS, servingCases } from '../serving.cases';
@@ -9,14 +9,17 @@ import { MODELS, ROOT, startWrangler, workerEntry, type Target, type Wrangler } 
 
 describe('serving on workerd (onnxruntime-web wasm)', () => {
   const out = join(mkdtempSync(join(tmpdir(), 'edgegen-assets-')), 'public');
+  // a Worker entry with the suite's tight bounds (worker/index.ts worker(serve))
+  const entry = workerEntry(SERVING_TEST_OPTIONS);
   let wrangler: Wrangler;
   beforeAll(async () => {
     buildAssets({ web: join(ROOT, 'dist/web'), models: MODELS, out });
-    wrangler = await startWrangler(out, 90_000, [workerEntry(SERVING_TEST_OPTIONS)]);
+    wrangler = await startWrangler(out, 90_000, [entry]);
   });
   afterAll(async () => {
     await wrangler?.stop();
     rmSync(out, { recursive: true, force: true });
+    rmSync(dirname(entry), { recursive: true, force: true });
   });
   const target: Target = { runtime: 'workerd', fetch: (path, init) => fetch(wrangler.url + path, init) };
   servingCases(() => target);
