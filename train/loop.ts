@@ -136,7 +136,8 @@ export async function train(cfg: TrainConfig): Promise<TrainResult> {
       if (from.spec.family !== cfg.family) throw new Error(`${cfg.initFrom} holds a ${from.spec.family}, not a ${cfg.family}`);
       if (JSON.stringify(from.spec.shape) !== JSON.stringify(ds.shape)) throw new Error(`${cfg.initFrom} models shape [${from.spec.shape}], ${ds.name} is [${ds.shape}]`);
       const { conditional: _, ...base } = from.spec;
-      spec = (cond ? { ...base, conditional: cond } : base) as ModelSpec;
+      const withClasses = familyOf(from.spec.family).withClasses;
+      spec = (cond ? (withClasses?.(base as ModelSpec, cond) ?? { ...base, conditional: cond }) : base) as ModelSpec;
       if (usesConv(spec)) assertConvTrainable(tf.getBackend());
       const fresh = buildModel(spec, undefined, { seed: cfg.seed });
       const trained = new Map(from.weights.map((w) => [w.name, w]));

@@ -95,5 +95,11 @@ export interface FamilyDescriptor<S extends ModelSpec = ModelSpec> {
   convModel?: string;
   latentDim(spec: S): number;
   defaultSpec(model: string, shape: number[], opts: SpecOptions): S;
+  /**
+   * The spec that learns p(x | y) over `classes`, starting from a trained
+   * spec (train --init-from); absent: `spec` with `conditional` set. A family
+   * whose conditional model has parts of its own that start neutral says so here.
+   */
+  withClasses?(spec: S, classes: Conditioning): S;
   paramShapes(spec: S): ParamShape[];
 }

@@ -1,11 +1,14 @@
 /** The VAE family: Gaussian encoder, Gaussian or discretised-logistic decoder (maths in core/spec.ts `VaeSpec`). */
-import { convDownShapes, convGeom, convUpShapes, mlpShapes } from '../params';
+import { convDownShapes, convGeom, convUpShapes, mlpShapes, type ParamShape } from '../params';
 import { classCount, convOf, dataDim, type VaeSpec } from '../spec';
 import { image, logitPre, toyPre, type FamilyDescriptor } from './common';
 import type { Dim } from './types';
 
 /** Columns of the decoder's output per pixel: the Gaussian's mean, or the logistic's (a, b). */
 const decoderWidth = (spec: VaeSpec): number => (spec.likelihood === 'logistic' ? 2 : 1);
+
+/** A conditional VAE's prior means in z, [C, L] (core/spec.ts `VaeSpec`, classPrior). */
+export const VAE_PRIOR_MU = 'prior.mu';
 
 export const vae: FamilyDescriptor<VaeSpec> = {
   family: 'vae',
@@ -46,7 +49,7 @@ export const vae: FamilyDescriptor<VaeSpec> = {
       // per-pixel discretised logistic whose scale depends on z, the label in
       // both nets. -7 bounds b as PixelCNN++ bounds its log-scale (s >= 0.12 grey levels).
       const L = tiny ? 4 : 16;
-      const base = { family: 'vae' as const, model: 'vae', shape, preprocess: { kind: 'unit' as const }, latentDim: L, minLogStd: -7, likelihood: 'logistic' as const };
+      const base = { family: 'vae' as const, model: 'vae', shape, preprocess: { kind: 'unit' as const }, latentDim: L, minLogStd: -7, likelihood: 'logistic' as const, classPrior: true };
       if (opts.arch === 'conv') {
         // 3x3 rather than DCGAN's 4x4: on MNIST, 120 CPU-seconds of 1-thread wasm
         // gave 819 steps and 1.615 bits/dim (accuracy 0.91) against 570 steps and
@@ -85,16 +88,21 @@ export const vae: FamilyDescriptor<VaeSpec> = {
       decoder: { sizes: [L, ...hid, D], hidden: 'relu', output: 'linear' },
     };
   },
+  // the prior means start at zero: the model it starts from, unchanged
+  withClasses: (spec, classes) => ({ ...spec, conditional: classes, classPrior: true }),
   paramShapes(spec) {
     const D = dataDim(spec);
     const L = spec.latentDim;
     const C = classCount(spec);
+    if (spec.classPrior && !C) throw new Error('vae: a prior per class needs a class-conditional spec');
+    // zero means: every class starts at the N(0, I) prior, and the gradient parts them
+    const prior: ParamShape[] = spec.classPrior ? [{ name: VAE_PRIOR_MU, shape: [C, L], init: 'zeros' }] : [];
     const logistic = spec.likelihood === 'logistic';
     if (logistic && !image(spec.shape)) throw new Error(`vae: the discretised logistic is a likelihood of 8-bit pixels; shape [${spec.shape}] is not an image`);
     // the logistic's scale comes from the decoder; the Gaussian's is one weight per dimension
     const logstd = logistic ? [] : [{ name: 'dec.logstd', shape: [D], init: 'zeros' as const }];
     const conv = convOf(spec);
-    if (conv) return [...convDownShapes('enc', spec.shape, conv, spec.encoder, 2 * L, C), ...convUpShapes('dec', spec.shape, conv, spec.decoder, L + C, false, decoderWidth(spec)), ...logstd];
+    if (conv) return [...convDownShapes('enc', spec.shape, conv, spec.encoder, 2 * L, C), ...convUpShapes('dec', spec.shape, conv, spec.decoder, L + C, false, decoderWidth(spec)), ...logstd, ...prior];
     if (spec.encoder.sizes[0] !== D + C || spec.encoder.sizes.at(-1) !== 2 * L) {
       throw new Error(`vae: encoder sizes must run ${D + C} -> ... -> ${2 * L}, got [${spec.encoder.sizes}]`);
     }
@@ -102,6 +110,6 @@ export const vae: FamilyDescriptor<VaeSpec> = {
     if (spec.decoder.sizes[0] !== L + C || spec.decoder.sizes.at(-1) !== out) {
       throw new Error(`vae: decoder sizes must run ${L + C} -> ... -> ${out}, got [${spec.decoder.sizes}]`);
     }
-    return [...mlpShapes('enc', spec.encoder), ...mlpShapes('dec', spec.decoder), ...logstd];
+    return [...mlpShapes('enc', spec.encoder), ...mlpShapes('dec', spec.decoder), ...logstd, ...prior];
   },
 };

@@ -44,7 +44,7 @@ function mixture(perClass: ArrayLike<number>, n: number, prior: number[]): numbe
 }
 
 /** A tiny MLP VAE on a [2, 3] image. */
-function mlpSpec(likelihood: 'gaussian' | 'logistic', conditional: boolean): VaeSpec {
+function mlpSpec(likelihood: 'gaussian' | 'logistic', conditional: boolean, classPrior = false): VaeSpec {
   const [D, L, c] = [6, 2, conditional ? C : 0];
   const preprocess: Preprocess = likelihood === 'logistic' ? { kind: 'unit' } : { kind: 'logit', alpha: 0.05 };
   return {
@@ -52,6 +52,7 @@ function mlpSpec(likelihood: 'gaussian' | 'logistic', conditional: boolean): Vae
     encoder: { sizes: [D + c, 8, 2 * L], hidden: 'elu', output: 'linear' },
     decoder: { sizes: [L + c, 8, likelihood === 'logistic' ? 2 * D : D], hidden: 'leakyRelu', output: 'linear' },
     ...(conditional ? { conditional: classes } : {}),
+    ...(classPrior ? { classPrior } : {}),
   };
 }
 
@@ -66,9 +67,9 @@ describe('the float64 discretised logistic', () => {
 });
 
 describe('VAE graphs match the float64 spec maths', () => {
-  const cases = [['gaussian', false], ['gaussian', true], ['logistic', false], ['logistic', true]] as const;
-  it.each(cases)('%s decoder, conditional %s: signatures, sample under every label, density per class and its mixture', async (likelihood, conditional) => {
-    const spec = mlpSpec(likelihood, conditional);
+  const cases = [['gaussian', false, false], ['gaussian', true, false], ['logistic', false, false], ['logistic', true, false], ['gaussian', true, true], ['logistic', true, true]] as const;
+  it.each(cases)('%s decoder, conditional %s, a prior per class %s: signatures, sample under every label, density per class and its mixture', async (likelihood, conditional, classPrior) => {
+    const spec = mlpSpec(likelihood, conditional, classPrior);
     const [D, L] = [dataDim(spec), spec.latentDim];
     const c = conditional ? C : 0;
     // weights at 0.8 spread mu and s over the pixel range, so both edge bins and interior ones are scored
@@ -124,16 +125,18 @@ describe('conditional conv VAE (the recipe) matches tfjs', () => {
   const spec = defaultSpec('vae', 'vae', 'mnist', { arch: 'conv', size: 'tiny', conditional: { names: Array.from({ length: 10 }, (_, i) => String(i)), prior: [0.1, 0.12, 0.09, 0.1, 0.1, 0.08, 0.1, 0.11, 0.1, 0.1] } }) as VaeSpec;
   const Cm = 10;
 
-  it('is the logistic recipe with the label in both nets, and ships sample and density only', () => {
+  it('is the logistic recipe with the label in both nets and a prior per class, and ships sample and density only', () => {
     const full = defaultSpec('vae', 'vae', 'mnist', { arch: 'conv', conditional: spec.conditional }) as VaeSpec;
-    expect([full.latentDim, full.likelihood, full.conv!.channels.length, full.encoder.sizes[0], full.decoder.sizes[0]]).toEqual([16, 'logistic', 2, 7 * 7 * 64 + Cm, 16 + Cm]);
+    expect([full.latentDim, full.likelihood, full.conv!.channels.length, full.encoder.sizes[0], full.decoder.sizes[0], full.classPrior]).toEqual([16, 'logistic', 2, 7 * 7 * 64 + Cm, 16 + Cm, true]);
     expect(Object.keys(familyOf('vae').signatures(784, 16, Cm))).toEqual(['sample', 'density']);
   });
 
   it('sample under each label at batch 1, density per class at batch 1 and 257, through the protocol', async () => {
     await initBackend('cpu');
     const model = buildModel(spec, undefined, { seed: 3 });
-    const weights = model.weights();
+    // the prior's means start at zero; spread them so the graphs must add them where tfjs does
+    const weights = model.weights().map((w) => (w.name === 'prior.mu' ? { ...w, data: new Prng(8).normals(w.data.length) } : w));
+    expect(weights.some((w) => w.name === 'prior.mu')).toBe(true);
     model.dispose();
     const built = buildGraphs(spec, weights);
     const graphs = built.map((g) => ({ capability: g.capability, bytes: g.builder.toBytes('conditional conv vae') }));

@@ -25,6 +25,7 @@ import {
 } from '../../core/spec';
 import { BATCH, GraphBuilder } from '../onnx/graph';
 import { HALF_LOG_2PI, WeightTable, logisticLogMass, logisticNoise, logisticOf, mlp, post, pre, preLogDet, sliceLast, stdNormalLogProb, sumLast } from './common';
+import { VAE_PRIOR_MU } from '../../core/families/vae';
 import { downNet, upNet } from './conv';
 import type { Graph } from './types';
 
@@ -75,6 +76,9 @@ export function vaeGraphs(spec: VaeSpec, w: WeightTable): Graph[] {
     return logisticOf(g, a, b, spec.minLogStd);
   };
 
+  /** the prior's means of one-hot label rows [M, C] (classPrior): [M, L] */
+  const priorMean = (g: GraphBuilder, label: string): string => g.node('MatMul', [label, w.init(g, VAE_PRIOR_MU, [C, L])]);
+
   /** logvar = clip(h[:, L:], min, max): bounded so exp(logvar / 2) cannot overflow far from the data */
   const boundedLogvar = (g: GraphBuilder, h: string): string => g.node('Clip', [sliceLast(g, h, L, 2 * L), g.scalar(VAE_LOGVAR_MIN), g.scalar(VAE_LOGVAR_MAX)]);
 
@@ -84,7 +88,8 @@ export function vaeGraphs(spec: VaeSpec, w: WeightTable): Graph[] {
     const z = g.input('z', [BATCH, L]);
     const noise = g.input('noise', [BATCH, D]);
     const label = C ? g.input('label', [BATCH, C]) : undefined;
-    const m = dec(g, z, 2, label);
+    // classPrior: z is drawn from N(m_label, I), i.e. z + m_label
+    const m = dec(g, label && spec.classPrior ? g.node('Add', [z, priorMean(g, label)]) : z, 2, label);
     if (logistic) {
       const { mu, logs } = logisticParams(g, m, 2);
       const drawn = g.node('Add', [mu, g.node('Mul', [g.node('Exp', [logs]), logisticNoise(g, noise)])]);
@@ -143,7 +148,8 @@ export function vaeGraphs(spec: VaeSpec, w: WeightTable): Graph[] {
       const cY = -D * HALF_LOG_2PI - logstd.reduce((a, b) => a + b, 0);
       logPx = g.node('Sub', [g.scalar(cY), g.node('Mul', [g.scalar(0.5), sumLast(g, g.node('Mul', [r, r]))])]);
     }
-    const logPz = stdNormalLogProb(g, z, L);
+    // classPrior: log N(z; m_label, I), the label's mean [N*C, 1, L] off every one of a row's K latents
+    const logPz = stdNormalLogProb(g, label && spec.classPrior ? g.node('Sub', [z, g.node('Unsqueeze', [priorMean(g, label), axis1])]) : z, L);
     // log q(z|y) [N,K] = -L/2 log 2pi - 0.5 sum logvar [N,1] - 0.5 sum eps^2 [N,K]
     const halfSumLogvar = g.node('Mul', [g.scalar(0.5), g.node('Unsqueeze', [sumLast(g, logvar), axis1])]);
     const logQ = g.node('Sub', [stdNormalLogProb(g, eps, L), halfSumLogvar]);

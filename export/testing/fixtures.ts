@@ -175,6 +175,9 @@ function vaeReference(spec: VaeSpec, ws: Weights) {
     return { m: [], mu, logs };
   };
   const clip255 = (v: number) => Math.min(255, Math.max(0, v));
+  /** the prior's mean of z under a one-hot label (classPrior), zeros otherwise */
+  const priorMu = spec.classPrior ? getter(ws)('prior.mu') : [];
+  const priorMean = (label: number[]) => Array.from({ length: L }, (_, l) => (spec.classPrior ? label.reduce((a, v, c) => a + v * priorMu[c * L + l], 0) : 0));
   /** log w of one row under one label, for one eps */
   const logWeight = (x: number[], label: number[], e: number[]) => {
     const { y, logdet } = refPre(spec.preprocess, x);
@@ -187,8 +190,9 @@ function vaeReference(spec: VaeSpec, ws: Weights) {
     }
     let lz = 0;
     let lq = 0;
+    const m = priorMean(label);
     for (let l = 0; l < L; l++) {
-      lz += -0.5 * LOG2PI - 0.5 * z[l] ** 2;
+      lz += -0.5 * LOG2PI - 0.5 * (z[l] - m[l]) ** 2;
       lq += -0.5 * LOG2PI - 0.5 * h[L + l] - 0.5 * e[l] ** 2;
     }
     // the logistic's mass is already a density of dequantised x: no logdet(pre)
@@ -202,7 +206,7 @@ function vaeReference(spec: VaeSpec, ws: Weights) {
   const mix = (perClass: number[]) => lse(perClass.map((v, c) => v + Math.log(spec.conditional!.prior[c])));
   return {
     sample: (z: Rows, noise: Rows, label: Rows = z.map(() => [])) => {
-      const d = z.map((r, i) => decodeRow(r, label[i]));
+      const d = z.map((r, i) => decodeRow(r.map((v, l) => v + priorMean(label[i])[l]), label[i]));
       if (logistic) {
         return {
           x: d.map((o, i) => o.mu.map((m, j) => clip255(m + Math.exp(o.logs[j]) * refLogisticNoise(noise[i][j])))),

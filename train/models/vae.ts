@@ -20,6 +20,7 @@ import {
   classCount, convOf, dataDim, paramShapes, VAE_LOGVAR_MAX, VAE_LOGVAR_MIN, VAE_MIN_LOG_WEIGHT,
   type NamedWeight, type Prng, type VaeSpec,
 } from '../../core';
+import { VAE_PRIOR_MU } from '../../core/families/vae';
 import { down, downHead, downTrunk, up } from './conv';
 import { Adam, checkLabel, hybridStep, LOG_2PI, logisticLogMass, logisticNoise, logisticOf, mlp, Params, post, pre, stdNormalLogProb } from './nn';
 import type { TrainableModel } from './types';
@@ -69,6 +70,26 @@ export class Vae implements TrainableModel {
     return { mu, logvar: tf.clipByValue(raw, VAE_LOGVAR_MIN, VAE_LOGVAR_MAX) as tf.Tensor2D };
   }
 
+  /** The prior's mean of z for one-hot labels [M, C] (`classPrior`): [M, L]; undefined where the prior is N(0, I). Not tidied. */
+  private priorMean(label?: tf.Tensor2D): tf.Tensor2D | undefined {
+    return this.spec.classPrior && label ? tf.matMul(label, this.p.get(VAE_PRIOR_MU)) : undefined;
+  }
+
+  /**
+   * `classPrior`: each class's prior mean starts at the mean of the encoder's
+   * mu over that class's rows (under their own labels), where the encoder,
+   * trained or not, already puts them; the training moves them from there.
+   */
+  initializeClasses(x: tf.Tensor2D, label: tf.Tensor2D): void {
+    if (!this.spec.classPrior) return;
+    this.checkLabel(label, x.shape[0]);
+    tf.tidy(() => {
+      const { mu } = this.encodeY(pre(this.spec.preprocess, x).y, label);
+      const counts = tf.maximum(tf.sum(label, 0).reshape([-1, 1]), 1);
+      this.p.get(VAE_PRIOR_MU).assign(tf.div(tf.matMul(label, mu, true, false), counts));
+    });
+  }
+
   /** The decoder's output for z [M, L] (and the label [M, C]): [M, D] Gaussian means, [M, 2D] logistic (a, b). Not tidied. */
   private decode(z: tf.Tensor2D, label?: tf.Tensor2D): tf.Tensor2D {
     const conv = convOf(this.spec);
@@ -93,7 +114,8 @@ export class Vae implements TrainableModel {
   sample(z: tf.Tensor2D, noise?: tf.Tensor2D, label?: tf.Tensor2D): { x: tf.Tensor2D; xMean: tf.Tensor2D } {
     this.checkLabel(label, z.shape[0]);
     return tf.tidy(() => {
-      const out = this.decode(z, label);
+      const m = this.priorMean(label);
+      const out = this.decode(m ? tf.add(z, m) : z, label);
       if (this.logistic) {
         const { mu, logs } = this.logisticParams(out);
         const xMean = tf.clipByValue(mu, 0, 255) as tf.Tensor2D;
@@ -134,7 +156,8 @@ export class Vae implements TrainableModel {
     // each of the K latents of a row decodes with that row's label
     const labels = label ? (tf.reshape(tf.tile(tf.expandDims(label, 1), [1, K, 1]), [N * K, this.C]) as tf.Tensor2D) : undefined;
     const out = this.decode(tf.reshape(z, [N * K, L]) as tf.Tensor2D, labels);
-    const logPz = stdNormalLogProb(z, 2);
+    const prior = this.priorMean(label);
+    const logPz = stdNormalLogProb(prior ? tf.sub(z, tf.expandDims(prior, 1)) : z, 2);
     // log q(z|y) = sum_l [-0.5 log 2pi - 0.5 logvar_l - 0.5 eps_l^2]
     const logQ = tf.sub(tf.sub(tf.mul(-0.5, tf.sum(tf.square(eps), 2)), 0.5 * LOG_2PI * L), tf.expandDims(tf.mul(0.5, tf.sum(logvar, 1)), 1));
     if (this.logistic) {
@@ -224,7 +247,8 @@ export class Vae implements TrainableModel {
     const z = tf.add(mu, tf.mul(tf.exp(tf.mul(0.5, logvar)), tf.tensor2d(eps, [N, L]))) as tf.Tensor2D;
     const logstd = this.logstd();
     const r = tf.mul(tf.sub(y, this.decode(z, label)), tf.exp(tf.neg(logstd)));
-    const q = tf.add(tf.sum(tf.square(r), 1), tf.sum(tf.sub(tf.square(z), logvar), 1));
+    const prior = this.priorMean(label);
+    const q = tf.add(tf.sum(tf.square(r), 1), tf.sum(tf.sub(tf.square(prior ? tf.sub(z, prior) : z), logvar), 1));
     const w = tf.sub(tf.add(tf.add(logdet, tf.tensor1d(c)), tf.mul(-0.5, q)), tf.sum(logstd));
     return tf.neg(tf.mean(tf.maximum(w, VAE_MIN_LOG_WEIGHT))) as tf.Scalar;
   }

@@ -3,8 +3,9 @@
  * (core/spec.ts `VaeSpec`): the pixel masses sum to 1 with both edge bins, the
  * noise transform draws from the same distribution the likelihood scores, the
  * conditional density lines up each class with its label (the training loss is
- * the true class's ELBO), its marginal is the mixture over the prior, and
- * training improves the conditional loss in a way that uses the label.
+ * the true class's ELBO), its marginal is the mixture over the prior, a prior
+ * per class starts neutral and draws each class where its rows are encoded,
+ * and training improves the conditional loss in a way that uses the label.
  */
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -113,6 +114,38 @@ describe.each(['conv', 'mlp'] as const)('conditional logistic VAE (%s, tiny)', (
     expect(spec.likelihood).toBe('logistic');
     expect(spec.conditional).toEqual(classes);
     expect(spec.decoder.sizes[0]).toBe(spec.latentDim + C);
+  });
+
+  it.runIf(arch === 'mlp')('a prior per class: zero means give the N(0, I) model; initializeClasses puts each at its rows\' mean code; sampling decodes z + m_label', () => {
+    expect(spec.classPrior).toBe(true);
+    const vae = buildModel(spec, undefined, { seed: 5 }) as Vae;
+    const plain = buildModel({ ...spec, classPrior: undefined }, vae.weights().filter((w) => w.name !== 'prior.mu'), { seed: 5 }) as Vae;
+    const { x, label, ids } = bands(20, 6);
+    const n = ids.length;
+    const L = spec.latentDim;
+    const eps = tf.tensor3d(new Prng(2).normals(n * L), [n, 1, L]);
+    const [a, b] = [vae.density(x, eps), plain.density(x, eps)];
+    expect(Math.max(...Array.from(tf.tidy(() => tf.abs(tf.sub(a.elboy!, b.elboy!)).dataSync())))).toBeLessThan(1e-4);
+    vae.initializeClasses!(x, label);
+    const means = vae.weights().find((w) => w.name === 'prior.mu')!;
+    const mu = vae.encode(x, label).mu.arraySync() as number[][];
+    for (let c = 0; c < C; c++) {
+      const mine = mu.filter((_, i) => ids[i] === c);
+      for (let l = 0; l < L; l++) expect(means.data[c * L + l]).toBeCloseTo(mine.reduce((s, r) => s + r[l], 0) / mine.length, 4);
+    }
+    // the means move the density: log N(z; m_label, I) replaces log N(z; 0, I)
+    const moved = vae.density(x, eps);
+    expect(Math.max(...Array.from(tf.tidy(() => tf.abs(tf.sub(moved.elboy!, b.elboy!)).dataSync())))).toBeGreaterThan(1e-3);
+    // sample(z, label) of the class-prior model is the N(0, I) model's sample of z + m_label
+    const z = tf.tensor2d(new Prng(3).normals(2 * L), [2, L]);
+    const l2 = tf.tensor2d(oneHot([1, 3], C), [2, C]);
+    const shifted = tf.add(z, tf.matMul(l2, tf.tensor2d(means.data, [C, L]))) as tf.Tensor2D;
+    const want = plain.sample(shifted, undefined, l2).xMean;
+    const got = vae.sample(z, undefined, l2).xMean;
+    expect(Math.max(...Array.from(tf.tidy(() => tf.abs(tf.sub(got, want)).dataSync())))).toBeLessThan(1e-3);
+    tf.dispose([x, label, eps, z, l2, shifted, want, got]);
+    vae.dispose();
+    plain.dispose();
   });
 
   it('density lines up every class with its label: the training loss is -mean ELBO of the true class; the marginals mix the classes over the prior', () => {
