@@ -172,7 +172,7 @@ export const ScoreRequest = z
       .gt(0)
       .lt(1)
       .default(DEFAULT_FPR)
-      .meta({ description: 'false-positive rate the outlier threshold is calibrated for: the share of held-out in-distribution rows it flags' }),
+      .meta({ description: 'false-positive rate the outlier threshold is calibrated for: at most this share of in-distribution rows is flagged, with 95% confidence over the held-out rows the export calibrated on' }),
     seed: uint32('seed of the dequantisation noise and the VAE eps (the calibration used 0)').default(0),
   })
   .meta({
@@ -228,7 +228,7 @@ export const ScoreResponse = z
     anomaly: numbers.meta({ description: 'higher = more anomalous; calibrated models only' }).optional(),
     percentile: numbers.meta({ description: 'percent of held-out in-distribution rows whose anomaly is lower (0-100); calibrated models only' }).optional(),
     outlier: z.array(z.boolean()).meta({ description: 'anomaly > threshold; calibrated models only' }).optional(),
-    threshold: z.number().meta({ description: 'the anomaly above which a row is an outlier at this fpr: the (1 - fpr) quantile of held-out scores' }).optional(),
+    threshold: z.number().meta({ description: 'the anomaly above which a row is an outlier at this fpr: the quantile of held-out scores at 1 - fpr raised by a 95% binomial bound for their number (core/score.ts thresholdLevel)' }).optional(),
     uncalibrated: z.string().meta({ description: 'present when the model has no usable calibration: why anomaly, percentile, outlier and threshold are missing' }).optional(),
   })
   .meta({ id: 'ScoreResponse' });

@@ -4,8 +4,9 @@ import { readFileSync, readdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { complexityBits } from './complexity';
+import { Prng } from './prng';
 import type { Manifest } from './manifest';
-import { CALIBRATION_LEVELS, calibrationProblem, calibrationQuantiles, percentileOf, rowScores, standardiser, thresholdFor } from './score';
+import { CALIBRATION_LEVELS, calibrationProblem, calibrationQuantiles, percentileOf, rowScores, standardiser, thresholdFor, thresholdLevel } from './score';
 
 const MODELS = join(import.meta.dirname, '..', 'models');
 const shipped = (): Manifest[] =>
@@ -31,7 +32,7 @@ describe('calibration quantiles', () => {
   it('are monotone in every calibrated shipped image model, calibrated on its held-out split with the trap-proof method', () => {
     const images = shipped().filter((m) => m.shape.length === 2 && m.calibration);
     // the MNIST flow and VAE ship calibrated; a model exported before calibration existed gets it on its next export
-    expect(images.map((m) => m.id)).toEqual(expect.arrayContaining(['flow-realnvp-mnist', 'vae-mnist']));
+    expect(images.map((m) => m.id)).toEqual(expect.arrayContaining(['flow-realnvp-ms-mnist', 'vae-conv-mnist']));
     for (const m of images) {
       const c = m.calibration;
       expect(calibrationProblem(c), m.id).toBeNull();
@@ -55,15 +56,35 @@ describe('calibration quantiles', () => {
 });
 
 describe('threshold and percentile', () => {
-  it('the threshold at fpr is exceeded by about fpr of the calibration scores, and percentiles invert the quantiles', () => {
+  it('the threshold level is 1 - fpr raised by a one-sided 95% binomial bound, shrinking with the held-out rows', () => {
+    expect(thresholdLevel(0.05, 500)).toBeCloseTo(0.95 + 1.6449 * Math.sqrt(0.0475 / 500), 6);
+    expect(thresholdLevel(0.05, 500)).toBeCloseTo(0.966, 3);
+    expect(thresholdLevel(0.05, 2000)).toBeCloseTo(0.958, 3);
+    expect(thresholdLevel(0.05, 1e9)).toBeCloseTo(0.95, 4);
+    expect(thresholdLevel(0.5, 1)).toBe(1);
+    // simulated: rows from one distribution, thresholds from 500 of them flag at most 5% of new rows in >= 90% of draws
+    const rng = new Prng(7);
+    let within = 0;
+    for (let trial = 0; trial < 200; trial++) {
+      const cal = calibrationQuantiles(rng.normals(500));
+      const t = thresholdFor(cal, 0.05, 500);
+      const fresh = rng.normals(2000);
+      if (fresh.filter((v) => v > t).length / fresh.length <= 0.05) within++;
+    }
+    expect(within / 200).toBeGreaterThanOrEqual(0.9);
+  });
+
+  it('the threshold at fpr is exceeded by under fpr of the calibration scores, by the bound for their number, and percentiles invert the quantiles', () => {
     fc.assert(
       fc.property(fc.array(fc.double({ min: -100, max: 100, noNaN: true }), { minLength: 400, maxLength: 400 }), fc.double({ min: 0.01, max: 0.5, noNaN: true }), (v, fpr) => {
         const q = calibrationQuantiles(v);
-        const t = thresholdFor(q, fpr);
+        const t = thresholdFor(q, fpr, v.length);
         const over = v.filter((s) => s > t).length / v.length;
-        expect(over).toBeLessThanOrEqual(fpr + 0.01);
-        // a score above the threshold sits above the (1 - fpr) percentile, one below it under
-        expect(percentileOf(q, t + 1e-6 + Math.abs(t) * 1e-9)).toBeGreaterThanOrEqual(100 * (1 - fpr) - 1e-6);
+        const level = thresholdLevel(fpr, v.length);
+        expect(over).toBeLessThanOrEqual(1 - level + 0.01);
+        expect(level).toBeGreaterThan(1 - fpr);
+        // a score above the threshold sits above the bound's percentile, one below it under
+        expect(percentileOf(q, t + 1e-6 + Math.abs(t) * 1e-9)).toBeGreaterThanOrEqual(100 * level - 1e-6);
         expect(percentileOf(q, q[0] - 1)).toBe(0);
         expect(percentileOf(q, q[q.length - 1] + 1)).toBe(100);
       }),

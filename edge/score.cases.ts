@@ -7,7 +7,7 @@ import { expect, it } from 'vitest';
 import type { ScoreResponse } from '../core/api';
 import type { Manifest, ModelIndex } from '../core/manifest';
 import { Prng } from '../core/prng';
-import { DEFAULT_FPR } from '../core/score';
+import { DEFAULT_FPR, thresholdLevel } from '../core/score';
 import type { Target } from './testing';
 
 type ErrorBody = { error: { code: string; message: string; limit?: number } };
@@ -152,9 +152,20 @@ export function scoreCases(getTarget: () => Target): void {
     const p = base.percentile![0];
     expect(p).toBeGreaterThan(0);
     expect(p).toBeLessThan(100);
-    // the threshold at fpr is the (1 - fpr) quantile: just below the row's percentile flags it, just above does not
-    const below = await scoreOf(m.id, [digit], { fpr: Math.min(0.999, 1 - p / 100 + 0.01) });
-    const above = await scoreOf(m.id, [digit], { fpr: Math.max(0.001, 1 - p / 100 - 0.01) });
+    // the threshold at fpr is the quantile at thresholdLevel(fpr, rows): a level just below the row's percentile flags it, just above does not
+    const rows = m.calibration!.data.rows;
+    /** the fpr whose threshold level is `level` (bisection: the level falls as fpr rises over [0.01, 0.999]) */
+    const fprAt = (level: number) => {
+      let [lo, hi] = [0.01, 0.999];
+      for (let i = 0; i < 60; i++) {
+        const mid = (lo + hi) / 2;
+        if (thresholdLevel(mid, rows) > level) lo = mid;
+        else hi = mid;
+      }
+      return (lo + hi) / 2;
+    };
+    const below = await scoreOf(m.id, [digit], { fpr: fprAt(p / 100 - 0.01) });
+    const above = await scoreOf(m.id, [digit], { fpr: fprAt(p / 100 + 0.01) });
     expect(below.threshold!).toBeLessThan(a);
     expect(below.outlier).toEqual([true]);
     expect(above.threshold!).toBeGreaterThan(a);

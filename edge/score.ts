@@ -34,7 +34,7 @@ function anomalies(m: Manifest, r: DensityResult, x: number[][], fpr: number) {
     return { logp, complexity, uncalibrated: `${m.id} has ${problem ?? 'no calibration'}: anomaly, percentile, outlier and threshold need held-out quantiles measured at export (re-export it with npm run export)` };
   }
   const cal = m.calibration;
-  const threshold = thresholdFor(cal.quantiles, fpr);
+  const threshold = thresholdFor(cal.quantiles, fpr, cal.data.rows);
   const anomaly = logp.map((lp, i) => rowScores(lp, D, cal.method, complexity?.[i], cal).anomaly);
   return { logp, complexity, cal, anomaly, threshold, outlier: anomaly.map((a) => a > threshold) };
 }

@@ -77,7 +77,7 @@ export function scoreDensity(m: Manifest, x: ReadonlyArray<ArrayLike<number>>, d
   const base: Score = { logp: d.logp, kind: d.kind, ...(d.bitsPerDim ? { bitsPerDim: d.bitsPerDim } : {}), ...(complexity ? { complexity } : {}), fpr };
   const problem = calibrationProblem(cal);
   if (problem || !cal) return { ...base, uncalibrated: `${m.id} has ${problem ?? 'no calibration'}: anomaly, percentile, outlier and threshold need held-out quantiles measured at export` };
-  const threshold = thresholdFor(cal.quantiles, fpr);
+  const threshold = thresholdFor(cal.quantiles, fpr, cal.data.rows);
   const anomaly = d.logp.map((lp, i) => rowScores(lp, D, cal.method, complexity?.[i], cal).anomaly);
   return {
     ...base,
