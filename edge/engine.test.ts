@@ -9,11 +9,14 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { Prng } from '../core/prng';
+import { oneHot } from '../core/protocol';
 import { Owned, feedData, type Tensor } from './engine';
 import { OrtThread, createNodeSession } from './node/runtime';
 import { MODELS } from './testing';
 
 const bits = (a: Float32Array) => Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length));
+/** dcgan-mnist's `label` feed: n rows of one class, lent. */
+const label = (n: number): Tensor => ({ data: oneHot(new Array(n).fill(3), 10), dims: [n, 10] });
 
 it('an Owned tensor is read through data until it is taken, and never after', () => {
   const raw = new Prng(1).normals(6);
@@ -31,10 +34,10 @@ it('an Owned tensor is read through data until it is taken, and never after', ()
 });
 
 it('a run on the main thread takes its Owned feeds: the caller reading one again throws, a lent feed stays readable, and the bits are the same', async () => {
-  const session = await createNodeSession(new Uint8Array(readFileSync(join(MODELS, 'gan-mnist', 'sample.onnx'))));
+  const session = await createNodeSession(new Uint8Array(readFileSync(join(MODELS, 'dcgan-mnist', 'sample.onnx'))));
   const z = () => new Prng(7).normals(2 * 64);
-  const lent = { z: { data: z(), dims: [2, 64] } };
-  const given = { z: new Owned(z(), [2, 64]) };
+  const lent = { z: { data: z(), dims: [2, 64] }, label: label(2) };
+  const given = { z: new Owned(z(), [2, 64]), label: label(2) };
   const a = await session.run(lent);
   const b = await session.run(given);
   expect(lent.z.data.length).toBe(2 * 64);
@@ -46,11 +49,11 @@ it('a run on the main thread takes its Owned feeds: the caller reading one again
 it('a tensor given to one run cannot be fed to another: the second run fails loudly, on the main thread as on a thread', async () => {
   // with a flag instead of a type, Node's thread got a detached (empty) buffer here while the
   // main thread and the Worker read the values as if nothing had happened
-  const bytes = new Uint8Array(readFileSync(join(MODELS, 'gan-mnist', 'sample.onnx')));
+  const bytes = new Uint8Array(readFileSync(join(MODELS, 'dcgan-mnist', 'sample.onnx')));
   const thread = new OrtThread();
   try {
     for (const session of [await createNodeSession(bytes), await thread.createSession(bytes)]) {
-      const given = { z: new Owned(new Prng(9).normals(2 * 64), [2, 64]) };
+      const given = { z: new Owned(new Prng(9).normals(2 * 64), [2, 64]), label: label(2) };
       expect((await session.run(given)).x.data.length).toBe(2 * 784);
       await expect(session.run(given)).rejects.toThrow(/handed over/);
       await session.release();

@@ -584,8 +584,9 @@ export interface ServeOptions {
    * batching: requests with this many rows or more always run alone. The
    * Worker sets 16: one wasm thread gains nothing from stacking large requests
    * (bench:peer measured 0.7-0.8x at 32-64 clients of n=64), while Node's
-   * concurrent runs do (SERVING.md: 1.2-1.9x at 8-32 clients of gan-mnist n=64
-   * with graphs on the main thread; 0.67-1.63x with them on their own thread).
+   * concurrent runs do (SERVING.md: 1.2-1.9x at 8-32 clients of an MNIST GAN,
+   * n=64, with graphs on the main thread; 0.67-1.63x with them on their own
+   * thread).
    */
   batchAloneFromRows: number;
   /**

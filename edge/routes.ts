@@ -73,7 +73,7 @@ const IdParams = z.object({
     .meta({
       param: { name: 'id', in: 'path' },
       description: 'a model id from GET /v1/models',
-      examples: ['flow-realnvp-moons', 'vae-mnist', 'gan-mnist'],
+      examples: ['flow-realnvp-moons', 'vae-conv-mnist', 'dcgan-mnist'],
       example: 'flow-realnvp-moons',
     }),
 });

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { ScoreResponse } from '../core/api';
-import type { Manifest } from '../core/manifest';
+import type { Manifest, ModelIndex } from '../core/manifest';
 import { createApp } from './app';
 import { nodeRuntime } from './node/runtime';
 import { MODELS } from './testing';
@@ -13,9 +13,12 @@ import { MODELS } from './testing';
 const dir = mkdtempSync(join(tmpdir(), 'edgegen-score-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** A copy of vae-mnist under `id` with its manifest edited. */
+/** The calibrated MNIST model the variants copy. */
+const BASE = 'vae-conv-mnist';
+
+/** A copy of BASE under `id` with its manifest edited. */
 function variant(id: string, edit: (m: Manifest) => void): void {
-  cpSync(join(MODELS, 'vae-mnist'), join(dir, id), { recursive: true });
+  cpSync(join(MODELS, BASE), join(dir, id), { recursive: true });
   const m = JSON.parse(readFileSync(join(dir, id, 'manifest.json'), 'utf8')) as Manifest;
   m.id = id;
   edit(m);
@@ -25,8 +28,9 @@ function variant(id: string, edit: (m: Manifest) => void): void {
 describe('score without a usable calibration', () => {
   variant('vae-plain', (m) => delete m.calibration);
   variant('vae-broken', (m) => m.calibration!.quantiles.reverse());
-  cpSync(join(MODELS, 'vae-mnist'), join(dir, 'vae-mnist'), { recursive: true });
-  const index = { models: ['vae-mnist', 'vae-plain', 'vae-broken'].map((id) => ({ id, family: 'vae', model: 'vae', dataset: 'mnist', shape: [28, 28], capabilities: ['sample', 'density', 'encode'], density: 'elbo', description: id })) };
+  cpSync(join(MODELS, BASE), join(dir, BASE), { recursive: true });
+  const shipped = (JSON.parse(readFileSync(join(MODELS, 'index.json'), 'utf8')) as ModelIndex).models.find((e) => e.id === BASE)!;
+  const index: ModelIndex = { models: [BASE, 'vae-plain', 'vae-broken'].map((id) => ({ ...shipped, id, description: id })) };
   writeFileSync(join(dir, 'index.json'), JSON.stringify(index));
   const app = createApp(nodeRuntime(dir));
   const score = async (id: string): Promise<ScoreResponse> => {
@@ -36,7 +40,7 @@ describe('score without a usable calibration', () => {
   };
 
   it('answers log p, bits/dim and complexity, and says why the verdict is missing', async () => {
-    const good = await score('vae-mnist');
+    const good = await score(BASE);
     for (const [id, why] of [['vae-plain', /no calibration/], ['vae-broken', /quantiles decrease/]] as const) {
       const r = await score(id);
       expect(r.uncalibrated).toMatch(why);

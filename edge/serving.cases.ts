@@ -33,7 +33,7 @@ const bits = (a: Float32Array) => Array.from(new Uint32Array(a.buffer, a.byteOff
 
 export function servingCases(target: () => Target) {
   // one image model of each family that samples in one pass (an autoregressive sampler runs alone: the next case)
-  const picks = ['gan-mnist', 'vae-mnist', 'flow-realnvp-mnist', 'flow-realnvp-moons'];
+  const picks = ['dcgan-mnist', 'vae-conv-mnist', 'flow-realnvp-ms-mnist', 'flow-realnvp-moons'];
 
   it('made-moons: an autoregressive sample request runs alone, so its bits never depend on the company', async () => {
     const t = target();
@@ -65,9 +65,9 @@ export function servingCases(target: () => Target) {
   });
 
   it.each([
-    ['gan-mnist', 'decode'],
-    ['vae-mnist', 'decode'],
-    ['flow-realnvp-mnist', 'encode'],
+    ['dcgan-mnist', 'decode'],
+    ['vae-conv-mnist', 'decode'],
+    ['flow-realnvp-ms-mnist', 'encode'],
     ['flow-realnvp-moons', 'density'],
   ])('%s %s: rows over runMaxRows run in pieces, each row the bits it gets alone', async (id, what) => {
     const t = target();
@@ -78,8 +78,11 @@ export function servingCases(target: () => Target) {
     const rows = 10; // runMaxRows 4: pieces of 4, 4 and 2
     const width = what === 'decode' ? (await (await t.fetch(`/v1/models/${id}`)).json() as { latentDim: number }).latentDim : D;
     const x = Array.from({ length: rows }, (_, i) => Array.from({ length: width }, (_, j) => (D > 2 && what !== 'decode' ? (i * 37 + j * 11) % 256 : Math.sin(i * 3 + j) * 1.5)));
+    // a conditional decoder draws each row's class from the seed by its place in the request: name one
+    // class, so a row alone gets the class it gets among the others
+    const label = m.classes ? { label: 3 } : {};
     const call = async (r: number[][]) => {
-      const body = what === 'decode' ? { z: r, mode: 'mean' } : what === 'density' ? { x: r, seed: 5 } : { x: r };
+      const body = what === 'decode' ? { z: r, mode: 'mean', ...label } : what === 'density' ? { x: r, seed: 5 } : { x: r };
       const res = await t.fetch(`/v1/models/${id}/${what}?format=f32`, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
       if (res.status !== 200) throw new Error(`${id} ${what}: HTTP ${res.status} ${await res.text()}`);
       return { data: new Float32Array(await res.arrayBuffer()), timing: res.headers.get('server-timing') ?? '' };
@@ -136,7 +139,7 @@ export function servingCases(target: () => Target) {
   it('too much work in flight answers 503 overloaded, in the error shape, with Retry-After; then serves again', async () => {
     const t = target();
     // small requests (< 16 rows) wait for company, so several are in flight together; two of 15 x 784 are over 20 000 units
-    const post = () => t.fetch('/v1/models/flow-realnvp-mnist/sample?format=f32', { method: 'POST', body: '{"n":15,"seed":3}' });
+    const post = () => t.fetch('/v1/models/flow-realnvp-ms-mnist/sample?format=f32', { method: 'POST', body: '{"n":15,"seed":3}' });
     const answers = await Promise.all(Array.from({ length: 24 }, post));
     const refused = answers.filter((r) => r.status === 503);
     expect(answers.some((r) => r.status === 200)).toBe(true);

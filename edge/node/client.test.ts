@@ -116,7 +116,7 @@ describe('the typed client (hc<AppType>) against the Node server', () => {
 describe('float32 request bodies', () => {
   it('take 1024 MNIST rows in one request to density: 200, the same log p(x) as JSON', async () => {
     const client = hc<AppType>(base);
-    const id = 'flow-realnvp-mnist';
+    const id = 'flow-realnvp-ms-mnist';
     const rows = mnistRows(API_LIMITS.maxRows);
     const body = new Uint8Array(rows.buffer as ArrayBuffer);
     expect(body.length).toBe(1024 * 784 * 4);
@@ -135,7 +135,7 @@ describe('float32 request bodies', () => {
 
   it("post a 1024-row sample's binary answer straight back (its JSON is over the body limit)", async () => {
     const client = hc<AppType>(base);
-    const param = { id: 'flow-realnvp-mnist' };
+    const param = { id: 'flow-realnvp-ms-mnist' };
     const sample = await client.v1.models[':id'].sample.$post({ param, query: { format: 'f32' }, json: { n: 1024, seed: 1 } });
     const shape = sample.headers.get('x-edgegen-shape')!;
     const bytes = new Uint8Array(await sample.arrayBuffer());

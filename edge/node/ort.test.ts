@@ -8,7 +8,7 @@ import { threadId } from 'node:worker_threads';
 import { afterAll, expect, it, vi } from 'vitest';
 import type { Manifest } from '../../core/manifest';
 import { Prng } from '../../core/prng';
-import { sampleNoiseFor } from '../../core/protocol';
+import { oneHot, sampleLabelsFor, sampleNoiseFor } from '../../core/protocol';
 import { Owned } from '../engine';
 import { MODELS } from '../testing';
 import { createApp } from '../app';
@@ -19,8 +19,10 @@ const thread = new OrtThread();
 afterAll(() => thread.close());
 
 const bits = (a: Float32Array) => Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length));
+/** The class-conditional generator's `label` feed: n rows of one class, lent. */
+const label = (n: number) => ({ data: oneHot(new Array(n).fill(3), 10), dims: [n, 10] });
 
-it.each(['gan-mnist', 'vae-mnist', 'flow-realnvp-mnist'])('%s: the thread runs the sample graph off the main thread, with the same bits', async (id) => {
+it.each(['dcgan-mnist', 'vae-conv-mnist', 'flow-realnvp-ms-mnist'])('%s: the thread runs the sample graph off the main thread, with the same bits', async (id) => {
   const m = JSON.parse(readFileSync(join(MODELS, id, 'manifest.json'), 'utf8')) as Manifest;
   const bytes = new Uint8Array(readFileSync(join(MODELS, id, m.files.find((f) => f.capability === 'sample')!.file)));
   const here = await createNodeSession(bytes);
@@ -30,6 +32,7 @@ it.each(['gan-mnist', 'vae-mnist', 'flow-realnvp-mnist'])('%s: the thread runs t
   const n = 5;
   const feeds = Object.fromEntries(
     here.inputNames.map((name) => {
+      if (name === 'label') return [name, label(n)];
       const width = name === 'z' ? m.latentDim : m.shape.reduce((a, b) => a * b, 1);
       // a view into a larger buffer, as batching hands out
       const data = rng.normals((n + 2) * width).subarray(width, (n + 1) * width);
@@ -52,22 +55,22 @@ it.each(['gan-mnist', 'vae-mnist', 'flow-realnvp-mnist'])('%s: the thread runs t
 it('a broken graph fails on the thread as on the main thread, and the thread keeps serving', async () => {
   await expect(thread.createSession(new Uint8Array([1, 2, 3]))).rejects.toThrow();
   const app = createApp(nodeRuntime(MODELS, { ortThread: true }));
-  const res = await app.request('/v1/models/gan-mnist/sample?format=f32', { method: 'POST', body: '{"n":2,"seed":1}' });
+  const res = await app.request('/v1/models/dcgan-mnist/sample?format=f32', { method: 'POST', body: '{"n":2,"seed":1}' });
   expect(res.status).toBe(200);
   const off = createApp(nodeRuntime(MODELS, { ortThread: false }));
-  const same = await off.request('/v1/models/gan-mnist/sample?format=f32', { method: 'POST', body: '{"n":2,"seed":1}' });
+  const same = await off.request('/v1/models/dcgan-mnist/sample?format=f32', { method: 'POST', body: '{"n":2,"seed":1}' });
   expect(new Uint8Array(await res.arrayBuffer())).toEqual(new Uint8Array(await same.arrayBuffer()));
 });
 
 it('a pool opens a session on one thread and copies it to another only when its runs overlap; every run has the main thread\'s bits', async () => {
   const pool = new OrtPool(2);
   try {
-    const m = JSON.parse(readFileSync(join(MODELS, 'gan-mnist', 'manifest.json'), 'utf8')) as Manifest;
-    const bytes = new Uint8Array(readFileSync(join(MODELS, 'gan-mnist', 'sample.onnx')));
+    const m = JSON.parse(readFileSync(join(MODELS, 'dcgan-mnist', 'manifest.json'), 'utf8')) as Manifest;
+    const bytes = new Uint8Array(readFileSync(join(MODELS, 'dcgan-mnist', 'sample.onnx')));
     const here = await createNodeSession(bytes);
     const there = await pool.createSession(bytes);
     expect(there.concurrency).toBe(2);
-    const feedsOf = (seed: number) => ({ z: { data: new Prng(seed).normals(64 * m.latentDim), dims: [64, m.latentDim] } });
+    const feedsOf = (seed: number) => ({ z: { data: new Prng(seed).normals(64 * m.latentDim), dims: [64, m.latentDim] }, label: label(64) });
     const want = async (seed: number) => bits((await here.run(feedsOf(seed))).x.data);
     // runs one after another stay on the one thread that holds the session
     const alone = new Set<number>();
@@ -106,9 +109,9 @@ it('the pool size comes from EDGEGEN_ORT_THREADS, else the cores up to 4, and a 
 });
 
 it('a run that names its outputs gets only those, with the bits of a run that reads them all', async () => {
-  const bytes = new Uint8Array(readFileSync(join(MODELS, 'vae-mnist', 'sample.onnx')));
+  const bytes = new Uint8Array(readFileSync(join(MODELS, 'vae-conv-mnist', 'sample.onnx')));
   const rng = new Prng(8);
-  const feeds = { z: { data: rng.normals(4 * 32), dims: [4, 32] }, noise: { data: rng.normals(4 * 784), dims: [4, 784] } };
+  const feeds = { z: { data: rng.normals(4 * 16), dims: [4, 16] }, noise: { data: rng.normals(4 * 784), dims: [4, 784] }, label: label(4) };
   for (const session of [await createNodeSession(bytes), await thread.createSession(bytes)]) {
     const all = await session.run(feeds);
     expect(Object.keys(all).sort()).toEqual(['x', 'x_mean']);
@@ -120,12 +123,12 @@ it('a run that names its outputs gets only those, with the bits of a run that re
 });
 
 it('an Owned feed goes to the thread without a copy (its buffer is handed over, and reading it again throws); lent feeds stay the caller\'s', async () => {
-  const bytes = new Uint8Array(readFileSync(join(MODELS, 'gan-mnist', 'sample.onnx')));
+  const bytes = new Uint8Array(readFileSync(join(MODELS, 'dcgan-mnist', 'sample.onnx')));
   const there = await thread.createSession(bytes);
   const z = () => new Prng(4).normals(3 * 64);
-  const kept = { z: { data: z(), dims: [3, 64] } };
+  const kept = { z: { data: z(), dims: [3, 64] }, label: label(3) };
   const raw = z();
-  const given = { z: new Owned(raw, [3, 64]) };
+  const given = { z: new Owned(raw, [3, 64]), label: label(3) };
   const a = await there.run(kept);
   expect(kept.z.data.length).toBe(3 * 64);
   const b = await there.run(given);
@@ -134,7 +137,7 @@ it('an Owned feed goes to the thread without a copy (its buffer is handed over, 
   expect(bits(b.x.data)).toEqual(bits(a.x.data));
   // an Owned view into a larger buffer is copied, not handed over
   const big = z();
-  const view = { z: new Owned(big.subarray(0, 2 * 64), [2, 64]) };
+  const view = { z: new Owned(big.subarray(0, 2 * 64), [2, 64]), label: label(2) };
   await there.run(view);
   expect(big.length).toBe(3 * 64);
   await there.release();
@@ -148,9 +151,9 @@ it("onnxruntime's arena and memory patterns are off unless asked for (nodeRuntim
 it('a session released while its copy to another thread is opening leaves no copy behind', async () => {
   const pool = new OrtPool(2);
   try {
-    const bytes = new Uint8Array(readFileSync(join(MODELS, 'gan-mnist', 'sample.onnx')));
+    const bytes = new Uint8Array(readFileSync(join(MODELS, 'dcgan-mnist', 'sample.onnx')));
     const there = await pool.createSession(bytes);
-    const z = () => ({ z: { data: new Prng(1).normals(8 * 64), dims: [8, 64] } });
+    const z = () => ({ z: { data: new Prng(1).normals(8 * 64), dims: [8, 64] }, label: label(8) });
     await Promise.all([there.run(z()), there.run(z())]); // the second run starts a copy
     await there.release!();
     await vi.waitFor(() => expect(pool.copies()).toBe(0));
@@ -162,14 +165,16 @@ it('a session released while its copy to another thread is opening leaves no cop
 it("the Node server draws sample noise in line with core/prng.ts: the API's answer is the graph's on that noise, bit for bit", async () => {
   const runtime = nodeRuntime(MODELS);
   const app = createApp(runtime);
-  for (const id of ['gan-mnist', 'flow-realnvp-mnist']) {
+  // class-conditional: the server also draws each row's class from the seed, as core/protocol.ts does
+  for (const id of ['dcgan-mnist', 'flow-realnvp-ms-mnist']) {
     const m = JSON.parse(readFileSync(join(MODELS, id, 'manifest.json'), 'utf8')) as Manifest;
     const res = await app.request(`/v1/models/${id}/sample?format=f32`, { method: 'POST', body: '{"n":16,"seed":5}' });
     expect(res.status).toBe(200);
     const got = new Float32Array(await res.arrayBuffer());
     const here = await createNodeSession(new Uint8Array(readFileSync(join(MODELS, id, m.files.find((f) => f.capability === 'sample')!.file))));
     const { z } = sampleNoiseFor(m, 5, 16, 1);
-    const want = (await here.run({ z: { data: z, dims: [16, m.latentDim] } })).x.data;
+    const labels = sampleLabelsFor(m, 5, 16)!;
+    const want = (await here.run({ z: { data: z, dims: [16, m.latentDim] }, label: { data: labels, dims: [16, labels.length / 16] } })).x.data;
     expect(bits(got), id).toEqual(bits(want));
     await here.release!();
   }
@@ -177,7 +182,7 @@ it("the Node server draws sample noise in line with core/prng.ts: the API's answ
 
 it("/healthz on Node counts onnxruntime's memory: the resident set, its peak, the part outside V8 and the session copies", async () => {
   const app = createApp(nodeRuntime(MODELS));
-  const res = await app.request('/v1/models/gan-mnist/sample?format=f32', { method: 'POST', body: '{"n":64,"seed":1}' });
+  const res = await app.request('/v1/models/dcgan-mnist/sample?format=f32', { method: 'POST', body: '{"n":64,"seed":1}' });
   expect(res.status).toBe(200);
   const { memory } = (await (await app.request('/healthz')).json()) as { memory: Record<string, number> };
   expect(memory.rssBytes).toBeGreaterThan(0);
