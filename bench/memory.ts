@@ -31,7 +31,7 @@ const HELP = `usage: npx tsx bench/memory.ts [options] [CONFIG ...]
   --settle S     seconds to wait after the last pass before the last reading (default 3)
   --smallest     send every operation at one row instead (k = 1): what the open sessions cost
   --load S       then S seconds of load per case and round on every configuration's server in turns
-                 (gan-mnist, vae-mnist, flow-realnvp-mnist n=64 and moons n=1, f32): samples/s beside the
+                 (dcgan-mnist, vae-conv-mnist, flow-realnvp-ms-mnist n=64 and moons n=1, f32): samples/s beside the
                  first configuration's; a speed figure, so only on a quiet machine (default 0: none)
   --rounds R     rounds of that load, each server's best kept (default 3)
   --clients C    keep-alive clients of that load (default 8)
@@ -110,9 +110,9 @@ async function measure(config: string, server: Server): Promise<Row> {
 }
 
 const LOAD_CASES: Case[] = [
-  ['gan-mnist', 64],
-  ['vae-mnist', 64],
-  ['flow-realnvp-mnist', 64],
+  ['dcgan-mnist', 64],
+  ['vae-conv-mnist', 64],
+  ['flow-realnvp-ms-mnist', 64],
   ['flow-realnvp-moons', 1],
 ].map(([id, n]) => ({
   label: `${id} sample n=${n} f32`,

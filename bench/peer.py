@@ -6,6 +6,10 @@ orjson, answering the same requests from the same models/<id>/*.onnx files:
   POST /v1/models/{id}/sample   {"n", "seed"}       JSON {samples, shape, seed}, or ?format=f32
   POST /v1/models/{id}/density  {"x", "k", "seed"}  JSON {logp, kind}
 
+A class-conditional model (manifest `classes`) samples each row's class from
+the training prior, and its density is log p(x) = logsumexp_y (log p(y) +
+log p(x | y)), as edgegen answers them.
+
 A benchmark reference only: never a dependency of edgegen, its tests or CI.
 Run it from a virtual environment outside the repository:
 
@@ -57,6 +61,20 @@ def data_dim(m: dict) -> int:
     return int(np.prod(m["shape"]))
 
 
+def labels(m: dict, rng: np.random.Generator, n: int) -> np.ndarray:
+    """One-hot rows [n, C], each class drawn from the model's prior p(y)."""
+    prior = np.asarray(m["classes"]["prior"], dtype=np.float64)
+    ids = rng.choice(len(prior), size=n, p=prior / prior.sum())
+    return np.eye(len(prior), dtype=np.float32)[ids]
+
+
+def class_marginal(m: dict, per_class: np.ndarray) -> np.ndarray:
+    """log p(x) from log p(x | y) [n, C] and the prior: logsumexp over the classes."""
+    joint = per_class.astype(np.float64) + np.log(np.asarray(m["classes"]["prior"], dtype=np.float64))
+    top = joint.max(axis=1, keepdims=True)
+    return (top[:, 0] + np.log(np.exp(joint - top).sum(axis=1))).astype(np.float32)
+
+
 def answer(body: dict, f32: bool, shape: str = "") -> Response:
     if f32:
         return Response(content=body["samples"].astype("<f4").tobytes(), media_type="application/octet-stream", headers={"x-edgegen-shape": shape})
@@ -75,6 +93,8 @@ async def sample(model_id: str, request: Request) -> Response:
     feeds = {"z": rng.standard_normal((n, L), dtype=np.float32)}
     if "noise" in names:
         feeds["noise"] = rng.standard_normal((n, D), dtype=np.float32)
+    if "label" in names:
+        feeds["label"] = labels(m, rng, n)
     if "y" in names:  # autoregressive: one pass per dimension
         y = np.zeros((n, D), dtype=np.float32)
         for _ in range(D):
@@ -105,8 +125,14 @@ async def density(model_id: str, request: Request) -> Response:
     if "eps" in names:
         k = int(req.get("k", 1))
         feeds["eps"] = rng.standard_normal((n, k, m["latentDim"]), dtype=np.float32)
-        elbo, iwae = s.run(["elbo", "iwae"], feeds)
+        if "classes" in m:
+            elbo, iwae = (class_marginal(m, v) for v in s.run(["elboy", "iwaey"], feeds))
+        else:
+            elbo, iwae = s.run(["elbo", "iwae"], feeds)
         logp, kind = (iwae, "iwae") if k > 1 else (elbo, "elbo")
+    elif "classes" in m:
+        (logpy,) = s.run(["logpy"], feeds)
+        logp, kind = class_marginal(m, logpy), "exact"
     else:
         (logp,) = s.run(["logp"], feeds)
         kind = "exact"

@@ -77,14 +77,14 @@ function densityCase(id: string, rows: number, width: number, f32: boolean): Cas
 }
 
 const CASES: Case[] = [
-  sampleCase('flow-realnvp-mnist', 64, false),
-  sampleCase('flow-realnvp-mnist', 64, true),
-  sampleCase('vae-mnist', 64, true),
-  sampleCase('gan-mnist', 64, true),
+  sampleCase('flow-realnvp-ms-mnist', 64, false),
+  sampleCase('flow-realnvp-ms-mnist', 64, true),
+  sampleCase('vae-conv-mnist', 64, true),
+  sampleCase('dcgan-mnist', 64, true),
   sampleCase('flow-realnvp-moons', 256, false),
   sampleCase('flow-realnvp-moons', 1, false),
   densityCase('flow-realnvp-moons', 256, 2, false),
-  densityCase('flow-realnvp-mnist', 16, 784, true),
+  densityCase('flow-realnvp-ms-mnist', 16, 784, true),
 ];
 
 function peerAvailable(): boolean {
@@ -167,7 +167,7 @@ async function main() {
     servers.push(await startNode(false), await startWorker(out, false));
     Object.assign(results, await measureInTurns(servers, gainCases, GAIN_CLIENTS));
     await Promise.all(servers.splice(0).map((s) => s.stop()));
-    const cold = await coldStart(out, ['gan-mnist', 'flow-realnvp-mnist', 'flow-realnvp-moons'], 3);
+    const cold = await coldStart(out, ['dcgan-mnist', 'flow-realnvp-ms-mnist', 'flow-realnvp-moons'], 3);
     const costs = await graphCosts(PEER_GRAPH_CASES);
 
     const p = results['python peer'], n = results.node, w = results.worker;
