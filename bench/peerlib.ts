@@ -5,7 +5,7 @@
  * cold start.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import type { z } from 'zod';
 import type { ModelList } from '../core/contract';
@@ -63,6 +63,27 @@ export function cpuMs(pid: number): number {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return ((Number(f[11]) + Number(f[12])) * 1000) / 100; // utime, stime in clock ticks (USER_HZ = 100 on Linux)
+  } catch {
+    return NaN;
+  }
+}
+
+/**
+ * CPU ms the process has used, summed over its live threads from
+ * /proc/PID/task/TID/schedstat (ns): precise enough for one request, where
+ * cpuMs counts 10 ms ticks. NaN when it cannot be read.
+ */
+export function threadCpuMs(pid: number): number {
+  try {
+    let ns = 0;
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+      } catch {
+        /* the thread ended between the listing and the read */
+      }
+    }
+    return ns / 1e6;
   } catch {
     return NaN;
   }

@@ -1,0 +1,111 @@
+/**
+ * The Worker's CPU ms per request, what Cloudflare bills, for every shipped
+ * model and every row-taking endpoint it answers (sample, density, score,
+ * classify), at a few request sizes, against the Free plan's 10 ms. A
+ * benchmark, not a test.
+ *
+ *   npm run bench:cpu [-- --rows 1,16,64 --reps 9 --warm 3 --models id,id]
+ *
+ * One `wrangler dev`; requests one after another over loopback, JSON bodies
+ * (rows of density, score and classify: the model's own data set's first test
+ * rows). Per request, the CPU time the user Worker's workerd process spent
+ * (the sum over its threads of /proc/PID/task/TID/schedstat, in ns: the
+ * process's /proc stat counts 10 ms ticks, as coarse as the limit itself);
+ * the median over `--reps` requests after `--warm` untimed ones (the first
+ * opens the session). workerd's share also holds its HTTP handling of the
+ * request from wrangler's proxy, so this is a slight over-estimate of what
+ * Cloudflare bills.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { z } from 'zod';
+import type { ModelList } from '../core/contract';
+import { buildAssets } from '../edge/build-assets';
+import { startWrangler } from '../edge/testing';
+import { loadDataset } from '../train/data';
+import { benchArgs } from './args';
+import { log, machine, MODELS_DIR, table } from './common';
+import { findWorkerd, threadCpuMs } from './peerlib';
+
+const HELP = `usage: npm run bench:cpu [-- options]
+  --rows LIST     rows per request (sample: n) (default 1,16,64)
+  --reps R        timed requests per cell, median kept (default 9)
+  --warm W        untimed requests before them (default 3)
+  --models LIST   only these shipped models (default: all of models/index.json)`;
+const args = benchArgs(HELP, {
+  rows: { type: 'string', default: '1,16,64' },
+  reps: { type: 'string', default: '9' },
+  warm: { type: 'string', default: '3' },
+  models: { type: 'string' },
+});
+const ROWS = args.rows.split(',').map(Number);
+const REPS = Number(args.reps);
+const WARM = Number(args.warm);
+const ONLY = args.models?.split(',').filter(Boolean);
+/** Cloudflare Workers Free plan: CPU ms per request */
+const FREE_MS = 10;
+const ENDPOINTS = ['sample', 'density', 'score', 'classify'] as const;
+
+type Entry = z.infer<typeof ModelList>['models'][number];
+
+/** The first `rows` test rows of the model's data set, as JSON's number[][]. */
+const datasets = new Map<string, ReturnType<typeof loadDataset>>();
+function testRows(m: Entry, rows: number): number[][] {
+  const d = datasets.get(m.dataset) ?? datasets.set(m.dataset, loadDataset(m.dataset)).get(m.dataset)!;
+  const D = m.shape.reduce((a, b) => a * b, 1);
+  return Array.from({ length: rows }, (_, i) => Array.from(d.test.subarray((i % d.nTest) * D, (i % d.nTest + 1) * D)));
+}
+
+/** One cell: the median CPU ms of the workerd process per request, or why there is none. */
+async function measure(url: string, pid: number, path: string, body: (i: number) => unknown): Promise<number | string> {
+  const ms: number[] = [];
+  for (let i = 0; i < WARM + REPS; i++) {
+    const text = JSON.stringify(body(i));
+    const before = threadCpuMs(pid);
+    const res = await fetch(url + path, { method: 'POST', body: text, headers: { 'content-type': 'application/json' } });
+    const answer = await res.text();
+    const spent = threadCpuMs(pid) - before;
+    if (res.status !== 200) return `HTTP ${res.status} ${(JSON.parse(answer) as { error?: { code?: string } }).error?.code ?? ''}`.trim();
+    if (i >= WARM) ms.push(spent);
+  }
+  ms.sort((a, b) => a - b);
+  return ms[Math.floor(ms.length / 2)];
+}
+
+async function main() {
+  const out = join(mkdtempSync(join(tmpdir(), 'edgegen-cpu-')), 'public');
+  buildAssets({ web: '/nonexistent', models: MODELS_DIR, out });
+  const w = await startWrangler(out);
+  const rows: string[][] = [];
+  try {
+    const pid = findWorkerd();
+    if (!Number.isFinite(threadCpuMs(pid))) throw new Error('could not find the user Worker\'s workerd process, or read its /proc/PID/task/*/schedstat');
+    const index = (await (await fetch(`${w.url}/v1/models`)).json()) as z.infer<typeof ModelList>;
+    const models = index.models.filter((m) => !ONLY || ONLY.includes(m.id));
+    for (const id of ONLY ?? []) if (!models.some((m) => m.id === id)) throw new Error(`no shipped model "${id}"`);
+    for (const m of models) {
+      for (const op of ENDPOINTS.filter((e) => m.operations.includes(e))) {
+        const cells: string[] = [];
+        const fit: number[] = [];
+        for (const n of ROWS) {
+          const limit = op === 'sample' ? m.limits.sample : m.limits.rows;
+          const x = op === 'sample' ? [] : testRows(m, n);
+          const r = n > limit ? `over the limit (${limit})` : await measure(w.url, pid, `/v1/models/${m.id}/${op}`, (i) => (op === 'sample' ? { n, seed: i } : { x, seed: i }));
+          cells.push(typeof r === 'string' ? r : r >= 100 ? r.toFixed(0) : r.toFixed(1));
+          if (typeof r === 'number' && r <= FREE_MS) fit.push(n);
+          log(`${m.id} ${op} ${n}: ${cells.at(-1)}`);
+        }
+        rows.push([m.id, op, ...cells, fit.length ? fit.join(', ') : 'none']);
+      }
+    }
+  } finally {
+    await w.stop();
+    rmSync(out, { recursive: true, force: true });
+  }
+  console.log(`\n### Worker CPU ms per request (workerd under wrangler dev; median of ${REPS} sequential requests after ${WARM} warm-up; JSON bodies)\n`);
+  console.log(`Machine: ${machine()}\n`);
+  console.log(table(['model', 'endpoint', ...ROWS.map((n) => `${n} row${n === 1 ? '' : 's'} ms`), `rows that fit the Free plan (${FREE_MS} ms)`], rows));
+}
+
+await main();
