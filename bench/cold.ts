@@ -1,10 +1,13 @@
 /**
- * Cold start of the Worker: a fresh workerd under `wrangler dev` per trial;
- * spawn -> first answer (/healthz), then the first request to a model (first
- * onnxruntime-web instantiation in the isolate, model fetch from assets,
- * sha256, session creation, run), then a second request (warm). For a 2-D
- * model and an image model. Plus the Worker's size as Cloudflare receives it
- * (`wrangler deploy --dry-run --outdir`).
+ * Cold start of the Worker, for every shipped model (or `--models`): a fresh
+ * workerd under `wrangler dev` (as `npm start` runs it) per model and trial;
+ * spawn -> a static file answers (the isolate untouched), then the isolate's
+ * very first request, one sample (first onnxruntime-web instantiation, model
+ * fetch from assets, sha256, session creation, run), then a second request
+ * (warm). Goal: the first answer under 600 ms, stretch under 400. Plus the
+ * Worker's size as Cloudflare receives it (`wrangler deploy --dry-run --outdir`).
+ *
+ *   npm run bench -- --only cold [--models id,id] [--quick]
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -12,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildAssets } from '../edge/build-assets';
 import { startWrangler } from '../edge/testing';
-import { fmt, isImage, log, MODELS_DIR, ROOT, shipped, table, type BenchOptions } from './common';
+import { fmt, log, MODELS_DIR, ROOT, shipped, table, type BenchOptions } from './common';
 
 async function post(url: string, body: unknown): Promise<number> {
   const t0 = performance.now();
@@ -40,22 +43,26 @@ function bundleSize(): string {
   }
 }
 
+/** the first answer of a fresh isolate, ms */
+const GOAL_MS = 600;
+const STRETCH_MS = 400;
+/** a static file: wrangler dev is ready, and the model request stays the isolate's first */
+const STATIC_READY = '/models/index.json';
+
 export async function cold(opts: BenchOptions): Promise<string> {
-  const models = shipped();
-  const toy = models.find((m) => !isImage(m) && m.family === 'flow') ?? models.find((m) => !isImage(m));
-  const image = models.find((m) => isImage(m));
-  const picks = [toy && { m: toy, goal: 300 }, image && { m: image, goal: 600 }].filter(Boolean) as { m: (typeof models)[number]; goal: number }[];
+  const models = shipped().filter((m) => !opts.models || opts.models.includes(m.id));
+  for (const id of opts.models ?? []) if (!models.some((m) => m.id === id)) throw new Error(`no shipped model "${id}"`);
   const trials = opts.quick ? 1 : 3;
   const out = join(mkdtempSync(join(tmpdir(), 'edgegen-bench-')), 'public');
   buildAssets({ web: '/nonexistent', models: MODELS_DIR, out });
   const rows: (string | number)[][] = [];
   try {
-    for (const { m, goal } of picks) {
+    for (const m of models) {
       const ready: number[] = [];
       const first: number[] = [];
       const second: number[] = [];
       for (let t = 0; t < trials; t++) {
-        const w = await startWrangler(out);
+        const w = await startWrangler(out, 90_000, [], STATIC_READY);
         try {
           const url = `${w.url}/v1/models/${m.id}/sample`;
           ready.push(w.readyMs);
@@ -68,18 +75,18 @@ export async function cold(opts: BenchOptions): Promise<string> {
       }
       const med = (a: number[]) => [...a].sort((p, q) => p - q)[Math.floor(a.length / 2)];
       const f = med(first);
-      rows.push([m.id, `${m.parameters} params, ${(m.files.find((x) => x.capability === 'sample')!.bytes / 1e6).toFixed(2)} MB sample.onnx`, fmt(med(ready)), `${fmt(f)} (${first.map((x) => x.toFixed(0)).join(', ')})`, fmt(med(second)), `< ${goal} ms: ${f < goal ? 'met' : 'NOT met'}`]);
+      const verdict = f < STRETCH_MS ? `stretch met (< ${STRETCH_MS})` : f < GOAL_MS ? `goal met (< ${GOAL_MS})` : 'NOT met';
+      rows.push([m.id, `${m.parameters} params, ${(m.files.find((x) => x.capability === 'sample')!.bytes / 1e6).toFixed(2)} MB sample.onnx`, fmt(med(ready)), `${fmt(f)} (${first.map((x) => x.toFixed(0)).join(', ')})`, fmt(med(second)), verdict]);
     }
   } finally {
     rmSync(out, { recursive: true, force: true });
   }
-  const missing = image ? '' : '\nNo image model is shipped, so the image cold start (goal < 600 ms) was not measured.';
   return [
-    '### Cold start of the Worker (fresh workerd per trial)',
+    '### Cold start of the Worker (fresh workerd per model and trial)',
     '',
-    table(['model', 'size', 'spawn wrangler dev -> /healthz ms (median)', 'first sample request ms, n=1 (median; all trials)', 'second request ms', 'goal on first request'], rows),
-    missing,
-    `${trials} trial(s) per model. "First sample request" is what a user of a freshly started isolate waits for: onnxruntime-web instantiation, the model read from static assets, its sha256 check, session creation and one run. Spawning wrangler (esbuild bundling + workerd start) is a local-development cost, not a Cloudflare one.`,
+    table(['model', 'size', `spawn wrangler dev -> first static file ms (median)`, 'first sample request ms, n=1 (median; all trials)', 'second request ms', `first request: goal < ${GOAL_MS} ms, stretch < ${STRETCH_MS}`], rows),
+    '',
+    `${trials} trial(s) per model. "First sample request" is the isolate's first request, what a user of a freshly started isolate waits for: onnxruntime-web instantiation, the model read from static assets, its sha256 check, session creation and one run. wrangler dev's local asset server spends about 45 ms of CPU per MB handing the model file over (SERVING.md, "Cold start"); Cloudflare serves assets from its own store. Spawning wrangler (esbuild bundling + workerd start) is a local-development cost, not a Cloudflare one.`,
     '',
     bundleSize(),
   ].join('\n');
