@@ -57,20 +57,30 @@ function testRows(m: Entry, rows: number): number[][] {
   return Array.from({ length: rows }, (_, i) => Array.from(d.test.subarray((i % d.nTest) * D, (i % d.nTest + 1) * D)));
 }
 
-/** One cell: the median CPU ms of the workerd process per request, or why there is none. */
-async function measure(url: string, pid: number, path: string, body: (i: number) => unknown): Promise<number | string> {
-  const ms: number[] = [];
-  for (let i = 0; i < WARM + REPS; i++) {
-    const text = JSON.stringify(body(i));
-    const before = threadCpuMs(pid);
-    const res = await fetch(url + path, { method: 'POST', body: text, headers: { 'content-type': 'application/json' } });
-    const answer = await res.text();
-    const spent = threadCpuMs(pid) - before;
-    if (res.status !== 200) return `HTTP ${res.status} ${(JSON.parse(answer) as { error?: { code?: string } }).error?.code ?? ''}`.trim();
-    if (i >= WARM) ms.push(spent);
+/**
+ * One cell: the median CPU ms of the workerd process per request, or why there
+ * is none. wrangler dev restarts workerd when the Worker's sources change; a
+ * cell that sees its process go starts again on the new one.
+ */
+async function measure(url: string, path: string, body: (i: number) => unknown): Promise<number | string> {
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const pid = findWorkerd();
+    const ms: number[] = [];
+    for (let i = 0; i < WARM + REPS; i++) {
+      const text = JSON.stringify(body(i));
+      const before = threadCpuMs(pid);
+      const res = await fetch(url + path, { method: 'POST', body: text, headers: { 'content-type': 'application/json' } });
+      const answer = await res.text();
+      const spent = threadCpuMs(pid) - before;
+      if (res.status !== 200) return `HTTP ${res.status} ${/"code":"([^"]*)"/.exec(answer)?.[1] ?? ''}`.trim();
+      if (!Number.isFinite(spent)) break;
+      if (i >= WARM) ms.push(spent);
+    }
+    if (ms.length < REPS) continue;
+    ms.sort((a, b) => a - b);
+    return ms[Math.floor(ms.length / 2)];
   }
-  ms.sort((a, b) => a - b);
-  return ms[Math.floor(ms.length / 2)];
+  return 'workerd restarted in every attempt';
 }
 
 async function main() {
@@ -79,8 +89,7 @@ async function main() {
   const w = await startWrangler(out);
   const rows: string[][] = [];
   try {
-    const pid = findWorkerd();
-    if (!Number.isFinite(threadCpuMs(pid))) throw new Error('could not find the user Worker\'s workerd process, or read its /proc/PID/task/*/schedstat');
+    if (!Number.isFinite(threadCpuMs(findWorkerd()))) throw new Error('could not find the user Worker\'s workerd process, or read its /proc/PID/task/*/schedstat');
     const index = (await (await fetch(`${w.url}/v1/models`)).json()) as z.infer<typeof ModelList>;
     const models = index.models.filter((m) => !ONLY || ONLY.includes(m.id));
     for (const id of ONLY ?? []) if (!models.some((m) => m.id === id)) throw new Error(`no shipped model "${id}"`);
@@ -91,7 +100,7 @@ async function main() {
         for (const n of ROWS) {
           const limit = op === 'sample' ? m.limits.sample : m.limits.rows;
           const x = op === 'sample' ? [] : testRows(m, n);
-          const r = n > limit ? `over the limit (${limit})` : await measure(w.url, pid, `/v1/models/${m.id}/${op}`, (i) => (op === 'sample' ? { n, seed: i } : { x, seed: i }));
+          const r = n > limit ? `over the limit (${limit})` : await measure(w.url, `/v1/models/${m.id}/${op}`, (i) => (op === 'sample' ? { n, seed: i } : { x, seed: i }));
           cells.push(typeof r === 'string' ? r : r >= 100 ? r.toFixed(0) : r.toFixed(1));
           if (typeof r === 'number' && r <= FREE_MS) fit.push(n);
           log(`${m.id} ${op} ${n}: ${cells.at(-1)}`);
