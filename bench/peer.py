@@ -1,7 +1,9 @@
 """
 The Python peer of `npm run bench:peer`: what a Python shop would deploy instead
 of edgegen. FastAPI + uvicorn + onnxruntime (1 intra-op thread) + numpy noise +
-orjson, answering the same requests from the same models/<id>/*.onnx files:
+orjson, answering the same requests from the same models/<id>/*.onnx files, in
+one process or, as Python services are usually deployed, one uvicorn worker
+process per core (--workers N; each worker imports this module's `app`):
 
   POST /v1/models/{id}/sample   {"n", "seed"}       JSON {samples, shape, seed}, or ?format=f32
   POST /v1/models/{id}/density  {"x", "k", "seed"}  JSON {logp, kind}
@@ -15,7 +17,7 @@ Run it from a virtual environment outside the repository:
 
   python3 -m venv /path/to/venv
   /path/to/venv/bin/pip install fastapi uvicorn onnxruntime orjson numpy
-  /path/to/venv/bin/python bench/peer.py --models models --port 8790
+  /path/to/venv/bin/python bench/peer.py --models models --port 8790 [--workers 2]
 """
 
 import argparse
@@ -28,10 +30,9 @@ import orjson
 import uvicorn
 from fastapi import FastAPI, Request, Response
 
-parser = argparse.ArgumentParser()
-parser.add_argument("--models", default="models")
-parser.add_argument("--port", type=int, default=8790)
-args = parser.parse_args()
+# the models folder reaches uvicorn's worker processes, which import this module
+# rather than run it, through the environment
+MODELS = os.environ.get("EDGEGEN_PEER_MODELS", "models")
 
 app = FastAPI()
 manifests: dict = {}
@@ -40,7 +41,7 @@ sessions: dict = {}
 
 def manifest(model_id: str) -> dict:
     if model_id not in manifests:
-        with open(os.path.join(args.models, model_id, "manifest.json")) as f:
+        with open(os.path.join(MODELS, model_id, "manifest.json")) as f:
             manifests[model_id] = json.load(f)
     return manifests[model_id]
 
@@ -53,7 +54,7 @@ def session(m: dict, capability: str) -> ort.InferenceSession:
         opts.intra_op_num_threads = 1
         opts.inter_op_num_threads = 1
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        sessions[key] = ort.InferenceSession(os.path.join(args.models, m["id"], entry["file"]), opts, providers=["CPUExecutionProvider"])
+        sessions[key] = ort.InferenceSession(os.path.join(MODELS, m["id"], entry["file"]), opts, providers=["CPUExecutionProvider"])
     return sessions[key]
 
 
@@ -147,4 +148,13 @@ async def healthz() -> Response:
 
 
 if __name__ == "__main__":
-    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning", access_log=False)
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--models", default="models")
+    parser.add_argument("--port", type=int, default=8790)
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (each with its own sessions)")
+    args = parser.parse_args()
+    MODELS = os.environ["EDGEGEN_PEER_MODELS"] = os.path.abspath(args.models)
+    if args.workers == 1:
+        uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning", access_log=False)
+    else:
+        uvicorn.run("peer:app", app_dir=os.path.dirname(os.path.abspath(__file__)), workers=args.workers, host="127.0.0.1", port=args.port, log_level="warning", access_log=False)

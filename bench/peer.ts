@@ -4,17 +4,21 @@
  * answering the same requests from the same .onnx files, beside edgegen's Node
  * server and its Worker under `wrangler dev`. A benchmark, not a test.
  *
- *   npm run bench:peer [-- --python /path/to/venv/bin/python --seconds 5 --rounds 2 --clients 8,64 --gain-clients 8,32,64]
+ *   npm run bench:peer [-- --python /path/to/venv/bin/python --seconds 5 --rounds 2 --clients 8,64 --gain-clients 8,32,64 --peer-workers N]
  *
+ * The peer runs twice: as one process, and as Python services are usually
+ * deployed, one uvicorn worker process per core (`--peer-workers`, default the
+ * number of cores); edgegen is compared with the better of the two per cell.
  * Every server runs at once (an idle one costs nothing) and each cell is measured
- * in turns: peer, Node, Worker, then again, `--rounds` times, keeping each
+ * in turns: peer, peer per core, Node, Worker, then again, `--rounds` times, keeping each
  * server's best round. On a shared machine whose speed drifts by tens of
  * percent over minutes, taking the peer's figures minutes before or after
  * edgegen's would put the drift into the ratio.
  *
  * The peer runs when a python with fastapi, uvicorn, onnxruntime, orjson and
  * numpy is found: --python, else $EDGEGEN_PEER_PYTHON, else python3. Prints:
- * samples/s per case and client count with ratios to the peer; the gain of
+ * samples/s per case and client count of both peers, the better one, and
+ * edgegen's ratios to it; the gain of
  * dynamic batching (edgegen with and without it); server CPU ms per request
  * (from /proc, whole process: for the Worker its workerd process, wrangler's
  * proxy excluded), marking what fits the Free plan's 10 ms; the Worker's cold
@@ -24,7 +28,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildAssets } from '../edge/build-assets';
 import { MODELS, ROOT, startWrangler, workerEntry, type Wrangler } from '../edge/testing';
@@ -38,19 +42,25 @@ const HELP = `usage: npm run bench:peer [-- options]
   --seconds S           load per cell and round (default 5)
   --rounds R            rounds, each server's best kept (default 2)
   --clients LIST        client counts of the main table (default 8,64)
-  --gain-clients LIST   client counts of the batching gain (default 8,32,64)`;
+  --gain-clients LIST   client counts of the batching gain (default 8,32,64)
+  --peer-workers N      uvicorn worker processes of the second peer (default: the
+                        number of cores)`;
 const args = benchArgs(HELP, {
   python: { type: 'string', default: process.env.EDGEGEN_PEER_PYTHON ?? 'python3' },
   seconds: { type: 'string', default: '5' },
   rounds: { type: 'string', default: '2' },
   clients: { type: 'string', default: '8,64' },
   'gain-clients': { type: 'string', default: '8,32,64' },
+  'peer-workers': { type: 'string', default: String(cpus().length) },
 });
 const SECONDS = Number(args.seconds);
 const ROUNDS = Number(args.rounds);
 const CLIENTS = args.clients.split(',').map(Number);
 const GAIN_CLIENTS = args['gain-clients'].split(',').map(Number);
 const PYTHON = args.python;
+const PEER_WORKERS = Number(args['peer-workers']);
+const PEER = 'python peer';
+const PEER_MULTI = `python peer x${PEER_WORKERS}`;
 
 export interface Case {
   label: string;
@@ -96,8 +106,9 @@ function peerAvailable(): boolean {
   }
 }
 
-async function startPeer(): Promise<Server> {
-  return startProcess('python peer', PYTHON, [join(ROOT, 'bench/peer.py'), '--models', MODELS, '--port', '{port}'], {});
+/** One process (workers = 1), or uvicorn's supervisor over `workers` processes, each with its own sessions (its pid counts the supervisor's CPU only). */
+async function startPeer(workers: number): Promise<Server> {
+  return startProcess(workers === 1 ? PEER : PEER_MULTI, PYTHON, [join(ROOT, 'bench/peer.py'), '--models', MODELS, '--port', '{port}', '--workers', String(workers)], {});
 }
 
 async function startNode(batching: boolean): Promise<Server> {
@@ -156,10 +167,10 @@ async function main() {
   const gainCases = [CASES[3], CASES[5]];
   const servers: (Server & { wrangler?: Wrangler })[] = [];
   try {
-    if (peerOk) servers.push(await startPeer());
+    if (peerOk) servers.push(await startPeer(1), await startPeer(PEER_WORKERS));
     servers.push(await startNode(true), await startWorker(out, true));
     Object.assign(results, await measureInTurns(servers, CASES, CLIENTS, cpu));
-    for (const [name, r] of Object.entries(await measureInTurns(servers.filter((s) => s.name !== 'python peer'), gainCases, GAIN_CLIENTS.filter((c) => !CLIENTS.includes(c))))) {
+    for (const [name, r] of Object.entries(await measureInTurns(servers.filter((s) => s.name !== PEER && s.name !== PEER_MULTI), gainCases, GAIN_CLIENTS.filter((c) => !CLIENTS.includes(c))))) {
       for (const [k, v] of r) results[name].set(k, v);
     }
     memory = await worstMix(servers.find((s) => s.name === 'worker')!.url);
@@ -170,13 +181,15 @@ async function main() {
     const cold = await coldStart(out, ['dcgan-mnist', 'flow-realnvp-ms-mnist', 'flow-realnvp-moons'], 3);
     const costs = await graphCosts(PEER_GRAPH_CASES);
 
-    const p = results['python peer'], n = results.node, w = results.worker;
-    console.log(`\n## edgegen vs a Python onnxruntime server\n\nTaken under load: \`${load}\`; ${SECONDS} s per cell, the servers in turns, best of ${ROUNDS} rounds each, keep-alive clients over loopback, samples/s (rows answered per second).\n`);
-    console.log('| case | clients | Python peer | edgegen Node | Node / peer | edgegen Worker | Worker / peer |');
-    console.log('|---|---|---|---|---|---|---|');
+    const p = results[PEER], pm = results[PEER_MULTI], n = results.node, w = results.worker;
+    console.log(`\n## edgegen vs a Python onnxruntime server\n\nTaken under load: \`${load}\`; ${SECONDS} s per cell, the servers in turns, best of ${ROUNDS} rounds each, keep-alive clients over loopback, samples/s (rows answered per second). The peer as one process and as ${PEER_WORKERS} uvicorn worker processes (one per core); the ratios are against the better of the two in each cell.\n`);
+    console.log(`| case | clients | Python peer, 1 process | Python peer, ${PEER_WORKERS} processes | better peer | edgegen Node | Node / better peer | edgegen Worker | Worker / better peer |`);
+    console.log('|---|---|---|---|---|---|---|---|---|');
     for (const c of CASES) for (const k of CLIENTS) {
-      const [a, b, d] = [p?.get(key(c, k)), n.get(key(c, k)), w.get(key(c, k))];
-      console.log(`| ${c.label} | ${k} | ${f0(a)} | ${f0(b)} | ${ratio(b, a)} | ${f0(d)} | ${ratio(d, a)} |`);
+      const [one, multi, b, d] = [p?.get(key(c, k)), pm?.get(key(c, k)), n.get(key(c, k)), w.get(key(c, k))];
+      const best = one === undefined && multi === undefined ? undefined : Math.max(one ?? 0, multi ?? 0);
+      const which = best === undefined ? '-' : best === multi ? `${PEER_WORKERS} processes` : '1 process';
+      console.log(`| ${c.label} | ${k} | ${f0(one)} | ${f0(multi)} | ${which} | ${f0(b)} | ${ratio(b, best)} | ${f0(d)} | ${ratio(d, best)} |`);
     }
     console.log('\n### Dynamic batching: samples/s with / without\n');
     console.log('| case | clients | Node batched | Node unbatched | gain | Worker batched | Worker unbatched | gain |');
@@ -203,13 +216,14 @@ async function main() {
     console.log(`wasm memory ${mb(mem.wasmBytes)}, JS heap ${mb(mem.jsHeapBytes)} (workerd does not report it), sessions open ${mem.sessions} (${mb(mem.sessionFileBytes)} of model files), evictions ${mem.evictions}. Goal <= 96 MiB, limit 128 MB.`);
     if (memory?.errors.length) console.log(`errors in the worst mix: ${memory.errors.join('; ')}`);
     console.log('\n### One graph run alone: native kernels (the peer, Node) vs wasm (the Worker), and the ceiling it puts on the Worker\n');
-    // the peer case whose graph this is: the JSON and f32 flow cases share one graph; take the faster peer figure
+    // the one-process peer's case whose graph this is (one process runs one graph at a time, as the ceiling's one wasm thread does):
+    // the JSON and f32 flow cases share one graph; take the faster peer figure
     const peerOf = (g: { model: string; capability: string; rows: number }) => {
       const rates = CASES.filter((c) => c.path.includes(`/${g.model}/${g.capability}`) && c.rows === g.rows).map((c) => p?.get(key(c, CLIENTS[0])) ?? 0);
       return rates.length ? Math.max(...rates) : undefined;
     };
     console.log(graphCostTable(costs, peerOf));
-    console.log(`\n(ceiling: one wasm thread running nothing but this graph back to back; peer at ${CLIENTS[0]} clients)`);
+    console.log(`\n(ceiling: one wasm thread running nothing but this graph back to back; the one-process peer at ${CLIENTS[0]} clients)`);
   } finally {
     await Promise.all(servers.map((s) => s.stop()));
     rmSync(out, { recursive: true, force: true });
