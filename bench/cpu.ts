@@ -13,8 +13,8 @@
  * process's /proc stat counts 10 ms ticks, as coarse as the limit itself);
  * the median over `--reps` requests after `--warm` untimed ones (the first
  * opens the session). workerd's share also holds its HTTP handling of the
- * request from wrangler's proxy, so this is a slight over-estimate of what
- * Cloudflare bills.
+ * request from wrangler's proxy, which Cloudflare does not bill, so this
+ * over-counts by that much.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
