@@ -29,7 +29,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { buildAssets } from '../edge/build-assets';
 import { MODELS, ROOT, startWrangler, workerEntry, type Wrangler } from '../edge/testing';
 import { benchArgs } from './args';
@@ -118,8 +118,14 @@ async function startNode(batching: boolean): Promise<Server> {
 }
 
 async function startWorker(assets: string, batching: boolean): Promise<Server & { wrangler: Wrangler }> {
-  const wrangler = await startWrangler(assets, 90_000, batching ? [] : [workerEntry({ batchMaxRows: 1 })]);
-  return { name: `worker${batching ? '' : ' (no batching)'}`, url: wrangler.url, pid: findWorkerd(), stop: () => wrangler.stop(), wrangler };
+  const entry = batching ? undefined : workerEntry({ batchMaxRows: 1 });
+  const wrangler = await startWrangler(assets, 90_000, entry ? [entry] : []);
+  // the entry's folder under .wrangler/ goes with the server
+  const stop = async () => {
+    await wrangler.stop();
+    if (entry) rmSync(dirname(entry), { recursive: true, force: true });
+  };
+  return { name: `worker${batching ? '' : ' (no batching)'}`, url: wrangler.url, pid: findWorkerd(), stop, wrangler };
 }
 
 type Rates = Map<string, number>; // `${case}|${clients}` -> samples/s
