@@ -119,6 +119,12 @@ export function rows(ds: Dataset, split: 'train' | 'test', idx: ArrayLike<number
   return out;
 }
 
+/** Refuses a shift that is not a whole number >= 0, or any shift of a set that is not images. */
+function checkShift(ds: Dataset, shift: number): void {
+  if (!Number.isInteger(shift) || shift < 0) throw new Error(`shift must be a non-negative integer, got ${shift}`);
+  if (shift && (ds.shape.length !== 2 || !ds.discrete)) throw new Error(`shifts translate images; ${ds.name} [${ds.shape}] is not an image set`);
+}
+
 /**
  * Training rows `idx` of an image set, each translated by (dx, dy) drawn
  * uniformly from the integers in [-shift, shift] (pixels moved in from outside
@@ -127,8 +133,7 @@ export function rows(ds: Dataset, split: 'train' | 'test', idx: ArrayLike<number
  * `rng`, two draws a row and then the dequantisation, so a seed repeats it.
  */
 export function shiftedRows(ds: Dataset, idx: ArrayLike<number>, shift: number, rng: Prng): Float32Array {
-  if (ds.shape.length !== 2 || !ds.discrete) throw new Error(`shifts translate images; ${ds.name} [${ds.shape}] is not an image set`);
-  if (!Number.isInteger(shift) || shift < 0) throw new Error(`shift must be a non-negative integer, got ${shift}`);
+  checkShift(ds, shift);
   const [H, W] = ds.shape;
   const D = H * W;
   const out = new Float32Array(idx.length * D);
@@ -159,7 +164,7 @@ export class Batches {
 
   constructor(private readonly ds: Dataset, readonly batch: number, private readonly seed: number, private readonly shift = 0) {
     if (!Number.isInteger(batch) || batch < 1) throw new Error(`batch size must be a positive integer, got ${batch}`);
-    if (shift) shiftedRows(ds, [], shift, new Prng(0)); // refuses a shift of a set that is not images
+    checkShift(ds, shift);
     if (batch > ds.nTrain) throw new Error(`batch size ${batch} exceeds the ${ds.nTrain} training rows of ${ds.name}`);
     this.perm = this.permutation(0);
   }
