@@ -2,8 +2,10 @@
  * The feature network for the Fréchet distance between image sets: a small MLP
  * classifier (784-256-64-10, relu; features = the 64 penultimate activations)
  * trained with tfjs on the training split of a data set (less its last HOLDOUT
- * rows, kept for the FD floor) for a fixed time budget, on dequantised pixels / 256. Saved under runs/bench-classifier-<data>.json
- * (gitignored; EDGEGEN_BENCH_CACHE names another folder) so reruns reuse it; its test accuracy is stored with it.
+ * rows, kept for the FD floor) for a fixed number of Adam steps from a fixed seed, on dequantised pixels / 256, so
+ * every machine and every load trains the same net (a time budget gave a different classifier, and different FDs, on a
+ * busy machine). Saved under runs/bench-classifier-<data>.json (gitignored; EDGEGEN_BENCH_CACHE names another folder) so
+ * reruns reuse it; its test accuracy is stored with it.
  * Besides the features it answers class probabilities (softmax of its logits): the quality
  * bench reads how confidently and into which classes samples fall.
  *
@@ -22,6 +24,9 @@ export const FEATURES = SIZES[2];
 export const CLASSES = SIZES[3];
 /** the last HOLDOUT rows of the training split are never shown to the classifier: they give the FD floor */
 export const HOLDOUT = 1000;
+/** Adam steps (batch 128) of the classifier every bench uses; --quick benches train QUICK_STEPS */
+export const CLASSIFIER_STEPS = 8000;
+export const QUICK_STEPS = 1000;
 
 export interface Classifier {
   dataset: string;
@@ -59,13 +64,13 @@ function dequantised(pixels: Uint8Array, idx: ArrayLike<number>, rng: Prng): Flo
   return out;
 }
 
-export async function classifier(dataset: string, seconds: number, suffix = ''): Promise<Classifier> {
+export async function classifier(dataset: string, fitSteps = CLASSIFIER_STEPS): Promise<Classifier> {
   const dir = process.env.EDGEGEN_BENCH_CACHE ?? join(ROOT, 'runs');
-  const path = join(dir, `bench-classifier-${dataset}${suffix}.json`);
+  const path = join(dir, `bench-classifier-${dataset}-${fitSteps}.json`);
   let saved: Saved | undefined;
   let reused = false;
   if (existsSync(path)) saved = JSON.parse(readFileSync(path, 'utf8')) as Saved;
-  if (saved && saved.holdout === HOLDOUT) {
+  if (saved && saved.holdout === HOLDOUT && saved.steps === fitSteps) {
     reused = true;
   } else {
     const { train, test } = splits(dataset);
@@ -82,8 +87,7 @@ export async function classifier(dataset: string, seconds: number, suffix = ''):
     let steps = 0;
     const nFit = train.n - HOLDOUT;
     const perm = Int32Array.from({ length: nFit }, (_, i) => i);
-    // bounded: time budget and a hard cap on steps
-    while ((performance.now() - t0) / 1000 < seconds && steps < 20_000) {
+    while (steps < fitSteps) {
       const o = (steps * B) % (nFit - B);
       if (o < B) rng.shuffle(perm); // a new pass over the training split
       const idx = perm.subarray(o, o + B);

@@ -113,8 +113,8 @@ async function main(): Promise<void> {
       oodRows.push([m.id, what, String(xs.length), fmt(a.filter((v) => v !== null).length / xs.length, 3), fmt(a.filter((v) => v === 'out_of_distribution').length / xs.length, 3)]);
     }
     if (!baselines.has(m.dataset)) {
-      // the classifier bench/quality.ts trains (90 s), and its cache
-      const c = await classifier(m.dataset, 90);
+      // the classifier bench/quality.ts trains (a fixed number of steps), and its cache
+      const c = await classifier(m.dataset);
       baselines.set(m.dataset, c.testAccuracy);
     }
   }

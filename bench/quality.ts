@@ -35,7 +35,8 @@ import { readCheckpoint } from '../train/checkpoint';
 import { loadDataset, resolveDatasetName, rows, sampleToy, type Dataset, type ToyName } from '../train/data';
 import { EVAL_SEED, medianDistance, mmd2 } from '../train/evaluate';
 import { buildModel, type TrainableModel } from '../train/models';
-import { classifier, CLASSES, FEATURES, frechet, HOLDOUT, type Classifier } from './classifier';
+import { HOLDOUT, type Classifier } from './classifier';
+import { imageReference, verdict, type Verdict } from './verdict';
 import { compressorBits, type CompressorBits } from './compressors';
 import { draw, drawGraph } from './draw';
 import { PUBLISHED, reference } from './published';
@@ -101,55 +102,6 @@ function meanDensity(model: TrainableModel, m: Manifest, x: Float32Array, k: num
   return m.density === 'exact' ? { logp: sums.logp / done, median: all[Math.floor(all.length / 2)], rows: done, ...acc } : { elbo: sums.elbo / done, iwae: sums.iwae / done, rows: done, ...acc };
 }
 
-/** What the classifier makes of a set of images (the figures the quality floor is stated in). */
-interface Verdict {
-  /** FD vs the test images; undefined for the test images themselves (the reference) */
-  fd?: number;
-  /** share of images whose top class probability is >= 0.9 */
-  confident: number;
-  /** entropy of the predicted-class histogram / log C: 1 = uniform over the classes */
-  coverage: number;
-  /** share classified as their label (requested for samples, true for real images) */
-  agree?: number;
-  n: number;
-}
-
-function verdict(cls: Classifier, x: Float32Array, ref: Float32Array | undefined, labels?: ArrayLike<number>): Verdict {
-  const probs = cls.probs(x);
-  const C = CLASSES;
-  const n = probs.length / C;
-  const hist = new Array<number>(C).fill(0);
-  let confident = 0;
-  let agree = 0;
-  for (let i = 0; i < n; i++) {
-    let best = 0;
-    for (let c = 1; c < C; c++) if (probs[i * C + c] > probs[i * C + best]) best = c;
-    hist[best]++;
-    if (probs[i * C + best] >= 0.9) confident++;
-    if (labels && labels[i] === best) agree++;
-  }
-  const entropy = -hist.reduce((h, k) => (k ? h + (k / n) * Math.log(k / n) : h), 0);
-  return {
-    fd: ref ? frechet(cls.features(x), ref, FEATURES) : undefined,
-    confident: confident / n,
-    coverage: entropy / Math.log(C),
-    agree: labels ? agree / n : undefined,
-    n,
-  };
-}
-
-/**
- * n images whose pixels are independent, each from its marginal over the training
- * split: pixel d of image i is pixel d of a training image drawn for that pixel alone;
- * dequantised like the test images. The anchor a model's FD is divided by.
- */
-function independentPixels(data: Dataset, n: number, rng: Prng): Float32Array {
-  const D = data.shape.reduce((a, b) => a * b, 1);
-  const out = new Float32Array(n * D);
-  for (let i = 0; i < n; i++) for (let d = 0; d < D; d++) out[i * D + d] = data.train[rng.int(data.nTrain) * D + d] + rng.uniform();
-  return out;
-}
-
 function meanSd(v: number[]): string {
   const mean = v.reduce((a, b) => a + b, 0) / v.length;
   const sd = Math.sqrt(v.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(1, v.length - 1));
@@ -185,22 +137,12 @@ export async function quality(opts: BenchOptions): Promise<string> {
     const key = resolveDatasetName(name);
     if (anchors.has(key)) return anchors.get(key)!;
     const data = ds(name);
-    const D = data.shape.reduce((a, b) => a * b, 1);
     const nTest = Math.min(data.nTest, q ? 100 : data.nTest);
     const test = rows(data, 'test', Array.from({ length: nTest }, (_, i) => i), new Prng(EVAL_SEED));
-    if (!classifiers.has(key)) classifiers.set(key, await classifier(key, q ? 15 : 90, q ? '-quick' : ''));
-    const cls = classifiers.get(key)!;
-    const nRef = Math.min(nS, nTest);
-    const refX = test.subarray(0, nRef * D);
-    const ref = cls.features(refX);
-    // the last HOLDOUT training rows: never seen by the classifier (nor, by construction, by this FD's test side)
-    const heldIdx = Array.from({ length: Math.min(nS, HOLDOUT) }, (_, i) => data.nTrain - 1 - i);
-    const held = rows(data, 'train', heldIdx, new Prng(EVAL_SEED + 5));
-    const vTest = verdict(cls, refX, undefined, data.testLabels?.subarray(0, nRef));
-    const vHeld = verdict(cls, held, ref, data.trainLabels ? heldIdx.map((j) => data.trainLabels![j]) : undefined);
-    const vIndep = verdict(cls, independentPixels(data, nS, new Prng(EVAL_SEED + 6)), ref);
-    const a: Anchors = { test, nTest, ref, nRef, cls, heldFd: vHeld.fd!, indepFd: vIndep.fd!, rows: [] };
-    a.rows.push(verdictRow(a, 'real: test images (true labels)', vTest), verdictRow(a, 'real: held-out training images (true labels)', vHeld), verdictRow(a, 'independent pixels', vIndep));
+    const r = await imageReference(data, key, test, nS, q);
+    classifiers.set(key, r.cls);
+    const a: Anchors = { ...r, test, nTest, heldFd: r.held.fd!, indepFd: r.indep.fd!, rows: [] };
+    a.rows.push(verdictRow(a, 'real: test images (true labels)', r.real), verdictRow(a, 'real: held-out training images (true labels)', r.held), verdictRow(a, 'independent pixels', r.indep));
     anchors.set(key, a);
     return a;
   };
