@@ -32,7 +32,7 @@ options:
                    label is one more input of every graph, and p(x) the mixture over the classes
   --init-from CK   start from a checkpoint's weights and architecture (e.g. a shipped model's
                    models/<id>/checkpoint.egck); new weights (the classes') start fresh
-  --label-weight W conditional flows and VAEs: add W x the cross-entropy of p(y | x) to the likelihood
+  --label-weight W conditional flows, VAEs and MADEs: add W x the cross-entropy of p(y | x) to the likelihood
                    loss (a hybrid objective; W = 0, the default, is likelihood alone)
   --shift N        images: translate each training image by up to N pixels each way, at random
                    (augmentation; the default 0 trains on the images as they are)

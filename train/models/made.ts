@@ -21,7 +21,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { classCount, dataDim, madeComponents, madeMasks, madeNet, paramShapes, preSupport, type MadeSpec, type MlpSpec, type NamedWeight, type Prng } from '../../core';
 import { madeLabelWeight } from '../../core/families/made';
-import { activate, Adam, checkLabel, LOG_2PI, logisticLogMass, logisticNoise, logisticOf, Params, post, pre, stdNormalLogProb } from './nn';
+import { activate, Adam, checkLabel, hybridStep, LOG_2PI, logisticLogMass, logisticNoise, logisticOf, Params, post, pre, stdNormalLogProb } from './nn';
 import type { FlowStep, StepOut } from './steps';
 import type { TrainableModel } from './types';
 
@@ -227,11 +227,30 @@ export class Made implements TrainableModel {
     });
   }
 
-  /** Exact maximum likelihood: minimise the mean negative log-density (conditional: of log p(x | y), each row's own label). */
+  /**
+   * Exact maximum likelihood: minimise the mean negative log-density (conditional: of log p(x | y), each row's own label).
+   * With a label weight w > 0, the hybrid objective the flows and VAEs train with (train/models/nn.ts hybridStep):
+   * every row's log p(x | y) under every class (the rows tiled once per class, as `density` does, so a step
+   * costs about C times one), and w x the cross-entropy of the posterior they give, added to the likelihood.
+   */
   trainStep(x: tf.Tensor2D, _rng: Prng, label?: tf.Tensor2D): Record<string, tf.Scalar> {
-    this.checkLabel(label, x.shape[0]);
+    const l = this.checkLabel(label, x.shape[0]);
     this.opt ??= new Adam(this.p.vars, this.lr);
-    return { loss: this.opt.minimize(() => tf.neg(tf.mean(this.logProb(x, label))) as tf.Scalar) };
+    if (!l || !this.labelWeight) return { loss: this.opt.minimize(() => tf.neg(tf.mean(this.logProb(x, label))) as tf.Scalar) };
+    const [N, D] = x.shape;
+    const C = l.shape[1];
+    return hybridStep(this.opt, this.labelWeight, l, this.spec.conditional!.prior, () => {
+      const rows = tf.reshape(tf.tile(tf.expandDims(x, 1), [1, C, 1]), [N * C, D]) as tf.Tensor2D;
+      const scores = tf.reshape(this.logProb(rows, tf.tile(tf.eye(C), [N, 1]) as tf.Tensor2D), [N, C]) as tf.Tensor2D;
+      return { nll: tf.neg(tf.mean(tf.sum(tf.mul(scores, l), 1))) as tf.Scalar, scores };
+    });
+  }
+
+  private labelWeight = 0;
+  /** The hybrid objective's weight on the label's cross-entropy (0: likelihood alone). */
+  setLabelWeight(w: number): void {
+    if (!this.spec.conditional) throw new Error('made: a label weight needs a class-conditional model (--conditional)');
+    this.labelWeight = w;
   }
 
   setLearningRate(lr: number): void { this.lr = lr; if (this.opt) this.opt.lr = lr; }

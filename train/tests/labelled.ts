@@ -57,3 +57,30 @@ export function expectTrainingUsesLabels(m: TrainableModel, batch: { x: tf.Tenso
   expect(-after.right).toBeLessThan(-before.right - 1);
   expect(after.right - after.wrong).toBeGreaterThan(parted);
 }
+
+/**
+ * The hybrid objective of an exact-density conditional model (flow, MADE) at label weight w (already set on `m`):
+ * the first step's loss is -mean log p(x | y) + w x the cross-entropy of the posterior, both recomputed in float64
+ * from `density`'s logpy, and a few steps cut that cross-entropy by a fifth at least.
+ */
+export function expectHybridObjective(m: TrainableModel, batch: { x: tf.Tensor2D; ids: number[]; label: tf.Tensor2D }, w: number): void {
+  const { x, ids, label } = batch;
+  const terms = () => {
+    const py = tf.tidy(() => m.density!(x).logpy!.arraySync() as number[][]);
+    let [nll, ce] = [0, 0];
+    py.forEach((r, i) => {
+      const a = r.map((v, y) => v + Math.log(CLASSES.prior[y]));
+      const mx = Math.max(...a);
+      nll -= r[ids[i]] / py.length;
+      ce += (mx + Math.log(a.reduce((s, v) => s + Math.exp(v - mx), 0)) - a[ids[i]]) / py.length;
+    });
+    return { nll, ce };
+  };
+  const before = terms();
+  const first = m.trainStep(x, new Prng(1), label);
+  expect(Math.abs(first.ce.dataSync()[0] - before.ce)).toBeLessThanOrEqual(1e-3 * Math.max(1, before.ce));
+  expect(Math.abs(first.loss.dataSync()[0] - (before.nll + w * before.ce))).toBeLessThanOrEqual(1e-4 * Math.abs(before.nll + w * before.ce));
+  tf.dispose(Object.values(first));
+  for (let i = 0; i < 5; i++) tf.dispose(Object.values(m.trainStep(x, new Prng(2 + i), label)));
+  expect(terms().ce).toBeLessThan(0.8 * before.ce);
+}

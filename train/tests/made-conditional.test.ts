@@ -10,7 +10,7 @@ import { defaultSpec, oneHot, paramShapes, Prng, type MadeSpec, type NamedWeight
 import { madeLabelWeight } from '../../core/families/made';
 import { initBackend } from '../backend';
 import { buildModel } from '../models';
-import { C, CLASSES, expectTrainingUsesLabels, labelledBatch as labelled, maxAbs } from './labelled';
+import { C, CLASSES, expectHybridObjective, expectTrainingUsesLabels, labelledBatch as labelled, maxAbs } from './labelled';
 
 const [H, W] = [6, 6];
 const D = H * W;
@@ -89,5 +89,19 @@ describe.each([
     expectTrainingUsesLabels(m, batch, 30, 1);
     tf.dispose([batch.x, batch.label]);
     m.dispose();
+  }, 60_000);
+
+  it('with a label weight, the loss adds w x the cross-entropy of the posterior, and steps lower it', () => {
+    const w = 20;
+    const m = buildModel(spec, random(5));
+    m.setLearningRate(3e-3);
+    m.setLabelWeight!(w);
+    const batch = labelledBatch(12, 6);
+    expectHybridObjective(m, batch, w);
+    tf.dispose([batch.x, batch.label]);
+    m.dispose();
+    const plain = buildModel({ ...spec, conditional: undefined });
+    expect(() => plain.setLabelWeight!(1)).toThrow(/class-conditional/);
+    plain.dispose();
   }, 60_000);
 });
