@@ -44,7 +44,9 @@ const HELP = `usage: npm run bench:peer [-- options]
   --clients LIST        client counts of the main table (default 8,64)
   --gain-clients LIST   client counts of the batching gain (default 8,32,64)
   --peer-workers N      uvicorn worker processes of the second peer (default: the
-                        number of cores)`;
+                        number of cores)
+  --only memory         only the Worker isolate's memory after the worst mix (one
+                        fresh wrangler dev, no peer, no load)`;
 const args = benchArgs(HELP, {
   python: { type: 'string', default: process.env.EDGEGEN_PEER_PYTHON ?? 'python3' },
   seconds: { type: 'string', default: '5' },
@@ -52,7 +54,9 @@ const args = benchArgs(HELP, {
   clients: { type: 'string', default: '8,64' },
   'gain-clients': { type: 'string', default: '8,32,64' },
   'peer-workers': { type: 'string', default: String(cpus().length) },
+  only: { type: 'string' },
 });
+if (args.only !== undefined && args.only !== 'memory') throw new Error(`--only: 'memory' is the one section that runs alone, got '${args.only}'`);
 const SECONDS = Number(args.seconds);
 const ROUNDS = Number(args.rounds);
 const CLIENTS = args.clients.split(',').map(Number);
@@ -161,15 +165,32 @@ const f0 = (v: number | undefined) => (v === undefined || !Number.isFinite(v) ? 
 const ratio = (a: number | undefined, b: number | undefined) => (a && b ? `${(a / b).toFixed(2)}x` : '-');
 const mb = (v: unknown) => (typeof v === 'number' ? `${(v / 2 ** 20).toFixed(1)} MiB` : '-');
 
+function printMemory(memory: { health: unknown; errors: string[]; growth?: string[] } | undefined): void {
+  const mem = (memory?.health as { memory?: Record<string, number> })?.memory ?? {};
+  console.log('\n### Worker isolate memory after the worst mix (every capability of every model at its largest request)\n');
+  console.log(`wasm memory ${mb(mem.wasmBytes)}, JS heap ${mb(mem.jsHeapBytes)} (workerd does not report it), sessions open ${mem.sessions} (${mb(mem.sessionFileBytes)} of model files), evictions ${mem.evictions}. Goal <= 96 MiB, limit 128 MB.`);
+  if (memory?.errors.length) console.log(`errors in the worst mix: ${memory.errors.join('; ')}`);
+  if (memory?.growth?.length) console.log(`\nThe requests that grew wasm memory, in order: ${memory.growth.join(', ')}.`);
+}
+
 async function main() {
   const load = execFileSync('uptime', { encoding: 'utf8' }).trim();
   const out = join(mkdtempSync(join(tmpdir(), 'edgegen-peer-')), 'public');
   buildAssets({ web: '/nonexistent', models: MODELS, out });
+  if (args.only === 'memory') {
+    const worker = await startWorker(out, true);
+    try {
+      printMemory(await worstMix(worker.url, false, true));
+    } finally {
+      await worker.stop();
+    }
+    return;
+  }
   const peerOk = peerAvailable();
   if (!peerOk) console.error(`no peer: ${PYTHON} lacks fastapi/uvicorn/onnxruntime/orjson/numpy (see bench/peer.py); running edgegen alone`);
   const results: Record<string, Rates> = {};
   const cpu: Record<string, Map<string, number>> = { node: new Map(), worker: new Map() };
-  let memory: { health: unknown; errors: string[] } | undefined;
+  let memory: { health: unknown; errors: string[]; growth?: string[] } | undefined;
   const gainCases = [CASES[3], CASES[5]];
   const servers: (Server & { wrangler?: Wrangler })[] = [];
   try {
@@ -217,10 +238,7 @@ async function main() {
     const verdict = (ms: number) => (ms < 400 ? 'goal met' : ms < 600 ? 'floor met' : 'NOT met');
     for (const r of cold) console.log(`| ${r.id} | ${f0(r.median)} | ${r.all.map((x) => x.toFixed(0)).join(', ')} | ${r.timing} | ${verdict(r.median)} | ${f0(r.assetMedian)} (${mb(r.assetBytes)}) | ${f0(r.median - r.assetMedian)} (${verdict(r.median - r.assetMedian)}) |`);
     console.log('\n(workerd\'s clock stands still while code runs, so Server-Timing shows only waits; CPU work such as onnxruntime compiling its wasm functions on first call is in the first answer but in no Server-Timing entry)');
-    const mem = (memory?.health as { memory?: Record<string, number> })?.memory ?? {};
-    console.log('\n### Worker isolate memory after the worst mix (every capability of every model at its largest request)\n');
-    console.log(`wasm memory ${mb(mem.wasmBytes)}, JS heap ${mb(mem.jsHeapBytes)} (workerd does not report it), sessions open ${mem.sessions} (${mb(mem.sessionFileBytes)} of model files), evictions ${mem.evictions}. Goal <= 96 MiB, limit 128 MB.`);
-    if (memory?.errors.length) console.log(`errors in the worst mix: ${memory.errors.join('; ')}`);
+    printMemory(memory);
     console.log('\n### One graph run alone: native kernels (the peer, Node) vs wasm (the Worker), and the ceiling it puts on the Worker\n');
     // the one-process peer's case whose graph this is (one process runs one graph at a time, as the ceiling's one wasm thread does):
     // the JSON and f32 flow cases share one graph; take the faster peer figure

@@ -197,7 +197,10 @@ export async function coldStart(assets: string, ids: string[], trials: number): 
  * The worst mix: every operation of every model at the largest request the server lists for it (GET /v1/models `limits`), then /healthz.
  * `smallest`: the same operations at one row (k = 1), so what stays is the open sessions rather than the runs' buffers.
  */
-export async function worstMix(url: string, smallest = false): Promise<{ health: unknown; errors: string[] }> {
+export async function worstMix(url: string, smallest = false, trace = false): Promise<{ health: unknown; errors: string[]; growth: string[] }> {
+  const wasm = async () => ((await (await fetch(`${url}/healthz`)).json()) as { memory?: { wasmBytes?: number } }).memory?.wasmBytes ?? 0;
+  const growth: string[] = [];
+  let last = trace ? await wasm() : 0;
   const index = (await (await fetch(`${url}/v1/models`)).json()) as z.infer<typeof ModelList>;
   const errors: string[] = [];
   for (const m of index.models) {
@@ -213,7 +216,12 @@ export async function worstMix(url: string, smallest = false): Promise<{ health:
       const res = await fetch(`${url}/v1/models/${m.id}/${what}?format=f32`, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
       if (res.status !== 200) errors.push(`${m.id}/${what}: ${res.status} ${(await res.text()).slice(0, 120)}`);
       else await res.arrayBuffer();
+      if (trace) {
+        const now = await wasm();
+        if (now > last) growth.push(`${m.id}/${what} +${((now - last) / 2 ** 20).toFixed(1)} MiB`);
+        last = now;
+      }
     }
   }
-  return { health: await (await fetch(`${url}/healthz`)).json(), errors };
+  return { health: await (await fetch(`${url}/healthz`)).json(), errors, growth };
 }
