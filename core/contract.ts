@@ -13,7 +13,7 @@
  */
 import { z } from 'zod';
 import { API_LIMITS } from './api';
-import { CALIBRATION_LEVELS, DEFAULT_FPR, SCORE_METHODS } from './score';
+import { CALIBRATION_LEVELS, CLASSIFY_FPR, DEFAULT_FPR, SCORE_METHODS } from './score';
 import { FAMILIES } from './spec';
 
 /** The largest finite float32; the models compute in float32. */
@@ -21,12 +21,11 @@ export const FLOAT32_MAX = 3.4028234663852886e38;
 
 const uint32 = (description: string) => z.int().min(0).max(0xffffffff).meta({ description });
 
-const temperature = z
-  .number()
-  .min(0)
-  .max(10)
-  .default(1)
-  .meta({ description: 'scales the latent noise (and the VAE observation noise); 1 samples the model, lower is more typical' });
+/** The bounds of a temperature, the request's and the manifest's. */
+const temperatureValue = z.number().min(0).max(10);
+const temperature = temperatureValue
+  .optional()
+  .meta({ description: "scales the latent noise (and the VAE observation noise); 1 samples the model as trained, lower is more typical. Absent: the model's `sampleTemperature` (GET /v1/models), else 1" });
 const mode = z.enum(['mean', 'sample']).default('sample').meta({
   description: "VAE only: 'sample' draws x from p(x|z), 'mean' returns the decoder mean",
 });
@@ -164,15 +163,18 @@ export const InterpolateRequest = z
   })
   .meta({ id: 'InterpolateRequest', description: 'Decode points on the great-circle path between the latents of two seeds', example: { seedA: 1, seedB: 2, steps: 5 } });
 
+const fprField = (byDefault: number) =>
+  z
+    .number()
+    .gt(0)
+    .lt(1)
+    .default(byDefault)
+    .meta({ description: 'false-positive rate the outlier threshold is calibrated for: at most this share of in-distribution rows is flagged, with 95% confidence over the held-out rows the export calibrated on' });
+
 export const ScoreRequest = z
   .strictObject({
     x: rows('rows in data space, as for density; image models take pixels in [0, 256)'),
-    fpr: z
-      .number()
-      .gt(0)
-      .lt(1)
-      .default(DEFAULT_FPR)
-      .meta({ description: 'false-positive rate the outlier threshold is calibrated for: at most this share of in-distribution rows is flagged, with 95% confidence over the held-out rows the export calibrated on' }),
+    fpr: fprField(DEFAULT_FPR),
     seed: uint32('seed of the dequantisation noise and the VAE eps (the calibration used 0)').default(0),
   })
   .meta({
@@ -181,8 +183,8 @@ export const ScoreRequest = z
     example: { x: [[0.5, 0.25], [4, 4]] },
   });
 
-/** classify takes score's fields: the same rows, fpr and seed feed the same density run */
-export const ClassifyRequest = ScoreRequest.extend({})
+/** classify takes score's fields: the same rows, fpr and seed feed the same density run; its fpr defaults lower (core/score.ts CLASSIFY_FPR) */
+export const ClassifyRequest = ScoreRequest.extend({ fpr: fprField(CLASSIFY_FPR) })
   .meta({
     id: 'ClassifyRequest',
     description: 'Classify rows by Bayes\' rule over the class-conditional densities, abstaining on rows of no class (out of distribution) and on uncertain ones',
@@ -306,6 +308,9 @@ export const Manifest = z
       .object({ samples: z.number(), measured: z.number(), how: z.string() })
       .meta({ description: "how closely this model's samples agree between runtimes for one seed: `samples` is the stated relative tolerance (at least 1e-4), `measured` what the export measured" })
       .optional(),
+    sampleTemperature: temperatureValue
+      .optional()
+      .meta({ description: 'the temperature a sample or interpolate request that names none draws at (chosen per model with bench/temperature.ts: lower trades diversity for samples more typical of their class); absent: 1, the model as trained' }),
   })
   .meta({ id: 'Manifest', description: "one model's manifest: family, shape, capabilities, training run and held-out metrics" });
 
@@ -321,7 +326,7 @@ export const ModelLimits = z
   })
   .meta({ id: 'ModelLimits' });
 
-export const ModelEntry = Manifest.pick({ id: true, family: true, model: true, dataset: true, shape: true, capabilities: true, density: true, description: true, classes: true })
+export const ModelEntry = Manifest.pick({ id: true, family: true, model: true, dataset: true, shape: true, capabilities: true, density: true, description: true, classes: true, sampleTemperature: true })
   .extend({ limits: ModelLimits, operations: z.array(Operation).meta({ description: 'the POST operations this model answers; the others answer 422 with the reason' }) })
   .meta({ id: 'ModelEntry' });
 export const ModelList = z.object({ models: z.array(ModelEntry) }).meta({ id: 'ModelList' });

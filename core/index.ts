@@ -7,6 +7,6 @@ export * from './manifest';
 export * from './api';
 export * from './families';
 export {
-  bitsPerDim, classMarginal, densityInputs, oneHot, importanceSampled, isImage, runDensity, runEncode, runSample, sampleLabelsFor, sampleNoiseFor, samplePasses, sampleWork, slerp, takesObservationNoise,
+  bitsPerDim, classMarginal, densityInputs, oneHot, importanceSampled, isImage, runDensity, runEncode, runSample, sampleLabelsFor, sampleNoiseFor, samplePasses, sampleWork, slerp, takesObservationNoise, temperatureOf,
   type DensityOutputs, type Feeds, type ModelInfo, type RunGraph,
 } from './protocol';

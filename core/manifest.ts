@@ -64,6 +64,12 @@ export interface Manifest {
   calibration?: Calibration;
   /** how closely samples agree between runtimes (export/parity.ts); absent: the contract's 1e-4 */
   parity?: ManifestParity;
+  /**
+   * the temperature a sample or interpolate request that names none draws at
+   * (export --temperature, chosen with bench/temperature.ts); absent: 1, the
+   * model as trained. core/protocol.ts `temperatureOf`.
+   */
+  sampleTemperature?: number;
 }
 
 /**
@@ -91,5 +97,5 @@ export interface ManifestVariant extends ManifestFile {
 }
 
 export interface ModelIndex {
-  models: Array<Pick<Manifest, 'id' | 'family' | 'model' | 'dataset' | 'shape' | 'capabilities' | 'density' | 'description' | 'classes'>>;
+  models: Array<Pick<Manifest, 'id' | 'family' | 'model' | 'dataset' | 'shape' | 'capabilities' | 'density' | 'description' | 'classes' | 'sampleTemperature'>>;
 }

@@ -27,7 +27,7 @@ export type Feeds = Record<string, Tensor>;
 export type RunGraph = (feeds: Feeds, outputs?: readonly string[]) => Promise<Record<string, Tensor>>;
 
 /** What the protocol needs to know of a model: its manifest, or the same fields of a spec. */
-export type ModelInfo = Pick<Manifest, 'family' | 'shape' | 'latentDim'> & Partial<Pick<Manifest, 'discrete' | 'density' | 'classes'>>;
+export type ModelInfo = Pick<Manifest, 'family' | 'shape' | 'latentDim'> & Partial<Pick<Manifest, 'discrete' | 'density' | 'classes' | 'sampleTemperature'>>;
 
 export { dataDim };
 
@@ -86,6 +86,11 @@ export function sampleWork(m: Pick<Manifest, 'family' | 'shape'>, n: number): nu
 /** What one density row costs in data-sized rows: C for a conditional model whose graph runs once per class (GraphProtocol.classTiled), else 1. */
 export function densityClassFactor(m: Pick<ModelInfo, 'family' | 'classes'>): number {
   return m.classes && describe(m).protocol.classTiled ? m.classes.names.length : 1;
+}
+
+/** The temperature of a sample request: the one it names, else the model's `sampleTemperature`, else 1. */
+export function temperatureOf(m: Pick<ModelInfo, 'sampleTemperature'>, requested?: number): number {
+  return requested ?? m.sampleTemperature ?? 1;
 }
 
 /** The noise of a sample request: z [n, L] then, where the family takes it, observation noise [n, D]. */

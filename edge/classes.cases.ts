@@ -8,6 +8,7 @@
 import { beforeAll, expect, it } from 'vitest';
 import type { ClassifyResponse, DensityResponse, ModelEntry, SampleResponse } from '../core/api';
 import { dataDim, sampleWork } from '../core/protocol';
+import { CLASSIFY_FPR } from '../core/score';
 import { MAX_WORK_UNITS } from './engine';
 import type { Target } from './testing';
 
@@ -93,6 +94,22 @@ export function classesCases(getTarget: () => Target, skip: () => string[] = () 
     expect(await sample(gan.id, { n: 8, seed: 3 })).toEqual(await sample(gan.id, { n: 8, seed: 3 }));
   });
 
+  it("a request that names no temperature draws at the model's listed sampleTemperature (else 1), in /sample and /interpolate", async () => {
+    const samplers = shipped().filter((m) => m.capabilities.includes('sample'));
+    const tuned = samplers.find((m) => m.sampleTemperature !== undefined && m.sampleTemperature !== 1);
+    if (!tuned) throw new Error('no shipped model states a sampleTemperature: models/ must hold one');
+    const plain = samplers.find((m) => m.sampleTemperature === undefined && m.shape.length === 1)!;
+    for (const m of [tuned, plain]) {
+      const body = { n: 3, seed: 9, ...(m.classes ? { label: 0 } : {}) };
+      const at = m.sampleTemperature ?? 1;
+      expect(await sample(m.id, body), m.id).toEqual(await sample(m.id, { ...body, temperature: at }));
+      const path = (await post(t(), `/v1/models/${m.id}/interpolate`, { seedA: 1, seedB: 2, steps: 3 })).json();
+      expect(await path).toEqual(await (await post(t(), `/v1/models/${m.id}/interpolate`, { seedA: 1, seedB: 2, steps: 3, temperature: at })).json());
+    }
+    const body = { n: 3, seed: 9, ...(tuned.classes ? { label: 0 } : {}) };
+    expect(await sample(tuned.id, body)).not.toEqual(await sample(tuned.id, { ...body, temperature: 1 }));
+  });
+
   it('refuses labels the model does not have, with its classes in the message; unconditional models refuse any label', async () => {
     const gan = conditional((m) => m.family === 'gan');
     const C = gan.classes!.names.length;
@@ -119,6 +136,7 @@ export function classesCases(getTarget: () => Target, skip: () => string[] = () 
     expect(res.status).toBe(200);
     const c = (await res.json()) as ClassifyResponse;
     expect(c.classes).toEqual(m.classes!.names);
+    expect(c.fpr).toBe(CLASSIFY_FPR);
     for (let i = 0; i < x.length; i++) {
       expect(c.posterior[i].reduce((a, b) => a + b, 0)).toBeCloseTo(1, 4);
       expect(c.probability[i]).toBe(Math.max(...c.posterior[i]));

@@ -18,7 +18,7 @@ import { API_LIMITS, type ApiError, type DensityResponse, type ModelLimits, type
 import { ERROR_CODES, type DecodeRequest, type DensityRequest, type EncodeRequest, type ErrorCode, type InterpolateRequest, type SampleRequest } from '../core/contract';
 import type { Capability, DensityKind, Manifest, ModelIndex } from '../core/manifest';
 import { Prng } from '../core/prng';
-import { dataDim, densityClassFactor, densityInputs, importanceSampled, runDensity, runEncode, runSample, sampleLabelsFor, sampleNoiseFor, samplePasses, sampleWork, slerp, takesObservationNoise, type RunGraph } from '../core/protocol';
+import { dataDim, densityClassFactor, densityInputs, importanceSampled, runDensity, runEncode, runSample, sampleLabelsFor, sampleNoiseFor, samplePasses, sampleWork, slerp, takesObservationNoise, temperatureOf, type RunGraph } from '../core/protocol';
 import { JsonBytes, float32Json } from './float32';
 
 // ---------------------------------------------------------------------------
@@ -868,11 +868,11 @@ export class Engine {
     return { data: finite(x, 'x'), n, width: dataDim(m) };
   }
 
-  async sample(m: Manifest, req: { n: number; seed: number; temperature: number; mode: 'mean' | 'sample'; label?: Label }, ph?: Phases): Promise<Batch> {
+  async sample(m: Manifest, req: { n: number; seed: number; temperature?: number; mode: 'mean' | 'sample'; label?: Label }, ph?: Phases): Promise<Batch> {
     this.require(m, 'sample');
     const ids = labelIds(m, req.label, req.n);
     ph?.lap('parse');
-    const { z, noise } = sampleNoiseFor(m, req.seed, req.n, req.temperature);
+    const { z, noise } = sampleNoiseFor(m, req.seed, req.n, temperatureOf(m, req.temperature));
     return this.decodeLatents(m, z, req.n, req.mode, noise, ph, sampleLabelsFor(m, req.seed, req.n, ids));
   }
 
@@ -888,12 +888,13 @@ export class Engine {
   }
 
   /** Spherical interpolation (core/protocol.ts `slerp`) between the latents two seeds draw. */
-  async interpolate(m: Manifest, req: { seedA: number; seedB: number; steps: number; temperature: number; label?: number | string }, ph?: Phases): Promise<Batch> {
+  async interpolate(m: Manifest, req: { seedA: number; seedB: number; steps: number; temperature?: number; label?: number | string }, ph?: Phases): Promise<Batch> {
     this.require(m, 'sample', 'interpolate');
     requireInterpolate(m);
     ph?.lap('parse');
-    const a = sampleNoiseFor(m, req.seedA, 1, req.temperature).z;
-    const b = sampleNoiseFor(m, req.seedB, 1, req.temperature).z;
+    const t = temperatureOf(m, req.temperature);
+    const a = sampleNoiseFor(m, req.seedA, 1, t).z;
+    const b = sampleNoiseFor(m, req.seedB, 1, t).z;
     // conditional: the whole path in one class (named, or the one seedA draws), so only the style moves
     const ids = labelIds(m, req.label, 1);
     const label = m.classes ? sampleLabelsFor(m, req.seedA, 1, ids) : undefined;

@@ -7,7 +7,7 @@ import { expect, it } from 'vitest';
 import type { ScoreResponse } from '../core/api';
 import type { Manifest, ModelIndex } from '../core/manifest';
 import { Prng } from '../core/prng';
-import { DEFAULT_FPR, thresholdLevel } from '../core/score';
+import { CLASSIFY_FPR, DEFAULT_FPR, thresholdLevel } from '../core/score';
 import type { Target } from './testing';
 
 type ErrorBody = { error: { code: string; message: string; limit?: number } };
@@ -55,6 +55,10 @@ export function scoreCases(getTarget: () => Target): void {
     expect(Object.keys(op.responses)).toEqual(expect.arrayContaining(['200', '400', '404', '413', '422']));
     const req = doc.components.schemas[op.requestBody.content['application/json'].schema.$ref.split('/').pop()];
     expect(req.properties.fpr).toMatchObject({ default: DEFAULT_FPR, exclusiveMinimum: 0, exclusiveMaximum: 1 });
+    // classify takes the same field with its own, lower default
+    const cop = doc.paths['/v1/models/{id}/classify'].post;
+    const creq = doc.components.schemas[cop.requestBody.content['application/json'].schema.$ref.split('/').pop()];
+    expect(creq.properties.fpr).toMatchObject({ default: CLASSIFY_FPR, exclusiveMinimum: 0, exclusiveMaximum: 1 });
   });
 
   it("score: answers every malformed request exactly as density does (status, code, message)", async () => {

@@ -1,5 +1,5 @@
 /**
- * npm run export -- <checkpoint> [--id ID] [--out models] [--float16] [--no-calibrate] [--force]
+ * npm run export -- <checkpoint> [--id ID] [--out models] [--float16] [--no-calibrate] [--temperature T] [--force]
  * Verifies every graph against the trained tfjs model, then writes
  * models/<id>/*.onnx, manifest.json and updates models/index.json. A model
  * already in models/<id> is replaced only with --force.
@@ -12,12 +12,14 @@ const USAGE = `usage: npm run export -- <checkpoint.egck> [options]
   --out DIR        models folder (default models)
   --float16        also write float16-weight copies of every graph
   --no-calibrate   leave the anomaly-score calibration out
+  --temperature T  the temperature a sample request that names none draws at, in (0, 10]
+                   (manifest sampleTemperature; default none: 1; bench/temperature.ts measures it)
   --force          replace the model already in DIR/ID (default: refuse)`;
 
 function parse(argv: string[]): { path: string } & ExportOptions {
   const options = {
     id: { type: 'string' }, out: { type: 'string' }, float16: { type: 'boolean' }, 'no-calibrate': { type: 'boolean' },
-    force: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+    temperature: { type: 'string' }, force: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
   } as const;
   let parsed;
   try {
@@ -31,11 +33,14 @@ function parse(argv: string[]): { path: string } & ExportOptions {
     process.exit(0);
   }
   if (positionals.length !== 1) throw new Error(`${positionals.length ? 'one checkpoint at a time' : 'which checkpoint?'}\n${USAGE}`);
+  const temperature = values.temperature === undefined ? undefined : Number(values.temperature);
+  if (temperature !== undefined && !(temperature > 0 && temperature <= 10)) throw new Error(`--temperature: a number in (0, 10], got '${values.temperature}'\n${USAGE}`);
   return {
     path: positionals[0],
     id: values.id, out: values.out, float16: values.float16,
     ...(values['no-calibrate'] ? { calibrate: false } : {}),
     force: values.force,
+    ...(temperature !== undefined ? { temperature } : {}),
   };
 }
 

@@ -96,6 +96,15 @@ describe('exportCheckpoint', () => {
     await expect(exportCheckpoint(writeCheckpoint('gan', 'gan'), { out, id: 'Bad Id' })).rejects.toThrow(/model id/);
   });
 
+  it('--temperature states the sample temperature in the manifest and the index; without it neither has one', async () => {
+    const { manifest } = await exportCheckpoint(writeCheckpoint('gan', 'gan'), { out, id: 'cool-gan', temperature: 0.7 });
+    expect(manifest.sampleTemperature).toBe(0.7);
+    const plain = await exportCheckpoint(writeCheckpoint('gan', 'gan'), { out, id: 'plain-gan' });
+    expect(plain.manifest).not.toHaveProperty('sampleTemperature');
+    const index: ModelIndex = JSON.parse(readFileSync(join(out, 'index.json'), 'utf8'));
+    expect(Object.fromEntries(index.models.filter((m) => m.id.endsWith('-gan')).map((m) => [m.id, m.sampleTemperature]))).toEqual({ 'cool-gan': 0.7, 'plain-gan': undefined });
+  });
+
   it('refuses corrupt, truncated and mismatched checkpoints with a clear message', async () => {
     const good = readFileSync(writeCheckpoint('vae', 'vae'));
     const corrupt = join(tmp, 'corrupt.egck');

@@ -38,6 +38,8 @@ export interface ExportOptions {
   calibrate?: boolean;
   /** replace the model already in `<out>/<id>` (default false: refuse, before any verification) */
   force?: boolean;
+  /** the manifest's `sampleTemperature`: what a sample request that names no temperature draws at (default: none, 1) */
+  temperature?: number;
   /** builds the reference the graphs are verified against (default: the tfjs model from train/) */
   reference?: (ck: Checkpoint) => Promise<Reference & { dispose?(): void }>;
 }
@@ -167,6 +169,7 @@ export async function exportCheckpoint(path: string, opts: ExportOptions = {}): 
     ...(spec.conditional ? { classes: spec.conditional } : {}),
     ...(calibration ? { calibration } : {}),
     parity,
+    ...(opts.temperature !== undefined ? { sampleTemperature: opts.temperature } : {}),
     description: `${spec.conditional ? 'Class-conditional ' : ''}${family.models[spec.model] ?? spec.model} on ${dataset}: ${traits.decoder}; log p(x): ${traits.logp}; x -> z: ${traits.inverse}.`,
   };
   writeAtomic(join(dir, 'manifest.json'), new TextEncoder().encode(JSON.stringify(manifest, null, 2) + '\n'));
@@ -199,7 +202,7 @@ function shippedParameters(ck: Checkpoint): number {
 function updateIndex(out: string, m: Manifest): void {
   const path = join(out, 'index.json');
   const index: ModelIndex = existsSync(path) ? JSON.parse(readFileSync(path, 'utf8')) : { models: [] };
-  const entry = { id: m.id, family: m.family, model: m.model, dataset: m.dataset, shape: m.shape, capabilities: m.capabilities, density: m.density, description: m.description, ...(m.classes ? { classes: m.classes } : {}) };
+  const entry = { id: m.id, family: m.family, model: m.model, dataset: m.dataset, shape: m.shape, capabilities: m.capabilities, density: m.density, description: m.description, ...(m.classes ? { classes: m.classes } : {}), ...(m.sampleTemperature !== undefined ? { sampleTemperature: m.sampleTemperature } : {}) };
   index.models = [...index.models.filter((e) => e.id !== m.id), entry].sort((a, b) => a.id.localeCompare(b.id));
   writeAtomic(path, new TextEncoder().encode(JSON.stringify(index, null, 2) + '\n'));
 }

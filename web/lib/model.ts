@@ -29,10 +29,11 @@ import {
   sampleTolerance,
   slerp,
   takesObservationNoise,
+  temperatureOf,
   type Feeds,
   type RunGraph,
 } from '../../core/protocol';
-import { DEFAULT_FPR } from '../../core/score';
+import { CLASSIFY_FPR, DEFAULT_FPR } from '../../core/score';
 import { fetchGraph, fetchManifest, manifestUrl, type Progress } from './files';
 import { Session, type Device, type DeviceInfo } from './runtime';
 import { classifyDensity, scoreDensity, scoreK, type Classification, type Density, type Score } from './score';
@@ -241,7 +242,7 @@ export class Model {
     const n = opts.n ?? 16;
     if (!Number.isInteger(n) || n < 1) throw new RangeError(`n must be a positive integer, got ${n}`);
     const seed = opts.seed ?? randomSeed();
-    const { z, noise } = sampleNoiseFor(m, seed, n, opts.temperature ?? 1);
+    const { z, noise } = sampleNoiseFor(m, seed, n, temperatureOf(m, opts.temperature));
     const labels = this.labelsFor(opts.label, seed, n);
     const samples = await this.decodeRows(z, n, opts.mode ?? 'sample', noise, labels);
     return { samples, shape: m.shape, seed, ...(labels ? { labels } : {}) };
@@ -260,7 +261,7 @@ export class Model {
   async interpolate(opts: InterpolateOptions = {}): Promise<Float32Array[]> {
     const m = this.manifest;
     const steps = opts.steps ?? 8;
-    const t = opts.temperature ?? 1;
+    const t = temperatureOf(m, opts.temperature);
     const a = sampleNoiseFor(m, opts.seedA ?? 0, 1, t).z;
     const b = sampleNoiseFor(m, opts.seedB ?? 1, 1, t).z;
     // the whole path in one class, so only the style moves
@@ -311,7 +312,7 @@ export class Model {
     const m = this.manifest;
     if (!m.classes) throw new Error(`${m.id} cannot classify: it is not class-conditional (it models p(x) without labels, so it has no p(x | y) to apply Bayes' rule to)`);
     const d = await this.density(x, { seed: opts.seed ?? 0, k: scoreK(m) });
-    return classifyDensity(m, x, d, opts.fpr ?? DEFAULT_FPR);
+    return classifyDensity(m, x, d, opts.fpr ?? CLASSIFY_FPR);
   }
 
   /** Releases the model's onnxruntime sessions; the model cannot run afterwards. */

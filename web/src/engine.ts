@@ -22,7 +22,8 @@ export type DensityResult = Density & { ms: number };
 export interface SampleRequest {
   n: number;
   seed: number;
-  temperature: number;
+  /** absent: the model's sampleTemperature, else 1 (as the API) */
+  temperature?: number;
   mode: Mode;
   /** class-conditional models: one class id for every row; absent: drawn from the prior with the seed, as the API does */
   label?: number;

@@ -78,7 +78,7 @@ async function renderCard(m: Manifest, seed: number, canvas: HTMLCanvasElement, 
     const rows: Float32Array[] = [];
     let ms = 0;
     for (let y = 0; y < C; y++) {
-      const r = await engine.sample(m, { n: per, seed, temperature: 1, mode: 'mean', label: y });
+      const r = await engine.sample(m, { n: per, seed, mode: 'mean', label: y });
       rows.push(...r.rows);
       ms += r.ms;
     }
@@ -86,11 +86,11 @@ async function renderCard(m: Manifest, seed: number, canvas: HTMLCanvasElement, 
     lines.push(`One row per class (${m.classes.names.join(', ')}), ${per} samples each with the same latents: ${ms.toFixed(1)} ms.`);
   } else if (isImage(m)) {
     const n = 16;
-    const { rows, ms } = await engine.sample(m, { n, seed, temperature: 1, mode: 'mean' });
+    const { rows, ms } = await engine.sample(m, { n, seed, mode: 'mean' });
     drawImageGrid(canvas, rows, m.shape, Math.ceil(Math.sqrt(n)), 2);
     lines.push(`${n} samples in ${ms.toFixed(1)} ms${passes > 1 ? ', drawn pixel by pixel (one run of a graph that loops over the pixels)' : ''}.`);
   } else {
-    const { rows, ms } = await engine.sample(m, { n: 500, seed, temperature: 1, mode: 'sample' });
+    const { rows, ms } = await engine.sample(m, { n: 500, seed, mode: 'sample' });
     lines.push(`500 samples in ${ms.toFixed(1)} ms${passes > 1 ? ` (drawn one dimension at a time)` : ''}.`);
     const box = boxFor(m.range, rows);
     let heat: { logp: number[]; res: number } | undefined;

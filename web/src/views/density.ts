@@ -191,7 +191,7 @@ async function referenceScores(m: Manifest, seed: number, k: number): Promise<{ 
         return { values: res.bitsPerDim ?? res.logp, note: `${set.rows.length} held-out ${isImage(m) ? 'images' : 'points'} (${set.source})` };
       }
       if (isImage(m)) return { values: [], note: `no held-out set ships for ${m.dataset}` };
-      const { rows } = await engine.sample(m, { n: 200, seed: 12345, temperature: 1, mode: 'sample' });
+      const { rows } = await engine.sample(m, { n: 200, seed: 12345, mode: 'sample' });
       const res = await engine.density(m, rows, { seed, k });
       return { values: res.logp, note: `200 samples from the model itself (no held-out set ships for ${m.dataset})` };
     })();

@@ -5,6 +5,11 @@ import { drawLabels } from '../../../core/prng';
 import { interpolateLatents, latentFor } from '../engine';
 
 export function initInterpolate(): void {
+  // the temperature the API would draw at for this model when a request names none
+  $<HTMLSelectElement>('interp-model').addEventListener('change', (ev) => {
+    const m = app.index.models.find((e) => e.id === (ev.target as HTMLSelectElement).value);
+    $<HTMLInputElement>('interp-temp').value = String(m?.sampleTemperature ?? 1);
+  });
   $<HTMLFormElement>('interp-form').addEventListener('submit', (ev) => {
     ev.preventDefault();
     void guarded('Interpolate', run);

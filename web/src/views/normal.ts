@@ -9,7 +9,7 @@
  * the API), with the calibration's estimator (seed, VAE k).
  */
 import type { Manifest } from '../../../core/manifest';
-import { DEFAULT_FPR } from '../../../core/score';
+import { CLASSIFY_FPR, DEFAULT_FPR } from '../../../core/score';
 import { classifyDensity, scoreDensity, scoreK } from '../../lib';
 import { $, app, isImage } from '../app';
 
@@ -40,7 +40,7 @@ export async function verdict(m: Manifest, x: Float32Array, seed: number): Promi
   const base: Verdict = { id: m.id, family: m.family, dataset: m.dataset, logp: res.logp[0], ...(res.bitsPerDim ? { bitsPerDim: res.bitsPerDim[0] } : {}) };
   // the library's rules, the API's: score's anomaly, and classify's abstention on top of it
   const s = scoreDensity(m, [x], res, DEFAULT_FPR);
-  const c = m.classes && res.posterior ? classifyDensity(m, [x], res, DEFAULT_FPR) : undefined;
+  const c = m.classes && res.posterior ? classifyDensity(m, [x], res, CLASSIFY_FPR) : undefined;
   if (c) Object.assign(base, { posterior: c.posterior[0], label: c.name[0] });
   if (s.uncalibrated || !s.anomaly) return { ...base, why: `${s.uncalibrated ?? 'no calibration'}; re-export the model to calibrate it` };
   return { ...base, anomaly: s.anomaly[0], percentile: s.percentile![0], outlier: s.outlier![0], ...(c ? { abstain: c.abstain[0] } : {}) };

@@ -12,6 +12,8 @@ export function initSample(): void {
     const id = modelSel.value;
     const m = id ? await app.manifest(id) : null;
     $('sample-mode-label').hidden = !m || !takesObservationNoise(m);
+    // the temperature the API would draw at for this model when a request names none
+    $<HTMLInputElement>('sample-temp').value = String(m?.sampleTemperature ?? 1);
     // class-conditional models: pick a class, or let the seed draw each row's from the prior
     const classes = m?.classes?.names ?? [];
     $('sample-label-label').hidden = classes.length === 0;
