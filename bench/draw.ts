@@ -14,8 +14,9 @@ import { dim, MODELS_DIR } from './common';
 /**
  * Model samples in data space; VAE: a draw from p(x|z) (with observation noise) unless `mean`.
  * A conditional model draws row i of class `labels[i]`; the z (and noise) stream is the same with or without labels.
+ * All the noise is scaled by `temperature`, as the API scales it.
  */
-export function draw(model: TrainableModel, m: Manifest, n: number, seed: number, mean = false, labels?: Int32Array): Float32Array {
+export function draw(model: TrainableModel, m: Manifest, n: number, seed: number, mean = false, labels?: Int32Array, temperature = 1): Float32Array {
   const rng = new Prng(seed);
   const D = dim(m);
   const C = m.classes?.names.length ?? 0;
@@ -23,8 +24,8 @@ export function draw(model: TrainableModel, m: Manifest, n: number, seed: number
   const out = new Float32Array(n * D);
   for (let o = 0; o < n; o += 250) {
     const k = Math.min(250, n - o);
-    const z = tf.tensor2d(rng.normals(k * m.latentDim), [k, m.latentDim]);
-    const noise = takesObservationNoise(m) && !mean ? tf.tensor2d(rng.normals(k * D), [k, D]) : undefined;
+    const z = tf.tensor2d(rng.normals(k * m.latentDim, temperature), [k, m.latentDim]);
+    const noise = takesObservationNoise(m) && !mean ? tf.tensor2d(rng.normals(k * D, temperature), [k, D]) : undefined;
     const label = C ? tf.tensor2d(oneHot(labels!.subarray(o, o + k), C), [k, C]) : undefined;
     const s = model.sample(z, noise, label);
     out.set((mean && s.xMean ? s.xMean : s.x).dataSync() as Float32Array, o * D);
@@ -39,7 +40,7 @@ export function draw(model: TrainableModel, m: Manifest, n: number, seed: number
  * tfjs's sampler runs the whole net D times (minutes for 1000 images of a
  * wide image MADE). The same z stream and labels as `draw`.
  */
-export async function drawGraph(m: Manifest, n: number, seed: number, labels?: Int32Array): Promise<Float32Array> {
+export async function drawGraph(m: Manifest, n: number, seed: number, labels?: Int32Array, temperature = 1): Promise<Float32Array> {
   const rng = new Prng(seed);
   const D = dim(m);
   const C = m.classes?.names.length ?? 0;
@@ -47,7 +48,7 @@ export async function drawGraph(m: Manifest, n: number, seed: number, labels?: I
   const out = new Float32Array(n * D);
   for (let o = 0; o < n; o += 250) {
     const k = Math.min(250, n - o);
-    const z = rng.normals(k * m.latentDim);
+    const z = rng.normals(k * m.latentDim, temperature);
     out.set((await runAutoregressive(m, g.run, z, k, C ? oneHot(labels!.subarray(o, o + k), C) : undefined)).x, o * D);
   }
   await g.release();

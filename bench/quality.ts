@@ -42,7 +42,7 @@ import { draw, drawGraph } from './draw';
 import { PUBLISHED, reference } from './published';
 import { dim, fmt, isImage, log, MODELS_DIR, shipped, table, type BenchOptions } from './common';
 import { descriptorOf } from '../core/families';
-import { takesObservationNoise } from '../core/protocol';
+import { takesObservationNoise, temperatureOf } from '../core/protocol';
 
 /** VAE importance samples x classes x images the whole-split pass may spend: K = 16 on Fashion-MNIST's 10 000 test images, unconditional */
 const WHOLE_SPLIT_WORK = 16 * 10_000;
@@ -231,9 +231,14 @@ export async function quality(opts: BenchOptions): Promise<string> {
       }
       // conditional models: row i asks for class i mod C
       const requested = C ? cycling(nS, C) : undefined;
-      const x = descriptorOf(m).protocol.autoregressive ? await drawGraph(m, nS, 777, requested) : draw(model, m, nS, 777, false, requested);
-      const sets = [{ what: takesObservationNoise(m) ? 'draws from p(x|z)' : '', x }];
-      if (takesObservationNoise(m)) sets.push({ what: 'decoder means', x: draw(model, m, nS, 777, true, requested) });
+      // at the temperature a request that names none draws at (the manifest's sampleTemperature), and at 1 where that differs
+      const sets: { what: string; x: Float32Array }[] = [];
+      for (const T of [...new Set([temperatureOf(m), 1])]) {
+        const at = T === temperatureOf(m) && T !== 1 ? `at its sampleTemperature ${T}` : temperatureOf(m) !== 1 ? 'at temperature 1' : '';
+        const x = descriptorOf(m).protocol.autoregressive ? await drawGraph(m, nS, 777, requested, T) : draw(model, m, nS, 777, false, requested, T);
+        sets.push({ what: [at, takesObservationNoise(m) ? 'draws from p(x|z)' : ''].filter(Boolean).join(', '), x });
+        if (takesObservationNoise(m)) sets.push({ what: [at, 'decoder means'].filter(Boolean).join(', '), x: draw(model, m, nS, 777, true, requested, T) });
+      }
       const fds: string[] = [];
       for (const { what, x } of sets) {
         const v = verdict(cls, clip(x), a.ref, requested);
