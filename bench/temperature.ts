@@ -12,11 +12,15 @@
  * FD (diversity included) and the label share (fidelity) show side by side.
  *
  *   npx tsx bench/temperature.ts [--models id,id] [--temperatures 1,0.8,0.6] [--n 1000] [--quick]
+ *
+ * `default` in --temperatures is each model's sampleTemperature (1 where it
+ * states none): `--temperatures default,1` measures what a request that names
+ * no temperature gets, beside the model as trained.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Prng } from '../core';
-import { oneHot, runSample, sampleNoiseFor } from '../core/protocol';
+import { oneHot, runSample, sampleNoiseFor, temperatureOf } from '../core/protocol';
 import { initBackend } from '../train/backend';
 import { loadDataset, resolveDatasetName, rows } from '../train/data';
 import { EVAL_SEED } from '../train/evaluate';
@@ -25,10 +29,10 @@ import { benchArgs } from './args';
 import { dim, fmt, isImage, log, MODELS_DIR, shipped, table } from './common';
 import { imageReference, verdict } from './verdict';
 
-const USAGE = 'npx tsx bench/temperature.ts [--models id,id] [--temperatures 1,0.9,0.8,0.7,0.6] [--n 1000] [--quick]';
+const USAGE = 'npx tsx bench/temperature.ts [--models id,id] [--temperatures 1,0.9,0.8,0.7,0.6|default,1] [--n 1000] [--quick]';
 const values = benchArgs(USAGE, { models: { type: 'string' }, temperatures: { type: 'string' }, n: { type: 'string' }, quick: { type: 'boolean' } });
-const temperatures = (values.temperatures ?? '1,0.9,0.8,0.7,0.6').split(',').map(Number);
-if (temperatures.some((t) => !(t >= 0 && t <= 10))) throw new Error(`--temperatures: each in [0, 10], got ${values.temperatures}`);
+const asked = (values.temperatures ?? '1,0.9,0.8,0.7,0.6').split(',');
+if (asked.some((t) => t !== 'default' && !(Number(t) >= 0 && Number(t) <= 10))) throw new Error(`--temperatures: each 'default' or a number in [0, 10], got ${values.temperatures}`);
 const quick = !!values.quick;
 const n = Number(values.n ?? (quick ? 200 : 1000));
 if (!Number.isInteger(n) || n < 10) throw new Error(`--n: an integer >= 10, got ${values.n}`);
@@ -57,7 +61,7 @@ for (const m of models) {
   const C = m.classes?.names.length ?? 0;
   const requested = C ? Int32Array.from({ length: n }, (_, i) => i % C) : undefined;
   const g = await openGraph(readFileSync(join(MODELS_DIR, m.id, 'sample.onnx')));
-  for (const T of temperatures) {
+  for (const T of [...new Set(asked.map((t) => (t === 'default' ? temperatureOf(m) : Number(t))))]) {
     const t0 = performance.now();
     const x = new Float32Array(n * D);
     for (let o = 0; o < n; o += CHUNK) {
@@ -67,7 +71,7 @@ for (const m of models) {
       x.set(await runSample(m, g.run, z, k, { noise, mode: 'sample', label }), o * D);
     }
     const v = verdict(r.cls, x.map((p) => Math.min(255.999, Math.max(0, p))), r.ref, requested);
-    out.push([name, m.id, T, fmt(v.fd!, 2), fmt(v.fd! / r.indep.fd!, 3), fmt(v.confident, 3), fmt(v.coverage, 3), v.agree === undefined ? '-' : fmt(v.agree, 3)]);
+    out.push([name, m.id, `${T}${T === temperatureOf(m) && m.sampleTemperature !== undefined ? ' (its sampleTemperature)' : ''}`, fmt(v.fd!, 2), fmt(v.fd! / r.indep.fd!, 3), fmt(v.confident, 3), fmt(v.coverage, 3), v.agree === undefined ? '-' : fmt(v.agree, 3)]);
     log(`${m.id} T=${T}: ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   }
   await g.release();
