@@ -29,12 +29,13 @@ async function open(ctx: BrowserContext, url: string): Promise<Page> {
 }
 
 /** Samples drawn through the Sample view: the rows the page shows in its "raw values" panel. */
-async function sampleInPage(page: Page, id: string, seed: number, n: number, mode = 'sample'): Promise<{ engine: string; samples: number[][] }> {
+async function sampleInPage(page: Page, id: string, seed: number, n: number, mode = 'sample', temperature: string | null = '1'): Promise<{ engine: string; samples: number[][] }> {
   await page.click('#tab-sample');
   await page.selectOption('#sample-model', id);
   await page.fill('#sample-seed', String(seed));
   await page.fill('#sample-n', String(n));
-  await page.fill('#sample-temp', '1');
+  // null: leave the field as the page set it for the model
+  if (temperature !== null) await page.fill('#sample-temp', temperature);
   if (await page.isVisible('#sample-mode')) await page.selectOption('#sample-mode', mode);
   await page.evaluate(() => { document.getElementById('sample-json')!.textContent = ''; });
   await page.click('#sample-form button[type=submit]');
@@ -42,8 +43,8 @@ async function sampleInPage(page: Page, id: string, seed: number, n: number, mod
   return JSON.parse((await page.textContent('#sample-json'))!);
 }
 
-async function apiSample(site: Site, id: string, seed: number, n: number, mode = 'sample', label?: number): Promise<number[][]> {
-  const res = await fetch(`${site.url}v1/models/${id}/sample`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ n, seed, temperature: 1, mode, label }) });
+async function apiSample(site: Site, id: string, seed: number, n: number, mode = 'sample', label?: number, temperature: number | undefined = 1): Promise<number[][]> {
+  const res = await fetch(`${site.url}v1/models/${id}/sample`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ n, seed, temperature, mode, label }) });
   expect(res.status).toBe(200);
   return ((await res.json()) as { samples: number[][] }).samples;
 }
@@ -132,6 +133,17 @@ describe('web client on wasm (no WebGPU)', () => {
       expect(rowsRelDiff(local.samples, remote), m.id).toBeLessThan(1e-4);
     }
     await page.screenshot({ path: join(SHOTS, 'sample-wasm.png'), fullPage: true });
+  });
+
+  it("starts the temperature at the model's sampleTemperature, so a seed draws what the API draws for a request that names none", async () => {
+    const m = pick((x) => x.sampleTemperature !== undefined && x.sampleTemperature !== 1 && x.family !== 'made');
+    expect(m, 'a shipped model states a sampleTemperature').toBeTruthy();
+    const local = await sampleInPage(page, m.id, 7, 8, 'sample', null);
+    expect(await page.inputValue('#sample-temp')).toBe(String(m.sampleTemperature));
+    expect(rowsRelDiff(local.samples, await apiSample(site, m.id, 7, 8, 'sample', undefined, undefined)), m.id).toBeLessThan(1e-4);
+    // and another model without one goes back to 1
+    await page.selectOption('#sample-model', pick((x) => x.sampleTemperature === undefined && x.capabilities.includes('sample')).id);
+    expect(await page.inputValue('#sample-temp')).toBe('1');
   });
 
   it('runs the same request through the API when switched', async () => {
@@ -303,8 +315,11 @@ describe('web client on wasm (no WebGPU)', () => {
       // conditional model's path stays in the class seed 4 draws, so its far end is seed 9's z in that class
       const classes = ((await (await fetch(`${site.url}models/${m.id}/manifest.json`)).json()) as Manifest).classes;
       const label = classes ? drawLabels(4, 1, classes.prior)[0] : undefined;
-      expect(rowsRelDiff([samples[0]], await apiSample(site, m.id, 4, 1, 'sample', label))).toBeLessThan(1e-4);
-      expect(rowsRelDiff([samples[5]], await apiSample(site, m.id, 9, 1, 'sample', label))).toBeLessThan(1e-4);
+      // at the temperature the page starts at for the model: its sampleTemperature, else 1
+      const t = m.sampleTemperature ?? 1;
+      expect(await page.inputValue('#interp-temp')).toBe(String(t));
+      expect(rowsRelDiff([samples[0]], await apiSample(site, m.id, 4, 1, 'sample', label, t))).toBeLessThan(1e-4);
+      expect(rowsRelDiff([samples[5]], await apiSample(site, m.id, 9, 1, 'sample', label, t))).toBeLessThan(1e-4);
       // and every step in between is the API's own interpolation (a linear path would differ in the middle)
       const res = await fetch(`${site.url}v1/models/${m.id}/interpolate`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ seedA: 4, seedB: 9, steps: 6 }) });
       expect(rowsRelDiff(samples, ((await res.json()) as { samples: number[][] }).samples)).toBeLessThan(1e-4);

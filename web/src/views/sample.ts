@@ -10,10 +10,11 @@ export function initSample(): void {
   const modelSel = $<HTMLSelectElement>('sample-model');
   const syncMode = async (): Promise<void> => {
     const id = modelSel.value;
+    // the temperature the API would draw at for this model when a request names none (set before any await, so a
+    // value typed right after choosing the model is never overwritten)
+    $<HTMLInputElement>('sample-temp').value = String(app.index.models.find((e) => e.id === id)?.sampleTemperature ?? 1);
     const m = id ? await app.manifest(id) : null;
     $('sample-mode-label').hidden = !m || !takesObservationNoise(m);
-    // the temperature the API would draw at for this model when a request names none
-    $<HTMLInputElement>('sample-temp').value = String(m?.sampleTemperature ?? 1);
     // class-conditional models: pick a class, or let the seed draw each row's from the prior
     const classes = m?.classes?.names ?? [];
     $('sample-label-label').hidden = classes.length === 0;
