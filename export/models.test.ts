@@ -34,7 +34,7 @@ describe('shipped models', () => {
   it('index entries agree with their manifests', () => {
     for (const [i, m] of manifests.entries()) {
       const e = index.models[i];
-      expect({ ...e }).toEqual({ id: m.id, family: m.family, model: m.model, dataset: m.dataset, shape: m.shape, capabilities: m.capabilities, density: m.density, description: m.description, ...(m.classes ? { classes: m.classes } : {}) });
+      expect({ ...e }).toEqual({ id: m.id, family: m.family, model: m.model, dataset: m.dataset, shape: m.shape, capabilities: m.capabilities, density: m.density, description: m.description, ...(m.classes ? { classes: m.classes } : {}), ...(m.sampleTemperature !== undefined ? { sampleTemperature: m.sampleTemperature } : {}) });
     }
   });
 
