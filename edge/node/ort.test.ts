@@ -8,7 +8,7 @@ import { threadId } from 'node:worker_threads';
 import { afterAll, expect, it, vi } from 'vitest';
 import type { Manifest } from '../../core/manifest';
 import { Prng } from '../../core/prng';
-import { oneHot, sampleLabelsFor, sampleNoiseFor } from '../../core/protocol';
+import { oneHot, sampleLabelsFor, sampleNoiseFor, temperatureOf } from '../../core/protocol';
 import { Owned } from '../engine';
 import { MODELS } from '../testing';
 import { createApp } from '../app';
@@ -162,7 +162,7 @@ it('a session released while its copy to another thread is opening leaves no cop
   }
 });
 
-it("the Node server draws sample noise in line with core/prng.ts: the API's answer is the graph's on that noise, bit for bit", async () => {
+it("the Node server draws sample noise in line with core/prng.ts: at the model's sampleTemperature: the API's answer is the graph's on that noise, bit for bit", async () => {
   const runtime = nodeRuntime(MODELS);
   const app = createApp(runtime);
   // class-conditional: the server also draws each row's class from the seed, as core/protocol.ts does
@@ -172,7 +172,7 @@ it("the Node server draws sample noise in line with core/prng.ts: the API's answ
     expect(res.status).toBe(200);
     const got = new Float32Array(await res.arrayBuffer());
     const here = await createNodeSession(new Uint8Array(readFileSync(join(MODELS, id, m.files.find((f) => f.capability === 'sample')!.file))));
-    const { z } = sampleNoiseFor(m, 5, 16, 1);
+    const { z } = sampleNoiseFor(m, 5, 16, temperatureOf(m));
     const labels = sampleLabelsFor(m, 5, 16)!;
     const want = (await here.run({ z: { data: z, dims: [16, m.latentDim] }, label: { data: labels, dims: [16, labels.length / 16] } })).x.data;
     expect(bits(got), id).toEqual(bits(want));
