@@ -10,8 +10,11 @@
  *
  *   npx tsx bench/graphcost.ts [--runs 40]
  *   npx tsx bench/graphcost.ts --levels disabled,basic,extended,all   (wasm run time per optimisation level)
+ *   npx tsx bench/graphcost.ts --ops dcgan-mnist/sample@16            (wasm time per graph node, from onnxruntime's profiler)
  */
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import * as ortNode from 'onnxruntime-node';
 import * as ortWeb from 'onnxruntime-web';
@@ -144,13 +147,70 @@ export async function levelCosts(cases: GraphCase[], levels: Level[], runs = 15,
   return out;
 }
 
+/**
+ * onnxruntime-web wasm's time per node of one graph (its profiler, enableProfiling), median
+ * over `runs` runs after 5 warm-up runs: which kernel a graph's time goes to. The profiler
+ * writes its events straight to file descriptor 1 from wasm, which no JS hook sees, so the
+ * runs happen in a child process (this script with --ops-raw) whose stdout is parsed.
+ */
+export function opCosts(c: GraphCase, runs = 25): { node: string; op: string; shape: string; us: number }[] {
+  const raw = execFileSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--ops-raw', `${c.model}/${c.capability}@${c.rows}`, '--runs', String(runs)], { encoding: 'utf8', maxBuffer: 256 * 2 ** 20 });
+  const events = raw.split('\n').map((l) => l.trim().replace(/,$/, '')).filter((l) => l.startsWith('{') && l.endsWith('}'))
+    .map((l) => JSON.parse(l) as { cat: string; name: string; dur: number; args: { op_name?: string; output_type_shape?: Record<string, number[]>[] } });
+  const byNode = new Map<string, { op: string; shape: string; durs: number[] }>();
+  for (const e of events) {
+    if (e.cat !== 'Node') continue;
+    const node = e.name.replace(/_kernel_time$/, '');
+    const entry = byNode.get(node) ?? { op: e.args.op_name ?? '?', shape: JSON.stringify(Object.values(e.args.output_type_shape?.[0] ?? {})[0] ?? []), durs: [] };
+    entry.durs.push(e.dur);
+    byNode.set(node, entry);
+  }
+  // each node's last `runs` runs (the warm-up ones come first)
+  return [...byNode].map(([node, { op, shape, durs }]) => {
+    const last = durs.slice(-runs).sort((x, y) => x - y);
+    return { node, op, shape, us: last[Math.floor(last.length / 2)] };
+  }).sort((x, y) => y.us - x.us);
+}
+
+/** The child of opCosts: open the graph with the profiler on and run it; the profiler prints. */
+async function profiledRuns(c: GraphCase, runs: number): Promise<void> {
+  ortWeb.env.wasm.numThreads = 1;
+  const bytes = readFileSync(join(MODELS_DIR, c.model, `${c.capability}.onnx`));
+  const session = await ortWeb.InferenceSession.create(bytes, { graphOptimizationLevel: 'all', enableProfiling: true });
+  const feeds = feedsFor(session, c.rows);
+  const webFeeds = Object.fromEntries(Object.entries(feeds).map(([k, t]) => [k, new ortWeb.Tensor('float32', t.data, t.dims)]));
+  for (let i = 0; i < 5 + runs; i++) await session.run(webFeeds);
+  session.endProfiling();
+  await session.release();
+}
+
+const OPS = /^([^/]+)\/([a-z]+)@(\d+)$/;
+const opCase = (spec: string): GraphCase => {
+  const m = spec.match(OPS);
+  if (!m) throw new Error(`--ops: MODEL/CAPABILITY@ROWS, e.g. dcgan-mnist/sample@16; got '${spec}'`);
+  return { label: spec, model: m[1], capability: m[2], rows: Number(m[3]) };
+};
+
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const args = benchArgs('usage: npx tsx bench/graphcost.ts [--runs N (default 40)] | --levels disabled,basic,extended,all', {
+  const args = benchArgs('usage: npx tsx bench/graphcost.ts [--runs N (default 40)] | --levels disabled,basic,extended,all | --ops MODEL/CAPABILITY@ROWS', {
     runs: { type: 'string', default: '40' },
     levels: { type: 'string' },
+    ops: { type: 'string' },
+    'ops-raw': { type: 'string' },
   });
   const levels = args.levels?.split(',') as Level[] | undefined;
-  if (levels) {
+  if (args['ops-raw']) {
+    await profiledRuns(opCase(args['ops-raw']), Number(args.runs));
+    process.exit(0);
+  }
+  if (args.ops !== undefined) {
+    const rows = opCosts(opCase(args.ops), Number(args.runs === '40' ? 25 : args.runs));
+    const total = rows.reduce((a, r) => a + r.us, 0);
+    console.log(`${args.ops} on onnxruntime-web wasm (1 thread, all optimisations): ${(total / 1000).toFixed(2)} ms in nodes, median per node\n`);
+    console.log('| node | op | output shape | median us | share |');
+    console.log('|---|---|---|---|---|');
+    for (const r of rows) console.log(`| ${r.node} | ${r.op} | ${r.shape} | ${r.us} | ${((100 * r.us) / total).toFixed(1)}% |`);
+  } else if (levels) {
     // the MNIST models' one-pass sample graphs at 64 rows, plus the MNIST density
     const cases: GraphCase[] = [
       ...['flow-realnvp-ms-mnist', 'vae-conv-mnist', 'dcgan-mnist'].map((model) => ({ label: `${model} sample n=64`, model, capability: 'sample', rows: 64 })),
