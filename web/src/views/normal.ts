@@ -3,7 +3,7 @@
  * (images: every image model with a density, whatever it was trained on; 2-D
  * points: the models of the same data set), side by side: log p, the anomaly
  * score, its percentile among the model's held-out rows and the verdict at the
- * calibrated threshold for fpr 0.05. Score and abstention are the library's
+ * calibrated threshold for fpr 0.05 (abstention: classify's 0.04). Score and abstention are the library's
  * (web/lib/score.ts: core/score.ts, the rules the API's /score and /classify
  * run), on the log p this page's engine computes (in this browser or through
  * the API), with the calibration's estimator (seed, VAE k).
