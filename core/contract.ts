@@ -164,12 +164,9 @@ export const InterpolateRequest = z
   .meta({ id: 'InterpolateRequest', description: 'Decode points on the great-circle path between the latents of two seeds', example: { seedA: 1, seedB: 2, steps: 5 } });
 
 const fprField = (byDefault: number) =>
-  z
-    .number()
-    .gt(0)
-    .lt(1)
-    .default(byDefault)
-    .meta({ description: 'false-positive rate the outlier threshold is calibrated for: at most this share of in-distribution rows is flagged, with 95% confidence over the held-out rows the export calibrated on' });
+  z.number().gt(0).lt(1).default(byDefault).meta({
+    description: 'false-positive rate the outlier threshold is calibrated for: at most this share of in-distribution rows is flagged, with 95% confidence over the held-out rows the export calibrated on',
+  });
 
 export const ScoreRequest = z
   .strictObject({

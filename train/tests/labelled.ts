@@ -59,12 +59,16 @@ export function expectTrainingUsesLabels(m: TrainableModel, batch: { x: tf.Tenso
 }
 
 /**
- * The hybrid objective of an exact-density conditional model (flow, MADE) at label weight w (already set on `m`):
- * the first step's loss is -mean log p(x | y) + w x the cross-entropy of the posterior, both recomputed in float64
- * from `density`'s logpy, and a few steps cut that cross-entropy by a fifth at least.
+ * The hybrid objective of an exact-density conditional model (flow, MADE) at label weight w = 20, on a labelled
+ * batch of its H x W images: the first step's loss is -mean log p(x | y) + w x the cross-entropy of the posterior, both recomputed
+ * in float64 from `density`'s logpy, and a few steps cut that cross-entropy by a fifth at least; the same family
+ * without classes (`plain`) refuses a label weight. Disposes both models.
  */
-export function expectHybridObjective(m: TrainableModel, batch: { x: tf.Tensor2D; ids: number[]; label: tf.Tensor2D }, w: number): void {
-  const { x, ids, label } = batch;
+export function expectHybridObjective(m: TrainableModel, plain: TrainableModel, [H, W]: [number, number]): void {
+  const w = 20;
+  m.setLearningRate(3e-3);
+  m.setLabelWeight!(w);
+  const { x, ids, label } = labelledBatch(12, 6, H, W);
   const terms = () => {
     const py = tf.tidy(() => m.density!(x).logpy!.arraySync() as number[][]);
     let [nll, ce] = [0, 0];
@@ -83,4 +87,8 @@ export function expectHybridObjective(m: TrainableModel, batch: { x: tf.Tensor2D
   tf.dispose(Object.values(first));
   for (let i = 0; i < 5; i++) tf.dispose(Object.values(m.trainStep(x, new Prng(2 + i), label)));
   expect(terms().ce).toBeLessThan(0.8 * before.ce);
+  tf.dispose([x, label]);
+  m.dispose();
+  expect(() => plain.setLabelWeight!(1)).toThrow(/class-conditional/);
+  plain.dispose();
 }
