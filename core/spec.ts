@@ -295,8 +295,9 @@ export function usesConv(spec: ModelSpec): boolean {
  * [mu | alpha']; K > 1: P = 3KD, columns [mu_0..mu_{K-1} | alpha'_0.. | logit_0..],
  * each block D wide; column j belongs to dimension j mod D. alpha =
  * max(alpha', minLogStd); pi_d = softmax_k(logit_dk).
- * Degrees: input d has degree d + 1; hidden unit k of every layer has degree
- * (k mod (D - 1)) + 1 (1 when D = 1); a weight between layers is kept when the
+ * Degrees: input d has degree d + 1; hidden unit k of a layer of H units has
+ * degree (k mod (D - 1)) + 1 when H >= D - 1, else floor(k (D - 1) / H) + 1
+ * (1 when D = 1; core/families/made.ts `madeDegree`); a weight between layers is kept when the
  * degree of its target >= that of its source, and an output column of
  * dimension d keeps the hidden units of degree < d + 1.
  * Weights `made.{i}.W` / `.b` are stored dense; the masks follow from the spec.
@@ -321,17 +322,21 @@ export function usesConv(spec: ModelSpec): boolean {
  * log p(y | l). The density graph scores every class (logpy [N, C]); p(x) is
  * their mixture over the prior (`Conditioning`).
  *
- * likelihood 'logistic' (images, K = 1, preprocess 'unit'): each conditional is
+ * likelihood 'logistic' (images, preprocess 'unit'): each conditional is
  * the discretised logistic of `VaeSpec` on the 0..255 pixel k_d = clamp(floor(x_d),
- * 0, 255), its columns [a | b] in place of [mu | alpha']:
- *   mu_d = 127.5 (1 + a_d),  s_d = 127.5 exp(clip(b_d, minLogStd, VAE_LOGISTIC_MAX_LOGSCALE))
- *   log p(x) = sum_d log P(k_d | y_<d), y = pre(x) = x / 256, no logdet(pre):
+ * 0, 255), its columns [a | b] in place of [mu | alpha'] (K > 1: [a_0.. | b_0.. |
+ * logit_0..], a mixture of K of them, as PixelCNN++ has):
+ *   mu_dk = 127.5 (1 + a_dk),  s_dk = 127.5 exp(clip(b_dk, minLogStd, VAE_LOGISTIC_MAX_LOGSCALE))
+ *   log p(x) = sum_d log sum_k pi_dk P_k(k_d | y_<d), y = pre(x) = x / 256, no logdet(pre):
  * a piecewise-constant density of dequantised x, so bits/dim compare with the
  * Gaussian MADE's and the flows'. A background pixel's mass sits at k = 0,
  * which the logistic's edge bin takes whole; a Gaussian on logit(x) has to
  * spread it over the dequantisation interval.
  * Sampling: v_d = mu_d + s_d g(z_d) (g of `VaeSpec`: a standard logistic draw
- * from a normal), y_d = clamp((v_d + 0.5) / 256, 0, 1), x = post(y). The
+ * from a normal; K > 1: of the component u_d = Phi(z_{D+d}) picks, as above),
+ * y_d = clamp((v_d + 0.5) / 256, 0, 1), x = post(y). One logistic per pixel
+ * must spread a stroke pixel's doubt (ink or paper) over every grey between;
+ * two components put it on the two ends. The
  * bin of k is v in [k - 0.5, k + 0.5), so floor(x_d) = clamp(round(v_d), 0, 255)
  * is a draw of P(k | y_<d) and x_d a dequantised pixel of that bin, fed back
  * as the training data was; no rounding happens in the graph.
@@ -342,7 +347,7 @@ export interface MadeSpec extends SpecBase {
   activation: Activation;
   /** lower bound on every conditional's log standard deviation, so the likelihood cannot collapse */
   minLogStd: number;
-  /** Gaussians per conditional (default 1) */
+  /** components per conditional (default 1): Gaussians, or discretised logistics */
   components?: number;
   /** each conditional: a Gaussian on model space (absent = 'gaussian'), or the discretised logistic on pixels */
   likelihood?: 'gaussian' | 'logistic';

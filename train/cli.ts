@@ -2,7 +2,7 @@
  * npm run train -- --family flow --model realnvp --data moons [--steps N]
  *   [--minutes M] [--batch B] [--lr LR] [--seed S] [--backend NAME]
  *   [--out DIR] [--resume] [--eval-every N] [--eval-n N] [--iwae-k K] [--tiny] [--arch mlp|conv]
- *   [--threads N] [--shift N]
+ *   [--threads N] [--shift N] [--hidden H,H] [--components K]
  */
 import { parseArgs } from 'node:util';
 import { FAMILY_ORDER, familyOf, type Family } from '../core';
@@ -36,6 +36,8 @@ options:
                    loss (a hybrid objective; W = 0, the default, is likelihood alone)
   --shift N        images: translate each training image by up to N pixels each way, at random
                    (augmentation; the default 0 trains on the images as they are)
+  --hidden H[,H]   MADE: hidden layer widths (default: 1024 for conditional images)
+  --components K   MADE: components per conditional (Gaussians, or discretised logistics on images)
 progress: a bar on a terminal; otherwise a line every 5 s (step, loss, steps/s, ETA)`;
 
 function num(name: string, v: string | undefined, int = false): number | undefined {
@@ -52,7 +54,7 @@ async function main(): Promise<void> {
       steps: { type: 'string' }, minutes: { type: 'string' }, batch: { type: 'string' }, lr: { type: 'string' },
       seed: { type: 'string' }, backend: { type: 'string' }, out: { type: 'string' }, resume: { type: 'boolean' },
       'eval-every': { type: 'string' }, 'eval-n': { type: 'string' }, 'iwae-k': { type: 'string' },
-      tiny: { type: 'boolean' }, arch: { type: 'string' }, conditional: { type: 'boolean' }, 'init-from': { type: 'string' }, 'label-weight': { type: 'string' }, shift: { type: 'string' }, threads: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      tiny: { type: 'boolean' }, arch: { type: 'string' }, conditional: { type: 'boolean' }, 'init-from': { type: 'string' }, 'label-weight': { type: 'string' }, shift: { type: 'string' }, hidden: { type: 'string' }, components: { type: 'string' }, threads: { type: 'string' }, help: { type: 'boolean', short: 'h' },
     },
     strict: true,
   });
@@ -96,6 +98,8 @@ async function main(): Promise<void> {
     initFrom: values['init-from'],
     labelWeight: num('label-weight', values['label-weight']),
     shift: num('shift', values.shift, true),
+    hidden: values.hidden?.split(',').map((h) => num('hidden', h, true)!),
+    components: num('components', values.components, true),
     threads: num('threads', values.threads, true),
     command: ['npm run train --', ...process.argv.slice(2)].join(' '),
   });

@@ -57,6 +57,9 @@ export interface TrainConfig {
   labelWeight?: number;
   /** images: translate each training row by up to this many pixels (augmentation; data/index.ts `shiftedRows`) */
   shift?: number;
+  /** MADE: hidden widths and components per conditional in place of the defaults (core/families/types.ts `SpecOptions`) */
+  hidden?: number[];
+  components?: number;
   /** the command line, recorded in the checkpoint */
   command: string;
   /** progress bar and messages on stderr (default true) */
@@ -149,7 +152,7 @@ export async function train(cfg: TrainConfig): Promise<TrainResult> {
       model = buildModel(spec, merged, { seed: cfg.seed });
       say(`started from ${cfg.initFrom}: ${merged.filter((w) => trained.has(w.name)).length} of ${merged.length} weights`);
     } else {
-      spec = defaultSpec(cfg.family, cfg.model, ds.name, { shift: st?.mean, scale: st?.std, size: cfg.size, arch: cfg.arch, conditional: cond });
+      spec = defaultSpec(cfg.family, cfg.model, ds.name, { shift: st?.mean, scale: st?.std, size: cfg.size, arch: cfg.arch, conditional: cond, hidden: cfg.hidden, components: cfg.components });
       if (usesConv(spec)) assertConvTrainable(tf.getBackend());
       model = buildModel(spec, undefined, { seed: cfg.seed });
       // data-dependent init (actnorm) on 1024 seeded training rows

@@ -17,7 +17,7 @@ export type { Dim, FamilyDescriptor, FamilyTraits, GraphProtocol, Signature, Spe
 export { BASE_MU, couplingNet, FINAL_LOGS, stepNames } from './flow';
 export { isImageGan, snName } from './gan';
 export { checkerMask, msChannels, msKernel, msCouplings, msLayout, msNames, type MsCoupling, type MsLayout, type MsPart, type MsScale } from './msflow';
-export { madeComponents, madeMasks, madeNet } from './made';
+export { madeComponents, madeDegree, madeMasks, madeNet } from './made';
 export { image as isImageShape } from './common';
 
 /** One descriptor per family, every family required (core/spec.ts FAMILIES). */
@@ -64,6 +64,7 @@ export function defaultSpec(family: Family | string, model: string | undefined, 
   if (!(m in d.models)) throw new Error(`${family} model must be one of ${Object.keys(d.models).join(', ')}, got "${m}"`);
   if (opts.conditional && !d.conditioning) throw new Error(`${family} has no class-conditional model yet; train it without --conditional`);
   if (opts.conditional && !image(shape)) throw new Error('--conditional needs a labelled image data set (mnist, fashion-mnist)');
+  if ((opts.hidden || opts.components) && d.family !== 'made') throw new Error(`hidden widths and components are MADE's options; ${family} has neither`);
   const spec = d.defaultSpec(m, shape, opts);
   return opts.conditional ? { ...spec, conditional: opts.conditional } : spec;
 }

@@ -11,16 +11,27 @@ import type { Dim } from './types';
 /** Gaussians per conditional. */
 export const madeComponents = (spec: MadeSpec): number => spec.components ?? 1;
 
-/** The masked net: D -> hidden -> 2D (means, log-stds) or 3KD (K means, K log-stds, K mixture logits). */
+/** The masked net: D -> hidden -> 2D (means, log-stds; the logistic's a, b) or 3KD (K of each, then K mixture logits). */
 export function madeNet(spec: MadeSpec): MlpSpec {
   const D = dataDim(spec);
   const K = madeComponents(spec);
   if (!Number.isInteger(K) || K < 1) throw new Error(`made: components must be a positive integer, got ${K}`);
   if (spec.likelihood === 'logistic') {
-    if (K !== 1) throw new Error(`made: the discretised logistic has one component per conditional, got components ${K}`);
     if (spec.preprocess.kind !== 'unit' || !image(spec.shape)) throw new Error(`made: the discretised logistic is a likelihood of 8-bit pixels (preprocess 'unit' on an image), got ${spec.preprocess.kind} on [${spec.shape}]`);
   }
   return { sizes: [D, ...spec.hidden, K === 1 ? 2 * D : 3 * K * D], hidden: spec.activation, output: 'linear' };
+}
+
+/**
+ * The degree of hidden unit k of a layer of H units (core/spec.ts `MadeSpec`):
+ * (k mod (D - 1)) + 1 when the layer has a unit for every degree (H >= D - 1),
+ * else spread evenly over 1..D - 1, floor(k (D - 1) / H) + 1, so a narrow layer
+ * still has units that see the last pixels (cycling, no unit would have a
+ * degree above H, and every pixel after the H-th would see the first H alone).
+ */
+export function madeDegree(k: number, H: number, D: number): number {
+  if (D <= 1) return 1;
+  return H >= D - 1 ? (k % (D - 1)) + 1 : Math.floor((k * (D - 1)) / H) + 1;
 }
 
 /**
@@ -30,7 +41,7 @@ export function madeNet(spec: MadeSpec): MlpSpec {
 export function madeMasks(spec: MadeSpec): Float32Array[] {
   const D = dataDim(spec);
   const degrees: number[][] = [Array.from({ length: D }, (_, d) => d + 1)];
-  for (const h of spec.hidden) degrees.push(Array.from({ length: h }, (_, k) => (D > 1 ? (k % (D - 1)) + 1 : 1)));
+  for (const h of spec.hidden) degrees.push(Array.from({ length: h }, (_, k) => madeDegree(k, h, D)));
   const masks: Float32Array[] = [];
   for (let l = 1; l < degrees.length; l++) {
     const [from, to] = [degrees[l - 1], degrees[l]];
@@ -97,10 +108,10 @@ export const made: FamilyDescriptor<MadeSpec> = {
       family: 'made', model: 'made', shape, preprocess: logistic ? { kind: 'unit' } : img ? logitPre : toyPre(D, opts),
       // images: 160 hidden units and one Gaussian keep both graphs near 1.5 MB each (3 x 784 x 160 weights);
       // toys: a mixture, since p(x2 | x1) on two moons has two modes
-      hidden: wide ? [1024] : tiny ? [16] : img ? [160] : [64, 64],
+      hidden: opts.hidden ?? (wide ? [1024] : tiny ? [16] : img ? [160] : [64, 64]),
       activation: 'relu',
       minLogStd: logistic ? -7 : img ? -5 : -4,
-      components: img ? 1 : 8,
+      components: opts.components ?? (img ? 1 : 8),
       ...(logistic ? { likelihood: 'logistic' as const } : {}),
     };
   },

@@ -25,6 +25,9 @@ export interface SpecOptions {
   arch?: Arch;
   /** learn p(x | y) over these classes (images; families with `conditioning`) */
   conditional?: Conditioning;
+  /** MADE only: its hidden layers' widths and components per conditional, in place of the defaults */
+  hidden?: number[];
+  components?: number;
 }
 
 /** How the graphs of a family are fed and read (core/protocol.ts interprets it). */

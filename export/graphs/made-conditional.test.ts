@@ -1,7 +1,7 @@
 // The class-conditional MADE (core/spec.ts `MadeSpec`: the label feeds every
 // layer through made.{i}.V) as ONNX: against the float64 reference and against
 // its tfjs model, at batch 1 (each class alone) and 257 (classes i mod C), one
-// Gaussian, a mixture and the discretised logistic, one and two hidden layers; the protocol's log p(x)
+// Gaussian, a mixture, the discretised logistic and a mixture of them, one and two hidden layers; the protocol's log p(x)
 // is the prior's mixture of the graph's logpy; the conditional MNIST default
 // stays under 10 MB a graph and passes onnx's checker.
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -62,6 +62,8 @@ describe.each([
   ['one Gaussian, one hidden layer', [48], 1, 'gaussian'],
   ['3 components, two hidden layers', [48, 40], 3, 'gaussian'],
   ['the discretised logistic, two hidden layers', [48, 40], 1, 'logistic'],
+  // narrower than D - 1 = 35: the degrees spread over 1..35 (core/families/made.ts madeDegree)
+  ['a mixture of 3 discretised logistics, one hidden layer of 20', [20], 3, 'logistic'],
 ] as Array<[string, number[], number, 'gaussian' | 'logistic']>)('conditional MADE graphs (%s)', (_name, hidden, components, likelihood) => {
   const s = spec(hidden, components, likelihood);
   const D = dataDim(s);

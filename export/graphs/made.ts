@@ -14,14 +14,14 @@
  *          a finished sample it scores each dimension teacher-forced.
  *          No random op: the caller draws z.
  * likelihood 'logistic': density = sum_d log P(floor(x_d) | y_<d), the
- * discretised logistic's mass (no logdet(pre)); sampling turns z into logistic
+ * discretised logistic's mass (K > 1: the mixture's; no logdet(pre)); sampling turns z into logistic
  * draws g(z) once, before the steps, and step d sets
  * y_d = clamp((mu_d + s_d g_d + 0.5) / 256, 0, 1).
  * Conditional (C classes): every layer adds label V_i (sample: label [N,C] rows);
  * density runs layer 0's masked product once per row and the rest once per
  * class (row n*C + c under class c), answering logpy [N,C].
  */
-import { latentDimOf, madeComponents, madeMasks, madeNet } from '../../core/families';
+import { latentDimOf, madeComponents, madeDegree, madeMasks, madeNet } from '../../core/families';
 import { madeLabelWeight } from '../../core/families/made';
 import { classCount, dataDim, preSupport, type MadeSpec } from '../../core/spec';
 import { BATCH, GraphBuilder, type Dim } from '../onnx/graph';
@@ -67,17 +67,17 @@ export function madeGraphs(spec: MadeSpec, w: WeightTable): Graph[] {
     return { mu: sliceLast(g, h, 0, D), alpha: g.node('Max', [sliceLast(g, h, D, 2 * D), g.scalar(spec.minLogStd)]) };
   };
 
-  /** K > 1: mu, alpha and log mixture weights, each [N, K, D]. */
-  const mixture = (g: GraphBuilder, y: string, label?: string | 'every class'): { mu: string; alpha: string; logw: string } => {
+  /** K > 1: mu, alpha and log mixture weights, each [N, K, D] (`bounded` false: alpha as the net gives it, the logistic's b). */
+  const mixture = (g: GraphBuilder, y: string, label?: string | 'every class', bounded = true): { mu: string; alpha: string; logw: string } => {
     const h = netOut(g, y, label);
     const block = (b: number) => g.node('Reshape', [sliceLast(g, h, b * K * D, (b + 1) * K * D), g.ints([-1, K, D], 'kd')]);
-    return { mu: block(0), alpha: g.node('Max', [block(1), g.scalar(spec.minLogStd)]), logw: g.node('LogSoftmax', [block(2)], { axis: 1 }) };
+    return { mu: block(0), alpha: bounded ? g.node('Max', [block(1), g.scalar(spec.minLogStd)]) : block(1), logw: g.node('LogSoftmax', [block(2)], { axis: 1 }) };
   };
 
   /**
    * The D steps of sequential sampling in one run, each doing only the work
    * its dimension adds (the caching of fast PixelCNN generation, Ramachandran
-   * et al. 2017). Hidden unit k has degree (k mod (D - 1)) + 1 and becomes
+   * et al. 2017). Hidden unit k has degree `madeDegree` and becomes
    * final once y_<degree is fixed; the masks zero every weight from a unit to
    * a dimension or unit that may not see it. The dimensions go in blocks of T
    * (`blockLength`), a Loop over blocks around a Scan over their steps:
@@ -112,12 +112,12 @@ export function madeGraphs(spec: MadeSpec, w: WeightTable): Graph[] {
     const Q = P / D;
     const T = blockLength(D);
     const nB = D / T;
-    const degree = (u: number) => (D > 1 ? (u % (D - 1)) + 1 : 1);
     // each hidden layer's units by block: source index, H for a dead unit; block b's units are [start[b], end[b])
     const layouts = hidden.map((H) => {
       const units = [H];
       const start: number[] = [];
       const end: number[] = [];
+      const degree = (u: number) => madeDegree(u, H, D);
       for (let b = 0; b < nB; b++) {
         start.push(units.length);
         const mine = Array.from({ length: H }, (_, u) => u).filter((u) => degree(u) > b * T && degree(u) <= (b + 1) * T);
@@ -206,20 +206,24 @@ export function madeGraphs(spec: MadeSpec, w: WeightTable): Graph[] {
         const col = (q: number, n = 1) => sliceLast(s, out, q, q + n);
         const normal = atT(zB);
         let v: string;
-        if (logistic) {
-          const { mu, logs } = logisticOf(s, col(0), col(1), spec.minLogStd);
-          v = s.node('Div', [s.node('Add', [s.node('Add', [mu, s.node('Mul', [s.node('Exp', [logs]), normal])]), s.scalar(0.5)]), s.scalar(256)]);
-        } else if (K === 1) {
-          v = s.node('Add', [col(0), s.node('Mul', [s.node('Exp', [s.node('Max', [col(1), s.scalar(spec.minLogStd)])]), normal])]);
+        // the logistic's draw of its bin, dequantised and scaled to y: (mu + s g + 0.5) / 256
+        const logisticDraw = (a: string, b: string, g: string) => {
+          const { mu, logs } = logisticOf(s, a, b, spec.minLogStd);
+          return s.node('Div', [s.node('Add', [s.node('Add', [mu, s.node('Mul', [s.node('Exp', [logs]), g])]), s.scalar(0.5)]), s.scalar(256)]);
+        };
+        if (K === 1) {
+          v = logistic ? logisticDraw(col(0), col(1), normal) : s.node('Add', [col(0), s.node('Mul', [s.node('Exp', [s.node('Max', [col(1), s.scalar(spec.minLogStd)])]), normal])]);
         } else {
           const axis1 = s.ints([1], 'axes');
           const lift = (x: string) => s.node('Unsqueeze', [x, s.ints([2], 'axes')]);
-          // [N, K, 1]: the spec's mixture for this dimension
-          const mu = lift(col(0, K));
-          const alpha = lift(s.node('Max', [col(K, K), s.scalar(spec.minLogStd)]));
+          // [N, K, 1]: the spec's mixture for this dimension, each component's draw from the same noise
+          const g1 = s.node('Unsqueeze', [normal, axis1]);
+          const draw = logistic
+            ? logisticDraw(lift(col(0, K)), lift(col(K, K)), g1)
+            : s.node('Add', [lift(col(0, K)), s.node('Mul', [s.node('Exp', [lift(s.node('Max', [col(K, K), s.scalar(spec.minLogStd)]))]), g1])]);
           const logw = lift(s.node('LogSoftmax', [col(2 * K, K)], { axis: 1 }));
           const u = s.node('Mul', [s.scalar(0.5), s.node('Add', [s.scalar(1), s.node('Erf', [s.node('Mul', [atT(uB!), s.scalar(Math.SQRT1_2)])])])]);
-          v = s.node('ReduceSum', [s.node('Mul', [pickComponent(s, K, logw, u), s.node('Add', [mu, s.node('Mul', [s.node('Exp', [alpha]), s.node('Unsqueeze', [normal, axis1])])])]), axis1], { keepdims: 0 });
+          v = s.node('ReduceSum', [s.node('Mul', [pickComponent(s, K, logw, u), draw]), axis1], { keepdims: 0 });
         }
         if (support) v = s.node('Clip', [v, s.scalar(support[0]), s.scalar(support[1])]);
         const gd = atT(gB);
@@ -255,7 +259,18 @@ export function madeGraphs(spec: MadeSpec, w: WeightTable): Graph[] {
     const scored = logistic ? x : yIn;
     const y = C ? g.node('Reshape', [g.node('Tile', [g.node('Unsqueeze', [scored, g.ints([1], 'axes')]), g.ints([1, C, 1], 'reps')]), g.ints([-1, D], 'rows')]) : scored;
     let logp: string;
-    if (logistic) {
+    /** log sum_k exp(comp) over axis 1 of [N, K, D], max-shifted, then summed over the D dimensions */
+    const mixtureLogp = (comp: string) => {
+      const axis1 = g.ints([1], 'axes');
+      const top = g.node('ReduceMax', [comp], { axes: [1], keepdims: 1 });
+      const sum = g.node('ReduceSum', [g.node('Exp', [g.node('Sub', [comp, top])]), axis1], { keepdims: 0 });
+      return sumLast(g, g.node('Add', [g.node('Log', [sum]), g.node('Squeeze', [top, axis1])]));
+    };
+    if (logistic && K > 1) {
+      const { mu: a, alpha: b, logw } = mixture(g, yIn, every, false);
+      const { mu, logs } = logisticOf(g, a, b, spec.minLogStd);
+      logp = mixtureLogp(g.node('Add', [logw, logisticLogMass(g, g.node('Unsqueeze', [y, g.ints([1], 'axes')]), mu, logs)]));
+    } else if (logistic) {
       const h = netOut(g, yIn, every);
       const { mu, logs } = logisticOf(g, sliceLast(g, h, 0, D), sliceLast(g, h, D, 2 * D), spec.minLogStd);
       logp = sumLast(g, logisticLogMass(g, y, mu, logs));
@@ -270,10 +285,7 @@ export function madeGraphs(spec: MadeSpec, w: WeightTable): Graph[] {
       const axis1 = g.ints([1], 'axes');
       const r = g.node('Mul', [g.node('Sub', [g.node('Unsqueeze', [y, axis1]), mu]), g.node('Exp', [g.node('Neg', [alpha])])]);
       // comp [N,K,D] = log w - alpha - 0.5 r^2 - 0.5 log 2pi, then a max-shifted logsumexp over k
-      const comp = g.node('Sub', [g.node('Sub', [g.node('Sub', [logw, alpha]), g.node('Mul', [g.scalar(0.5), g.node('Mul', [r, r])])]), g.scalar(HALF_LOG_2PI)]);
-      const top = g.node('ReduceMax', [comp], { axes: [1], keepdims: 1 });
-      const sum = g.node('ReduceSum', [g.node('Exp', [g.node('Sub', [comp, top])]), axis1], { keepdims: 0 });
-      logp = sumLast(g, g.node('Add', [g.node('Log', [sum]), g.node('Squeeze', [top, axis1])]));
+      logp = mixtureLogp(g.node('Sub', [g.node('Sub', [g.node('Sub', [logw, alpha]), g.node('Mul', [g.scalar(0.5), g.node('Mul', [r, r])])]), g.scalar(HALF_LOG_2PI)]));
     }
     // the logistic's mass is a density of dequantised x already
     const ldPre = logistic ? g.scalar(0) : preLogDet(g, spec.preprocess, x, D);

@@ -3,7 +3,7 @@
  * train/: the masked net with explicit degree checks instead of the masks.
  * Conditional specs: a one-hot label row adds label V_i to every layer.
  */
-import { madeComponents, madeNet } from '../../core/families';
+import { madeComponents, madeDegree, madeNet } from '../../core/families';
 import { madeLabelWeight } from '../../core/families/made';
 import { classCount, dataDim, preSupport, VAE_LOGISTIC_MAX_LOGSCALE, type MadeSpec, type NamedWeight } from '../../core/spec';
 import { refAct, refLogisticLogMass, refLogisticNoise, refPost, refPre } from './fixtures';
@@ -22,7 +22,7 @@ export function madeReference(spec: MadeSpec, weights: NamedWeight[]) {
   const support = preSupport(spec.preprocess);
   const net = madeNet(spec);
   // degrees as the spec states them, applied by zeroing weights (the graphs fold the same masks)
-  const deg = (layer: number, k: number) => (layer === 0 ? k + 1 : D > 1 ? (k % (D - 1)) + 1 : 1);
+  const deg = (layer: number, k: number) => (layer === 0 ? k + 1 : madeDegree(k, net.sizes[layer], D));
   const ws = new Map(weights.map((w) => [w.name, w]));
   const masked = new Map(ws);
   const k = net.sizes.length - 1;
@@ -55,13 +55,14 @@ export function madeReference(spec: MadeSpec, weights: NamedWeight[]) {
     }
     return h;
   };
-  /** per dimension d: K means, log-stds and mixture weights */
+  const logistic = spec.likelihood === 'logistic';
+  /** per dimension d: K means, log-stds and mixture weights (the logistic: K mu and log s on the pixel scale) */
   const cond = (y: number[], label: number[]) => {
     const h = netRow(y, label);
     return Array.from({ length: D }, (_, d) => {
       const at = (b: number) => Array.from({ length: K }, (_, k) => h[(b * K + k) * D + d]);
-      const mu = at(0);
-      const alpha = at(1).map((a) => Math.max(a, spec.minLogStd));
+      const mu = logistic ? at(0).map((a) => 127.5 * (1 + a)) : at(0);
+      const alpha = logistic ? at(1).map((b) => Math.log(127.5) + Math.min(VAE_LOGISTIC_MAX_LOGSCALE, Math.max(spec.minLogStd, b))) : at(1).map((a) => Math.max(a, spec.minLogStd));
       if (K === 1) return { mu, alpha, w: [1] };
       const l = at(2);
       const top = Math.max(...l);
@@ -70,24 +71,17 @@ export function madeReference(spec: MadeSpec, weights: NamedWeight[]) {
       return { mu, alpha, w: e.map((v) => v / z) };
     });
   };
-  const logistic = spec.likelihood === 'logistic';
-  /** the discretised logistic's mu and log s per dimension (pixel scale) */
-  const logisticCond = (y: number[], label: number[]) => {
-    const h = netRow(y, label);
-    return Array.from({ length: D }, (_, d) => ({ mu: 127.5 * (1 + h[d]), logs: Math.log(127.5) + Math.min(VAE_LOGISTIC_MAX_LOGSCALE, Math.max(spec.minLogStd, h[D + d])) }));
-  };
   const logp = (r: number[], label: number[]) => {
     const { y, logdet } = refPre(spec.preprocess, r);
-    // the logistic's mass is a density of dequantised x already: no logdet(pre)
-    if (logistic) return logisticCond(y, label).reduce((s, { mu, logs }, d) => s + refLogisticLogMass(r[d], mu, logs), 0);
     const c = cond(y, label);
     return y.reduce((s, v, d) => {
       const { mu, alpha, w } = c[d];
-      // log sum_k w_k N(v; mu_k, e^{2 alpha_k}), max-shifted: far from the means each term underflows on its own
-      const terms = w.map((wk, k) => Math.log(wk) - 0.5 * LOG2PI - alpha[k] - 0.5 * ((v - mu[k]) * Math.exp(-alpha[k])) ** 2);
+      // log sum_k w_k p_k, max-shifted: far from the means each term underflows on its own;
+      // the logistic's p_k is the mass of x_d's pixel bin (alpha: log s)
+      const terms = w.map((wk, k) => Math.log(wk) + (logistic ? refLogisticLogMass(r[d], mu[k], alpha[k]) : -0.5 * LOG2PI - alpha[k] - 0.5 * ((v - mu[k]) * Math.exp(-alpha[k])) ** 2));
       const top = Math.max(...terms);
       return s + top + Math.log(terms.reduce((a, t) => a + Math.exp(t - top), 0));
-    }, 0) + logdet;
+    }, 0) + (logistic ? 0 : logdet); // the logistic's mass is a density of dequantised x already: no logdet(pre)
   };
   const oneHot = (c: number) => Array.from({ length: C }, (_, j) => (j === c ? 1 : 0));
   /** logsumexp_y (log prior_y + logpy_y) */
@@ -108,17 +102,13 @@ export function madeReference(spec: MadeSpec, weights: NamedWeight[]) {
       x: z.map((noise, i) => {
         const y = new Array(D).fill(0);
         for (let d = 0; d < D; d++) {
-          if (logistic) {
-            const { mu, logs } = logisticCond(y, label[i])[d];
-            y[d] = Math.min(1, Math.max(0, (mu + Math.exp(logs) * refLogisticNoise(noise[d]) + 0.5) / 256));
-            continue;
-          }
           const { mu, alpha, w } = cond(y, label[i])[d];
           // K > 1: the component whose cdf segment holds Phi(z[D + d]); the last takes the rest
           const u = K > 1 ? 0.5 * (1 + erf(noise[D + d] / Math.SQRT2)) : 0;
           let k = 0;
           for (let acc = w[0]; k < K - 1 && u >= acc; acc += w[++k]);
-          y[d] = mu[k] + Math.exp(alpha[k]) * noise[d];
+          // the logistic: its draw of a pixel bin, dequantised, on y's 0..1 scale
+          y[d] = logistic ? (mu[k] + Math.exp(alpha[k]) * refLogisticNoise(noise[d]) + 0.5) / 256 : mu[k] + Math.exp(alpha[k]) * noise[d];
           if (support) y[d] = Math.min(support[1], Math.max(support[0], y[d]));
         }
         return refPost(spec.preprocess, y);

@@ -12,7 +12,8 @@
  * https://arxiv.org/abs/1705.07057); its inverse is sampling, D passes.
  *
  * The discretised logistic (`likelihood: 'logistic'`) reads the same two columns
- * as the logistic's (a, b) and scores the pixel bin of x; it is no step.
+ * as the logistic's (a, b) and scores the pixel bin of x; it is no step. With
+ * K > 1 it is a mixture of K logistics, laid out as the Gaussian mixture is.
  *
  * Conditional specs add the one-hot label to every layer, l V_i, unmasked;
  * training maximises log p(x | y) of each row's own label, and density answers
@@ -135,19 +136,35 @@ export class Made implements TrainableModel {
     return tf.div(tf.add(tf.add(mu, tf.mul(tf.exp(logs), g)), 0.5), 256) as tf.Tensor2D;
   }
 
-  /** Mixture parameters [N, K, D]: means, log-stds (bounded below) and log mixture weights. Not tidied. */
-  private mixture(y: tf.Tensor2D, label?: tf.Tensor2D, frozen?: Frozen): { mu: tf.Tensor3D; alpha: tf.Tensor3D; logw: tf.Tensor3D } {
+  /** The net's K > 1 output as its three [N, K, D] blocks: the first two as they are, the third as log mixture weights. Not tidied. */
+  private blocks(y: tf.Tensor2D, label?: tf.Tensor2D, frozen?: Frozen): [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D] {
     const K = madeComponents(this.spec);
     const D = dataDim(this.spec);
     const N = y.shape[0];
-    const [mu, a, l] = tf.split(this.step.out(y, label, frozen), [K * D, K * D, K * D], 1).map((t) => tf.reshape(t, [N, K, D]) as tf.Tensor3D);
-    return { mu, alpha: tf.maximum(a, this.spec.minLogStd) as tf.Tensor3D, logw: tf.sub(l, tf.logSumExp(l, 1, true)) as tf.Tensor3D };
+    const [a, b, l] = tf.split(this.step.out(y, label, frozen), [K * D, K * D, K * D], 1).map((t) => tf.reshape(t, [N, K, D]) as tf.Tensor3D);
+    return [a, b, tf.sub(l, tf.logSumExp(l, 1, true)) as tf.Tensor3D];
+  }
+
+  /** Mixture parameters [N, K, D]: means, log-stds (bounded below) and log mixture weights. Not tidied. */
+  private mixture(y: tf.Tensor2D, label?: tf.Tensor2D, frozen?: Frozen): { mu: tf.Tensor3D; alpha: tf.Tensor3D; logw: tf.Tensor3D } {
+    const [mu, a, logw] = this.blocks(y, label, frozen);
+    return { mu, alpha: tf.maximum(a, this.spec.minLogStd) as tf.Tensor3D, logw };
+  }
+
+  /** A mixture of K discretised logistics [N, K, D]: mu and log s on the pixel scale, and log mixture weights. Not tidied. */
+  private logisticMixture(y: tf.Tensor2D, label?: tf.Tensor2D, frozen?: Frozen): { mu: tf.Tensor3D; logs: tf.Tensor3D; logw: tf.Tensor3D } {
+    const [a, b, logw] = this.blocks(y, label, frozen);
+    return { ...logisticOf(a, b, this.spec.minLogStd), logw };
   }
 
   /** log p(x), or log p(x | y) for each row's label (one-hot [N, C]) of a conditional spec. Not tidied. */
   private logProb(x: tf.Tensor2D, label?: tf.Tensor2D): tf.Tensor1D {
     const l = this.checkLabel(label, x.shape[0]);
     const { y, logdet: ldPre } = pre(this.spec.preprocess, x);
+    if (this.spec.likelihood === 'logistic' && madeComponents(this.spec) > 1) {
+      const { mu, logs, logw } = this.logisticMixture(y, l);
+      return tf.sum(tf.logSumExp(tf.add(logw, logisticLogMass(tf.expandDims(x, 1), mu, logs)), 1), 1) as tf.Tensor1D;
+    }
     if (this.spec.likelihood === 'logistic') {
       const { mu, logs } = this.logistic(y, l);
       // a density of dequantised x already: no logdet(pre)
@@ -164,10 +181,23 @@ export class Made implements TrainableModel {
     return tf.add(tf.sum(tf.logSumExp(comp, 1), 1), ldPre) as tf.Tensor1D;
   }
 
-  /** One sampling pass for K > 1 (core/spec.ts): y_next from y with noise g [N, D] and component picks u [N, D]. Not tidied. */
+  /**
+   * One sampling pass for K > 1 (core/spec.ts): y_next from y with noise g [N, D] (the logistic's: its
+   * draws) and component picks u [N, D]. Not tidied.
+   */
   private mixturePass(y: tf.Tensor2D, g: tf.Tensor2D, u: tf.Tensor2D, frozen: Frozen): tf.Tensor2D {
     const K = madeComponents(this.spec);
-    const { mu, alpha, logw } = this.mixture(y, undefined, frozen);
+    let logw: tf.Tensor3D;
+    let draw: tf.Tensor;
+    if (this.spec.likelihood === 'logistic') {
+      const m = this.logisticMixture(y, undefined, frozen);
+      logw = m.logw;
+      draw = tf.div(tf.add(tf.add(m.mu, tf.mul(tf.exp(m.logs), tf.expandDims(g, 1))), 0.5), 256);
+    } else {
+      const m = this.mixture(y, undefined, frozen);
+      logw = m.logw;
+      draw = tf.add(m.mu, tf.mul(tf.exp(m.alpha), tf.expandDims(g, 1)));
+    }
     const cdf = tf.cumsum(tf.exp(logw), 1); // [N, K, D]
     // below_k = [u < cdf_k], the last component's bound lifted to 1e30 so rounding cannot leave u unassigned
     const lift = tf.tensor3d(Array.from({ length: K }, (_, k) => (k === K - 1 ? 1e30 : 0)), [1, K, 1]);
@@ -175,7 +205,6 @@ export class Made implements TrainableModel {
     // the first k where it holds: below_k - below_{k-1}
     const prev = tf.concat([tf.zerosLike(tf.slice(below, [0, 0, 0], [-1, 1, -1])), tf.slice(below, [0, 0, 0], [-1, K - 1, -1])], 1);
     const pick = tf.sub(below, prev);
-    const draw = tf.add(mu, tf.mul(tf.exp(alpha), tf.expandDims(g, 1)));
     return tf.sum(tf.mul(pick, draw), 1) as tf.Tensor2D;
   }
 
@@ -210,7 +239,8 @@ export class Made implements TrainableModel {
     const mixture = madeComponents(this.spec) > 1;
     const logistic = this.spec.likelihood === 'logistic';
     return tf.tidy(() => {
-      const g = mixture ? (tf.slice(z, [0, 0], [-1, D]) as tf.Tensor2D) : logistic ? (logisticNoise(z) as tf.Tensor2D) : z;
+      const normals = mixture ? (tf.slice(z, [0, 0], [-1, D]) as tf.Tensor2D) : z;
+      const g = logistic ? (logisticNoise(normals) as tf.Tensor2D) : normals;
       // u = Phi(z2) = (1 + erf(z2 / sqrt 2)) / 2
       const u = mixture ? (tf.mul(0.5, tf.add(1, tf.erf(tf.mul(tf.slice(z, [0, D], [-1, D]), Math.SQRT1_2)))) as tf.Tensor2D) : g;
       // images: each y_d held to the pixels' support (core/spec.ts preSupport)

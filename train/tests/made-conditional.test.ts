@@ -3,10 +3,10 @@
 // start at zero (the model starts as the unconditional one), logpy is the
 // model under each class and logp their mixture over the prior, and a training
 // step lowers -log p(x | y) for the batch's own labels until the labels matter;
-// for the image default's discretised logistic and the Gaussian on logit(x).
+// for the image default's discretised logistic, a mixture of two and the Gaussian on logit(x).
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { defaultSpec, oneHot, paramShapes, Prng, type MadeSpec, type NamedWeight } from '../../core';
+import { defaultSpec, latentDimOf, oneHot, paramShapes, Prng, type MadeSpec, type NamedWeight } from '../../core';
 import { madeLabelWeight } from '../../core/families/made';
 import { initBackend } from '../backend';
 import { buildModel } from '../models';
@@ -23,10 +23,13 @@ beforeAll(async () => {
 // the image default (discretised logistic on pixels) and the Gaussian on logit(x) that made-mnist ships
 const logisticSpec: MadeSpec = { ...(defaultSpec('made', undefined, [H, W], { conditional: CLASSES }) as MadeSpec), hidden: [48] };
 const gaussianSpec: MadeSpec = { ...logisticSpec, likelihood: undefined, preprocess: { kind: 'logit', alpha: 0.05 }, minLogStd: -5 };
+// the CLI's --hidden 20 --components 2: a mixture of two logistics, a layer narrower than D - 1
+const mixtureSpec = defaultSpec('made', undefined, [H, W], { conditional: CLASSES, hidden: [20], components: 2 }) as MadeSpec;
 
 describe.each([
   ['discretised logistic', logisticSpec],
   ['Gaussian', gaussianSpec],
+  ['mixture of 2 discretised logistics', mixtureSpec],
 ])('conditional MADE (tfjs, %s)', (_name, spec) => {
   const random = (seed: number): NamedWeight[] => {
     const rng = new Prng(seed);
@@ -35,12 +38,14 @@ describe.each([
 
   it('V [C, size] per layer, zero at the start; labels required by conditional specs and refused otherwise', () => {
     const shapes = paramShapes(spec).filter((p) => p.name.endsWith('.V'));
-    expect(shapes.map((p) => [p.name, p.shape, p.init])).toEqual([[madeLabelWeight(0), [C, 48], 'zeros'], [madeLabelWeight(1), [C, 2 * D], 'zeros']]);
+    // one per layer: the hidden width, then the output's 2 columns per pixel (3K for a mixture of K)
+    const outputs = (spec.components ?? 1) === 1 ? 2 * D : 3 * spec.components! * D;
+    expect(shapes.map((p) => [p.name, p.shape, p.init])).toEqual([[madeLabelWeight(0), [C, spec.hidden[0]], 'zeros'], [madeLabelWeight(1), [C, outputs], 'zeros']]);
     const plain = { ...spec, conditional: undefined };
     expect(paramShapes(plain).some((p) => p.name.endsWith('.V'))).toBe(false);
     const [cond, unc] = [buildModel(spec), buildModel(plain)];
     const { x, label } = labelledBatch(3, 1);
-    const z = tf.zeros([3, D]) as tf.Tensor2D;
+    const z = tf.zeros([3, latentDimOf(spec)]) as tf.Tensor2D;
     expect(() => cond.sample(z)).toThrow(/one-hot labels \[3, 3\]/);
     expect(() => cond.trainStep(x, new Prng(1))).toThrow(/one-hot labels/);
     expect(() => unc.sample(z, undefined, label)).toThrow(/not class-conditional/);
@@ -72,7 +77,7 @@ describe.each([
       });
       // the classes differ
       expect(new Set(py[0].map((v) => v.toFixed(2))).size).toBe(C);
-      const z = tf.tensor2d(new Prng(4).normals(2 * D), [2, D]);
+      const z = tf.tensor2d(new Prng(4).normals(2 * latentDimOf(spec)), [2, latentDimOf(spec)]);
       const a = m.sample(z, undefined, tf.tensor2d(oneHot([0, 0], C), [2, C])).x;
       const b = m.sample(z, undefined, tf.tensor2d(oneHot([1, 1], C), [2, C])).x;
       expect(maxAbs(a, b)).toBeGreaterThan(1);
