@@ -13,7 +13,7 @@
  */
 import { z } from 'zod';
 import { API_LIMITS } from './api';
-import { CALIBRATION_LEVELS, CLASSIFY_FPR, DEFAULT_FPR, SCORE_METHODS } from './score';
+import { CALIBRATION_LEVELS, CLASSIFY_FPR, COMPRESSORS, DEFAULT_FPR, SCORE_METHODS } from './score';
 import { FAMILIES } from './spec';
 
 /** The largest finite float32; the models compute in float32. */
@@ -261,7 +261,8 @@ export const Calibration = z
   .object({
     method: ScoreMethod,
     estimator: z.object({ k: z.int(), seed: z.int() }),
-    compressor: z.literal('zlib-9').optional(),
+    compressor: z.enum(COMPRESSORS).optional(),
+    typicalityWeight: z.number().min(0).meta({ description: "the typicality's weight in the anomaly (absent: 1)" }).optional(),
     data: z.object({ dataset: z.string(), split: z.string(), rows: z.int() }),
     nll: standardiser,
     corrected: standardiser.optional(),

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { complexityBits } from './complexity';
 import { Prng } from './prng';
 import type { Manifest } from './manifest';
-import { CALIBRATION_LEVELS, calibrationProblem, calibrationQuantiles, percentileOf, rowScores, standardiser, thresholdFor, thresholdLevel } from './score';
+import { CALIBRATION_LEVELS, calibrationProblem, calibrationQuantiles, COMPRESSORS, percentileOf, rowScores, standardiser, thresholdFor, thresholdLevel, type Calibration } from './score';
 
 const MODELS = join(import.meta.dirname, '..', 'models');
 const shipped = (): Manifest[] =>
@@ -107,11 +107,32 @@ describe('scores', () => {
     expect(rowScores(nats(9), 2, 'nll', undefined, cal).anomaly).toBeGreaterThan(rowScores(nats(3), 2, 'nll', undefined, cal).anomaly);
   });
 
-  it('complexity: a blank image compresses far below a noise image, and values are clamped to pixels', () => {
-    const blank = complexityBits(new Array(784).fill(0));
-    const noise = complexityBits(Array.from({ length: 784 }, (_, i) => (i * 7919) % 256));
+  it.each(COMPRESSORS)('complexity (%s): a blank image compresses far below a noise image, and values are clamped to pixels', (c) => {
+    const blank = complexityBits(new Array(784).fill(0), 28, c);
+    const noise = complexityBits(Array.from(new Prng(5).uniforms(784), (u) => Math.floor(u * 256)), 28, c);
     expect(blank).toBeLessThan(0.3);
     expect(noise).toBeGreaterThan(blank * 10);
-    expect(complexityBits(new Array(784).fill(0.7))).toBe(blank);
+    expect(complexityBits(new Array(784).fill(0.7), 28, c)).toBe(blank);
+    expect(() => complexityBits(new Array(784).fill(0), 27, c)).toThrow(/not rows of 27/);
+  });
+
+  it("complexity png-9: PNG's filters code a smooth image in far fewer bits than raw zlib, and it is the default", () => {
+    // a diagonal ramp: every row a shifted gradient, no repeated byte runs for raw deflate, all-constant residuals for Sub
+    const ramp = Array.from({ length: 784 }, (_, i) => (3 * (i % 28) + 5 * Math.floor(i / 28)) % 256);
+    expect(complexityBits(ramp, 28, 'png-9')).toBeLessThan(complexityBits(ramp, 28, 'zlib-9') / 3);
+    expect(complexityBits(ramp, 28)).toBe(complexityBits(ramp, 28, 'png-9'));
+  });
+
+  it('the typicality enters the anomaly times the calibration typicalityWeight (absent: 1)', () => {
+    const D = 784;
+    const nats = (bits: number) => -bits * D * Math.LN2;
+    // far too likely, ordinary corrected score: the typicality decides the anomaly
+    const [one, weighted] = [cal, { ...cal, typicalityWeight: 0.5 }].map((c) => rowScores(nats(0.5), D, 'typicality+complexity', -0.2, c));
+    expect(one.typicality).toBe(weighted.typicality);
+    expect(one.anomaly).toBeCloseTo(one.typicality!, 9);
+    expect(weighted.anomaly).toBeCloseTo(0.5 * one.typicality!, 9);
+    const full: Calibration = { method: 'typicality+complexity', estimator: { k: 1, seed: 0 }, compressor: 'png-9', data: { dataset: 'mnist', split: 'test', rows: 7 }, ...cal, quantiles: calibrationQuantiles([1, 2, 3]) };
+    expect(calibrationProblem({ ...full, typicalityWeight: 0.8 })).toBeNull();
+    expect(calibrationProblem({ ...full, typicalityWeight: -1 })).toMatch(/typicality weight -1/);
   });
 });

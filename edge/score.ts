@@ -28,7 +28,7 @@ function anomalies(m: Manifest, r: DensityResult, x: number[][], fpr: number) {
   const logp = Array.from(r.logp, num);
   const method = m.calibration?.method ?? methodFor(m);
   // images: the compressor's code length of the integer pixels the density saw
-  const complexity = method === 'typicality+complexity' ? x.map((row) => complexityBits(row)) : undefined;
+  const complexity = method === 'typicality+complexity' ? x.map((row) => complexityBits(row, m.shape[1], m.calibration?.compressor)) : undefined;
   const problem = calibrationProblem(m.calibration);
   if (problem || !m.calibration) {
     return { logp, complexity, uncalibrated: `${m.id} has ${problem ?? 'no calibration'}: anomaly, percentile, outlier and threshold need held-out quantiles measured at export (re-export it with npm run export)` };

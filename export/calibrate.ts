@@ -17,10 +17,10 @@
  * VAE's ELBO with k = 1), in batches of BATCH rows: the dequantisation noise of
  * a row depends on its place in its batch, as in a request.
  */
-import { complexityRows } from '../core/complexity';
+import { complexityRows, DEFAULT_COMPRESSOR } from '../core/complexity';
 import type { Manifest } from '../core/manifest';
 import { densityInputs, runDensity, type RunGraph } from '../core/protocol';
-import { calibrationQuantiles, methodFor, rowScores, standardiser, type Calibration, type ScoreMethod } from '../core/score';
+import { calibrationQuantiles, methodFor, rowScores, standardiser, TYPICALITY_WEIGHT, type Calibration, type Compressor, type ScoreMethod } from '../core/score';
 import { dataDim } from '../core/spec';
 import { loadDataset, type Dataset } from '../train/data';
 import { openGraph } from './ort';
@@ -95,24 +95,29 @@ export function confidenceFrom(posterior: Float32Array, labels: ArrayLike<number
   };
 }
 
-/** Calibration from held-out log-densities (nats) and, for images, their complexity (bits/dim). */
+/**
+ * Calibration from held-out log-densities (nats) and, for images, their complexity (bits/dim)
+ * under `how.compressor` with the typicality weighted `how.typicalityWeight` (defaults: what the
+ * export uses; bench/scoreweights.ts compares others).
+ */
 export function calibrationFrom(
   method: ScoreMethod,
   logp: ArrayLike<number>,
   complexity: ArrayLike<number> | undefined,
   D: number,
   data: Calibration['data'],
+  how: { compressor: Compressor; typicalityWeight: number } = { compressor: DEFAULT_COMPRESSOR, typicalityWeight: TYPICALITY_WEIGHT },
 ): Calibration {
   const n = logp.length;
   const raw = Array.from({ length: n }, (_, i) => rowScores(logp[i], D, method, complexity?.[i]));
   const nll = standardiser(raw.map((r) => r.nll));
   const corrected = method === 'typicality+complexity' ? standardiser(raw.map((r) => r.corrected!)) : undefined;
-  const cal = { nll, ...(corrected ? { corrected } : {}) };
+  const cal = { nll, ...(corrected ? { corrected, typicalityWeight: how.typicalityWeight } : {}) };
   const anomaly = raw.map((_, i) => rowScores(logp[i], D, method, complexity?.[i], cal).anomaly);
   return {
     method,
     estimator: { ...SCORE_ESTIMATOR },
-    ...(method === 'typicality+complexity' ? { compressor: 'zlib-9' as const } : {}),
+    ...(method === 'typicality+complexity' ? { compressor: how.compressor } : {}),
     data,
     ...cal,
     quantiles: calibrationQuantiles(anomaly),
@@ -136,7 +141,7 @@ export async function calibrate(m: DensityModel & Pick<Manifest, 'dataset'>, den
   try {
     const { logp, posterior } = await densities(m, graph.run, split.calibration, split.calRows);
     const method = methodFor(m);
-    const complexity = method === 'typicality+complexity' ? complexityRows(split.calibration, split.calRows, D) : undefined;
+    const complexity = method === 'typicality+complexity' ? complexityRows(split.calibration, split.calRows, D, m.shape[1]) : undefined;
     const [a, b] = split.calRange;
     const cal = calibrationFrom(method, logp, complexity, D, { dataset: ds.name, split: `test rows ${a}-${b - 1} (first half of the test split, at most ${CALIBRATION_ROWS}; the second half is kept for evaluation)`, rows: split.calRows });
     if (!posterior || !ds.testLabels) return cal;

@@ -73,7 +73,7 @@ export function scoreDensity(m: Manifest, x: ReadonlyArray<ArrayLike<number>>, d
   const cal = m.calibration;
   const method = cal?.method ?? methodFor(m);
   // images: the code length of the integer pixels the density saw
-  const complexity = method === 'typicality+complexity' ? x.map((row) => complexityBits(row)) : undefined;
+  const complexity = method === 'typicality+complexity' ? x.map((row) => complexityBits(row, m.shape[1], cal?.compressor)) : undefined;
   const base: Score = { logp: d.logp, kind: d.kind, ...(d.bitsPerDim ? { bitsPerDim: d.bitsPerDim } : {}), ...(complexity ? { complexity } : {}), fpr };
   const problem = calibrationProblem(cal);
   if (problem || !cal) return { ...base, uncalibrated: `${m.id} has ${problem ?? 'no calibration'}: anomaly, percentile, outlier and threshold need held-out quantiles measured at export` };
