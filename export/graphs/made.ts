@@ -127,32 +127,33 @@ export function madeGraphs(spec: MadeSpec, w: WeightTable): Graph[] {
       return { units, start, end };
     });
     const widths = layouts.map((l) => l.units.length);
-    // The weights are stored once, masked, as the net has them; the layout is
-    // built from them by Pad (a zero row or column: the dead unit) and Gather,
-    // which onnxruntime folds into constants when it loads the graph.
-    const zeroAfter = (t: string, rank: number, axes: number[]) => g.node('Pad', [t, g.ints([...new Array(rank).fill(0), ...Array.from({ length: rank }, (_, a) => (axes.includes(a) ? 1 : 0))], 'pads')]);
-    const layoutIds = layouts.map((l, j) => g.ints(l.units, `layout_${j}`));
-    const laidOut = (t: string, axis: number, j: number) => g.node('Gather', [t, layoutIds[j]], { axis });
-    const weight = (i: number) => {
+    // The laid-out weights are computed here, once, and stored as constants:
+    // built in the graph (Pad and Gather on the masked weights), onnxruntime
+    // folded them at every session's creation, 0.6-0.8 s of a MADE's first
+    // answer in onnxruntime-web (edge/SERVING.md, "Cold start").
+    const masked = (i: number) => {
       const W = w.get(`made.${i}.W`, [net.sizes[i], net.sizes[i + 1]]);
-      return g.floats(`made_${i}_W_masked`, W.shape, W.data.map((v, j) => v * masks[i][j]));
+      return W.data.map((v, j) => v * masks[i][j]);
     };
-    const W0 = g.node('Reshape', [laidOut(zeroAfter(weight(0), 2, [1]), 1, 0), g.ints([nB, T, widths[0]], 'blocks')]);
-    const Wh = hidden.slice(1).map((_, j) => laidOut(laidOut(zeroAfter(weight(j + 1), 2, [0, 1]), 0, j), 1, j + 1));
-    // the output layer by block of dimensions, [nB, H_L', T * Q]: column t * Q + q of block b is the net's column q * D + b * T + t
-    const blockCols = g.ints(Array.from({ length: D * Q }, (_, i) => ((i % (T * Q)) % Q) * D + Math.floor(i / (T * Q)) * T + Math.floor((i % (T * Q)) / Q)), 'block_columns');
-    const byBlock = (t: string) => g.node('Transpose', [g.node('Reshape', [g.node('Gather', [t, blockCols], { axis: 1 }), g.ints([0, nB, T * Q], 'blocks')])], { perm: [1, 0, 2] });
-    const Wout = byBlock(laidOut(zeroAfter(weight(k - 1), 2, [0]), 0, hidden.length - 1));
-    const bOut = byBlock(g.node('Unsqueeze', [w.init(g, `made.${k - 1}.b`, [P]), g.ints([0], 'axes')]));
-    const VOut = label && byBlock(w.init(g, madeLabelWeight(k - 1), [C, P]));
+    const vector = (name: string, size: number) => w.get(name, [size]).data;
+    const units = layouts.map((l) => l.units);
+    // the output layer's columns by block of dimensions: column t * Q + q of block b is the net's column q * D + b * T + t
+    const blockCols = Array.from({ length: D * Q }, (_, i) => ((i % (T * Q)) % Q) * D + Math.floor(i / (T * Q)) * T + Math.floor((i % (T * Q)) / Q));
+    const byBlock = (t: Float32Array, rows: number) => blocksFirst(t, rows, nB, T * Q);
+    const W0 = g.floats('made_0_W_laid_out', [nB, T, widths[0]], pick(masked(0), D, hidden[0], null, units[0]));
+    const Wh = hidden.slice(1).map((H, j) => g.floats(`made_${j + 1}_W_laid_out`, [widths[j], widths[j + 1]], pick(masked(j + 1), hidden[j], H, units[j], units[j + 1])));
+    const Lh = hidden.length - 1;
+    const Wout = g.floats(`made_${k - 1}_W_laid_out`, [nB, widths[Lh], T * Q], byBlock(pick(masked(k - 1), hidden[Lh], P, units[Lh], blockCols), widths[Lh]));
+    const bOut = g.floats(`made_${k - 1}_b_laid_out`, [nB, 1, T * Q], byBlock(pick(vector(`made.${k - 1}.b`, P), 1, P, null, blockCols), 1));
+    const VOut = label && g.floats(`made_${k - 1}_V_laid_out`, [nB, C, T * Q], byBlock(pick(w.get(madeLabelWeight(k - 1), [C, P]).data, C, P, null, blockCols), C));
     // every layer's block ranges, [nB] each
     const ranges = layouts.map((l, j) => ({ start: g.ints(l.start, `units_start_${j}`), end: g.ints(l.end, `units_end_${j}`) }));
     // the state's start: b_l + label V_l, laid out (dead units 0); unconditional: b_l on every row, so the state keeps one shape
     const rowsOf = g.node('Slice', [g.node('Shape', [z]), g.ints([0], 'starts'), g.ints([1], 'ends')]);
     const state = hidden.map((H, j) => {
-      const b = laidOut(zeroAfter(w.init(g, `made.${j}.b`, [H]), 1, [0]), 0, j);
+      const b = g.floats(`made_${j}_b_laid_out`, [widths[j]], pick(vector(`made.${j}.b`, H), 1, H, null, units[j]));
       if (!label) return g.node('Expand', [b, g.node('Concat', [rowsOf, g.ints([widths[j]], 'width')], { axis: 0 })]);
-      return g.node('Gemm', [label, laidOut(zeroAfter(w.init(g, madeLabelWeight(j), [C, H]), 2, [1]), 1, j), b]);
+      return g.node('Gemm', [label, g.floats(`made_${j}_V_laid_out`, [C, widths[j]], pick(w.get(madeLabelWeight(j), [C, H]).data, C, H, null, units[j])), b]);
     });
     // z and the given values by block, [nB, T, N, 1]; K > 1: z's second half (the component picks) too
     const blocks = (t: string, parts: number) => g.node('Reshape', [g.node('Transpose', [t], { perm: [1, 0] }), g.ints([parts, nB, T, -1, 1], 'blocks')]);
@@ -176,7 +177,6 @@ export function madeGraphs(spec: MadeSpec, w: WeightTable): Graph[] {
       const range = (j: number) => [o.node('Gather', [ranges[j].start, b1], { axis: 0 }), o.node('Gather', [ranges[j].end, b1], { axis: 0 })];
       const slice = (t: string, axis: number, [lo, hi]: string[]) => o.node('Slice', [t, lo, hi, o.ints([axis], 'axes')]);
       const r = layouts.map((_, j) => range(j));
-      const Lh = hidden.length - 1;
       // the block's T dimensions' terms from the last layer's units final at its start [T, N, Q]
       const WoB = at(Wout);
       const base = VOut ? o.node('Gemm', [label!, at(VOut), at(bOut)]) : at(bOut);
@@ -334,4 +334,28 @@ export function blockLength(D: number): number {
   let T = 1;
   for (let t = 1; t * t <= D; t++) if (D % t === 0) T = t;
   return T;
+}
+
+/**
+ * Rows `rows` and columns `cols` of t [R, Cn] (row-major), where row index R and
+ * column index Cn stand for a zero row and column (a dead unit); null: every
+ * row in order. [rows.length, cols.length], row-major.
+ */
+function pick(t: Float32Array, R: number, Cn: number, rows: number[] | null, cols: number[]): Float32Array {
+  const rs = rows ?? Array.from({ length: R }, (_, i) => i);
+  const out = new Float32Array(rs.length * cols.length);
+  rs.forEach((r, i) => {
+    if (r === R) return;
+    cols.forEach((c, j) => {
+      if (c !== Cn) out[i * cols.length + j] = t[r * Cn + c];
+    });
+  });
+  return out;
+}
+
+/** t [rows, nB * W] as [nB, rows, W]: the block axis first. */
+function blocksFirst(t: Float32Array, rows: number, nB: number, W: number): Float32Array {
+  const out = new Float32Array(t.length);
+  for (let r = 0; r < rows; r++) for (let b = 0; b < nB; b++) out.set(t.subarray(r * nB * W + b * W, r * nB * W + (b + 1) * W), (b * rows + r) * W);
+  return out;
 }
