@@ -58,12 +58,14 @@ export function syntheticSets(n: number, seed = 99): { noise: Float32Array; cons
 
 type App = ReturnType<typeof createApp>;
 
-/** All rows through POST .../score as float32 bodies of at most 500 rows; the answers concatenated. */
+/** All rows through POST .../score as float32 bodies of at most 500 rows (fewer where the model's listed limit is lower); the answers concatenated. */
 export async function scoreAll(app: App, id: string, x: Float32Array, fpr = DEFAULT_FPR): Promise<Required<Pick<ScoreResponse, 'logp'>> & ScoreResponse> {
   const n = x.length / D;
   const parts: ScoreResponse[] = [];
-  for (let o = 0; o < n; o += 500) {
-    const b = Math.min(500, n - o);
+  const detail = (await (await app.request(`/v1/models/${id}`)).json()) as { limits: { rows: number } };
+  const per = Math.min(500, detail.limits.rows);
+  for (let o = 0; o < n; o += per) {
+    const b = Math.min(per, n - o);
     const body = new Uint8Array(x.slice(o * D, (o + b) * D).buffer);
     const res = await app.request(`/v1/models/${id}/score?fpr=${fpr}`, { method: 'POST', body, headers: { 'content-type': 'application/octet-stream', 'x-edgegen-shape': `${b},${D}` } });
     if (res.status !== 200) throw new Error(`${id} score: ${res.status} ${await res.text()}`);
