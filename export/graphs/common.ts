@@ -216,7 +216,8 @@ export function bijectionGraphs(name: string, preprocess: Preprocess, D: number,
 }
 
 /** Half the pixel range: the logistic's mean and scale are a and exp(b) in these units around mid-grey. */
-const HALF = 127.5;
+/** Half the pixel range: the discretised logistic's mu = HALF (1 + a), s = HALF exp(b) (core/spec.ts `VaeSpec`). */
+export const HALF = 127.5;
 
 /** The discretised logistic's mu and log s on the pixel scale from a net's raw (a, b) (core/spec.ts `VaeSpec`). */
 export function logisticOf(g: GraphBuilder, a: string, b: string, minLogStd: number): { mu: string; logs: string } {

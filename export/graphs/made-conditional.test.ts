@@ -64,6 +64,8 @@ describe.each([
   ['the discretised logistic, two hidden layers', [48, 40], 1, 'logistic'],
   // narrower than D - 1 = 35: the degrees spread over 1..35 (core/families/made.ts madeDegree)
   ['a mixture of 3 discretised logistics, one hidden layer of 20', [20], 3, 'logistic'],
+  // the shipped image MADEs' kind: its own, shorter sampling step
+  ['two discretised logistics, two hidden layers', [48, 20], 2, 'logistic'],
 ] as Array<[string, number[], number, 'gaussian' | 'logistic']>)('conditional MADE graphs (%s)', (_name, hidden, components, likelihood) => {
   const s = spec(hidden, components, likelihood);
   const D = dataDim(s);

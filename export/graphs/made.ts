@@ -23,9 +23,9 @@
  */
 import { latentDimOf, madeComponents, madeDegree, madeMasks, madeNet } from '../../core/families';
 import { madeLabelWeight } from '../../core/families/made';
-import { classCount, dataDim, preSupport, type MadeSpec } from '../../core/spec';
+import { classCount, dataDim, preSupport, VAE_LOGISTIC_MAX_LOGSCALE, type MadeSpec } from '../../core/spec';
 import { BATCH, GraphBuilder, type Dim } from '../onnx/graph';
-import { HALF_LOG_2PI, WeightTable, activation, logisticLogMass, logisticNoise, logisticOf, post, pre, preLogDet, sliceLast, sumLast } from './common';
+import { HALF, HALF_LOG_2PI, WeightTable, activation, logisticLogMass, logisticNoise, logisticOf, post, pre, preLogDet, sliceLast, sumLast } from './common';
 import type { Graph } from './types';
 
 export function madeGraphs(spec: MadeSpec, w: WeightTable): Graph[] {
@@ -158,9 +158,13 @@ export function madeGraphs(spec: MadeSpec, w: WeightTable): Graph[] {
     // z and the given values by block, [nB, T, N, 1]; K > 1: z's second half (the component picks) too
     const blocks = (t: string, parts: number) => g.node('Reshape', [g.node('Transpose', [t], { perm: [1, 0] }), g.ints([parts, nB, T, -1, 1], 'blocks')]);
     const zParts = blocks(z, L / D);
-    const [normals, picks] = [0, 1].slice(0, L / D).map((i) => g.node('Gather', [zParts, g.intScalar(i, 'part')], { axis: 0 }));
-    // the logistic's draws g(z), all at once before the steps
-    const draws = logistic ? logisticNoise(g, normals) : normals;
+    const [normals, zPicks] = [0, 1].slice(0, L / D).map((i) => g.node('Gather', [zParts, g.intScalar(i, 'part')], { axis: 0 }));
+    // two logistics: each step's work kept to what its dimension needs (`twoLogistics` below)
+    const two = logistic && K === 2;
+    // the logistic's draws g(z) (two logistics: times HALF / 256, as the draw uses them), and the
+    // component picks u = Phi(z'), all at once before the steps
+    const draws = logistic ? (two ? g.node('Mul', [logisticNoise(g, normals), g.scalar(HALF / 256)]) : logisticNoise(g, normals)) : normals;
+    const picks = zPicks && g.node('Mul', [g.scalar(0.5), g.node('Add', [g.scalar(1), g.node('Erf', [g.node('Mul', [zPicks, g.scalar(Math.SQRT1_2)])])])]);
     const givens = g.node('Gather', [blocks(given, 1), g.intScalar(0, 'part')], { axis: 0 });
     const support = preSupport(spec.preprocess);
     const act = (b: GraphBuilder, t: string) => activation(b, t, net.hidden);
@@ -213,6 +217,15 @@ export function madeGraphs(spec: MadeSpec, w: WeightTable): Graph[] {
         };
         if (K === 1) {
           v = logistic ? logisticDraw(col(0), col(1), normal) : s.node('Add', [col(0), s.node('Mul', [s.node('Exp', [s.node('Max', [col(1), s.scalar(spec.minLogStd)])]), normal])]);
+        } else if (two) {
+          // Two logistics, the shipped image MADEs: about half the nodes of the general
+          // mixture below, which the sampler would run once per pixel. Component 0 when u < w_0 = sigmoid(l_0 - l_1); each component's
+          // draw (mu + s g + 0.5) / 256 = a HALF / 256 + exp(clip(b)) g HALF / 256 + (HALF + 0.5) / 256.
+          const diff = s.node('MatMul', [out, s.floats('logit_difference', [Q, 1], Array.from({ length: Q }, (_, q) => (q === 4 ? 1 : q === 5 ? -1 : 0)))]);
+          const first = s.node('Less', [atT(uB!), s.node('Sigmoid', [diff])]);
+          const scale = s.node('Exp', [s.node('Clip', [col(2, 2), s.scalar(spec.minLogStd), s.scalar(VAE_LOGISTIC_MAX_LOGSCALE)])]);
+          const both = s.node('Add', [s.node('Add', [s.node('Mul', [col(0, 2), s.scalar(HALF / 256)]), s.node('Mul', [scale, normal])]), s.scalar((HALF + 0.5) / 256)]);
+          v = s.node('Where', [first, sliceLast(s, both, 0, 1), sliceLast(s, both, 1, 2)]);
         } else {
           const axis1 = s.ints([1], 'axes');
           const lift = (x: string) => s.node('Unsqueeze', [x, s.ints([2], 'axes')]);
@@ -222,8 +235,7 @@ export function madeGraphs(spec: MadeSpec, w: WeightTable): Graph[] {
             ? logisticDraw(lift(col(0, K)), lift(col(K, K)), g1)
             : s.node('Add', [lift(col(0, K)), s.node('Mul', [s.node('Exp', [lift(s.node('Max', [col(K, K), s.scalar(spec.minLogStd)]))]), g1])]);
           const logw = lift(s.node('LogSoftmax', [col(2 * K, K)], { axis: 1 }));
-          const u = s.node('Mul', [s.scalar(0.5), s.node('Add', [s.scalar(1), s.node('Erf', [s.node('Mul', [atT(uB!), s.scalar(Math.SQRT1_2)])])])]);
-          v = s.node('ReduceSum', [s.node('Mul', [pickComponent(s, K, logw, u), draw]), axis1], { keepdims: 0 });
+          v = s.node('ReduceSum', [s.node('Mul', [pickComponent(s, K, logw, atT(uB!)), draw]), axis1], { keepdims: 0 });
         }
         if (support) v = s.node('Clip', [v, s.scalar(support[0]), s.scalar(support[1])]);
         const gd = atT(gB);
