@@ -15,13 +15,24 @@
  * opens the session). workerd's share also holds its HTTP handling of the
  * request from wrangler's proxy, which Cloudflare does not bill, so this
  * over-counts by that much.
+ *
+ * `--in-process` also runs the same requests, in turns with workerd's, through
+ * the Worker's code path in this process: the app of edge/app.ts with the
+ * Worker's bounds (engine.ts WORKER_SERVE) on onnxruntime-web's wasm build,
+ * one thread, as the Worker runs it; its CPU is this process's (user +
+ * system) over the request. That leaves out workerd's HTTP handling and
+ * wrangler's proxy, and V8 runs under Node's settings, not workerd's: a
+ * lower bound on what Cloudflare bills, beside workerd's upper one.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import * as ortWeb from 'onnxruntime-web/wasm';
 import type { z } from 'zod';
 import type { ModelList } from '../core/contract';
+import { createApp } from '../edge/app';
 import { buildAssets } from '../edge/build-assets';
+import { feedData, WORKER_SERVE, type Runtime, type Session, type Tensor } from '../edge/engine';
 import { startWrangler } from '../edge/testing';
 import { loadDataset } from '../train/data';
 import { benchArgs } from './args';
@@ -32,13 +43,16 @@ const HELP = `usage: npm run bench:cpu [-- options]
   --rows LIST     rows per request (sample: n) (default 1,16,64)
   --reps R        timed requests per cell, median kept (default 9)
   --warm W        untimed requests before them (default 3)
-  --models LIST   only these shipped models (default: all of models/index.json)`;
+  --models LIST   only these shipped models (default: all of models/index.json)
+  --in-process    also the Worker's code path in this process (onnxruntime-web wasm), in turns`;
 const args = benchArgs(HELP, {
   rows: { type: 'string', default: '1,16,64' },
   reps: { type: 'string', default: '9' },
   warm: { type: 'string', default: '3' },
   models: { type: 'string' },
+  'in-process': { type: 'boolean' },
 });
+const IN_PROCESS = !!args['in-process'];
 const ROWS = args.rows.split(',').map(Number);
 const REPS = Number(args.reps);
 const WARM = Number(args.warm);
@@ -83,10 +97,63 @@ async function measure(url: string, path: string, body: (i: number) => unknown):
   return 'workerd restarted in every attempt';
 }
 
+/** A session of onnxruntime-web's wasm build, one thread, as worker/ort.ts opens one (without its precompiled-module shim, which only workerd needs). */
+async function webSession(bytes: Uint8Array): Promise<Session> {
+  ortWeb.env.wasm.numThreads = 1;
+  const session = await ortWeb.InferenceSession.create(bytes, { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
+  return {
+    inputNames: session.inputNames,
+    outputNames: session.outputNames,
+    async run(feeds, wanted) {
+      const inputs: Record<string, ortWeb.Tensor> = {};
+      for (const [name, t] of Object.entries(feeds)) inputs[name] = new ortWeb.Tensor('float32', feedData(t), t.dims);
+      const outputs = wanted ? await session.run(inputs, [...wanted]) : await session.run(inputs);
+      const result: Record<string, Tensor> = {};
+      for (const [name, t] of Object.entries(outputs)) {
+        result[name] = { data: new Float32Array(t.data as Float32Array), dims: [...t.dims] };
+        t.dispose();
+      }
+      return result;
+    },
+    release: () => session.release(),
+  };
+}
+
+/** The Worker's app in this process, reading models/ from disk. */
+function inProcessApp(): ReturnType<typeof createApp> {
+  const runtime: Runtime = {
+    name: 'workerd',
+    loadBytes: async (path) => {
+      const file = join(MODELS_DIR, path);
+      return existsSync(file) ? new Uint8Array(readFileSync(file)) : null;
+    },
+    createSession: webSession,
+    memory: () => ({}),
+  };
+  return createApp(runtime, { serve: WORKER_SERVE });
+}
+
+/** One cell in process: the median CPU ms (user + system) of this process per request. */
+async function measureInProcess(app: ReturnType<typeof createApp>, path: string, body: (i: number) => unknown): Promise<number | string> {
+  const ms: number[] = [];
+  for (let i = 0; i < WARM + REPS; i++) {
+    const text = JSON.stringify(body(i));
+    const before = process.cpuUsage();
+    const res = await app.request(path, { method: 'POST', body: text, headers: { 'content-type': 'application/json' } });
+    const answer = await res.text();
+    const spent = process.cpuUsage(before);
+    if (res.status !== 200) return `HTTP ${res.status} ${/"code":"([^"]*)"/.exec(answer)?.[1] ?? ''}`.trim();
+    if (i >= WARM) ms.push((spent.user + spent.system) / 1000);
+  }
+  ms.sort((a, b) => a - b);
+  return ms[Math.floor(ms.length / 2)];
+}
+
 async function main() {
   const out = join(mkdtempSync(join(tmpdir(), 'edgegen-cpu-')), 'public');
   buildAssets({ web: '/nonexistent', models: MODELS_DIR, out });
   const w = await startWrangler(out);
+  const local = IN_PROCESS ? inProcessApp() : undefined;
   const rows: string[][] = [];
   try {
     if (!Number.isFinite(threadCpuMs(findWorkerd()))) throw new Error('could not find the user Worker\'s workerd process, or read its /proc/PID/task/*/schedstat');
@@ -97,11 +164,15 @@ async function main() {
       for (const op of ENDPOINTS.filter((e) => m.operations.includes(e))) {
         const cells: string[] = [];
         const fit: number[] = [];
+        const show = (r: number | string) => (typeof r === 'string' ? r : r >= 100 ? r.toFixed(0) : r.toFixed(1));
         for (const n of ROWS) {
           const limit = op === 'sample' ? m.limits.sample : m.limits.rows;
           const x = op === 'sample' ? [] : testRows(m, n);
-          const r = n > limit ? `over the limit (${limit})` : await measure(w.url, `/v1/models/${m.id}/${op}`, (i) => (op === 'sample' ? { n, seed: i } : { x, seed: i }));
-          cells.push(typeof r === 'string' ? r : r >= 100 ? r.toFixed(0) : r.toFixed(1));
+          const path = `/v1/models/${m.id}/${op}`;
+          const body = (i: number) => (op === 'sample' ? { n, seed: i } : { x, seed: i });
+          const r = n > limit ? `over the limit (${limit})` : await measure(w.url, path, body);
+          const inProcess = local && n <= limit ? await measureInProcess(local, path, body) : undefined;
+          cells.push(inProcess === undefined ? show(r) : `${show(r)} / ${show(inProcess)}`);
           if (typeof r === 'number' && r <= FREE_MS) fit.push(n);
           log(`${m.id} ${op} ${n}: ${cells.at(-1)}`);
         }
@@ -112,9 +183,9 @@ async function main() {
     await w.stop();
     rmSync(out, { recursive: true, force: true });
   }
-  console.log(`\n### Worker CPU ms per request (workerd under wrangler dev; median of ${REPS} sequential requests after ${WARM} warm-up; JSON bodies)\n`);
+  console.log(`\n### Worker CPU ms per request (workerd under wrangler dev${IN_PROCESS ? ' / the same code path in process' : ''}; median of ${REPS} sequential requests after ${WARM} warm-up; JSON bodies)\n`);
   console.log(`Machine: ${machine()}\n`);
-  console.log(table(['model', 'endpoint', ...ROWS.map((n) => `${n} row${n === 1 ? '' : 's'} ms`), `rows that fit the Free plan (${FREE_MS} ms)`], rows));
+  console.log(table(['model', 'endpoint', ...ROWS.map((n) => `${n} row${n === 1 ? '' : 's'} ms`), `rows that fit the Free plan (${FREE_MS} ms, workerd's figure)`], rows));
 }
 
 await main();

@@ -603,6 +603,12 @@ export interface ServeOptions {
   maxInFlightUnits: number;
 }
 
+/**
+ * The Worker's bounds over the defaults (worker/index.ts says why each), here so
+ * that bench/cpu.ts runs the Worker's code path in process with the same ones.
+ */
+export const WORKER_SERVE: Partial<ServeOptions> = { batchAloneFromRows: 16, runMaxRows: 256, maxSessionBytes: 12 * 1024 * 1024 };
+
 /** Requests under this many rows wait batchWaitMs for company when the session is idle; larger ones fill the kernels alone. */
 const WAIT_BELOW_ROWS = 16;
 

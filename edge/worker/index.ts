@@ -5,7 +5,7 @@
  * and /docs here first; everything else is a static file.
  */
 import { createApp } from '../app';
-import type { Runtime, ServeOptions } from '../engine';
+import { WORKER_SERVE, type Runtime, type ServeOptions } from '../engine';
 import { createWebSession, warmUp, wasmMemoryBytes } from './ort';
 
 // The assets binding only answers fetches; the host part of the URL is ignored.
@@ -49,7 +49,7 @@ async function rateLimited(request: Request, env: EdgegenWorkerEnv): Promise<Res
  * Worker's own: one wasm thread gains only from batching small requests
  * (batchAloneFromRows 16), runs of at most 256 rows keep the wasm memory's
  * high-water mark down (runMaxRows), and 12 MiB of open model files lets one
- * 9.8 MB image MADE graph stay open at a time: two of them open at once took
+ * 10 MB image MADE graph stay open at a time: two of them open at once took
  * the isolate past its 128 MB (SERVING.md, "Dynamic batching"). Tests
  * and benchmarks build an entry of their own with other bounds
  * (testing.ts workerEntry).
@@ -62,7 +62,7 @@ export function worker(serve: Partial<ServeOptions> = {}) {
       const limited = await rateLimited(request, env);
       if (limited) return limited;
       if (!app) {
-        app = createApp(workerRuntime(env), { serve: { batchAloneFromRows: 16, runMaxRows: 256, maxSessionBytes: 12 * 1024 * 1024, ...serve } });
+        app = createApp(workerRuntime(env), { serve: { ...WORKER_SERVE, ...serve } });
         (ctx as { waitUntil(p: Promise<unknown>): void }).waitUntil(warmUp());
       }
       return app.fetch(request, env, ctx as never);
