@@ -4,10 +4,11 @@
  * and FLIF). It is the "background model" of the complexity-corrected anomaly
  * score in core/score.ts. Two compressors, named in a model's calibration:
  * - 'png-9': the image's rows through PNG's adaptive filters (core/png.ts
- *   `filterRows`), then zlib level 9: what a PNG file's pixel data costs. The
- *   filters predict each pixel from its neighbours, so smooth strokes cost
- *   little and the code length follows the image's structure, not only its
- *   ink; every model calibrated since uses it (BENCHMARKS.md, section 7);
+ *   `filterRows`), then zlib level 9: a PNG file's pixel data. Deflate then
+ *   codes each pixel's difference from a prediction by its neighbours rather
+ *   than the raw bytes. As the background model it separates the data sets
+ *   better than raw zlib (bench/scoreweights.ts, BENCHMARKS.md section 8);
+ *   every model calibrated since uses it;
  * - 'zlib-9': zlib level 9 of the raw pixel bytes, the first calibrations'.
  *
  * Why fflate and not CompressionStream or node:zlib: the score compares a
