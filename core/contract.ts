@@ -221,7 +221,7 @@ export const ScoreResponse = z
     logp: numbers.meta({ description: 'log p(x) per row, in nats, as density answers it (VAE: the ELBO with the calibrated k)' }),
     kind: DensityKind,
     bitsPerDim: numbers.meta({ description: 'image models: -logp / (D ln 2)' }).optional(),
-    complexity: numbers.meta({ description: "image models: the compressor's code length per row, bits/dim (zlib level 9 of the pixel bytes)" }).optional(),
+    complexity: numbers.meta({ description: "image models: the code length per row under the calibration's compressor, bits/dim (png-9: PNG's row filters then zlib level 9; zlib-9: zlib level 9 of the raw bytes)" }).optional(),
     fpr: z.number().meta({ description: 'the false-positive rate asked for' }),
     method: ScoreMethod.optional().meta({ description: "how `anomaly` is computed: 'typicality+complexity' (images) or 'nll' (2-D models); see edge/README.md" }),
     anomaly: numbers.meta({ description: 'higher = more anomalous; calibrated models only' }).optional(),
