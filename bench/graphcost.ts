@@ -8,7 +8,7 @@
  * floor against the peer (0.7x, edge/SERVING.md) is out of reach with these
  * kernels. A benchmark, not a test.
  *
- *   npx tsx bench/graphcost.ts [--runs 40]
+ *   npx tsx bench/graphcost.ts [--runs 40] [--cases made-mnist/sample@16,...]   (default: the peer's cases)
  *   npx tsx bench/graphcost.ts --levels disabled,basic,extended,all   (wasm run time per optimisation level)
  *   npx tsx bench/graphcost.ts --ops dcgan-mnist/sample@16            (wasm time per graph node, from onnxruntime's profiler)
  */
@@ -187,13 +187,14 @@ async function profiledRuns(c: GraphCase, runs: number): Promise<void> {
 const OPS = /^([^/]+)\/([a-z]+)@(\d+)$/;
 const opCase = (spec: string): GraphCase => {
   const m = spec.match(OPS);
-  if (!m) throw new Error(`--ops: MODEL/CAPABILITY@ROWS, e.g. dcgan-mnist/sample@16; got '${spec}'`);
+  if (!m) throw new Error(`--ops and --cases: MODEL/CAPABILITY@ROWS, e.g. dcgan-mnist/sample@16; got '${spec}'`);
   return { label: spec, model: m[1], capability: m[2], rows: Number(m[3]) };
 };
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const args = benchArgs('usage: npx tsx bench/graphcost.ts [--runs N (default 40)] | --levels disabled,basic,extended,all | --ops MODEL/CAPABILITY@ROWS', {
+  const args = benchArgs('usage: npx tsx bench/graphcost.ts [--runs N (default 40)] [--cases MODEL/CAPABILITY@ROWS,...] | --levels disabled,basic,extended,all | --ops MODEL/CAPABILITY@ROWS', {
     runs: { type: 'string', default: '40' },
+    cases: { type: 'string' },
     levels: { type: 'string' },
     ops: { type: 'string' },
     'ops-raw': { type: 'string' },
@@ -221,7 +222,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     console.log(`|---|${levels.map(() => '---|').join('')}`);
     for (const r of rows) console.log(`| ${r.label} | ${levels.map((l) => `${r.ms[l].toFixed(2)} (${r.openMs[l].toFixed(0)})`).join(' | ')} |`);
   } else {
-    const costs = await graphCosts(PEER_GRAPH_CASES, Number(args.runs));
+    const costs = await graphCosts(args.cases ? args.cases.split(',').map(opCase) : PEER_GRAPH_CASES, Number(args.runs));
     console.log(graphCostTable(costs));
   }
 }
