@@ -572,7 +572,7 @@ export class BatchingSession {
  * How much one isolate or process holds and runs at once: constructor options
  * (createApp's `serve`), never environment settings. The defaults keep a
  * Worker isolate well under Cloudflare's 128 MB (SERVING.md, "Memory"); the
- * Worker sets batchAloneFromRows and runMaxRows (worker/index.ts), tests and
+ * Worker sets batchAloneFromRows and maxSessionBytes (worker/index.ts), tests and
  * benchmarks the rest.
  */
 export interface ServeOptions {
@@ -591,8 +591,12 @@ export interface ServeOptions {
   batchAloneFromRows: number;
   /**
    * most rows in one graph run: larger requests and batches run in pieces of
-   * this many rows (same bits for row-wise graphs). The Worker sets 256: a
-   * 1024-row conv VAE sample grew wasm memory by 27 MiB in one run.
+   * this many rows (same bits for row-wise graphs). 256 on both runtimes: in
+   * the Worker a 1024-row conv VAE sample grew wasm memory by 27 MiB in one
+   * run; on Node, 64 clients of the multi-scale flow's 64-image sample were
+   * batched into runs of up to 4096 rows, whose cost per row is several times
+   * a small run's: 1 848 samples/s, 10 071 in pieces of 256 (SERVING.md,
+   * "Dynamic batching").
    */
   runMaxRows: number;
   /** open sessions kept at most; the least recently used idle one is released beyond it */
@@ -607,7 +611,7 @@ export interface ServeOptions {
  * The Worker's bounds over the defaults (worker/index.ts says why each), here so
  * that bench/cpu.ts runs the Worker's code path in process with the same ones.
  */
-export const WORKER_SERVE: Partial<ServeOptions> = { batchAloneFromRows: 16, runMaxRows: 256, maxSessionBytes: 12 * 1024 * 1024 };
+export const WORKER_SERVE: Partial<ServeOptions> = { batchAloneFromRows: 16, maxSessionBytes: 12 * 1024 * 1024 };
 
 /** Requests under this many rows wait batchWaitMs for company when the session is idle; larger ones fill the kernels alone. */
 const WAIT_BELOW_ROWS = 16;
@@ -616,7 +620,7 @@ export const SERVE_DEFAULTS: ServeOptions = {
   batchWaitMs: 0,
   batchMaxRows: 4096,
   batchAloneFromRows: Infinity,
-  runMaxRows: Infinity,
+  runMaxRows: 256,
   maxSessions: 12,
   maxSessionBytes: 24 * 1024 * 1024,
   maxInFlightUnits: 4 * MAX_WORK_UNITS,

@@ -47,8 +47,8 @@ async function rateLimited(request: Request, env: EdgegenWorkerEnv): Promise<Res
 /**
  * The Worker's fetch handler, with the engine's bounds (`serve`) over the
  * Worker's own: one wasm thread gains only from batching small requests
- * (batchAloneFromRows 16), runs of at most 256 rows keep the wasm memory's
- * high-water mark down (runMaxRows), and 12 MiB of open model files lets one
+ * (batchAloneFromRows 16), runs of at most 256 rows (the default runMaxRows)
+ * keep the wasm memory's high-water mark down, and 12 MiB of open model files lets one
  * 10 MB image MADE graph stay open at a time: two of them open at once took
  * the isolate past its 128 MB (SERVING.md, "Dynamic batching"). Tests
  * and benchmarks build an entry of their own with other bounds
