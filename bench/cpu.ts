@@ -32,7 +32,8 @@ import type { z } from 'zod';
 import type { ModelList } from '../core/contract';
 import { createApp } from '../edge/app';
 import { buildAssets } from '../edge/build-assets';
-import { feedData, WORKER_SERVE, type Runtime, type Session, type Tensor } from '../edge/engine';
+import { WORKER_SERVE, type Runtime, type Session } from '../edge/engine';
+import { webSession } from '../edge/worker/session';
 import { startWrangler } from '../edge/testing';
 import { loadDataset } from '../train/data';
 import { benchArgs } from './args';
@@ -97,26 +98,10 @@ async function measure(url: string, path: string, body: (i: number) => unknown):
   return 'workerd restarted in every attempt';
 }
 
-/** A session of onnxruntime-web's wasm build, one thread, as worker/ort.ts opens one (without its precompiled-module shim, which only workerd needs). */
-async function webSession(bytes: Uint8Array): Promise<Session> {
+/** A session of onnxruntime-web's wasm build, one thread, through the Worker's adapter (without ort.ts's precompiled-module shim, which only workerd needs). */
+async function nodeWebSession(bytes: Uint8Array): Promise<Session> {
   ortWeb.env.wasm.numThreads = 1;
-  const session = await ortWeb.InferenceSession.create(bytes, { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
-  return {
-    inputNames: session.inputNames,
-    outputNames: session.outputNames,
-    async run(feeds, wanted) {
-      const inputs: Record<string, ortWeb.Tensor> = {};
-      for (const [name, t] of Object.entries(feeds)) inputs[name] = new ortWeb.Tensor('float32', feedData(t), t.dims);
-      const outputs = wanted ? await session.run(inputs, [...wanted]) : await session.run(inputs);
-      const result: Record<string, Tensor> = {};
-      for (const [name, t] of Object.entries(outputs)) {
-        result[name] = { data: new Float32Array(t.data as Float32Array), dims: [...t.dims] };
-        t.dispose();
-      }
-      return result;
-    },
-    release: () => session.release(),
-  };
+  return webSession(ortWeb, await ortWeb.InferenceSession.create(bytes, { executionProviders: ['wasm'], graphOptimizationLevel: 'all' }));
 }
 
 /** The Worker's app in this process, reading models/ from disk. */
@@ -127,7 +112,7 @@ function inProcessApp(): ReturnType<typeof createApp> {
       const file = join(MODELS_DIR, path);
       return existsSync(file) ? new Uint8Array(readFileSync(file)) : null;
     },
-    createSession: webSession,
+    createSession: nodeWebSession,
     memory: () => ({}),
   };
   return createApp(runtime, { serve: WORKER_SERVE });

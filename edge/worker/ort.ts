@@ -12,7 +12,8 @@
 import * as ort from 'onnxruntime-web/wasm';
 // wrangler's module collector resolves .wasm imports by path, not through package exports
 import ortWasm from '../../node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.wasm';
-import { feedData, type Session, type Tensor } from '../engine';
+import type { Session } from '../engine';
+import { webSession } from './session';
 
 const MARKER = new Uint8Array([0x00, 0x65, 0x64, 0x67, 0x65, 0x67, 0x65, 0x6e]); // "\0edgegen"
 
@@ -81,23 +82,5 @@ export function warmUp(): Promise<void> {
 export async function createWebSession(bytes: Uint8Array): Promise<Session> {
   configure();
   const session = await serialise(() => ort.InferenceSession.create(bytes, { executionProviders: ['wasm'], graphOptimizationLevel: 'all' }));
-  return {
-    inputNames: session.inputNames,
-    outputNames: session.outputNames,
-    run: (feeds, wanted) =>
-      serialise(async () => {
-        const inputs: Record<string, ort.Tensor> = {};
-        for (const [name, t] of Object.entries(feeds)) inputs[name] = new ort.Tensor('float32', feedData(t), t.dims);
-        // only the outputs the caller reads, when it says which (no copy out of wasm memory for the rest)
-        const outputs = wanted ? await session.run(inputs, [...wanted]) : await session.run(inputs);
-        const result: Record<string, Tensor> = {};
-        for (const [name, t] of Object.entries(outputs)) {
-          // copy out of wasm memory before the tensor is released
-          result[name] = { data: new Float32Array(t.data as Float32Array), dims: [...t.dims] };
-          t.dispose();
-        }
-        return result;
-      }),
-    release: () => serialise(() => session.release()),
-  };
+  return webSession(ort, session, serialise);
 }
