@@ -213,10 +213,9 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     for (const r of rows) console.log(`| ${r.node} | ${r.op} | ${r.shape} | ${r.us} | ${((100 * r.us) / total).toFixed(1)}% |`);
   } else if (levels) {
     // the MNIST models' one-pass sample graphs at 64 rows, plus the MNIST density
-    const cases: GraphCase[] = [
-      ...['flow-realnvp-ms-mnist', 'vae-conv-mnist', 'dcgan-mnist'].map((model) => ({ label: `${model} sample n=64`, model, capability: 'sample', rows: 64 })),
-      PEER_GRAPH_CASES[3],
-    ];
+    const cases: GraphCase[] = args.cases
+      ? args.cases.split(',').map(opCase)
+      : [...['flow-realnvp-ms-mnist', 'vae-conv-mnist', 'dcgan-mnist'].map((model) => ({ label: `${model} sample n=64`, model, capability: 'sample', rows: 64 })), PEER_GRAPH_CASES[3]];
     const rows = await levelCosts(cases, levels);
     console.log(`| graph (onnxruntime-web wasm, 1 thread) | ${levels.map((l) => `${l} ms (open ms)`).join(' | ')} |`);
     console.log(`|---|${levels.map(() => '---|').join('')}`);
