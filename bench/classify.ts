@@ -22,7 +22,7 @@ import type { ClassifyResponse, ModelEntry } from '../core/api';
 import { createApp } from '../edge/app';
 import { nodeRuntime } from '../edge/node/runtime';
 import { loadDataset, type Dataset } from '../train/data';
-import { classifier } from './classifier';
+import { classifier } from '../train/classifier';
 import { fmt, log, machine, MODELS_DIR, table } from './common';
 
 const { values } = parseArgs({

@@ -8,7 +8,7 @@
  * floor against the peer (0.7x, edge/SERVING.md) is out of reach with these
  * kernels. A benchmark, not a test.
  *
- *   npx tsx bench/graphcost.ts [--runs 40] [--cases made-mnist/sample@16,...]   (default: the peer's cases)
+ *   npx tsx bench/graphcost.ts [--runs 40] [--cases made-mnist/sample@16,made-mnist/sample.int8@16,...]   (default: the peer's cases)
  *   npx tsx bench/graphcost.ts --levels disabled,basic,extended,all   (wasm run time per optimisation level)
  *   npx tsx bench/graphcost.ts --ops dcgan-mnist/sample@16            (wasm time per graph node, from onnxruntime's profiler)
  */
@@ -184,10 +184,11 @@ async function profiledRuns(c: GraphCase, runs: number): Promise<void> {
   await session.release();
 }
 
-const OPS = /^([^/]+)\/([a-z]+)@(\d+)$/;
+// CAPABILITY may name a variant's file: sample.int8 reads sample.int8.onnx
+const OPS = /^([^/]+)\/([a-z]+(?:\.[a-z0-9]+)?)@(\d+)$/;
 const opCase = (spec: string): GraphCase => {
   const m = spec.match(OPS);
-  if (!m) throw new Error(`--ops and --cases: MODEL/CAPABILITY@ROWS, e.g. dcgan-mnist/sample@16; got '${spec}'`);
+  if (!m) throw new Error(`--ops and --cases: MODEL/CAPABILITY@ROWS, e.g. dcgan-mnist/sample@16 or dcgan-mnist/sample.int8@16; got '${spec}'`);
   return { label: spec, model: m[1], capability: m[2], rows: Number(m[3]) };
 };
 

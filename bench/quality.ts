@@ -11,7 +11,7 @@
  *   (K = 16 on the whole split, fewer for a conditional VAE, which pays a pass
  *   per class; then K as large as fits the time on a subset);
  *   every family: Fréchet distance of samples vs test images in the features of
- *   bench/classifier.ts, beside the floor (held-out train images vs test).
+ *   train/classifier.ts, beside the floor (held-out train images vs test).
  * The figures the quality floor is stated in, in the same classifier (trained
  *   apart from the models): FD of the samples vs test images, the share of
  *   samples it classifies with p >= 0.9, class coverage (entropy of the
@@ -35,7 +35,7 @@ import { readCheckpoint } from '../train/checkpoint';
 import { loadDataset, resolveDatasetName, rows, sampleToy, type Dataset, type ToyName } from '../train/data';
 import { EVAL_SEED, medianDistance, mmd2 } from '../train/evaluate';
 import { buildModel, type TrainableModel } from '../train/models';
-import { HOLDOUT, type Classifier } from './classifier';
+import { HOLDOUT, type Classifier } from '../train/classifier';
 import { imageReference, verdict, type Verdict } from './verdict';
 import { compressorBits, type CompressorBits } from './compressors';
 import { draw, drawGraph } from './draw';

@@ -77,5 +77,5 @@ for (const m of models) {
   await g.release();
 }
 console.log(table(['data set', 'images', 'temperature', 'FD vs test', 'FD / independent pixels', 'share classified with p >= 0.9', 'class coverage', 'share classified as its label'], out));
-console.log(`\n${n} images per row, ${n / 10} per class for conditional models (row i asks for class i mod 10); FD against the first ${n} test images in the features of bench/classifier.ts's MLP (${[...refs].map(([d, r]) => `${d}: ${r.cls.steps} steps, test accuracy ${(100 * r.cls.testAccuracy).toFixed(1)}%`).join('; ')}).`);
+console.log(`\n${n} images per row, ${n / 10} per class for conditional models (row i asks for class i mod 10); FD against the first ${n} test images in the features of train/classifier.ts's MLP (${[...refs].map(([d, r]) => `${d}: ${r.cls.steps} steps, test accuracy ${(100 * r.cls.testAccuracy).toFixed(1)}%`).join('; ')}).`);
 process.exit(0);

@@ -1,5 +1,5 @@
 /**
- * What the project's classifier (bench/classifier.ts) makes of a set of images:
+ * What the project's classifier (train/classifier.ts) makes of a set of images:
  * the figures the image-quality floor is stated in (FD against test images, the
  * share classified with p >= 0.9, class coverage, the share classified as the
  * label asked for), and the reference sets every bench states them beside:
@@ -9,7 +9,7 @@
 import { Prng } from '../core';
 import { rows, type Dataset } from '../train/data';
 import { EVAL_SEED } from '../train/evaluate';
-import { classifier, CLASSES, CLASSIFIER_STEPS, FEATURES, frechet, HOLDOUT, QUICK_STEPS, type Classifier } from './classifier';
+import { classifier, CLASSES, CLASSIFIER_STEPS, FEATURES, frechet, HOLDOUT, QUICK_STEPS, type Classifier } from '../train/classifier';
 
 /** What the classifier makes of a set of images (the figures the quality floor is stated in). */
 export interface Verdict {

@@ -70,6 +70,10 @@ export interface Manifest {
    * model as trained. core/protocol.ts `temperatureOf`.
    */
   sampleTemperature?: number;
+  /** the precision a sample, decode or interpolate request that names none runs at (export --sample-dtype); absent: float32 */
+  sampleDtype?: Dtype;
+  /** the sampler's precisions: float32 and those of its sample variants (set by the export); absent: float32 only */
+  dtypes?: Dtype[];
 }
 
 /**
@@ -85,17 +89,31 @@ export interface ManifestParity {
   how: string;
 }
 
+/** Where an int8 sampler's `maxError` and `meanError` are measured: these seeds, this many rows each, the manifest's sample temperature. */
+export const VARIANT_ERROR = { seeds: [11, 12, 13, 14], rows: 64 } as const;
+
+/** The precisions a sampler graph can be asked for: float32, or its int8 copy where the model ships one. */
+export type Dtype = 'float32' | 'int8';
+
 /**
- * A graph stored with float16 weights (arithmetic stays float32), for the browser.
- * `maxError` is measured against the float32 graph on the export's verification
- * inputs: max abs error for samples (in data units / 256 for pixels), max
- * relative error for log-densities and latents, worst over all outputs.
+ * A smaller copy of a graph. float16: weights stored as float16, arithmetic
+ * float32 (export --float16); `maxError` is measured against the float32 graph
+ * on the export's verification inputs: max abs error for samples (in data
+ * units / 256 for pixels), max relative error for log-densities and latents,
+ * worst over all outputs. int8: a sampler with int8 weights and, where its
+ * products allow, int8 arithmetic (export/onnx/graph.ts `quantizeInt8`;
+ * export/variant.ts); `maxError` and `meanError` are the largest and mean
+ * absolute differences of its samples from the float32 graph's for the same
+ * seeds, and `fd` the Fréchet distance of both graphs' samples to the test
+ * split in the project classifier (train/classifier.ts), for image models.
  */
 export interface ManifestVariant extends ManifestFile {
-  precision: 'float16';
+  precision: 'float16' | 'int8';
   maxError: number;
+  meanError?: number;
+  fd?: { float32: number; variant: number; dataset: string };
 }
 
 export interface ModelIndex {
-  models: Array<Pick<Manifest, 'id' | 'family' | 'model' | 'dataset' | 'shape' | 'capabilities' | 'density' | 'description' | 'classes' | 'sampleTemperature'>>;
+  models: Array<Pick<Manifest, 'id' | 'family' | 'model' | 'dataset' | 'shape' | 'capabilities' | 'density' | 'description' | 'classes' | 'sampleTemperature' | 'sampleDtype' | 'dtypes'>>;
 }

@@ -10,7 +10,7 @@ import { encodeCheckpoint, type Checkpoint } from '../core/checkpoint';
 import type { Manifest, ModelIndex } from '../core/manifest';
 import type { Family } from '../core/spec';
 import { buildModel, defaultSpec } from '../train/models';
-import { exportCheckpoint } from './export';
+import { addInt8, exportCheckpoint } from './export';
 import { checkOnnxFiles } from './testing/onnx-check';
 import { tfjsReference } from './tfjs-reference';
 
@@ -86,6 +86,37 @@ describe('exportCheckpoint', () => {
       expect(createHash('sha256').update(readFileSync(join(dir, v.file))).digest('hex')).toBe(v.sha256);
     }
     expect(checkOnnxFiles(variants.map((v) => join(dir, v.file)))).toHaveLength(3);
+  });
+
+  it('--int8 adds the sampler\'s int8 copy with its measured error, and --sample-dtype makes it the default', async () => {
+    const { manifest, dir } = await exportCheckpoint(writeCheckpoint('gan', 'gan', 'moons', perturb, 'default'), { out, id: 'gan-int8', int8: true, sampleDtype: 'int8' });
+    const [v] = manifest.variants!;
+    expect(manifest.variants).toHaveLength(1);
+    expect(v).toMatchObject({ capability: 'sample', file: 'sample.int8.onnx', precision: 'int8' });
+    expect(v.bytes).toBeLessThan(manifest.files[0].bytes * 0.5);
+    expect(v.maxError).toBeGreaterThan(0);
+    expect(v.meanError).toBeGreaterThan(0);
+    expect(v.meanError).toBeLessThanOrEqual(v.maxError);
+    expect(v.fd).toBeUndefined(); // points, not images
+    expect(manifest).toMatchObject({ dtypes: ['float32', 'int8'], sampleDtype: 'int8' });
+    expect(createHash('sha256').update(readFileSync(join(dir, v.file))).digest('hex')).toBe(v.sha256);
+    expect(checkOnnxFiles([join(dir, v.file)])).toHaveLength(1);
+    const index: ModelIndex = JSON.parse(readFileSync(join(out, 'index.json'), 'utf8'));
+    expect(index.models.find((m) => m.id === 'gan-int8')).toMatchObject({ dtypes: ['float32', 'int8'], sampleDtype: 'int8' });
+    await expect(exportCheckpoint(writeCheckpoint('gan', 'gan'), { out, id: 'no-int8', sampleDtype: 'int8' })).rejects.toThrow(/--int8/);
+  });
+
+  it('adds the int8 sampler to an exported model in place, and refuses a checkpoint that rebuilds another graph', async () => {
+    const { manifest, dir } = await exportCheckpoint(writeCheckpoint('gan', 'gan', 'moons', perturb, 'default'), { out, id: 'gan-later' });
+    const before = readFileSync(join(dir, 'sample.onnx'));
+    const m = await addInt8(dir);
+    expect(m.variants?.map((v) => v.precision)).toEqual(['int8']);
+    expect(m.sampleDtype).toBeUndefined();
+    expect({ ...m, variants: undefined, dtypes: undefined }).toEqual({ ...manifest, variants: undefined, dtypes: undefined });
+    expect(readFileSync(join(dir, 'sample.onnx'))).toEqual(before);
+    // a checkpoint whose weights differ from the shipped graph's
+    writeFileSync(join(dir, 'checkpoint.egck'), readFileSync(writeCheckpoint('gan', 'gan')));
+    await expect(addInt8(dir)).rejects.toThrow(/other than the shipped one/);
   });
 
   it('names models by family, model and dataset unless --id is given', async () => {

@@ -15,12 +15,13 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, w
 import { join } from 'node:path';
 import { CheckpointError, decodeCheckpoint, encodeCheckpoint, type Checkpoint } from '../core/checkpoint';
 import { familyOf, isFamily, latentDimOf, paramShapes } from '../core/families';
-import type { Manifest, ManifestFile, ManifestVariant, ModelIndex } from '../core/manifest';
+import type { Dtype, Manifest, ManifestFile, ManifestVariant, ModelIndex } from '../core/manifest';
 import { convOf, type ModelSpec } from '../core/spec';
 import { calibrate } from './calibrate';
 import { buildGraphs, type Graph } from './graphs';
 import { OPSET } from './onnx/graph';
 import { measureSampleParity } from './parity';
+import { int8Sampler } from './variant';
 import { onnxReference, specInfo, verifyGraphs, type GraphBytes, type Reference, type VerifyReport } from './verify';
 
 /** float16 variants: max abs error (data units, pixels / 256) on samples, max relative error on densities and latents */
@@ -31,6 +32,10 @@ export interface ExportOptions {
   out?: string;
   /** also write float16-weight copies of every graph (`<capability>.f16.onnx`), measured against the float32 ones */
   float16?: boolean;
+  /** also write the sampler's int8 copy (`sample.int8.onnx`, export/variant.ts), measured against the float32 one */
+  int8?: boolean;
+  /** the manifest's `sampleDtype`: what a sample request that names no dtype runs at (default float32; int8 needs `int8`) */
+  sampleDtype?: Dtype;
   /**
    * calibrate the anomaly score on the data set's held-out rows (export/calibrate.ts)
    * when the model has a density and the data is installed (default true)
@@ -111,6 +116,14 @@ export async function exportCheckpoint(path: string, opts: ExportOptions = {}): 
     }
   }
 
+  const sampleTemperature = opts.temperature;
+  if (opts.sampleDtype === 'int8' && !opts.int8) throw new Error('sampleDtype int8 needs the int8 sampler: add --int8');
+  if (opts.int8) {
+    const v = await int8Variant({ ...specInfo(spec), dataset, ...(sampleTemperature !== undefined ? { sampleTemperature } : {}) }, built, graphs, id);
+    halves.push({ file: v.file, bytes: v.bytes });
+    variants.push(v.variant);
+  }
+
   const dir = join(out, id);
   mkdirSync(dir, { recursive: true });
   const files: ManifestFile[] = graphs.map(({ capability, bytes }) => {
@@ -170,6 +183,8 @@ export async function exportCheckpoint(path: string, opts: ExportOptions = {}): 
     ...(calibration ? { calibration } : {}),
     parity,
     ...(opts.temperature !== undefined ? { sampleTemperature: opts.temperature } : {}),
+    ...(opts.int8 ? { dtypes: ['float32', 'int8'] as Dtype[] } : {}),
+    ...(opts.sampleDtype && opts.sampleDtype !== 'float32' ? { sampleDtype: opts.sampleDtype } : {}),
     description: `${spec.conditional ? 'Class-conditional ' : ''}${family.models[spec.model] ?? spec.model} on ${dataset}: ${traits.decoder}; log p(x): ${traits.logp}; x -> z: ${traits.inverse}.`,
   };
   writeAtomic(join(dir, 'manifest.json'), new TextEncoder().encode(JSON.stringify(manifest, null, 2) + '\n'));
@@ -202,7 +217,7 @@ function shippedParameters(ck: Checkpoint): number {
 function updateIndex(out: string, m: Manifest): void {
   const path = join(out, 'index.json');
   const index: ModelIndex = existsSync(path) ? JSON.parse(readFileSync(path, 'utf8')) : { models: [] };
-  const entry = { id: m.id, family: m.family, model: m.model, dataset: m.dataset, shape: m.shape, capabilities: m.capabilities, density: m.density, description: m.description, ...(m.classes ? { classes: m.classes } : {}), ...(m.sampleTemperature !== undefined ? { sampleTemperature: m.sampleTemperature } : {}) };
+  const entry = { id: m.id, family: m.family, model: m.model, dataset: m.dataset, shape: m.shape, capabilities: m.capabilities, density: m.density, description: m.description, ...(m.classes ? { classes: m.classes } : {}), ...(m.sampleTemperature !== undefined ? { sampleTemperature: m.sampleTemperature } : {}), ...(m.dtypes ? { dtypes: m.dtypes } : {}), ...(m.sampleDtype ? { sampleDtype: m.sampleDtype } : {}) };
   index.models = [...index.models.filter((e) => e.id !== m.id), entry].sort((a, b) => a.id.localeCompare(b.id));
   writeAtomic(path, new TextEncoder().encode(JSON.stringify(index, null, 2) + '\n'));
 }
@@ -210,4 +225,40 @@ function updateIndex(out: string, m: Manifest): void {
 function writeAtomic(path: string, bytes: Uint8Array): void {
   writeFileSync(`${path}.tmp`, bytes);
   renameSync(`${path}.tmp`, path);
+}
+
+/** The sampler's int8 copy as a manifest variant, with its measured error and FD (export/variant.ts). */
+async function int8Variant(info: Parameters<typeof int8Sampler>[0], built: Graph[], graphs: GraphBytes[], id: string): Promise<{ file: string; bytes: Uint8Array; variant: ManifestVariant }> {
+  const sample = built.find((b) => b.capability === 'sample');
+  if (!sample) throw new Error(`${id} has no sample graph to copy in int8`);
+  const { bytes, measured, noFd } = await int8Sampler(info, sample.builder, graphs.find((g) => g.capability === 'sample')!.bytes, `edgegen ${id} sample (int8)`);
+  if (noFd) console.error(`int8 sampler of ${id}: no FD (${noFd})`);
+  const file = 'sample.int8.onnx';
+  return { file, bytes, variant: { capability: 'sample', file, bytes: bytes.length, sha256: sha256(bytes), precision: 'int8', ...measured } };
+}
+
+/**
+ * Adds (or measures again) the int8 sampler of a model already in `dir`
+ * (models/<id>), built from the checkpoint beside it; the float32 sampler the
+ * copy is measured against must be the one the manifest lists (same sha256),
+ * so a shipped model gains the variant without its other graphs, calibration
+ * or figures changing.
+ */
+export async function addInt8(dir: string, sampleDtype?: Dtype): Promise<Manifest> {
+  const m = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as Manifest;
+  const ck = readCheckpointFile(join(dir, 'checkpoint.egck'));
+  const built = buildGraphs(ck.spec, ck.weights);
+  const sample = built.find((b) => b.capability === 'sample');
+  const listed = m.files.find((f) => f.capability === 'sample');
+  if (!sample || !listed) throw new Error(`${dir}: no sample graph`);
+  const bytes = sample.builder.toBytes(`edgegen ${m.id} sample`);
+  if (sha256(bytes) !== listed.sha256) throw new Error(`${dir}: the checkpoint rebuilds a sample graph other than the shipped one (sha256 ${sha256(bytes).slice(0, 12)} vs ${listed.sha256.slice(0, 12)}): export it again instead`);
+  const v = await int8Variant({ ...specInfo(ck.spec), dataset: m.dataset, ...(m.sampleTemperature !== undefined ? { sampleTemperature: m.sampleTemperature } : {}) }, built, [{ capability: 'sample', bytes }], m.id);
+  writeAtomic(join(dir, v.file), v.bytes);
+  const next: Manifest = { ...m, variants: [...(m.variants ?? []).filter((x) => x.file !== v.file), v.variant], dtypes: ['float32', 'int8'] };
+  if (sampleDtype === 'int8') next.sampleDtype = 'int8';
+  else delete next.sampleDtype;
+  writeAtomic(join(dir, 'manifest.json'), new TextEncoder().encode(JSON.stringify(next, null, 2) + '\n'));
+  updateIndex(join(dir, '..'), next);
+  return next;
 }

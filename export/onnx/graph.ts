@@ -203,9 +203,10 @@ export class GraphBuilder {
    * including wasm without fp16 kernels, runs it), and the only error is the
    * rounding of each weight to 11 significant bits.
    */
-  toBytes(doc = '', opts: { weights?: 'float32' | 'float16' } = {}): Uint8Array {
+  toBytes(doc = '', opts: { weights?: WeightPrecision } = {}): Uint8Array {
     let inits = this.inits;
     let nodes = this.nodes;
+    if (opts.weights === 'int8') ({ inits, nodes } = quantizeInt8(this.inits, this.nodes));
     if (opts.weights === 'float16') {
       const casts: INode[] = [];
       inits = this.inits.map((t) => {
@@ -235,6 +236,101 @@ export class GraphBuilder {
     });
     return onnx.ModelProto.encode(model).finish();
   }
+}
+
+/**
+ * How a graph's weights are stored: float32; float16 (cast back at the top of
+ * the graph, float32 arithmetic); int8 (`quantizeInt8`).
+ */
+export type WeightPrecision = 'float32' | 'float16' | 'int8';
+
+/**
+ * The int8 copy of a graph: every float initializer of at least HALF_MIN_SIZE
+ * values and rank >= 2 is stored as int8 with one float32 scale per output
+ * channel (symmetric: scale = max |w| / 127, no zero point), so the file is
+ * about a quarter of the float32 one. Where such a weight is only ever the
+ * right operand of top-level 2-D MatMuls, each of those becomes onnxruntime's
+ * dynamic quantisation pattern: the activations are quantised per run to
+ * uint8 (DynamicQuantizeLinear), multiplied on the integer kernels
+ * (MatMulInteger, int32 sums) and scaled back to float32, which onnxruntime
+ * fuses into one node. Every other weight (a convolution's, one read inside a
+ * Loop or Scan body) is cast back to float32 and scaled at the top of the
+ * graph, a constant that onnxruntime folds when the session opens: smaller
+ * file, float32 arithmetic. The channel is the output one: a MatMul weight's
+ * last axis, a Conv weight's first, a ConvTranspose weight's second.
+ */
+export function quantizeInt8(inits: ITensor[], nodes: INode[]): { inits: ITensor[]; nodes: INode[] } {
+  const T = onnx.TensorProto.DataType;
+  const uses = new Map<string, Array<{ op: string; slot: number; top: boolean }>>();
+  const visit = (list: INode[], top: boolean) => {
+    for (const n of list) {
+      (n.input ?? []).forEach((name, slot) => {
+        if (!uses.has(name)) uses.set(name, []);
+        uses.get(name)!.push({ op: n.opType as string, slot, top });
+      });
+      for (const a of n.attribute ?? []) if (a.g) visit(a.g.node ?? [], false);
+    }
+  };
+  visit(nodes, true);
+  const dynamic = new Map<string, { q: string; scale: string }>();
+  const prologue: INode[] = [];
+  const out: ITensor[] = [];
+  for (const t of inits) {
+    const dims = (t.dims as number[]).map(Number);
+    const count = dims.reduce((a, b) => a * b, 1);
+    const used = uses.get(t.name as string) ?? [];
+    if (t.dataType !== T.FLOAT || count < HALF_MIN_SIZE || dims.length < 2 || used.length === 0) {
+      out.push(t);
+      continue;
+    }
+    const axis = used.some((u) => u.op === 'Conv' && u.slot === 1) ? 0 : used.some((u) => u.op === 'ConvTranspose' && u.slot === 1) ? 1 : dims.length - 1;
+    const raw = t.rawData as Uint8Array;
+    const w = new Float32Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength));
+    const { q, scales } = int8PerChannel(w, dims, axis);
+    const name = t.name as string;
+    out.push({ name: `${name}_q`, dims, dataType: T.INT8, rawData: new Uint8Array(q.buffer) });
+    const scaleDims = dims.length === 2 && axis === 1 ? [dims[1]] : dims.map((d, i) => (i === axis ? d : 1));
+    out.push({ name: `${name}_scale`, dims: scaleDims, dataType: T.FLOAT, rawData: new Uint8Array(scales.buffer) });
+    if (dims.length === 2 && used.every((u) => u.top && u.op === 'MatMul' && u.slot === 1)) {
+      dynamic.set(name, { q: `${name}_q`, scale: `${name}_scale` });
+    } else {
+      prologue.push(
+        { opType: 'Cast', name: `Cast_${name}`, input: [`${name}_q`], output: [`${name}_f`], attribute: [attribute('to', T.FLOAT)] },
+        { opType: 'Mul', name: `Dequantize_${name}`, input: [`${name}_f`, `${name}_scale`], output: [name], attribute: [] },
+      );
+    }
+  }
+  const body: INode[] = [];
+  for (const n of nodes) {
+    const wq = n.opType === 'MatMul' ? dynamic.get((n.input as string[])[1]) : undefined;
+    if (!wq) {
+      body.push(n);
+      continue;
+    }
+    const [x] = n.input as string[];
+    const y = (n.output as string[])[0];
+    const at = (s: string) => `${y}_${s}`;
+    body.push(
+      { opType: 'DynamicQuantizeLinear', name: `${n.name}_quantize`, input: [x], output: [at('xq'), at('xscale'), at('xzero')], attribute: [] },
+      { opType: 'MatMulInteger', name: `${n.name}_int8`, input: [at('xq'), wq.q, at('xzero')], output: [at('acc')], attribute: [] },
+      { opType: 'Cast', name: `${n.name}_float`, input: [at('acc')], output: [at('accf')], attribute: [attribute('to', T.FLOAT)] },
+      { opType: 'Mul', name: `${n.name}_scales`, input: [at('xscale'), wq.scale], output: [at('scale')], attribute: [] },
+      { opType: 'Mul', name: `${n.name}_scaled`, input: [at('accf'), at('scale')], output: [y], attribute: [] },
+    );
+  }
+  return { inits: out, nodes: [...prologue, ...body] };
+}
+
+/** Symmetric per-channel int8 of `w` (shape `dims`) along `axis`: q in [-127, 127], w ~ q * scales[channel]. */
+export function int8PerChannel(w: Float32Array, dims: number[], axis: number): { q: Int8Array; scales: Float32Array } {
+  const C = dims[axis];
+  const inner = dims.slice(axis + 1).reduce((a, b) => a * b, 1);
+  const channel = (i: number) => Math.floor(i / inner) % C;
+  const scales = new Float32Array(C);
+  w.forEach((v, i) => (scales[channel(i)] = Math.max(scales[channel(i)], Math.abs(v))));
+  scales.forEach((m, c) => (scales[c] = m > 0 ? m / 127 : 1));
+  const q = Int8Array.from(w, (v, i) => Math.max(-127, Math.min(127, Math.round(v / scales[channel(i)]))));
+  return { q, scales };
 }
 
 /** Initializers smaller than this stay float32 (biases of tiny nets, masks, scalars): not worth a Cast. */

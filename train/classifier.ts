@@ -16,8 +16,11 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { Prng } from '../core';
-import { loadFashion, loadMnist } from '../train/data';
-import { log, ROOT } from './common';
+import { loadFashion, loadMnist } from './data';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const log = (s: string) => process.stderr.write(`${s}\n`);
 
 const SIZES = [784, 256, 64, 10];
 export const FEATURES = SIZES[2];
