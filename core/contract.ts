@@ -106,6 +106,13 @@ export const rows = (description: string) =>
 
 // ------------------------------------------------------------------ requests
 
+/** The precisions a sampler graph can be asked for (core/manifest.ts `Dtype`). */
+export const Dtype = z.enum(['float32', 'int8']);
+const dtype = Dtype.optional().meta({
+  description:
+    "precision of the sampler graph: float32, or int8 where the model ships an int8 copy (GET /v1/models lists each model's `dtypes`; the manifest's `variants` state its measured error). Absent: the model's `sampleDtype`, else float32",
+});
+
 /** A class by id (0-based, the order of the model's `classes.names`) or by name. */
 const classRef = z.union([z.int().min(0).max(0xffff), z.string().min(1).max(64)]);
 /** `label` of the requests that decode: one class for every row, or one per row. */
@@ -124,6 +131,7 @@ export const SampleRequest = z
     temperature,
     mode,
     label: labelField('n'),
+    dtype,
   })
   .meta({ id: 'SampleRequest', description: 'Draw n samples x = G(z), z ~ N(0, temperature^2 I), from a seeded PRNG (core/prng.ts); conditional models: of the classes `label` names', example: { n: 4, seed: 42 } });
 
@@ -150,6 +158,7 @@ export const DecodeRequest = z
     mode,
     seed: uint32('VAE: seed of the observation noise; conditional models: of the classes drawn when `label` is absent').default(0),
     label: labelField('rows'),
+    dtype,
   })
   .meta({ id: 'DecodeRequest', description: 'z -> x through the generator, decoder or inverse flow', example: { z: [[0, 1]] } });
 
@@ -160,6 +169,7 @@ export const InterpolateRequest = z
     steps: z.int().min(2).max(API_LIMITS.maxSteps).default(8).meta({ description: 'points on the path, ends included' }),
     temperature,
     label: classRef.optional().meta({ description: 'class-conditional models: the class of the whole path, by id or name; absent: the class seedA draws from the prior' }),
+    dtype,
   })
   .meta({ id: 'InterpolateRequest', description: 'Decode points on the great-circle path between the latents of two seeds', example: { seedA: 1, seedB: 2, steps: 5 } });
 
@@ -296,7 +306,17 @@ export const Manifest = z
     metrics: z.record(z.string(), z.number()),
     parameters: z.number(),
     description: z.string(),
-    variants: z.array(manifestFile.extend({ precision: z.literal('float16'), maxError: z.number() })).optional(),
+    variants: z
+      .array(
+        manifestFile.extend({
+          precision: z.enum(['float16', 'int8']),
+          maxError: z.number(),
+          meanError: z.number().optional(),
+          fd: z.object({ float32: z.number(), variant: z.number(), dataset: z.string() }).optional(),
+        }),
+      )
+      .optional()
+      .meta({ description: 'smaller copies of graphs, each with its largest and mean absolute difference from the float32 graph over the same seeds (data units: pixels / 256 for images) and, for image samplers, the Fréchet distance of both to the test split in the project classifier (export/variant.ts)' }),
     classes: z
       .object({ names: z.array(z.string()), prior: z.array(z.number()) })
       .meta({ description: 'class-conditional models: the class names in id order (a sample request names a class by id or by name) and the prior p(y) of the training split; absent: the model is unconditional' })
@@ -309,6 +329,8 @@ export const Manifest = z
     sampleTemperature: temperatureValue
       .optional()
       .meta({ description: 'the temperature a sample or interpolate request that names none draws at (chosen per model with bench/temperature.ts: lower trades diversity for samples more typical of their class); absent: 1, the model as trained' }),
+    sampleDtype: Dtype.optional().meta({ description: "the precision a sample, decode or interpolate request that names no dtype runs at (set where the bench shows the int8 copy gains); absent: float32" }),
+    dtypes: z.array(Dtype).optional().meta({ description: 'the precisions of the sampler graph this model answers (float32 always; int8 where it ships an int8 copy); absent: float32 only' }),
   })
   .meta({ id: 'Manifest', description: "one model's manifest: family, shape, capabilities, training run and held-out metrics" });
 
@@ -324,7 +346,7 @@ export const ModelLimits = z
   })
   .meta({ id: 'ModelLimits' });
 
-export const ModelEntry = Manifest.pick({ id: true, family: true, model: true, dataset: true, shape: true, capabilities: true, density: true, description: true, classes: true, sampleTemperature: true })
+export const ModelEntry = Manifest.pick({ id: true, family: true, model: true, dataset: true, shape: true, capabilities: true, density: true, description: true, classes: true, sampleTemperature: true, sampleDtype: true, dtypes: true })
   .extend({ limits: ModelLimits, operations: z.array(Operation).meta({ description: 'the POST operations this model answers; the others answer 422 with the reason' }) })
   .meta({ id: 'ModelEntry' });
 export const ModelList = z.object({ models: z.array(ModelEntry) }).meta({ id: 'ModelList' });

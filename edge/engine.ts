@@ -16,7 +16,7 @@
 import type { z } from 'zod';
 import { API_LIMITS, type ApiError, type DensityResponse, type ModelLimits, type Operation } from '../core/api';
 import { ERROR_CODES, type DecodeRequest, type DensityRequest, type EncodeRequest, type ErrorCode, type InterpolateRequest, type SampleRequest } from '../core/contract';
-import type { Capability, DensityKind, Manifest, ModelIndex } from '../core/manifest';
+import type { Capability, DensityKind, Dtype, Manifest, ManifestFile, ModelIndex } from '../core/manifest';
 import { Prng } from '../core/prng';
 import { dataDim, densityClassFactor, densityInputs, importanceSampled, runDensity, runEncode, runSample, sampleLabelsFor, sampleNoiseFor, samplePasses, sampleWork, slerp, takesObservationNoise, temperatureOf, type RunGraph } from '../core/protocol';
 import { JsonBytes, float32Json } from './float32';
@@ -736,10 +736,10 @@ export class Engine {
    * Run `fn` with the capability's session held: the LRU does not release a
    * session while a request uses it (an autoregressive sample runs it D times).
    */
-  async use<T>(m: Manifest, capability: Capability, fn: (session: BatchingSession) => Promise<T>, steps?: Record<string, number>): Promise<T> {
-    let session = await this.session(m, capability, steps);
+  async use<T>(m: Manifest, capability: Capability, fn: (session: BatchingSession) => Promise<T>, steps?: Record<string, number>, dtype: Dtype = 'float32'): Promise<T> {
+    let session = await this.session(m, capability, steps, dtype);
     // released between opening and now by another request's eviction: open it again
-    if (session.released) session = await this.session(m, capability, steps);
+    if (session.released) session = await this.session(m, capability, steps, dtype);
     session.users++;
     try {
       return await fn(session);
@@ -748,13 +748,14 @@ export class Engine {
     }
   }
 
-  /** The capability's session, opened on first use; `steps` gets the ms of each opening step when this call opens it. */
-  session(m: Manifest, capability: Capability, steps?: Record<string, number>): Promise<BatchingSession> {
+  /** The session of the capability's graph in `dtype`, opened on first use; `steps` gets the ms of each opening step when this call opens it. */
+  session(m: Manifest, capability: Capability, steps?: Record<string, number>, dtype: Dtype = 'float32'): Promise<BatchingSession> {
     this.require(m, capability);
-    const key = `${m.id}/${capability}`;
+    const entry = graphFile(m, capability, dtype);
+    const key = `${m.id}/${entry.file}`;
     let pending = this.sessions.get(key);
     if (!pending) {
-      pending = this.openSession(m, capability, steps).then((inner) => {
+      pending = this.openSession(m, entry, steps).then((inner) => {
         const D = dataDim(m);
         // a row's work: dataDim, times the middle dims of a rank-3 feed (the VAE's k importance draws)
         const unitsPerRow = (feeds: Record<string, Tensor>) =>
@@ -773,7 +774,7 @@ export class Engine {
           maxUnits: MAX_WORK_UNITS,
           unitsPerRow,
         });
-        this.open.set(key, { session, bytes: m.files.find((f) => f.capability === capability)?.bytes ?? 0 });
+        this.open.set(key, { session, bytes: entry.bytes });
         this.evict(key);
         return session;
       });
@@ -808,9 +809,7 @@ export class Engine {
     }
   }
 
-  private async openSession(m: Manifest, capability: Capability, steps: Record<string, number> = {}): Promise<Session> {
-    const entry = m.files.find((f) => f.capability === capability);
-    if (!entry) throw new HttpError(500, 'model_corrupt', `manifest of '${m.id}' lists ${capability} but names no file for it`);
+  private async openSession(m: Manifest, entry: ManifestFile, steps: Record<string, number> = {}): Promise<Session> {
     let t = performance.now();
     const lap = (step: string) => {
       const now = performance.now();
@@ -857,11 +856,11 @@ export class Engine {
    * the feeds are the caller's own arrays and nothing reads them after the
    * run, so they are handed over (Owned) rather than lent.
    */
-  private async running<T>(m: Manifest, capability: Capability, units: number, ph: Phases | undefined, fn: (run: RunGraph) => Promise<T>, owned = false): Promise<T> {
+  private async running<T>(m: Manifest, capability: Capability, units: number, ph: Phases | undefined, fn: (run: RunGraph) => Promise<T>, owned = false, dtype: Dtype = 'float32'): Promise<T> {
     const done = this.admit(units);
     const give = (feeds: Feeds): Feeds => (owned ? Object.fromEntries(Object.entries(feeds).map(([k, t]) => [k, new Owned(t.data, t.dims)])) : feeds);
     try {
-      return await this.use(m, capability, (session) => fn((feeds, outputs) => session.run(give(feeds), ph, outputs)), ph?.open);
+      return await this.use(m, capability, (session) => fn((feeds, outputs) => session.run(give(feeds), ph, outputs)), ph?.open, dtype);
     } finally {
       done();
       ph?.lap('run');
@@ -869,24 +868,24 @@ export class Engine {
   }
 
   /** z [n, L] -> x [n, D] through the sample graph (VAE: with observation noise or its mean; conditional models: of the one-hot classes `label`). */
-  private async decodeLatents(m: Manifest, z: Float32Array, n: number, mode: 'mean' | 'sample', noise?: Float32Array, ph?: Phases, label?: Float32Array): Promise<Batch> {
+  private async decodeLatents(m: Manifest, z: Float32Array, n: number, mode: 'mean' | 'sample', noise?: Float32Array, ph?: Phases, label?: Float32Array, dtype?: Dtype): Promise<Batch> {
     ph?.lap('noise');
     // z, noise and label are this request's own: a one-pass graph reads them once and they
     // are handed over; an autoregressive one reads z in each of its D runs, so it is lent
     const owned = samplePasses(m) === 1;
-    const x = await this.running(m, 'sample', sampleWork(m, n), ph, (run) => runSample(m, run, z, n, { noise, mode, label }), owned);
+    const x = await this.running(m, 'sample', sampleWork(m, n), ph, (run) => runSample(m, run, z, n, { noise, mode, label }), owned, dtypeOf(m, dtype));
     return { data: finite(x, 'x'), n, width: dataDim(m) };
   }
 
-  async sample(m: Manifest, req: { n: number; seed: number; temperature?: number; mode: 'mean' | 'sample'; label?: Label }, ph?: Phases): Promise<Batch> {
+  async sample(m: Manifest, req: { n: number; seed: number; temperature?: number; mode: 'mean' | 'sample'; label?: Label; dtype?: Dtype }, ph?: Phases): Promise<Batch> {
     this.require(m, 'sample');
     const ids = labelIds(m, req.label, req.n);
     ph?.lap('parse');
     const { z, noise } = sampleNoiseFor(m, req.seed, req.n, temperatureOf(m, req.temperature));
-    return this.decodeLatents(m, z, req.n, req.mode, noise, ph, sampleLabelsFor(m, req.seed, req.n, ids));
+    return this.decodeLatents(m, z, req.n, req.mode, noise, ph, sampleLabelsFor(m, req.seed, req.n, ids), req.dtype);
   }
 
-  async decode(m: Manifest, req: { z: number[][]; mode: 'mean' | 'sample'; seed: number; label?: Label }, ph?: Phases): Promise<Batch> {
+  async decode(m: Manifest, req: { z: number[][]; mode: 'mean' | 'sample'; seed: number; label?: Label; dtype?: Dtype }, ph?: Phases): Promise<Batch> {
     this.require(m, 'sample', 'decode');
     const z = flatten(req.z, m.latentDim, 'z');
     const n = req.z.length;
@@ -894,11 +893,11 @@ export class Engine {
     ph?.lap('parse');
     const noise = takesObservationNoise(m) ? new Prng(req.seed).normals(n * dataDim(m)) : undefined;
     // conditional, no label: each row's class drawn from the prior with the seed, as a sample request draws it
-    return this.decodeLatents(m, z, n, req.mode, noise, ph, sampleLabelsFor(m, req.seed, n, ids));
+    return this.decodeLatents(m, z, n, req.mode, noise, ph, sampleLabelsFor(m, req.seed, n, ids), req.dtype);
   }
 
   /** Spherical interpolation (core/protocol.ts `slerp`) between the latents two seeds draw. */
-  async interpolate(m: Manifest, req: { seedA: number; seedB: number; steps: number; temperature?: number; label?: number | string }, ph?: Phases): Promise<Batch> {
+  async interpolate(m: Manifest, req: { seedA: number; seedB: number; steps: number; temperature?: number; label?: number | string; dtype?: Dtype }, ph?: Phases): Promise<Batch> {
     this.require(m, 'sample', 'interpolate');
     requireInterpolate(m);
     ph?.lap('parse');
@@ -910,7 +909,7 @@ export class Engine {
     const label = m.classes ? sampleLabelsFor(m, req.seedA, 1, ids) : undefined;
     const labels = label && new Float32Array(req.steps * label.length).map((_, i) => label[i % label.length]);
     // the VAE path shows decoder means: observation noise would hide the smooth path
-    return this.decodeLatents(m, slerp(a, b, req.steps), req.steps, 'mean', undefined, ph, labels);
+    return this.decodeLatents(m, slerp(a, b, req.steps), req.steps, 'mean', undefined, ph, labels, req.dtype);
   }
 
   async density(m: Manifest, req: { x: number[][]; k: number; seed: number }, ph?: Phases): Promise<DensityResult> {
@@ -944,6 +943,20 @@ export class Engine {
   }
 }
 
+
+/** The precision a request runs the sampler at: the one it names, else the model's `sampleDtype`, else float32. */
+export const dtypeOf = (m: Pick<Manifest, 'sampleDtype'>, requested?: Dtype): Dtype => requested ?? m.sampleDtype ?? 'float32';
+
+/**
+ * The file of a capability's graph in `dtype`: the manifest's float32 file, or
+ * its variant of that precision (422 when the model ships none).
+ */
+export function graphFile(m: Manifest, capability: Capability, dtype: Dtype): ManifestFile {
+  const entry = dtype === 'float32' ? m.files.find((f) => f.capability === capability) : m.variants?.find((v) => v.capability === capability && v.precision === dtype);
+  if (entry) return entry;
+  if (dtype === 'float32') throw new HttpError(500, 'model_corrupt', `manifest of '${m.id}' lists ${capability} but names no file for it`);
+  throw new HttpError(422, 'capability_unavailable', `${m.id} ships no ${dtype} ${capability} graph: ask for dtype ${(m.dtypes ?? ['float32']).join(' or ')} (GET /v1/models lists each model's dtypes)`);
+}
 
 /** A class named in a request: an id or a name, one for every row or one per row. */
 export type Label = number | string | Array<number | string>;

@@ -4,6 +4,7 @@ import { createApp } from '../app';
 import { apiCases } from '../api.cases';
 import { conformanceCases } from '../conformance.cases';
 import { classesCases } from '../classes.cases';
+import { dtypeCases } from '../dtype.cases';
 import { scoreCases } from '../score.cases';
 import { modelsWithCorruptCopy, type Target } from '../testing';
 import { nodeRuntime } from './runtime';
@@ -17,6 +18,7 @@ describe('edge API on Node (onnxruntime-node)', () => {
   apiCases(() => target, () => corruptId);
   scoreCases(() => target);
   classesCases(() => target, () => [corruptId]);
+  dtypeCases(() => target, () => [corruptId]);
 
   const tally = new Map<string, number>();
   afterAll(() => console.log(`node conformance (${RUNS} runs per operation): ${JSON.stringify(Object.fromEntries([...tally].sort()))}`));

@@ -16,6 +16,7 @@ import { createApp } from '../app';
 import { apiCases } from '../api.cases';
 import { conformanceCases } from '../conformance.cases';
 import { classesCases } from '../classes.cases';
+import { dtypeCases } from '../dtype.cases';
 import { scoreCases } from '../score.cases';
 import { buildAssets } from '../build-assets';
 import { nodeRuntime } from '../node/runtime';
@@ -50,6 +51,7 @@ describe('edge API on workerd (onnxruntime-web wasm)', () => {
   apiCases(() => target, () => corruptId);
   scoreCases(() => target);
   classesCases(() => target, () => [corruptId]);
+  dtypeCases(() => target, () => [corruptId]);
 
   // fewer runs than on Node: each request crosses wrangler's proxy into workerd
   const RUNS = Number(process.env.CONFORMANCE_RUNS_WORKERD ?? 20);
