@@ -34,7 +34,7 @@ describe('shipped models', () => {
   it('index entries agree with their manifests', () => {
     for (const [i, m] of manifests.entries()) {
       const e = index.models[i];
-      expect({ ...e }).toEqual({ id: m.id, family: m.family, model: m.model, dataset: m.dataset, shape: m.shape, capabilities: m.capabilities, density: m.density, description: m.description, ...(m.classes ? { classes: m.classes } : {}), ...(m.sampleTemperature !== undefined ? { sampleTemperature: m.sampleTemperature } : {}) });
+      expect({ ...e }).toEqual({ id: m.id, family: m.family, model: m.model, dataset: m.dataset, shape: m.shape, capabilities: m.capabilities, density: m.density, description: m.description, ...(m.classes ? { classes: m.classes } : {}), ...(m.sampleTemperature !== undefined ? { sampleTemperature: m.sampleTemperature } : {}), ...(m.dtypes ? { dtypes: m.dtypes } : {}), ...(m.sampleDtype ? { sampleDtype: m.sampleDtype } : {}) });
     }
   });
 
@@ -60,7 +60,15 @@ describe('shipped models', () => {
         expect(createHash('sha256').update(bytes).digest('hex')).toBe(f.sha256);
       }
       expect(m.opset).toBe(13);
-      for (const v of m.variants ?? []) expect(v.maxError).toBeLessThanOrEqual(1e-2);
+      for (const v of (m.variants ?? []).filter((x) => x.precision === 'float16')) expect(v.maxError).toBeLessThanOrEqual(1e-2);
+      // an int8 sampler states its error and, for images, an FD within 10% of the float32 sampler's
+      for (const v of (m.variants ?? []).filter((x) => x.precision === 'int8')) {
+        expect(v.meanError).toBeGreaterThan(0);
+        expect(v.meanError).toBeLessThanOrEqual(v.maxError);
+        if (m.shape.length === 2) expect(v.fd!.variant).toBeLessThanOrEqual(1.1 * v.fd!.float32);
+      }
+      expect(m.dtypes ?? ['float32']).toEqual(['float32', ...(m.variants ?? []).filter((x) => x.precision === 'int8').map(() => 'int8')]);
+      if (m.sampleDtype) expect(m.dtypes).toContain(m.sampleDtype);
       expect(m.density ?? m.unavailable.density).toBeTruthy();
       const fam = familyOf(m.family);
       for (const c of ['sample', 'density', 'encode'] as const) if (!m.capabilities.includes(c)) expect(m.unavailable[c], c).toBe(fam.unavailable[c] ?? fam.conditionalUnavailable?.[c]);

@@ -101,9 +101,12 @@ async function readWithProgress(res: Response, total: number, report: (loaded: n
 /**
  * The bytes of one capability's graph, from beside its manifest: from the
  * cache when present (and `cache` is on), else the network; sha256-checked either way.
+ * The sampler is the one the API answers a request that names no dtype with:
+ * the int8 copy where the manifest's `sampleDtype` says so, else float32.
  */
 export async function fetchGraph(manifest: Manifest, base: URL, capability: Capability, opts: { cache?: boolean; onProgress?: Progress } = {}): Promise<Uint8Array> {
-  const entry = manifest.files.find((f) => f.capability === capability);
+  const byDefault = capability === 'sample' && manifest.sampleDtype ? manifest.variants?.find((v) => v.capability === 'sample' && v.precision === manifest.sampleDtype) : undefined;
+  const entry = byDefault ?? manifest.files.find((f) => f.capability === capability);
   if (!entry) throw new Error(`${manifest.id} has no ${capability} graph`);
   const url = new URL(entry.file, base);
   const file = `${manifest.id}/${entry.file}`;
