@@ -249,11 +249,12 @@ export type WeightPrecision = 'float32' | 'float16' | 'int8';
  * values and rank >= 2 is stored as int8 with one float32 scale per output
  * channel (symmetric: scale = max |w| / 127, no zero point), so the file is
  * about a quarter of the float32 one. Where such a weight is only ever the
- * right operand of top-level 2-D MatMuls, each of those becomes onnxruntime's
- * dynamic quantisation pattern: the activations are quantised per run to
- * uint8 (DynamicQuantizeLinear), multiplied on the integer kernels
- * (MatMulInteger, int32 sums) and scaled back to float32, which onnxruntime
- * fuses into one node. Every other weight (a convolution's, one read inside a
+ * right operand of top-level 2-D MatMuls, each of those multiplies on
+ * onnxruntime's integer kernels (MatMulInteger, int32 sums): the activations
+ * are quantised per run to uint8 with one scale per row (per sample, so a
+ * row's answer does not depend on what it is batched with, which
+ * DynamicQuantizeLinear's one scale per tensor would break) and the sums
+ * scaled back to float32. Every other weight (a convolution's, one read inside a
  * Loop or Scan body) is cast back to float32 and scaled at the top of the
  * graph, a constant that onnxruntime folds when the session opens: smaller
  * file, float32 arithmetic. The channel is the output one: a MatMul weight's
@@ -300,6 +301,14 @@ export function quantizeInt8(inits: ITensor[], nodes: INode[]): { inits: ITensor
       );
     }
   }
+  // per-row activation scales: |x| <= 127 s, x ~ (q - 128) s, s = max |x_row| / 127 over each row (the
+  // first axis: one sample), so a row's answer never depends on the rows batched with it
+  const shared: ITensor[] = [
+    { name: 'int8_zero_point', dims: [], dataType: T.UINT8, rawData: new Uint8Array([128]) },
+    { name: 'int8_offset', dims: [], dataType: T.FLOAT, rawData: new Uint8Array(new Float32Array([128]).buffer) },
+    { name: 'int8_levels', dims: [], dataType: T.FLOAT, rawData: new Uint8Array(new Float32Array([127]).buffer) },
+    { name: 'int8_tiny', dims: [], dataType: T.FLOAT, rawData: new Uint8Array(new Float32Array([1e-30]).buffer) },
+  ];
   const body: INode[] = [];
   for (const n of nodes) {
     const wq = n.opType === 'MatMul' ? dynamic.get((n.input as string[])[1]) : undefined;
@@ -310,14 +319,27 @@ export function quantizeInt8(inits: ITensor[], nodes: INode[]): { inits: ITensor
     const [x] = n.input as string[];
     const y = (n.output as string[])[0];
     const at = (s: string) => `${y}_${s}`;
-    body.push(
-      { opType: 'DynamicQuantizeLinear', name: `${n.name}_quantize`, input: [x], output: [at('xq'), at('xscale'), at('xzero')], attribute: [] },
-      { opType: 'MatMulInteger', name: `${n.name}_int8`, input: [at('xq'), wq.q, at('xzero')], output: [at('acc')], attribute: [] },
-      { opType: 'Cast', name: `${n.name}_float`, input: [at('acc')], output: [at('accf')], attribute: [attribute('to', T.FLOAT)] },
-      { opType: 'Mul', name: `${n.name}_scales`, input: [at('xscale'), wq.scale], output: [at('scale')], attribute: [] },
-      { opType: 'Mul', name: `${n.name}_scaled`, input: [at('accf'), at('scale')], output: [y], attribute: [] },
-    );
+    const op = (opType: string, input: string[], output: string, attrs: IAttribute[] = []) => body.push({ opType, name: `${n.name}_${output.slice(y.length + 1)}`, input, output: [output], attribute: attrs });
+    op('Flatten', [x], at('rows'), [attribute('axis', 1)]);
+    op('Abs', [at('rows')], at('abs'));
+    op('ReduceMax', [at('abs')], at('peak'), [attribute('axes', [1]), attribute('keepdims', 1)]);
+    op('Max', [at('peak'), 'int8_tiny'], at('peak1'));
+    op('Div', [at('peak1'), 'int8_levels'], at('xscale'));
+    op('Div', [at('rows'), at('xscale')], at('steps'));
+    op('Round', [at('steps')], at('rounded'));
+    op('Add', [at('rounded'), 'int8_offset'], at('shifted'));
+    op('Cast', [at('shifted')], at('q8'), [attribute('to', T.UINT8)]);
+    op('Shape', [x], at('shape'));
+    op('Reshape', [at('q8'), at('shape')], at('xq'));
+    op('MatMulInteger', [at('xq'), wq.q, 'int8_zero_point'], at('acc'));
+    op('Cast', [at('acc')], at('accf'), [attribute('to', T.FLOAT)]);
+    op('Shape', [at('accf')], at('outshape'));
+    op('Flatten', [at('accf')], at('accrows'), [attribute('axis', 1)]);
+    op('Mul', [at('accrows'), at('xscale')], at('rowscaled'));
+    op('Reshape', [at('rowscaled'), at('outshape')], at('unflat'));
+    body.push({ opType: 'Mul', name: `${n.name}_scaled`, input: [at('unflat'), wq.scale], output: [y], attribute: [] });
   }
+  if (dynamic.size) out.push(...shared);
   return { inits: out, nodes: [...prologue, ...body] };
 }
 
