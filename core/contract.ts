@@ -365,7 +365,7 @@ export const HealthMemory = z
     ),
     sessionCopies: z.int().min(0).optional().meta({ description: 'Node: copies of the open sessions on the onnxruntime threads, all together (a session is copied to another thread only when its runs overlap)' }),
     sessions: z.int().min(0).meta({ description: 'onnxruntime sessions open (least recently used ones are released beyond the bound)' }),
-    sessionFileBytes: z.int().min(0).meta({ description: 'model file bytes of the open sessions' }),
+    sessionFileBytes: z.int().min(0).meta({ description: 'model file bytes of the open sessions (an int8 copy counts as its float32 graph: its weights are cast back to float32 when the session opens)' }),
     evictions: z.int().min(0).meta({ description: 'sessions released so far to stay within the bound' }),
     inFlightUnits: z.number().min(0).meta({ description: 'work units queued or running (beyond the bound: 503 overloaded)' }),
   })
