@@ -9,7 +9,7 @@
  * `densityNoise`) and passed in, so a seed means the same thing everywhere.
  */
 import { descriptorOf as describe } from './families';
-import type { DensityKind, Manifest } from './manifest';
+import type { Capability, DensityKind, Dtype, Manifest, ManifestFile } from './manifest';
 import { densityNoise, drawLabels, sampleNoise } from './prng';
 import { dataDim, type Conditioning } from './spec';
 
@@ -91,6 +91,19 @@ export function densityClassFactor(m: Pick<ModelInfo, 'family' | 'classes'>): nu
 /** The temperature of a sample request: the one it names, else the model's `sampleTemperature`, else 1. */
 export function temperatureOf(m: Pick<ModelInfo, 'sampleTemperature'>, requested?: number): number {
   return requested ?? m.sampleTemperature ?? 1;
+}
+
+/** The precision a sample, decode or interpolate runs the sampler at: the one asked for, else the model's `sampleDtype`, else float32. */
+export function dtypeOf(m: Pick<Manifest, 'sampleDtype'>, requested?: Dtype): Dtype {
+  return requested ?? m.sampleDtype ?? 'float32';
+}
+
+/**
+ * The file of a capability's graph in `dtype`: the manifest's float32 file, or
+ * its variant of that precision; undefined when the model ships none.
+ */
+export function graphEntry(m: Pick<Manifest, 'files' | 'variants'>, capability: Capability, dtype: Dtype): ManifestFile | undefined {
+  return dtype === 'float32' ? m.files.find((f) => f.capability === capability) : m.variants?.find((v) => v.capability === capability && v.precision === dtype);
 }
 
 /** The noise of a sample request: z [n, L] then, where the family takes it, observation noise [n, D]. */

@@ -18,7 +18,7 @@ import { API_LIMITS, type ApiError, type DensityResponse, type ModelLimits, type
 import { ERROR_CODES, type DecodeRequest, type DensityRequest, type EncodeRequest, type ErrorCode, type InterpolateRequest, type SampleRequest } from '../core/contract';
 import type { Capability, DensityKind, Dtype, Manifest, ManifestFile, ModelIndex } from '../core/manifest';
 import { Prng } from '../core/prng';
-import { dataDim, densityClassFactor, densityInputs, importanceSampled, runDensity, runEncode, runSample, sampleLabelsFor, sampleNoiseFor, samplePasses, sampleWork, slerp, takesObservationNoise, temperatureOf, type RunGraph } from '../core/protocol';
+import { dataDim, densityClassFactor, densityInputs, dtypeOf, graphEntry, importanceSampled, runDensity, runEncode, runSample, sampleLabelsFor, sampleNoiseFor, samplePasses, sampleWork, slerp, takesObservationNoise, temperatureOf, type RunGraph } from '../core/protocol';
 import { JsonBytes, float32Json } from './float32';
 
 // ---------------------------------------------------------------------------
@@ -947,15 +947,9 @@ export class Engine {
 }
 
 
-/** The precision a request runs the sampler at: the one it names, else the model's `sampleDtype`, else float32. */
-export const dtypeOf = (m: Pick<Manifest, 'sampleDtype'>, requested?: Dtype): Dtype => requested ?? m.sampleDtype ?? 'float32';
-
-/**
- * The file of a capability's graph in `dtype`: the manifest's float32 file, or
- * its variant of that precision (422 when the model ships none).
- */
+/** The file of a capability's graph in `dtype` (core/protocol.ts `graphEntry`): 422 when the model ships none. */
 export function graphFile(m: Manifest, capability: Capability, dtype: Dtype): ManifestFile {
-  const entry = dtype === 'float32' ? m.files.find((f) => f.capability === capability) : m.variants?.find((v) => v.capability === capability && v.precision === dtype);
+  const entry = graphEntry(m, capability, dtype);
   if (entry) return entry;
   if (dtype === 'float32') throw new HttpError(500, 'model_corrupt', `manifest of '${m.id}' lists ${capability} but names no file for it`);
   throw new HttpError(422, 'capability_unavailable', `${m.id} ships no ${dtype} ${capability} graph: ask for dtype ${(m.dtypes ?? ['float32']).join(' or ')} (GET /v1/models lists each model's dtypes)`);

@@ -101,6 +101,8 @@ describe('the library samples what the API samples, for the same seed', () => {
     ['a 2-D flow', () => find((m) => m.family === 'flow' && m.shape.length === 1, 'a 2-D flow'), { n: 32, seed: 7 }],
     ['a 2-D MADE (D passes of its graph)', () => find((m) => m.family === 'made' && m.shape.length === 1, 'a 2-D MADE'), { n: 32, seed: 7 }],
     ['an image flow on wasm, asked for', () => find((m) => m.family === 'flow' && m.shape.length === 2, 'an image flow'), { n: 4, seed: 11 }, { device: 'wasm' }],
+    ['an image MADE, in its default int8 sampler', () => find((m) => m.family === 'made' && m.shape.length === 2 && m.sampleDtype === 'int8', 'an image MADE answering in int8'), { n: 1, seed: 4 }],
+    ['an image MADE, float32 asked for', () => find((m) => m.family === 'made' && m.shape.length === 2 && m.sampleDtype === 'int8', 'an image MADE answering in int8'), { n: 1, seed: 4, dtype: 'float32' }],
     ['a conditional DCGAN on WebGPU, asked for', () => find((m) => m.family === 'gan' && !!m.classes && m.dataset === 'mnist', 'a conditional MNIST GAN'), { n: 4, seed: 2 }, { device: 'webgpu' }],
   ];
   it.each(cases)('%s', async (_what, id, req, opts = {}) => {

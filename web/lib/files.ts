@@ -9,7 +9,8 @@
  * checked against the manifest's sha256 before use, cached or not (where
  * crypto.subtle exists: secure contexts only, https or localhost).
  */
-import type { Capability, Manifest, ModelIndex } from '../../core/manifest';
+import type { Capability, Dtype, Manifest, ModelIndex } from '../../core/manifest';
+import { graphEntry } from '../../core/protocol';
 
 const CACHE_NAME = 'edgegen-models-v1';
 /** Cache keys are never fetched: a reserved host (RFC 2606) makes that plain. */
@@ -99,15 +100,14 @@ async function readWithProgress(res: Response, total: number, report: (loaded: n
 }
 
 /**
- * The bytes of one capability's graph, from beside its manifest: from the
- * cache when present (and `cache` is on), else the network; sha256-checked either way.
- * The sampler is the one the API answers a request that names no dtype with:
- * the int8 copy where the manifest's `sampleDtype` says so, else float32.
+ * The bytes of one capability's graph in `dtype` (default float32), from
+ * beside its manifest: from the cache when present (and `cache` is on), else
+ * the network; sha256-checked either way.
  */
-export async function fetchGraph(manifest: Manifest, base: URL, capability: Capability, opts: { cache?: boolean; onProgress?: Progress } = {}): Promise<Uint8Array> {
-  const byDefault = capability === 'sample' && manifest.sampleDtype ? manifest.variants?.find((v) => v.capability === 'sample' && v.precision === manifest.sampleDtype) : undefined;
-  const entry = byDefault ?? manifest.files.find((f) => f.capability === capability);
-  if (!entry) throw new Error(`${manifest.id} has no ${capability} graph`);
+export async function fetchGraph(manifest: Manifest, base: URL, capability: Capability, opts: { cache?: boolean; onProgress?: Progress; dtype?: Dtype } = {}): Promise<Uint8Array> {
+  const dtype = opts.dtype ?? 'float32';
+  const entry = graphEntry(manifest, capability, dtype);
+  if (!entry) throw new Error(`${manifest.id} has no ${dtype === 'float32' ? '' : `${dtype} `}${capability} graph${dtype === 'float32' ? '' : `: its sampler's dtypes are ${(manifest.dtypes ?? ['float32']).join(', ')}`}`);
   const url = new URL(entry.file, base);
   const file = `${manifest.id}/${entry.file}`;
   const report = opts.onProgress ?? (() => {});

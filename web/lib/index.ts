@@ -17,4 +17,4 @@ export type { ProgressInfo, Progress } from './files';
 export { detectDevice, onDeviceChange } from './runtime';
 export type { Backend, Device, DeviceInfo } from './runtime';
 export { drawImageGrid } from './draw';
-export type { Capability, Manifest, ModelIndex } from '../../core/manifest';
+export type { Capability, Dtype, Manifest, ModelIndex } from '../../core/manifest';

@@ -13,13 +13,14 @@
  * - density, score, classify: `densityInputs`: for images the dequantisation
  *   noise added to the integer pixels, then for a VAE eps [n, k, L].
  */
-import type { Capability, Manifest } from '../../core/manifest';
+import type { Capability, Dtype, Manifest } from '../../core/manifest';
 import { drawLabels, Prng } from '../../core/prng';
 import {
   CROSS_RUNTIME_TOL,
   bitsPerDim,
   dataDim,
   densityInputs,
+  dtypeOf,
   runDensity,
   runEncode,
   runSample,
@@ -77,6 +78,8 @@ export interface SampleOptions {
   label?: ClassRef | ClassRef[];
   /** VAE: 'sample' draws x from p(x | z) (default), 'mean' gives the decoder mean */
   mode?: 'sample' | 'mean';
+  /** the sampler's precision: 'float32', or 'int8' where the model lists it in `dtypes` (default: the model's sampleDtype, else float32) */
+  dtype?: Dtype;
 }
 
 export interface Samples {
@@ -94,6 +97,8 @@ export interface DecodeOptions {
   /** VAE: seed of the observation noise; conditional models: of the classes drawn when `label` is absent (default 0) */
   seed?: number;
   mode?: 'sample' | 'mean';
+  /** as in SampleOptions */
+  dtype?: Dtype;
 }
 
 export interface InterpolateOptions {
@@ -104,6 +109,8 @@ export interface InterpolateOptions {
   temperature?: number;
   /** conditional models: the class of the whole path; absent: the class seedA draws */
   label?: ClassRef;
+  /** as in SampleOptions */
+  dtype?: Dtype;
 }
 
 export interface DensityOptions {
@@ -151,7 +158,8 @@ export class Model {
   readonly classes?: readonly string[];
   /** where each opened graph runs, and why */
   readonly devices: Partial<Record<Capability, DeviceInfo>> = {};
-  private readonly sessions = new Map<Capability, Promise<Session>>();
+  /** keyed by capability, and the sampler's dtype */
+  private readonly sessions = new Map<string, Promise<Session>>();
 
   /** @internal use loadModel */
   constructor(
@@ -173,14 +181,15 @@ export class Model {
     return this.manifest.capabilities;
   }
 
-  /** Downloads, checks and opens one graph once; later calls share it. */
-  private session(cap: Capability): Promise<Session> {
-    let s = this.sessions.get(cap);
+  /** Downloads, checks and opens one graph (the sampler in `dtype`) once; later calls share it. */
+  private session(cap: Capability, dtype: Dtype = 'float32'): Promise<Session> {
+    const key = `${cap}/${dtype}`;
+    let s = this.sessions.get(key);
     if (!s) {
       const m = this.manifest;
       if (!m.capabilities.includes(cap)) return Promise.reject(new Error(`${m.id} cannot ${cap}: ${m.unavailable[cap] ?? 'no such graph'}`));
       const graph = { id: m.id, shape: m.shape, tolerance: cap === 'sample' ? sampleTolerance(m) : CROSS_RUNTIME_TOL, passes: cap === 'sample' ? samplePasses(m) : 1, probe: () => probeFeeds(m, cap) };
-      s = fetchGraph(m, this.base, cap, { cache: this.opts.cache, onProgress: this.opts.onProgress }).then((bytes) =>
+      s = fetchGraph(m, this.base, cap, { cache: this.opts.cache, onProgress: this.opts.onProgress, dtype }).then((bytes) =>
         Session.create(bytes, graph, {
           device: this.opts.device,
           webgpuTolerance: this.opts.webgpuTolerance,
@@ -190,20 +199,20 @@ export class Model {
           },
         }),
       );
-      s.catch(() => this.sessions.delete(cap));
-      this.sessions.set(cap, s);
+      s.catch(() => this.sessions.delete(key));
+      this.sessions.set(key, s);
     }
     return s;
   }
 
-  private async runner(cap: Capability): Promise<RunGraph> {
-    const s = await this.session(cap);
+  private async runner(cap: Capability, dtype?: Dtype): Promise<RunGraph> {
+    const s = await this.session(cap, dtype);
     return (feeds) => s.run(feeds);
   }
 
   /** @internal opens graphs ahead of use (loadModel's `load`) */
   async open(caps: Capability[]): Promise<void> {
-    await Promise.all(caps.map((c) => this.session(c)));
+    await Promise.all(caps.map((c) => this.session(c, c === 'sample' ? dtypeOf(this.manifest) : 'float32')));
   }
 
   /** The class ids of `n` rows named by id or name (exactly, else ignoring case), as the API reads `label`. */
@@ -230,8 +239,8 @@ export class Model {
     return c ? Array.from(drawLabels(seed, n, c.prior)) : undefined;
   }
 
-  private async decodeRows(z: Float32Array, n: number, mode: 'sample' | 'mean', noise: Float32Array | undefined, labels: number[] | undefined): Promise<Float32Array[]> {
-    const run = await this.runner('sample');
+  private async decodeRows(z: Float32Array, n: number, mode: 'sample' | 'mean', noise: Float32Array | undefined, labels: number[] | undefined, dtype: Dtype | undefined): Promise<Float32Array[]> {
+    const run = await this.runner('sample', dtypeOf(this.manifest, dtype));
     const label = labels && sampleLabelsFor(this.manifest, 0, n, labels);
     return split(await runSample(this.manifest, run, z, n, { noise, mode, label }), n);
   }
@@ -244,7 +253,7 @@ export class Model {
     const seed = opts.seed ?? randomSeed();
     const { z, noise } = sampleNoiseFor(m, seed, n, temperatureOf(m, opts.temperature));
     const labels = this.labelsFor(opts.label, seed, n);
-    const samples = await this.decodeRows(z, n, opts.mode ?? 'sample', noise, labels);
+    const samples = await this.decodeRows(z, n, opts.mode ?? 'sample', noise, labels, opts.dtype);
     return { samples, shape: m.shape, seed, ...(labels ? { labels } : {}) };
   }
 
@@ -254,7 +263,7 @@ export class Model {
     const n = z.length;
     const seed = opts.seed ?? 0;
     const noise = takesObservationNoise(m) ? new Prng(seed).normals(n * dataDim(m)) : undefined;
-    return this.decodeRows(stack(z, m.latentDim, 'z'), n, opts.mode ?? 'sample', noise, this.labelsFor(opts.label, seed, n));
+    return this.decodeRows(stack(z, m.latentDim, 'z'), n, opts.mode ?? 'sample', noise, this.labelsFor(opts.label, seed, n), opts.dtype);
   }
 
   /** The great-circle path between the latents of two seeds, decoded (VAE: decoder means): the API's /interpolate. */
@@ -266,7 +275,7 @@ export class Model {
     const b = sampleNoiseFor(m, opts.seedB ?? 1, 1, t).z;
     // the whole path in one class, so only the style moves
     const label = this.labelsFor(opts.label, opts.seedA ?? 0, 1);
-    return this.decodeRows(slerp(a, b, steps), steps, 'mean', undefined, label && new Array(steps).fill(label[0]));
+    return this.decodeRows(slerp(a, b, steps), steps, 'mean', undefined, label && new Array(steps).fill(label[0]), opts.dtype);
   }
 
   /** log p(x) per row, in nats (exact for flows and MADE, a bound for VAEs); conditional models add p(y | x): the API's /density. */
