@@ -26,6 +26,8 @@ interface Hints {
   widths: Record<string, number>;
   /** image models: the pixel range [0, 256) their rows of x take (a 784-wide row of values in +-300 is never all valid) */
   pixels?: boolean;
+  /** the values of a field this model answers (dtype: its `dtypes`; label: its classes, by id and name): drawn most of the time, any the schema allows sometimes */
+  enums?: Record<string, unknown[]>;
 }
 interface Req {
   path: string;
@@ -44,6 +46,9 @@ function fromSchema(schema: Schema, doc: any, hints: Hints, depth = 0, validOnly
   const wrong = fc.constantFrom<unknown>(null, 'x', -1, 1.5, true, [], {});
   const mostly = (valid: fc.Arbitrary<unknown>, invalid: fc.Arbitrary<unknown> = wrong) =>
     validOnly ? valid : fc.oneof({ weight: 12, arbitrary: valid }, { weight: 1, arbitrary: invalid });
+  // a field whose values this model answers are known (its dtypes, its classes): those most of the time
+  const own = hints.enums?.[field];
+  if (own?.length && !validOnly) return fc.oneof({ weight: 6, arbitrary: fc.constantFrom(...own) }, { weight: 1, arbitrary: fromSchema(schema, doc, { ...hints, enums: {} }, depth, validOnly, field) });
   if (schema.enum) return mostly(fc.constantFrom(...schema.enum), fc.constantFrom('MEAN', '', 'xml'));
   // a value of several forms (a label: a class id, a name, or a list of them): any of them
   if (schema.anyOf) return fc.oneof(...(schema.anyOf as Schema[]).map((s) => fromSchema(s, doc, hints, depth + 1, validOnly, field)));
@@ -132,7 +137,7 @@ function requestFor(o: Operation, doc: any, models: Manifest[]): fc.Arbitrary<Re
     : fc.constantFrom(...models);
   return model.chain((m) => {
     const D = m.shape.reduce((a, b) => a * b, 1);
-    const hints: Hints = { widths: { x: D, z: m.latentDim }, pixels: m.discrete };
+    const hints: Hints = { widths: { x: D, z: m.latentDim }, pixels: m.discrete, enums: { dtype: m.dtypes ?? ['float32'], label: m.classes ? [...m.classes.names.keys(), ...m.classes.names] : [] } };
     const id = fc.oneof({ weight: 12, arbitrary: fc.constant(m.id) }, { weight: 1, arbitrary: fc.constantFrom('no-such-model', '%20', 'x'.repeat(200)) });
     // each optional parameter left out most of the time, as most callers do;
     // those the document reserves for float32 bodies mostly come with one
