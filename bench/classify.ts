@@ -11,7 +11,7 @@
  *   confidence; risk = error rate among them) and its area (lower is better);
  * - the other data set's test rows (MNIST <-> Fashion-MNIST) and uniform
  *   noise: the share that abstains, and the share called out_of_distribution;
- * beside the project's discriminative classifier (bench/classifier.ts, an MLP
+ * beside the project's discriminative classifier (train/classifier.ts, an MLP
  * trained on the same training split) on the same test rows.
  *
  *   npx tsx bench/classify.ts [--models id,id] [--noise 1000] [--other 2000] [--fpr 0.05]
@@ -122,7 +122,7 @@ async function main(): Promise<void> {
   log('');
   log(table(['model', 'rows of', 'rows', 'abstain (any reason)', 'out_of_distribution'], oodRows));
   log('');
-  log(table(['data set', 'discriminative baseline (bench/classifier.ts MLP) test accuracy'], [...baselines].map(([d, a]) => [d, fmt(a, 4)])));
+  log(table(['data set', 'discriminative baseline (train/classifier.ts MLP) test accuracy'], [...baselines].map(([d, a]) => [d, fmt(a, 4)])));
 }
 
 await main();
