@@ -24,13 +24,13 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { MODELS, ROOT } from '../edge/testing';
 import type { Case } from './peer';
-import { runLoad, startProcess, worstMix, type Server } from './peerlib';
+import { runLoad, startProcess, turnOrder, worstMix, type Server } from './peerlib';
 
 const HELP = `usage: npx tsx bench/memory.ts [options] [CONFIG ...]
   --passes P     times the worst mix is sent (default 2)
   --settle S     seconds to wait after the last pass before the last reading (default 3)
   --smallest     send every operation at one row instead (k = 1): what the open sessions cost
-  --load S       then S seconds of load per case and round on every configuration's server in turns
+  --load S       then S seconds of load per case and round on every configuration's server in turns (reversed on every other round)
                  (dcgan-mnist, vae-conv-mnist, flow-realnvp-ms-mnist n=64 and moons n=1, f32): samples/s beside the
                  first configuration's; a speed figure, so only on a quiet machine (default 0: none)
   --rounds R     rounds of that load, each server's best kept (default 3)
@@ -135,7 +135,7 @@ try {
   // the same load on every configuration's server in turns, each one's best round kept
   for (const c of LOAD_CASES) {
     for (let round = 0; round < (LOAD ? ROUNDS : 0); round++) {
-      for (const server of servers) {
+      for (const server of turnOrder(servers, round)) {
         const r = await runLoad(server.url, c, CLIENTS, LOAD);
         const rate = r.requestsPerSecond * c.rows;
         console.error(`${server.name}: ${c.label}, ${CLIENTS} clients, round ${round + 1}: ${rate.toFixed(0)} samples/s, ${r.errors} errors`);

@@ -10,7 +10,7 @@
  * deployed, one uvicorn worker process per core (`--peer-workers`, default the
  * number of cores); edgegen is compared with the better of the two per cell.
  * Every server runs at once (an idle one costs nothing) and each cell is measured
- * in turns: peer, peer per core, Node, Worker, then again, `--rounds` times, keeping each
+ * in turns: peer, peer per core, Node, Worker, then the reverse order, `--rounds` times, keeping each
  * server's best round. On a shared machine whose speed drifts by tens of
  * percent over minutes, taking the peer's figures minutes before or after
  * edgegen's would put the drift into the ratio.
@@ -34,7 +34,7 @@ import { buildAssets } from '../edge/build-assets';
 import { MODELS, ROOT, startWrangler, workerEntry, type Wrangler } from '../edge/testing';
 import { benchArgs } from './args';
 import { graphCosts, graphCostTable, PEER_GRAPH_CASES } from './graphcost';
-import { coldStart, cpuMs, findWorkerd, runLoad, startProcess, worstMix, type Server } from './peerlib';
+import { coldStart, cpuMs, findWorkerd, runLoad, startProcess, turnOrder, worstMix, type Server } from './peerlib';
 
 const HELP = `usage: npm run bench:peer [-- options]
   --python PATH         python with fastapi, uvicorn, onnxruntime, orjson, numpy
@@ -136,7 +136,7 @@ type Rates = Map<string, number>; // `${case}|${clients}` -> samples/s
 const key = (c: Case, clients: number) => `${c.label}|${clients}`;
 
 /**
- * Every case at every client count, on all `servers` in turns, `ROUNDS` times:
+ * Every case at every client count, on all `servers` in turns (peerlib.ts turnOrder), `ROUNDS` times:
  * each server's best round per cell (samples/s), and, at the first client
  * count, the server CPU ms per request of that round.
  */
@@ -145,7 +145,7 @@ async function measureInTurns(servers: Server[], cases: Case[], clientCounts: nu
   for (const c of cases) {
     for (const clients of clientCounts) {
       for (let round = 0; round < ROUNDS; round++) {
-        for (const server of servers) {
+        for (const server of turnOrder(servers, round)) {
           const before = cpuMs(server.pid);
           const r = await runLoad(server.url, c, clients, SECONDS);
           const spent = cpuMs(server.pid) - before;
@@ -209,7 +209,7 @@ async function main() {
     const costs = await graphCosts(PEER_GRAPH_CASES);
 
     const p = results[PEER], pm = results[PEER_MULTI], n = results.node, w = results.worker;
-    console.log(`\n## edgegen vs a Python onnxruntime server\n\nTaken under load: \`${load}\`; ${SECONDS} s per cell, the servers in turns, best of ${ROUNDS} rounds each, keep-alive clients over loopback, samples/s (rows answered per second). The peer as one process and as ${PEER_WORKERS} uvicorn worker processes (one per core); the ratios are against the better of the two in each cell.\n`);
+    console.log(`\n## edgegen vs a Python onnxruntime server\n\nTaken under load: \`${load}\`; ${SECONDS} s per cell, the servers in turns (reversed on every other round), best of ${ROUNDS} rounds each, keep-alive clients over loopback, samples/s (rows answered per second). The peer as one process and as ${PEER_WORKERS} uvicorn worker processes (one per core); the ratios are against the better of the two in each cell.\n`);
     console.log(`| case | clients | Python peer, 1 process | Python peer, ${PEER_WORKERS} processes | better peer | edgegen Node | Node / better peer | edgegen Worker | Worker / better peer |`);
     console.log('|---|---|---|---|---|---|---|---|---|');
     for (const c of CASES) for (const k of CLIENTS) {

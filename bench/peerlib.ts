@@ -225,3 +225,14 @@ export async function worstMix(url: string, smallest = false, trace = false): Pr
   }
   return { health: await (await fetch(`${url}/healthz`)).json(), errors, growth };
 }
+
+/**
+ * The servers of one round of a measurement in turns: in order on even
+ * rounds, reversed on odd ones, so no server always runs first. Measured
+ * here: of two Node configurations (onnxruntime's memory patterns on and
+ * off) run with bench/memory.ts twice, the order swapped, the one run first
+ * came out 7-15% slower both times: the machine's drift, not the servers'.
+ */
+export function turnOrder<T>(servers: readonly T[], round: number): T[] {
+  return round % 2 ? [...servers].reverse() : [...servers];
+}
