@@ -228,10 +228,11 @@ export async function worstMix(url: string, smallest = false, trace = false): Pr
 
 /**
  * The servers of one round of a measurement in turns: in order on even
- * rounds, reversed on odd ones, so no server always runs first. Measured
- * here: of two Node configurations (onnxruntime's memory patterns on and
- * off) run with bench/memory.ts twice, the order swapped, the one run first
- * came out 7-15% slower both times: the machine's drift, not the servers'.
+ * rounds, reversed on odd ones, so no server always runs first: the
+ * machine's speed drifts within a round, and with a fixed order one server
+ * would always take the same part of it. Measured here: `bench/memory.ts
+ * '' arena=1` and `arena=1 ''` put the conv VAE 1.11x and 0.84x, the 2-D
+ * flow 1.06x and 0.87x (edge/SERVING.md, "Node's resident memory").
  */
 export function turnOrder<T>(servers: readonly T[], round: number): T[] {
   return round % 2 ? [...servers].reverse() : [...servers];

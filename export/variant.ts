@@ -36,47 +36,55 @@ export interface Int8Sampler {
   noFd?: string;
 }
 
-async function draw(info: ModelInfo, bytes: Uint8Array, seed: number, n: number, temperature: number): Promise<Float32Array> {
-  const graph = await openGraph(bytes);
-  try {
+type Draw = (seed: number, n: number) => Promise<Float32Array>;
+
+/** Runs `fn` with both samplers open once: each draws n samples of a seed, as the API draws them. */
+async function withSamplers<T>(info: ModelInfo, graphs: [Uint8Array, Uint8Array], fn: (a: Draw, b: Draw) => Promise<T>): Promise<T> {
+  const temperature = info.sampleTemperature ?? 1;
+  const open = await Promise.all(graphs.map((g) => openGraph(g)));
+  const drawer = (g: (typeof open)[number]): Draw => (seed, n) => {
     const { z, noise } = sampleNoiseFor(info, seed, n, temperature);
-    return await runSample(info, graph.run, z, n, { noise, label: sampleLabelsFor(info, seed, n) });
+    return runSample(info, g.run, z, n, { noise, label: sampleLabelsFor(info, seed, n) });
+  };
+  try {
+    return await fn(drawer(open[0]), drawer(open[1]));
   } finally {
-    await graph.release();
+    await Promise.all(open.map((g) => g.release()));
   }
 }
 
 /** The int8 copy of the sampler `builder` writes (as float32: `float32`), with its measured error and FD. */
 export async function int8Sampler(info: ModelInfo & { dataset: string }, builder: GraphBuilder, float32: Uint8Array, doc: string): Promise<Int8Sampler> {
   const bytes = builder.toBytes(doc, { weights: 'int8' });
-  const temperature = info.sampleTemperature ?? 1;
   const unit = isImage(info) ? 256 : 1;
-  let maxError = 0;
-  let sum = 0;
-  let count = 0;
-  for (const seed of VARIANT_ERROR.seeds) {
-    const [a, b] = [await draw(info, float32, seed, VARIANT_ERROR.rows, temperature), await draw(info, bytes, seed, VARIANT_ERROR.rows, temperature)];
-    for (let i = 0; i < a.length; i++) {
-      const d = Math.abs(a[i] - b[i]) / unit;
-      if (!Number.isFinite(d)) throw new Error(`int8 sampler: sample ${i} is not finite (${b[i]}) where float32 gives ${a[i]}`);
-      maxError = Math.max(maxError, d);
-      sum += d;
+  return withSamplers(info, [float32, bytes], async (full, int8) => {
+    let maxError = 0;
+    let sum = 0;
+    let count = 0;
+    for (const seed of VARIANT_ERROR.seeds) {
+      const [a, b] = [await full(seed, VARIANT_ERROR.rows), await int8(seed, VARIANT_ERROR.rows)];
+      for (let i = 0; i < a.length; i++) {
+        const d = Math.abs(a[i] - b[i]) / unit;
+        if (!Number.isFinite(d)) throw new Error(`int8 sampler: sample ${i} is not finite (${b[i]}) where float32 gives ${a[i]}`);
+        maxError = Math.max(maxError, d);
+        sum += d;
+      }
+      count += a.length;
     }
-    count += a.length;
-  }
-  const measured: Int8Sampler['measured'] = { maxError, meanError: sum / count };
-  if (!isImage(info)) return { bytes, measured, noFd: 'not an image model' };
-  let ds;
-  try {
-    ds = loadDataset(info.dataset);
-  } catch (e) {
-    return { bytes, measured, noFd: `the data set is not installed: ${(e as Error).message}` };
-  }
-  // the benches' backend, so the classifier (trained once, cached under runs/) is the one their FDs use
-  await initBackend('wasm');
-  const cls = await classifier(ds.name);
-  const test = cls.features(rows(ds, 'test', Array.from({ length: ds.nTest }, (_, i) => i), new Prng(FD_SEED)));
-  const fdOf = async (g: Uint8Array) => frechet(cls.features(await draw(info, g, FD_SEED, FD_ROWS, temperature)), test, FEATURES);
-  measured.fd = { float32: await fdOf(float32), variant: await fdOf(bytes), dataset: ds.name };
-  return { bytes, measured };
+    const measured: Int8Sampler['measured'] = { maxError, meanError: sum / count };
+    if (!isImage(info)) return { bytes, measured, noFd: 'not an image model' };
+    let ds;
+    try {
+      ds = loadDataset(info.dataset);
+    } catch (e) {
+      return { bytes, measured, noFd: `the data set is not installed: ${(e as Error).message}` };
+    }
+    // the benches' backend, so the classifier (trained once, cached under runs/) is the one their FDs use
+    await initBackend('wasm');
+    const cls = await classifier(ds.name);
+    const test = cls.features(rows(ds, 'test', Array.from({ length: ds.nTest }, (_, i) => i), new Prng(FD_SEED)));
+    const fdOf = async (draw: Draw) => frechet(cls.features(await draw(FD_SEED, FD_ROWS)), test, FEATURES);
+    measured.fd = { float32: await fdOf(full), variant: await fdOf(int8), dataset: ds.name };
+    return { bytes, measured };
+  });
 }
