@@ -295,8 +295,7 @@ export async function runDensity(m: ModelInfo, run: RunGraph, x: Float32Array, n
     return { ...classMarginal(perClass, n, c), kind, perClass };
   }
   if (!eps) throw new Error(`${m.family} density needs importance samples eps [n, k, ${m.latentDim}]`);
-  feeds.eps = { data: eps.data, dims: [n, eps.k, m.latentDim] };
-  const out = await run(feeds);
+  const out = await importanceRuns(m, run, feeds, n, eps);
   if (!c) {
     const elbo = read(out, 'elbo');
     return eps.k > 1 ? { logp: read(out, 'iwae'), kind: 'iwae', elbo } : { logp: elbo, kind: 'elbo', elbo };
@@ -307,6 +306,67 @@ export async function runDensity(m: ModelInfo, run: RunGraph, x: Float32Array, n
   if (eps.k === 1) return { logp: elbo.logp, kind: 'elbo', elbo: elbo.logp, perClass: elboY, posterior: elbo.posterior };
   const iwaeY = read(out, 'iwaey');
   return { ...classMarginal(iwaeY, n, c), kind: 'iwae', elbo: elbo.logp, perClass: iwaeY };
+}
+
+/**
+ * Most decoder passes one density run makes for one row: k importance draws
+ * times the classes a conditional graph tiles. A larger k runs in chunks of
+ * draws whose bounds are combined (`importanceRuns`). Why: a run's activations
+ * grow with k, and onnxruntime-web's wasm memory never shrinks once grown (a
+ * 1-row conv VAE density at its largest k, in one run, grew it by 27 MiB).
+ * Here, not in a runtime, so a seed's bits are the same in the API, the page
+ * and the export's checks.
+ */
+export const DENSITY_DRAWS_PER_RUN = 256;
+
+/**
+ * The importance-sampled density graph over eps [n, k, L], in chunks of at
+ * most DENSITY_DRAWS_PER_RUN / classes draws, as nearly equal as they come.
+ * Each chunk j of k_j draws answers the mean (elbo) and log-mean-exp (iwae) of
+ * its log weights; the whole k's are sum_j k_j elbo_j / k and
+ * logsumexp_j (iwae_j + log k_j) - log k, per row (and per class).
+ */
+async function importanceRuns(m: ModelInfo, run: RunGraph, feeds: Feeds, n: number, eps: { data: Float32Array; k: number }): Promise<Record<string, Tensor>> {
+  const L = m.latentDim;
+  const { k } = eps;
+  const most = Math.max(1, Math.floor(DENSITY_DRAWS_PER_RUN / densityClassFactor(m)));
+  const chunks = Math.ceil(k / most);
+  if (chunks === 1) return run({ ...feeds, eps: { data: eps.data, dims: [n, k, L] } });
+  const outs: { k: number; out: Record<string, Tensor> }[] = [];
+  for (let j = 0, start = 0; j < chunks; j++) {
+    const end = Math.round(((j + 1) * k) / chunks);
+    const kj = end - start;
+    const data = new Float32Array(n * kj * L);
+    for (let r = 0; r < n; r++) data.set(eps.data.subarray((r * k + start) * L, (r * k + end) * L), r * kj * L);
+    outs.push({ k: kj, out: await run({ ...feeds, eps: { data, dims: [n, kj, L] } }) });
+    start = end;
+  }
+  const combined: Record<string, Tensor> = {};
+  for (const name of Object.keys(outs[0].out)) {
+    const first = outs[0].out[name];
+    const data = new Float32Array(first.data.length);
+    const mean = name.startsWith('elbo');
+    if (!mean && !name.startsWith('iwae')) throw new Error(`density graph output '${name}': cannot combine it over chunks of draws`);
+    for (let i = 0; i < data.length; i++) {
+      if (mean) {
+        let sum = 0;
+        for (const o of outs) sum += o.k * o.out[name].data[i];
+        data[i] = sum / k;
+        continue;
+      }
+      let max = -Infinity;
+      for (const o of outs) max = Math.max(max, o.out[name].data[i] + Math.log(o.k));
+      if (!Number.isFinite(max)) {
+        data[i] = max;
+        continue;
+      }
+      let sum = 0;
+      for (const o of outs) sum += Math.exp(o.out[name].data[i] + Math.log(o.k) - max);
+      data[i] = max + Math.log(sum) - Math.log(k);
+    }
+    combined[name] = { data, dims: first.dims };
+  }
+  return combined;
 }
 
 /** x [n, D] -> z [n, L] (and the posterior log-variance where the family has one). */

@@ -321,15 +321,18 @@ export interface BatchOptions {
   /** most rows one batched run may carry */
   maxRows: number;
   /**
-   * most rows one graph run carries: a larger request or batch runs in pieces
-   * of this many rows, one after another (Infinity: never split). Bounds the
-   * activations' memory, which in wasm never shrinks once grown.
+   * most graph rows one run carries (a request row weighs `rowWeight`): a
+   * larger request or batch runs in pieces, one after another, each of at
+   * least one request row (Infinity: never split). Bounds the activations'
+   * memory, which in wasm never shrinks once grown.
    */
   maxRunRows?: number;
   /** most work units (see `units`) one batched run may carry */
   maxUnits: number;
-  /** units of work of one row of these feeds (the engine passes dataDim x middle dims) */
+  /** units of work of one row of these feeds (the engine passes dataDim x rowWeight) */
   unitsPerRow: (feeds: Record<string, Tensor>) => number;
+  /** graph rows one request row of these feeds makes (the VAE density's k draws times the classes it tiles); absent: 1 */
+  rowWeight?: (feeds: Record<string, Tensor>) => number;
 }
 
 /**
@@ -424,13 +427,14 @@ export class BatchingSession {
   }
 
   /**
-   * One run of the inner session, or, over maxRunRows rows, consecutive runs
-   * of row slices with their outputs stacked back: for a row-wise graph the
+   * One run of the inner session, or, over maxRunRows graph rows (request
+   * rows times `rowWeight`), consecutive runs of row slices with their outputs
+   * stacked back: for a row-wise graph the
    * same rows (every shipped graph gives the same bits in pieces of 256 on
    * onnxruntime-web wasm, serving.cases.ts checks it through the API).
    */
   private async inPieces(feeds: Record<string, Tensor>, stats: RunStats[], outputs?: readonly string[]): Promise<Record<string, Tensor>> {
-    const max = this.opts.maxRunRows ?? Infinity;
+    const max = Math.max(1, Math.floor((this.opts.maxRunRows ?? Infinity) / (this.opts.rowWeight?.(feeds) ?? 1)));
     const rows = feeds[Object.keys(feeds)[0]]?.dims[0] ?? 0;
     if (!(rows > max) || !this.rowwise || keyOf(feeds) === null) return this.inner.run(feeds, outputs);
     const parts: Record<string, Tensor>[] = [];
@@ -757,9 +761,12 @@ export class Engine {
     if (!pending) {
       pending = this.openSession(m, entry, steps).then((inner) => {
         const D = dataDim(m);
-        // a row's work: dataDim, times the middle dims of a rank-3 feed (the VAE's k importance draws)
-        const unitsPerRow = (feeds: Record<string, Tensor>) =>
-          D * Math.max(1, ...Object.values(feeds).map((t) => t.dims.slice(1, -1).reduce((a, b) => a * b, 1)));
+        // a row's graph rows: the middle dims of a rank-3 feed (the VAE's k importance draws),
+        // times the classes a conditional density graph runs it in; its work, dataDim of each
+        const perClass = capability === 'density' ? densityClassFactor(m) : 1;
+        const rowWeight = (feeds: Record<string, Tensor>) =>
+          perClass * Math.max(1, ...Object.values(feeds).map((t) => t.dims.slice(1, -1).reduce((a, b) => a * b, 1)));
+        const unitsPerRow = (feeds: Record<string, Tensor>) => D * rowWeight(feeds);
         // an autoregressive sampler's steps are small products whose float32 sums
         // onnxruntime orders by batch size (measured: 1 ulp apart between a row alone
         // and the same row among 8): such runs go alone, so a seed's bits never depend
@@ -773,6 +780,7 @@ export class Engine {
           maxRunRows: this.options.runMaxRows,
           maxUnits: MAX_WORK_UNITS,
           unitsPerRow,
+          rowWeight,
         });
         // an int8 copy's stored weights are cast back to float32 when the session opens (export/onnx/graph.ts
         // quantizeInt8), so it holds about what the float32 graph would: the bounds count that

@@ -98,6 +98,23 @@ export function servingCases(target: () => Target) {
     }
   });
 
+  it('a density row weighs its k draws times the classes its graph tiles: runMaxRows bounds the graph rows of a run', async () => {
+    const t = target();
+    const density = async (id: string, body: object) => {
+      const res = await t.fetch(`/v1/models/${id}/density`, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+      if (res.status !== 200) throw new Error(`${id}: HTTP ${res.status} ${await res.text()}`);
+      return piecesOf(res.headers.get('server-timing') ?? '');
+    };
+    const moons = Array.from({ length: 10 }, (_, i) => [Math.sin(i), Math.cos(i)]);
+    // runMaxRows 4: k = 2 makes pieces of 2 rows, k = 1 of 4, k = 3 of 1
+    expect(await density('vae-moons', { x: moons, k: 2, seed: 1 })).toBe(5);
+    expect(await density('vae-moons', { x: moons, k: 1, seed: 1 })).toBe(3);
+    expect(await density('vae-moons', { x: moons, k: 3, seed: 1 })).toBe(10);
+    // a conditional MADE's density graph runs each row once per class (10): one row a run
+    const digits = Array.from({ length: 3 }, (_, i) => Array.from({ length: 784 }, (_, j) => (i * 31 + j * 7) % 256));
+    expect(await density('made-mnist', { x: digits })).toBe(3);
+  });
+
   it('every answer carries Server-Timing with parse, noise, run and encode', async () => {
     const t = target();
     const answers = [

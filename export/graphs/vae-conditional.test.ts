@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { familyOf } from '../../core/families';
 import { Prng } from '../../core/prng';
-import { oneHot, runDensity, runSample } from '../../core/protocol';
+import { DENSITY_DRAWS_PER_RUN, oneHot, runDensity, runSample } from '../../core/protocol';
 import { dataDim, type Conditioning, type Preprocess, type VaeSpec } from '../../core/spec';
 import { initBackend } from '../../train/backend';
 import { buildModel, defaultSpec } from '../../train/models';
@@ -118,6 +118,40 @@ describe('VAE graphs match the float64 spec maths', () => {
     expect(maxRelErr(out.elbo!, wd.elbo)).toBeLessThan(1e-4);
     // classes differ: the label does reach both nets
     expect(new Set(Array.from(d.iwaey.data.subarray(0, C), (v) => v.toFixed(3))).size).toBe(C);
+  });
+});
+
+describe('a k over DENSITY_DRAWS_PER_RUN runs in chunks of draws', () => {
+  it.each([false, true])('conditional %s: each run decodes at most DENSITY_DRAWS_PER_RUN per row, and the combined bounds are the float64 ones over all k', async (conditional) => {
+    const spec = mlpSpec('logistic', conditional);
+    const [D, L] = [dataDim(spec), spec.latentDim];
+    const weights = randomWeights(spec, 7, 0.8);
+    const graphs = Object.fromEntries(buildGraphs(spec, weights).map((g) => [g.capability, g.builder.toBytes()]));
+    const ref = reference(spec, weights);
+    const perRow = conditional ? C : 1;
+    // three chunks or more, of unequal sizes were they cut at the bound
+    const K = Math.floor(DENSITY_DRAWS_PER_RUN / perRow) * 2 + 7;
+    const n = 3;
+    const rng = new Prng(12);
+    const x = Float32Array.from({ length: n * D }, () => rng.uniform() * 256);
+    const eps = rng.normals(n * K * L);
+    const draws: number[] = [];
+    const out = await runDensity(specInfo(spec), async (feeds) => {
+      draws.push(feeds.eps.dims[1]);
+      return runGraph(graphs.density, feeds);
+    }, x, n, { data: eps, k: K });
+    expect(draws.length).toBe(3);
+    expect(draws.reduce((a, b) => a + b, 0)).toBe(K);
+    for (const k of draws) expect(k * perRow).toBeLessThanOrEqual(DENSITY_DRAWS_PER_RUN);
+    const epsRows = rows(eps, n).map((r) => Array.from({ length: K }, (_, k) => r.slice(k * L, (k + 1) * L)));
+    const want = ref.density(rows(x, n), epsRows);
+    expect(out.kind).toBe('iwae');
+    expect(maxRelErr(out.logp, want.iwae)).toBeLessThan(1e-4);
+    expect(maxRelErr(out.elbo!, want.elbo)).toBeLessThan(1e-4);
+    if (conditional) expect(maxRelErr(out.perClass!, want.iwaey!.flat())).toBeLessThan(1e-4);
+    // not the bound of one chunk alone: the last chunk's draws change the answer
+    const first = await runDensity(specInfo(spec), async (feeds) => runGraph(graphs.density, feeds), x, n, { data: eps.subarray(0, n * draws[0] * L), k: draws[0] });
+    expect(maxRelErr(out.logp, Array.from(first.logp))).toBeGreaterThan(1e-6);
   });
 });
 
