@@ -341,6 +341,7 @@ export function apiCases(getTarget: () => Target, corruptId: () => string): void
   });
 
   it('allows browsers on other origins (CORS)', async () => {
+    const flow = pick((m) => m.family === 'flow' && m.shape.length === 1)!;
     const pre = await t().fetch('/v1/models', {
       method: 'OPTIONS',
       headers: { origin: 'https://example.org', 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' },
@@ -349,6 +350,19 @@ export function apiCases(getTarget: () => Target, corruptId: () => string): void
     expect(pre.headers.get('access-control-allow-origin')).toBe('*');
     const res = await t().fetch('/v1/models', { headers: { origin: 'https://example.org' } });
     expect(res.headers.get('access-control-allow-origin')).toBe('*');
+    // a binary answer, an error and an unknown path: a page on another origin may read the shape and timing headers of each
+    const answers = [
+      await t().fetch(`/v1/models/${flow.id}/sample?format=f32`, { method: 'POST', body: '{"n":2,"seed":1}', headers: { origin: 'https://example.org', 'content-type': 'application/json' } }),
+      await post(t(), `/v1/models/${flow.id}/sample`, { n: -1 }),
+      await t().fetch('/v1/nowhere', { headers: { origin: 'https://example.org' } }),
+    ];
+    expect(answers.map((a) => a.status)).toEqual([200, 400, 404]);
+    for (const a of answers) {
+      expect(a.headers.get('access-control-allow-origin')).toBe('*');
+      expect(a.headers.get('access-control-expose-headers')?.split(',')).toEqual(expect.arrayContaining(['x-edgegen-shape', 'server-timing', 'retry-after']));
+      expect(a.headers.get('server-timing')).toContain('encode');
+    }
+    expect(answers[0].headers.get('x-edgegen-shape')).toBe('2,2');
   });
 
   it('answers 500 model_corrupt for a file that fails its sha256, and keeps serving the others', async () => {
