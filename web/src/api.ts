@@ -45,7 +45,7 @@ export class ApiEngine implements Engine {
 
   async sample(m: Manifest, req: SampleRequest): Promise<SampleResult> {
     const t0 = performance.now();
-    const json = { n: req.n, seed: req.seed, ...(req.temperature !== undefined ? { temperature: req.temperature } : {}), ...(takesObservationNoise(m) ? { mode: req.mode } : {}), ...(req.label !== undefined ? { label: req.label } : {}) };
+    const json = { n: req.n, seed: req.seed, ...(req.temperature !== undefined ? { temperature: req.temperature } : {}), ...(takesObservationNoise(m) ? { mode: req.mode } : {}), ...(req.label !== undefined ? { label: req.label } : {}), ...(req.dtype !== undefined ? { dtype: req.dtype } : {}) };
     const res = await api().v1.models[':id'].sample.$post({ param: { id: m.id }, query: { format: 'f32' }, json });
     return { rows: await f32Rows(res), ms: performance.now() - t0 };
   }

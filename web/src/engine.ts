@@ -4,8 +4,8 @@
  * through the typed client in api.ts). web/lib/model.ts states the noise
  * conventions; the API draws the same.
  */
-import type { Manifest } from '../../core/manifest';
-import { sampleNoiseFor, slerp } from '../../core/protocol';
+import type { Dtype, Manifest } from '../../core/manifest';
+import { dtypeOf, sampleNoiseFor, slerp } from '../../core/protocol';
 import { loadModel, type Density, type LoadOptions, type Model } from '../lib';
 
 export type Mode = 'mean' | 'sample';
@@ -27,6 +27,8 @@ export interface SampleRequest {
   mode: Mode;
   /** class-conditional models: one class id for every row; absent: drawn from the prior with the seed, as the API does */
   label?: number;
+  /** the sampler's precision, one of the model's `dtypes`; absent: its sampleDtype, else float32, as the API does */
+  dtype?: Dtype;
 }
 
 export interface Engine {
@@ -77,19 +79,20 @@ export class BrowserEngine implements Engine {
    * Downloads, compiles and runs the sample graph once on one zero row, so the
    * timings shown exclude one-off costs (WebGPU compiles its shaders on first run).
    */
-  private async warmSample(m: Manifest): Promise<Model> {
+  private async warmSample(m: Manifest, dtype?: Dtype): Promise<Model> {
     const model = await this.model(m.id);
-    if (!this.warmed.has(m.id)) {
-      await model.decode([new Float32Array(m.latentDim)], { mode: 'mean' });
-      this.warmed.add(m.id);
+    const key = `${m.id}/${dtypeOf(m, dtype)}`;
+    if (!this.warmed.has(key)) {
+      await model.decode([new Float32Array(m.latentDim)], { mode: 'mean', dtype });
+      this.warmed.add(key);
     }
     return model;
   }
 
   async sample(m: Manifest, req: SampleRequest): Promise<SampleResult> {
-    const model = await this.warmSample(m);
+    const model = await this.warmSample(m, req.dtype);
     const t0 = performance.now();
-    const { samples } = await model.sample({ n: req.n, seed: req.seed, temperature: req.temperature, mode: req.mode, label: req.label });
+    const { samples } = await model.sample({ n: req.n, seed: req.seed, temperature: req.temperature, mode: req.mode, label: req.label, dtype: req.dtype });
     return { rows: samples, ms: performance.now() - t0 };
   }
 

@@ -1,6 +1,7 @@
 /** View 1: draw samples for (model, seed, temperature, count) and plot them. */
 import { FAMILY_ORDER } from '../../../core/families';
-import { takesObservationNoise } from '../../../core/protocol';
+import type { Dtype } from '../../../core/manifest';
+import { dtypeOf, takesObservationNoise } from '../../../core/protocol';
 import { $, app, fillModelSelect, guarded, intValue, isImage, numValue, setStatus, where } from '../app';
 import { boxFor, drawImageGrid, drawScatter } from '../draw';
 import type { Mode } from '../engine';
@@ -23,6 +24,15 @@ export function initSample(): void {
     const option = (value: string, text: string) => Object.assign(document.createElement('option'), { value, textContent: text });
     labelSel.replaceChildren(option('', 'any (drawn from p(y))'), ...classes.map((name, i) => option(String(i), name === String(i) ? name : `${i}: ${name}`)));
     if ([...labelSel.options].some((o) => o.value === kept)) labelSel.value = kept;
+    // a sampler shipped in more than one precision: choose one, starting at the one the API answers by default
+    // (a choice made stays while the model does)
+    const dtypes = m?.dtypes ?? ['float32'];
+    $('sample-dtype-label').hidden = dtypes.length < 2;
+    const dtypeSel = $<HTMLSelectElement>('sample-dtype');
+    const chosen = dtypeSel.dataset.model === id ? dtypeSel.value : undefined;
+    dtypeSel.replaceChildren(...dtypes.map((d) => option(d, d === 'int8' ? 'int8 (smaller file)' : d)));
+    dtypeSel.dataset.model = id;
+    if (m) dtypeSel.value = chosen && dtypes.includes(chosen as Dtype) ? chosen : dtypeOf(m);
   };
   modelSel.addEventListener('change', () => void syncMode());
   form.addEventListener('submit', (ev) => {
@@ -56,6 +66,7 @@ async function run(): Promise<void> {
     temperature: Math.max(0, numValue('sample-temp', 1)),
     mode: $<HTMLSelectElement>('sample-mode').value as Mode,
     ...(m.classes && $<HTMLSelectElement>('sample-label').value !== '' ? { label: Number($<HTMLSelectElement>('sample-label').value) } : {}),
+    ...((m.dtypes ?? []).length > 1 ? { dtype: $<HTMLSelectElement>('sample-dtype').value as Dtype } : {}),
   };
   const engine = app.engine();
   setStatus(`sampling ${m.id} ${where()}…`);
@@ -64,7 +75,8 @@ async function run(): Promise<void> {
   if (isImage(m)) drawImageGrid(canvas, rows, m.shape, Math.ceil(Math.sqrt(rows.length)));
   else drawScatter(canvas, rows, boxFor(m.range, rows), undefined, 400);
   const cls = 'label' in req && req.label !== undefined ? `, class ${m.classes!.names[req.label]}` : '';
-  $('sample-info').textContent = `${rows.length} samples of ${m.id}${cls}, seed ${req.seed}, temperature ${req.temperature}: ${ms.toFixed(1)} ms ${where()}`;
+  const precision = 'dtype' in req ? `, ${req.dtype}` : '';
+  $('sample-info').textContent = `${rows.length} samples of ${m.id}${cls}${precision}, seed ${req.seed}, temperature ${req.temperature}: ${ms.toFixed(1)} ms ${where()}`;
   $('sample-json').textContent = JSON.stringify({ id: m.id, engine: engine.name, ...req, samples: rows.map((r) => Array.from(r)) });
   $('sample-info').dataset.engine = engine.name;
   setStatus(`sampled ${m.id} ${where()} in ${ms.toFixed(1)} ms`);
