@@ -212,7 +212,8 @@ export const MAX_DENSITY_DRAWS = 65_536;
 /**
  * Most units of work one request may ask for. A unit is one data-space value
  * the model produces or consumes: rows x dataDim, times k for the VAE density
- * (each importance draw decodes a whole row), times D for sampling from an
+ * (each importance draw decodes a whole row) and times the classes for a
+ * conditional density that runs each row once per class, times D for sampling from an
  * autoregressive family (one pass of the graph per dimension). 2^20 (4 MiB of float32 per
  * data-sized tensor) lets every model take the full 1024 rows of a sample,
  * encode or flow density, and bounds the VAE density of an MNIST model to
@@ -936,7 +937,8 @@ export class Engine {
     ph?.lap('parse');
     const { x, eps } = densityInputs(m, raw, n, req.seed, req.k);
     ph?.lap('noise');
-    const units = n * D * (importanceSampled(m) ? req.k : 1);
+    // what the budget counts: rows x dataDim, times k importance draws, times the classes a conditional graph runs each row in
+    const units = n * D * (importanceSampled(m) ? req.k : 1) * densityClassFactor(m);
     const out = await this.running(m, 'density', units, ph, (run) => runDensity(m, run, x, n, eps && { data: eps, k: req.k }));
     const elbo = out.elbo && finite(out.elbo, 'elbo');
     return { logp: finite(out.logp, out.kind === 'exact' ? 'logp' : out.kind), kind: out.kind, ...(elbo ? { elbo } : {}), ...(out.posterior ? { posterior: out.posterior } : {}), D };

@@ -153,6 +153,18 @@ export function servingCases(target: () => Target) {
     expect(health.memory.evictions).toBeGreaterThanOrEqual(index.models.length);
   });
 
+  it('a conditional density counts each class in flight: two 2-row image MADE densities (2 x 784 x 10 units each) are over 20 000 together', async () => {
+    const t = target();
+    const x = Array.from({ length: 2 }, (_, i) => Array.from({ length: 784 }, (_, j) => (i * 13 + j * 5) % 256));
+    const post = () => t.fetch('/v1/models/made-mnist/density', { method: 'POST', body: JSON.stringify({ x }), headers: { 'content-type': 'application/json' } });
+    expect((await post()).status).toBe(200); // the session is open before the burst
+    const answers = await Promise.all(Array.from({ length: 8 }, post));
+    const statuses = answers.map((r) => r.status);
+    expect(statuses).toContain(200);
+    expect(statuses).toContain(503);
+    for (const r of answers) await r.arrayBuffer();
+  });
+
   it('too much work in flight answers 503 overloaded, in the error shape, with Retry-After; then serves again', async () => {
     const t = target();
     // small requests (< 16 rows) wait for company, so several are in flight together; two of 15 x 784 are over 20 000 units
