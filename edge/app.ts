@@ -91,6 +91,9 @@ function jsonBytes<T>(c: Context, bytes: Uint8Array<ArrayBuffer>) {
 
 export type Format = 'json' | 'png' | 'f32';
 
+/** The answer headers a page on another origin may read (CORS Access-Control-Expose-Headers). */
+export const EXPOSED_HEADERS = [HEADERS.shape, HEADERS.rowShape, HEADERS.seed, HEADERS.kind, 'server-timing', 'retry-after'] as const;
+
 /**
  * The answer's format: ?format= (already checked against the route's enum)
  * wins over the Accept header, so a browser link can ask for either; without
@@ -307,7 +310,7 @@ export function createApp(runtime: Runtime, options: Partial<AppOptions> = {}) {
   // 0.2-0.5 ms of the main thread per 64-image f32 sample (SERVING.md, "Where a
   // request's CPU goes on Node"). So the same two headers go in as headers the
   // answer is built with.
-  const exposeHeaders = [HEADERS.shape, HEADERS.rowShape, HEADERS.seed, HEADERS.kind, 'server-timing', 'retry-after'];
+  const exposeHeaders = [...EXPOSED_HEADERS];
   const preflight = cors({ origin: '*', allowMethods: ['GET', 'POST', 'OPTIONS'], allowHeaders: ['Content-Type', 'Accept', HEADERS.shape], exposeHeaders });
   app.use('*', async (c, next) => {
     if (c.req.method === 'OPTIONS') return preflight(c, next);

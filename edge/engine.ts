@@ -170,7 +170,7 @@ export class Phases {
   private readonly start = this.last;
   /** requests that shared the last graph run with this one (1: it ran alone) */
   batch = 0;
-  /** graph runs the rows were split into (ServeOptions.runMaxRows); shown when over 1 */
+  /** graph runs the request took (pieces of ServeOptions.runMaxRows rows, a density's chunks of draws); shown when over 1 */
   pieces = 0;
   /** first use of a session in this isolate: its steps (load, sha256, session), ms, inside `run` */
   readonly open: Record<string, number> = {};
@@ -308,7 +308,7 @@ export function operationsOf(m: Listed): Operation[] {
 /** What a request learns of its run: how many requests shared it, and in how many pieces it ran. */
 export interface RunStats {
   batch: number;
-  /** graph runs the request's rows took when split by maxRunRows; 1 or unset: one */
+  /** graph runs the request took, added up over its runs (pieces of maxRunRows, a density's chunks of draws); unset: none yet */
   pieces?: number;
 }
 
@@ -437,7 +437,10 @@ export class BatchingSession {
   private async inPieces(feeds: Record<string, Tensor>, stats: RunStats[], outputs?: readonly string[]): Promise<Record<string, Tensor>> {
     const max = Math.max(1, Math.floor((this.opts.maxRunRows ?? Infinity) / (this.opts.rowWeight?.(feeds) ?? 1)));
     const rows = feeds[Object.keys(feeds)[0]]?.dims[0] ?? 0;
-    if (!(rows > max) || !this.rowwise || keyOf(feeds) === null) return this.inner.run(feeds, outputs);
+    if (!(rows > max) || !this.rowwise || keyOf(feeds) === null) {
+      for (const st of stats) st.pieces = (st.pieces ?? 0) + 1;
+      return this.inner.run(feeds, outputs);
+    }
     const parts: Record<string, Tensor>[] = [];
     for (let start = 0; start < rows; start += max) {
       const end = Math.min(rows, start + max);
@@ -454,7 +457,7 @@ export class BatchingSession {
       }
       parts.push(out);
     }
-    for (const st of stats) st.pieces = parts.length;
+    for (const st of stats) st.pieces = (st.pieces ?? 0) + parts.length;
     const result: Record<string, Tensor> = {};
     for (const name of Object.keys(parts[0])) {
       const width = parts[0][name].data.length / parts[0][name].dims[0];

@@ -113,6 +113,8 @@ export function servingCases(target: () => Target) {
     // a conditional MADE's density graph runs each row once per class (10): one row a run
     const digits = Array.from({ length: 3 }, (_, i) => Array.from({ length: 784 }, (_, j) => (i * 31 + j * 7) % 256));
     expect(await density('made-mnist', { x: digits })).toBe(3);
+    // a conditional VAE's k = 30 over 10 classes: two chunks of 15 draws (core/protocol.ts DENSITY_DRAWS_PER_RUN), a run each
+    expect(await density('vae-conv-mnist', { x: digits.slice(0, 1), k: 30, seed: 1 })).toBe(2);
   });
 
   it('every answer carries Server-Timing with parse, noise, run and encode', async () => {

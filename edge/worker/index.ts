@@ -4,7 +4,7 @@
  * web client and /docs/ui/). wrangler.toml routes /v1/*, /healthz, /openapi.json
  * and /docs here first; everything else is a static file.
  */
-import { createApp } from '../app';
+import { createApp, EXPOSED_HEADERS } from '../app';
 import { WORKER_SERVE, type Runtime, type ServeOptions } from '../engine';
 import { createWebSession, warmUp, wasmMemoryBytes } from './ort';
 
@@ -40,7 +40,13 @@ async function rateLimited(request: Request, env: EdgegenWorkerEnv): Promise<Res
   const body = { error: { code: 'rate_limited', message: 'too many requests from this address; retry in a minute' } };
   return new Response(JSON.stringify(body), {
     status: 429,
-    headers: { 'content-type': 'application/json', 'retry-after': '60', 'access-control-allow-origin': '*', 'server-timing': 'parse;dur=0, noise;dur=0, run;dur=0, encode;dur=0' },
+    headers: {
+      'content-type': 'application/json',
+      'retry-after': '60',
+      'access-control-allow-origin': '*',
+      'access-control-expose-headers': EXPOSED_HEADERS.join(','),
+      'server-timing': 'parse;dur=0, noise;dur=0, run;dur=0, encode;dur=0',
+    },
   });
 }
 

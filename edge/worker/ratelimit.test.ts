@@ -46,6 +46,8 @@ describe('rate limiting through the ratelimits binding (workerd)', () => {
       if (res.status === 429) {
         limited = (await res.json()) as typeof limited;
         expect(res.headers.get('retry-after')).toBe('60');
+        // a page on another origin can read when to retry
+        expect(res.headers.get('access-control-expose-headers')?.split(',')).toContain('retry-after');
       } else await res.arrayBuffer();
     }
     expect(statuses.slice(0, 5)).toEqual([200, 200, 200, 200, 200]);
