@@ -66,7 +66,8 @@ async function run(): Promise<void> {
     temperature: Math.max(0, numValue('sample-temp', 1)),
     mode: $<HTMLSelectElement>('sample-mode').value as Mode,
     ...(m.classes && $<HTMLSelectElement>('sample-label').value !== '' ? { label: Number($<HTMLSelectElement>('sample-label').value) } : {}),
-    ...((m.dtypes ?? []).length > 1 ? { dtype: $<HTMLSelectElement>('sample-dtype').value as Dtype } : {}),
+    // the precision chosen for this model (a model switched a moment ago may not have filled the list yet: its default)
+    ...((m.dtypes ?? []).length > 1 ? { dtype: $<HTMLSelectElement>('sample-dtype').dataset.model === id ? ($<HTMLSelectElement>('sample-dtype').value as Dtype) : dtypeOf(m) } : {}),
   };
   const engine = app.engine();
   setStatus(`sampling ${m.id} ${where()}…`);
