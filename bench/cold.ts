@@ -12,7 +12,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { buildAssets } from '../edge/build-assets';
 import { startWrangler } from '../edge/testing';
 import { fmt, log, MODELS_DIR, ROOT, shipped, table, type BenchOptions } from './common';
@@ -81,7 +81,7 @@ export async function cold(opts: BenchOptions): Promise<string> {
       rows.push([m.id, `${m.parameters} params, ${(graph.bytes / 1e6).toFixed(2)} MB ${graph.file}`, fmt(med(ready)), `${fmt(f)} (${first.map((x) => x.toFixed(0)).join(', ')})`, fmt(med(second)), verdict]);
     }
   } finally {
-    rmSync(out, { recursive: true, force: true });
+    rmSync(dirname(out), { recursive: true, force: true });
   }
   return [
     '### Cold start of the Worker (fresh workerd per model and trial)',

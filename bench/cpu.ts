@@ -26,7 +26,7 @@
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import * as ortWeb from 'onnxruntime-web/wasm';
 import type { z } from 'zod';
 import type { ModelList } from '../core/contract';
@@ -166,7 +166,7 @@ async function main() {
     }
   } finally {
     await w.stop();
-    rmSync(out, { recursive: true, force: true });
+    rmSync(dirname(out), { recursive: true, force: true });
   }
   console.log(`\n### Worker CPU ms per request (workerd under wrangler dev${IN_PROCESS ? ' / the same code path in process' : ''}; median of ${REPS} sequential requests after ${WARM} warm-up; JSON bodies)\n`);
   console.log(`Machine: ${machine()}\n`);

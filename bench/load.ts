@@ -16,7 +16,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Manifest, ModelIndex } from '../core/manifest';
 import { Prng } from '../core/prng';
 import { buildAssets } from '../edge/build-assets';
@@ -208,7 +208,7 @@ async function onWorkerd(): Promise<Result> {
     return await load(wrangler.url, 'workerd (wrangler dev)', { worker: worker.pid, ...(proxy ? { proxy: proxy.pid } : {}) });
   } finally {
     await wrangler.stop();
-    rmSync(out, { recursive: true, force: true });
+    rmSync(dirname(out), { recursive: true, force: true });
   }
 }
 

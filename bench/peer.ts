@@ -250,7 +250,7 @@ async function main() {
     console.log(`\n(ceiling: one wasm thread running nothing but this graph back to back; the one-process peer at ${CLIENTS[0]} clients)`);
   } finally {
     await Promise.all(servers.map((s) => s.stop()));
-    rmSync(out, { recursive: true, force: true });
+    rmSync(dirname(out), { recursive: true, force: true });
   }
 }
 

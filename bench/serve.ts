@@ -10,7 +10,7 @@
 import { serve } from '@hono/node-server';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { ModelIndex } from '../core/manifest';
 import { buildAssets } from '../edge/build-assets';
 import { nodeApp } from '../edge/node/serve';
@@ -77,7 +77,7 @@ try {
   coldLine = `Fresh workerd: ${wrangler.readyMs} ms from spawning wrangler dev to its first answer (/healthz); the first sample request to ${models[0]} then took ${cold.toFixed(0)} ms (onnxruntime-web init + sha256 + session creation).`;
 } finally {
   await wrangler.stop();
-  rmSync(out, { recursive: true, force: true });
+  rmSync(dirname(out), { recursive: true, force: true });
 }
 
 const port = await freePort();

@@ -4,10 +4,10 @@
  * under `wrangler dev` started and stopped by the test.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { Manifest, ModelIndex } from '../core/manifest';
 import type { ServeOptions } from './engine';
 
@@ -22,9 +22,10 @@ export interface Target {
 /**
  * Copy models/ to a temp folder and add `<flow id>-corrupt`: the same files as
  * a shipped flow, with one byte of its sample.onnx flipped, so its sha256 no
- * longer matches the manifest. The originals are never touched.
+ * longer matches the manifest. The originals are never touched; `remove()`
+ * deletes the copy (about the size of models/: call it when the suite ends).
  */
-export function modelsWithCorruptCopy(): { dir: string; corruptId: string; sourceId: string } {
+export function modelsWithCorruptCopy(): { dir: string; corruptId: string; sourceId: string; remove(): void } {
   const dir = join(mkdtempSync(join(tmpdir(), 'edgegen-models-')), 'models');
   cpSync(MODELS, dir, { recursive: true });
   const index = JSON.parse(readFileSync(join(dir, 'index.json'), 'utf8')) as ModelIndex;
@@ -40,7 +41,7 @@ export function modelsWithCorruptCopy(): { dir: string; corruptId: string; sourc
   writeFileSync(file, bytes);
   index.models.push({ ...source, id: corruptId });
   writeFileSync(join(dir, 'index.json'), JSON.stringify(index));
-  return { dir, corruptId, sourceId: source.id };
+  return { dir, corruptId, sourceId: source.id, remove: () => rmSync(dirname(dir), { recursive: true, force: true }) };
 }
 
 export function freePort(): Promise<number> {

@@ -12,8 +12,9 @@ import { nodeRuntime } from './runtime';
 const RUNS = Number(process.env.CONFORMANCE_RUNS ?? 60);
 
 describe('edge API on Node (onnxruntime-node)', () => {
-  const { dir, corruptId } = modelsWithCorruptCopy();
+  const { dir, corruptId, remove } = modelsWithCorruptCopy();
   const app = createApp(nodeRuntime(dir));
+  afterAll(remove);
   const target: Target = { runtime: 'node', fetch: async (path, init) => app.request(path, init) };
   apiCases(() => target, () => corruptId);
   scoreCases(() => target);

@@ -6,7 +6,7 @@
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe } from 'vitest';
 import { buildAssets } from '../build-assets';
 import { modelsWithFaults, reliabilityCases } from '../reliability.cases';
@@ -27,7 +27,7 @@ describe('edge reliability on workerd (onnxruntime-web wasm)', () => {
   afterAll(async () => {
     console.log(`workerd tally (${RUNS} runs): ${JSON.stringify(Object.fromEntries([...tally].sort()))}`);
     await wrangler?.stop();
-    rmSync(out, { recursive: true, force: true });
+    rmSync(dirname(out), { recursive: true, force: true });
     rmSync(faults.dir, { recursive: true, force: true });
   });
 

@@ -18,7 +18,7 @@ describe('serving on workerd (onnxruntime-web wasm)', () => {
   });
   afterAll(async () => {
     await wrangler?.stop();
-    rmSync(out, { recursive: true, force: true });
+    rmSync(dirname(out), { recursive: true, force: true });
     rmSync(dirname(entry), { recursive: true, force: true });
   });
   const target: Target = { runtime: 'workerd', fetch: (path, init) => fetch(wrangler.url + path, init) };

@@ -9,7 +9,7 @@ import { MAX_WORK_UNITS } from '../engine';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Manifest, ModelIndex } from '../../core/manifest';
 import { createApp } from '../app';
@@ -23,7 +23,7 @@ import { nodeRuntime } from '../node/runtime';
 import { ROOT, modelsWithCorruptCopy, startWrangler, type Target, type Wrangler } from '../testing';
 
 describe('edge API on workerd (onnxruntime-web wasm)', () => {
-  const { dir, corruptId } = modelsWithCorruptCopy();
+  const { dir, corruptId, remove } = modelsWithCorruptCopy();
   const out = join(mkdtempSync(join(tmpdir(), 'edgegen-assets-')), 'public');
   let wrangler: Wrangler;
 
@@ -34,7 +34,8 @@ describe('edge API on workerd (onnxruntime-web wasm)', () => {
   });
   afterAll(async () => {
     await wrangler?.stop();
-    rmSync(out, { recursive: true, force: true });
+    rmSync(dirname(out), { recursive: true, force: true });
+    remove();
   });
 
   /**

@@ -2,14 +2,23 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync, gunzipSync, inflateSync } from 'node:zlib';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { Prng, type FlowSpec } from '../../core';
 import { readCheckpoint, writeCheckpoint } from '../checkpoint';
 import { Batches, loadDataset, rows, shiftedRows, loadFashion, loadMnist, sampleToy, toyLogDensityFn, TOYS } from '../data';
 import { FASHION_DIR, mnistDir } from '../data/images';
 import { encodePng } from '../../core/png';
 
-const tmp = () => mkdtempSync(join(tmpdir(), 'edgegen-data-'));
+// folders of copied data set files, removed when the file's tests end
+const made: string[] = [];
+const tmp = () => {
+  const dir = mkdtempSync(join(tmpdir(), 'edgegen-data-'));
+  made.push(dir);
+  return dir;
+};
+afterAll(() => {
+  for (const dir of made) rmSync(dir, { recursive: true, force: true });
+});
 
 describe('image loaders on the real files', () => {
   it('Fashion-MNIST: the published 60k/10k split of 28x28 integer pixels', () => {
