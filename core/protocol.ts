@@ -309,13 +309,11 @@ export async function runDensity(m: ModelInfo, run: RunGraph, x: Float32Array, n
 }
 
 /**
- * Most decoder passes one density run makes for one row: k importance draws
- * times the classes a conditional graph tiles. A larger k runs in chunks of
- * draws whose bounds are combined (`importanceRuns`). Why: a run's activations
- * grow with k, and onnxruntime-web's wasm memory never shrinks once grown (a
- * 1-row conv VAE density at its largest k, in one run, grew it by 27 MiB).
- * Here, not in a runtime, so a seed's bits are the same in the API, the page
- * and the export's checks.
+ * Most decoder passes (k draws x the classes a conditional graph tiles) one
+ * density run makes for a row; a larger k runs in chunks (`importanceRuns`).
+ * A run's activations grow with k and wasm memory never shrinks (one 1-row conv
+ * VAE density at its largest k grew it by 27 MiB). In core, so a seed's bits
+ * are the same in the API, the page and the export's checks.
  */
 export const DENSITY_DRAWS_PER_RUN = 256;
 
@@ -342,28 +340,15 @@ async function importanceRuns(m: ModelInfo, run: RunGraph, feeds: Feeds, n: numb
     start = end;
   }
   const combined: Record<string, Tensor> = {};
-  for (const name of Object.keys(outs[0].out)) {
-    const first = outs[0].out[name];
-    const data = new Float32Array(first.data.length);
+  for (const [name, first] of Object.entries(outs[0].out)) {
     const mean = name.startsWith('elbo');
     if (!mean && !name.startsWith('iwae')) throw new Error(`density graph output '${name}': cannot combine it over chunks of draws`);
-    for (let i = 0; i < data.length; i++) {
-      if (mean) {
-        let sum = 0;
-        for (const o of outs) sum += o.k * o.out[name].data[i];
-        data[i] = sum / k;
-        continue;
-      }
-      let max = -Infinity;
-      for (const o of outs) max = Math.max(max, o.out[name].data[i] + Math.log(o.k));
-      if (!Number.isFinite(max)) {
-        data[i] = max;
-        continue;
-      }
-      let sum = 0;
-      for (const o of outs) sum += Math.exp(o.out[name].data[i] + Math.log(o.k) - max);
-      data[i] = max + Math.log(sum) - Math.log(k);
-    }
+    const data = first.data.map((_, i) => {
+      if (mean) return outs.reduce((sum, o) => sum + o.k * o.out[name].data[i], 0) / k;
+      const a = outs.map((o) => o.out[name].data[i] + Math.log(o.k));
+      const max = Math.max(...a);
+      return Number.isFinite(max) ? max + Math.log(a.reduce((sum, v) => sum + Math.exp(v - max), 0) / k) : max;
+    });
     combined[name] = { data, dims: first.dims };
   }
   return combined;

@@ -310,12 +310,12 @@ export function createApp(runtime: Runtime, options: Partial<AppOptions> = {}) {
   // 0.2-0.5 ms of the main thread per 64-image f32 sample (SERVING.md, "Where a
   // request's CPU goes on Node"). So the same two headers go in as headers the
   // answer is built with.
-  const exposeHeaders = [...EXPOSED_HEADERS];
-  const preflight = cors({ origin: '*', allowMethods: ['GET', 'POST', 'OPTIONS'], allowHeaders: ['Content-Type', 'Accept', HEADERS.shape], exposeHeaders });
+  const preflight = cors({ origin: '*', allowMethods: ['GET', 'POST', 'OPTIONS'], allowHeaders: ['Content-Type', 'Accept', HEADERS.shape], exposeHeaders: [...EXPOSED_HEADERS] });
+  const exposed = EXPOSED_HEADERS.join(',');
   app.use('*', async (c, next) => {
     if (c.req.method === 'OPTIONS') return preflight(c, next);
     c.header('access-control-allow-origin', '*');
-    c.header('access-control-expose-headers', exposeHeaders.join(','));
+    c.header('access-control-expose-headers', exposed);
     await next();
   });
 

@@ -788,7 +788,7 @@ export class Engine {
         });
         // an int8 copy's stored weights are cast back to float32 when the session opens (export/onnx/graph.ts
         // quantizeInt8), so it holds about what the float32 graph would: the bounds count that
-        const resident = Math.max(entry.bytes, m.files.find((f) => f.capability === capability)?.bytes ?? 0);
+        const resident = Math.max(entry.bytes, graphEntry(m, capability, 'float32')?.bytes ?? 0);
         this.open.set(key, { session, bytes: resident });
         this.evict(key);
         return session;
