@@ -74,18 +74,27 @@ export function cpuMs(pid: number): number {
  * cpuMs counts 10 ms ticks. NaN when it cannot be read.
  */
 export function threadCpuMs(pid: number): number {
+  const { main, others } = threadCpuSplit(pid);
+  return main + others;
+}
+
+/** threadCpuMs in two parts: the main thread's (the one whose id is the process's) and the other threads' together. */
+export function threadCpuSplit(pid: number): { main: number; others: number } {
   try {
-    let ns = 0;
+    let main = 0;
+    let others = 0;
     for (const tid of readdirSync(`/proc/${pid}/task`)) {
       try {
-        ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+        const ms = Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]) / 1e6;
+        if (Number(tid) === pid) main += ms;
+        else others += ms;
       } catch {
         /* the thread ended between the listing and the read */
       }
     }
-    return ns / 1e6;
+    return { main, others };
   } catch {
-    return NaN;
+    return { main: NaN, others: NaN };
   }
 }
 

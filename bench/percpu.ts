@@ -8,7 +8,7 @@
  * costs beyond it), against the peer process's total.
  *
  *   npx tsx bench/percpu.ts [--python <venv>/bin/python] [--requests 400] [--rounds 2]
- *     [--cases dcgan-mnist@64,vae-conv-mnist@64] [--node-options '{"runtime":{"ortThread":false}}'] [--node-env K=V,K=V]
+ *     [--cases dcgan-mnist@64,vae-conv-mnist@64] [--format f32|json] [--node-options '{"runtime":{"ortThread":false}}'] [--node-env K=V,K=V]
  *
  * Per request: the sum over the server's threads of /proc/PID/task/TID/schedstat
  * (ns) over `--requests` requests after 50 untimed ones; the best of `--rounds`.
@@ -23,10 +23,12 @@ import { log, machine, MODELS_DIR, ROOT, table } from './common';
 import { startProcess, turnOrder, type Server } from './peerlib';
 
 const args = benchArgs(
-  'npx tsx bench/percpu.ts [--python PATH] [--requests N] [--rounds N] [--cases id@n,...] [--node-options JSON] [--node-env K=V,K=V]',
-  { python: { type: 'string' }, 'node-env': { type: 'string' }, requests: { type: 'string', default: '400' }, rounds: { type: 'string', default: '2' }, cases: { type: 'string', default: 'dcgan-mnist@64,vae-conv-mnist@64,flow-realnvp-ms-mnist@64' }, 'node-options': { type: 'string' } },
+  'npx tsx bench/percpu.ts [--python PATH] [--requests N] [--rounds N] [--cases id@n,...] [--format f32|json] [--node-options JSON] [--node-env K=V,K=V]',
+  { python: { type: 'string' }, 'node-env': { type: 'string' }, requests: { type: 'string', default: '400' }, rounds: { type: 'string', default: '2' }, cases: { type: 'string', default: 'dcgan-mnist@64,vae-conv-mnist@64,flow-realnvp-ms-mnist@64' }, format: { type: 'string', default: 'f32' }, 'node-options': { type: 'string' } },
 );
 const requests = Number(args.requests);
+if (args.format !== 'f32' && args.format !== 'json') throw new Error(`--format is f32 or json, got '${args.format}'`);
+const format = args.format;
 const rounds = Number(args.rounds);
 const cases = args.cases.split(',').map((c) => {
   const [id, n] = c.split('@');
@@ -54,7 +56,7 @@ interface Figure {
 }
 
 async function measure(s: Server, id: string, n: number): Promise<Figure> {
-  const url = `${s.url}/v1/models/${id}/sample?format=f32`;
+  const url = `${s.url}/v1/models/${id}/sample?format=${format}`;
   const body = JSON.stringify({ n, seed: 1 });
   const one = async () => {
     const res = await fetch(url, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
@@ -96,7 +98,7 @@ try {
       }
     }
   }
-  console.log(`\n${machine()}; ${requests} sequential requests per cell after 50 untimed, servers in turns, best of ${rounds} rounds; f32 answers\n`);
+  console.log(`\n${machine()}; ${requests} sequential requests per cell after 50 untimed, servers in turns, best of ${rounds} rounds; ${format} answers\n`);
   const rows = [...best].map(([key, f]) => {
     const [c, name] = key.split('|');
     return [c, name, f.wall.toFixed(2), f.total.toFixed(2), f.main.toFixed(2), f.busiest.toFixed(2)];
