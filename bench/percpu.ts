@@ -80,7 +80,7 @@ const node = (name: string, options: string, env: Record<string, string> = {}) =
 try {
   servers.push(await node('node', '{}'));
   if (args['node-options'] || args['node-env']) {
-    const env = Object.fromEntries((args['node-env'] ?? '').split(',').filter(Boolean).map((kv) => kv.split('=') as [string, string]));
+    const env = Object.fromEntries((args['node-env'] ?? '').split(',').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
     servers.push(await node(`node ${[args['node-options'], args['node-env']].filter(Boolean).join(' ')}`, args['node-options'] ?? '{}', env));
   }
   if (args.python) {
