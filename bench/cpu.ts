@@ -99,7 +99,7 @@ const SETTLED_MS = 0.5;
  * the Worker's sources change; a cell that sees its process go starts again
  * on the new one.
  */
-async function measure(url: string, path: string, body: (i: number) => unknown): Promise<number | string> {
+async function measure(url: string, path: string, body: ((i: number) => unknown) | null): Promise<number | string> {
   for (let attempt = 0; attempt < 3; attempt++) {
     const pid = findWorkerd();
     const ms: number[] = [];
@@ -107,9 +107,9 @@ async function measure(url: string, path: string, body: (i: number) => unknown):
     const settled = () => background.length >= 5 && background.slice(-5).sort((a, b) => a - b)[2] < SETTLED_MS;
     let warm = 0;
     for (let i = 0; ms.length < REPS; i++) {
-      const text = JSON.stringify(body(i));
+      const init: RequestInit = body ? { method: 'POST', body: JSON.stringify(body(i)), headers: { 'content-type': 'application/json', 'accept-encoding': ACCEPT_ENCODING } } : { headers: { 'accept-encoding': ACCEPT_ENCODING } };
       const before = threadCpuSplit(pid);
-      const res = await fetch(url + path, { method: 'POST', body: text, headers: { 'content-type': 'application/json', 'accept-encoding': ACCEPT_ENCODING } });
+      const res = await fetch(url + path, init);
       const answer = await res.text();
       const after = threadCpuSplit(pid);
       if (res.status !== 200) return `HTTP ${res.status} ${/"code":"([^"]*)"/.exec(answer)?.[1] ?? ''}`.trim();
@@ -170,8 +170,11 @@ async function main() {
   const w = await startWrangler(out);
   const local = IN_PROCESS ? inProcessApp() : undefined;
   const rows: string[][] = [];
+  let floor: number | string = 'not measured';
   try {
     if (!Number.isFinite(threadCpuMs(findWorkerd()))) throw new Error('could not find the user Worker\'s workerd process, or read its /proc/PID/task/*/schedstat');
+    // the floor under every cell: a request the app answers from memory (HTTP, wrangler dev's entry worker, routing)
+    floor = await measure(w.url, '/healthz', null);
     const index = (await (await fetch(`${w.url}/v1/models`)).json()) as z.infer<typeof ModelList>;
     const models = index.models.filter((m) => !ONLY || ONLY.includes(m.id));
     for (const id of ONLY ?? []) if (!models.some((m) => m.id === id)) throw new Error(`no shipped model "${id}"`);
@@ -200,6 +203,7 @@ async function main() {
   }
   console.log(`\n### Worker CPU ms per request (workerd under wrangler dev${IN_PROCESS ? ' / the same code path in process' : ''}; median of ${REPS} sequential requests after ${WARM} warm-up; JSON bodies; accept-encoding: ${ACCEPT_ENCODING})\n`);
   console.log(`Machine: ${machine()}\n`);
+  console.log(`The floor under every cell, a GET /healthz (answered from memory: workerd's HTTP handling, wrangler dev's entry worker, the app's routing): ${typeof floor === 'number' ? floor.toFixed(1) : floor} ms\n`);
   console.log(table(['model', 'endpoint', ...ROWS.map((n) => `${n} row${n === 1 ? '' : 's'} ms`), `rows that fit the Free plan (${FREE_MS} ms, workerd's figure)`], rows));
 }
 
