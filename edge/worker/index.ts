@@ -67,13 +67,16 @@ export function worker(serve: Partial<ServeOptions> = {}) {
     async fetch(request: Request, env: EdgegenWorkerEnv, ctx: unknown): Promise<Response> {
       const limited = await rateLimited(request, env);
       if (limited) return limited;
-      if (!app) {
-        app = createApp(workerRuntime(env), { serve: { ...WORKER_SERVE, ...serve } });
-        (ctx as { waitUntil(p: Promise<unknown>): void }).waitUntil(warmUp());
-      }
+      app ??= createApp(workerRuntime(env), { serve: { ...WORKER_SERVE, ...serve } });
       return app.fetch(request, env, ctx as never);
     },
   };
 }
+
+// onnxruntime's instantiation (~300 ms of CPU) runs as the isolate loads, at
+// global scope, which Cloudflare runs before the first request arrives (while
+// it completes the TLS handshake) and wrangler dev when workerd starts, not in
+// the first request's time (SERVING.md, "Cold start")
+void warmUp();
 
 export default worker();

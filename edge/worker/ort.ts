@@ -66,9 +66,9 @@ let warming: Promise<void> | undefined;
 
 /**
  * Instantiate onnxruntime's wasm now, not when the first model is opened: the
- * Worker calls this on its isolate's first request of any kind (waitUntil), so
- * a health probe or the page's first fetch pays for it, and a first model
- * request overlaps it with reading the manifest and the model file.
+ * Worker calls this at global scope (worker/index.ts), as the isolate loads,
+ * so no request waits for it; a model request that comes first anyway finds
+ * it under way (the session queue runs after it).
  */
 export function warmUp(): Promise<void> {
   configure();

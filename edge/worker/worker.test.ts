@@ -29,7 +29,8 @@ describe('edge API on workerd (onnxruntime-web wasm)', () => {
 
   beforeAll(async () => {
     buildAssets({ web: join(ROOT, 'dist/web'), models: dir, out });
-    wrangler = await startWrangler(out);
+    // ready when a static file answers: that leaves the Worker's isolate untouched for the first test
+    wrangler = await startWrangler(out, undefined, [], '/models/index.json');
     console.log(`wrangler dev answered ${wrangler.readyMs} ms after spawn`);
   });
   afterAll(async () => {
@@ -49,6 +50,14 @@ describe('edge API on workerd (onnxruntime-web wasm)', () => {
     return fetch(url, init);
   };
   const target: Target = { runtime: 'workerd', fetch: (path, init) => devFetch(wrangler.url + path, init) };
+
+  it('instantiates onnxruntime as the isolate loads: its first request, a /healthz, finds the wasm memory there', async () => {
+    // worker/index.ts calls warmUp() at global scope; nothing else instantiates onnxruntime before a model's session opens
+    const health = (await (await target.fetch('/healthz')).json()) as { memory: { wasmBytes?: number; sessions: number } };
+    expect(health.memory.sessions).toBe(0);
+    expect(health.memory.wasmBytes).toBeGreaterThan(0);
+  });
+
   apiCases(() => target, () => corruptId);
   scoreCases(() => target);
   classesCases(() => target, () => [corruptId]);
