@@ -42,8 +42,8 @@ import type { z } from 'zod';
 import type { ModelList } from '../core/contract';
 import { createApp } from '../edge/app';
 import { buildAssets } from '../edge/build-assets';
-import { WORKER_SERVE, type Runtime, type Session } from '../edge/engine';
-import { webSession } from '../edge/worker/session';
+import { WORKER_SERVE, type GraphInfo, type Runtime, type Session } from '../edge/engine';
+import { optimisationFor, webSession } from '../edge/worker/session';
 import { startWrangler } from '../edge/testing';
 import { loadDataset } from '../train/data';
 import { benchArgs } from './args';
@@ -129,9 +129,9 @@ async function measure(url: string, path: string, body: ((i: number) => unknown)
 }
 
 /** A session of onnxruntime-web's wasm build, one thread, through the Worker's adapter (without ort.ts's precompiled-module shim, which only workerd needs). */
-async function nodeWebSession(bytes: Uint8Array): Promise<Session> {
+async function nodeWebSession(bytes: Uint8Array, graph: GraphInfo): Promise<Session> {
   ortWeb.env.wasm.numThreads = 1;
-  return webSession(ortWeb, await ortWeb.InferenceSession.create(bytes, { executionProviders: ['wasm'], graphOptimizationLevel: 'all' }));
+  return webSession(ortWeb, await ortWeb.InferenceSession.create(bytes, { executionProviders: ['wasm'], graphOptimizationLevel: optimisationFor(graph) }));
 }
 
 /** The Worker's app in this process, reading models/ from disk. */

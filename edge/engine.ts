@@ -106,6 +106,12 @@ export interface MemoryReport {
   sessionCopies?: number;
 }
 
+/** What the engine tells a runtime about a graph file it opens. */
+export interface GraphInfo {
+  /** the precision of its weights: float32, or a quantised copy's (the manifest's variants) */
+  precision: Dtype;
+}
+
 /** What the engine needs from a runtime, and all that differs between Node and workerd. */
 export interface Runtime {
   /** 'node' or 'workerd', reported by /healthz */
@@ -115,8 +121,8 @@ export interface Runtime {
    * '<id>/sample.onnx'), or null when there is no such file.
    */
   loadBytes(path: string): Promise<Uint8Array | null>;
-  /** Parse an ONNX model into a session ready to run. */
-  createSession(bytes: Uint8Array): Promise<Session>;
+  /** Parse an ONNX model into a session ready to run; `graph` says what the file holds (the Worker opens int8 graphs differently). */
+  createSession(bytes: Uint8Array, graph: GraphInfo): Promise<Session>;
   /** Memory figures for /healthz and the bench. */
   memory(): MemoryReport;
 }
@@ -763,7 +769,7 @@ export class Engine {
     const key = `${m.id}/${entry.file}`;
     let pending = this.sessions.get(key);
     if (!pending) {
-      pending = this.openSession(m, entry, steps).then((inner) => {
+      pending = this.openSession(m, entry, { precision: dtype }, steps).then((inner) => {
         const D = dataDim(m);
         // a row's graph rows: the middle dims of a rank-3 feed (the VAE's k importance draws),
         // times the classes a conditional density graph runs it in; its work, dataDim of each
@@ -824,7 +830,7 @@ export class Engine {
     }
   }
 
-  private async openSession(m: Manifest, entry: ManifestFile, steps: Record<string, number> = {}): Promise<Session> {
+  private async openSession(m: Manifest, entry: ManifestFile, graph: GraphInfo, steps: Record<string, number> = {}): Promise<Session> {
     let t = performance.now();
     const lap = (step: string) => {
       const now = performance.now();
@@ -844,7 +850,7 @@ export class Engine {
       );
     }
     try {
-      return await this.runtime.createSession(bytes);
+      return await this.runtime.createSession(bytes, graph);
     } catch (err) {
       throw new HttpError(500, 'model_corrupt', `${m.id}/${entry.file} could not be loaded: ${(err as Error).message}`);
     } finally {

@@ -13,6 +13,7 @@ import type { ModelIndex } from '../core/manifest';
 
 function counted(inner: Runtime) {
   const counts = { sessions: 0, runs: 0, onnxLoads: 0 };
+  const precisions: string[] = [];
   const runtime: Runtime = {
     name: inner.name,
     async loadBytes(path) {
@@ -20,13 +21,14 @@ function counted(inner: Runtime) {
       return inner.loadBytes(path);
     },
     memory: () => inner.memory(),
-    async createSession(bytes) {
+    async createSession(bytes, graph) {
       counts.sessions++;
-      const s = await inner.createSession(bytes);
+      precisions.push(graph.precision);
+      const s = await inner.createSession(bytes, graph);
       return { ...s, inputNames: s.inputNames, outputNames: s.outputNames, run: (f) => (counts.runs++, s.run(f)) };
     },
   };
-  return { runtime, counts };
+  return { runtime, counts, precisions };
 }
 
 const flowId = (JSON.parse(readFileSync(join(MODELS, 'index.json'), 'utf8')) as ModelIndex).models.find((m) => m.family === 'flow')!.id;
@@ -59,4 +61,15 @@ it('never runs a model on bad input', async () => {
   }
   expect((await app.request(`/v1/models/${flowId}/sample`, post('{"n":0}'))).status).toBe(400);
   expect(counts).toEqual({ sessions: 0, runs: 0, onnxLoads: 0 });
+});
+
+it("tells the runtime each graph's precision: an int8 copy as int8 (the Worker opens those without graph optimisation)", async () => {
+  const index = JSON.parse(readFileSync(join(MODELS, 'index.json'), 'utf8')) as ModelIndex;
+  const m = index.models.find((e) => e.sampleDtype === 'int8');
+  expect(m, 'models/ ships a model whose sampler answers in int8 by default').toBeDefined();
+  const { runtime, precisions } = counted(nodeRuntime(MODELS));
+  const app = createApp(runtime);
+  expect((await app.request(`/v1/models/${m!.id}/sample`, post('{"n":1,"seed":1}'))).status).toBe(200);
+  expect((await app.request(`/v1/models/${m!.id}/sample`, post('{"n":1,"seed":1,"dtype":"float32"}'))).status).toBe(200);
+  expect(precisions).toEqual(['int8', 'float32']);
 });

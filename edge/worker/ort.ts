@@ -12,8 +12,8 @@
 import * as ort from 'onnxruntime-web/wasm';
 // wrangler's module collector resolves .wasm imports by path, not through package exports
 import ortWasm from '../../node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.wasm';
-import type { Session } from '../engine';
-import { webSession } from './session';
+import type { GraphInfo, Session } from '../engine';
+import { optimisationFor, webSession } from './session';
 
 const MARKER = new Uint8Array([0x00, 0x65, 0x64, 0x67, 0x65, 0x67, 0x65, 0x6e]); // "\0edgegen"
 
@@ -79,8 +79,8 @@ export function warmUp(): Promise<void> {
   return warming;
 }
 
-export async function createWebSession(bytes: Uint8Array): Promise<Session> {
+export async function createWebSession(bytes: Uint8Array, graph: GraphInfo): Promise<Session> {
   configure();
-  const session = await serialise(() => ort.InferenceSession.create(bytes, { executionProviders: ['wasm'], graphOptimizationLevel: 'all' }));
+  const session = await serialise(() => ort.InferenceSession.create(bytes, { executionProviders: ['wasm'], graphOptimizationLevel: optimisationFor(graph) }));
   return webSession(ort, session, serialise);
 }

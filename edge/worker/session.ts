@@ -5,7 +5,19 @@
  * resolve, so that bench/cpu.ts runs the Worker's own adapter in Node.
  */
 import type * as ortWeb from 'onnxruntime-web/wasm';
-import { feedData, type Session, type Tensor } from '../engine';
+import { feedData, type GraphInfo, type Session, type Tensor } from '../engine';
+
+/**
+ * onnxruntime's graph optimisation for a graph the Worker opens: all of it,
+ * but none for an int8 copy. With it, onnxruntime folds the copy's int8
+ * weights back to float32 as the session opens, which cost the image MADEs
+ * (2.4 M weights) ~150 ms of their first answer in workerd, against ~2 ms of
+ * dequantising in each run without it (SERVING.md, "Cold start"); the
+ * answers are the same bits either way (dtype.cases.ts).
+ */
+export function optimisationFor(graph: GraphInfo): 'all' | 'disabled' {
+  return graph.precision === 'int8' ? 'disabled' : 'all';
+}
 
 /** `serialise` queues each call (a wasm session must not run two requests at once); default: call at once. */
 export function webSession(
