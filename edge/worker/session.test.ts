@@ -36,7 +36,7 @@ it('every shipped int8 graph gives the same bits at the level the Worker opens i
         if (!meta.isTensor) throw new Error(`${id}/${file}: input ${meta.name} is not a tensor`);
         const dims = meta.shape.map((d) => (typeof d === 'number' ? d : 3));
         const size = dims.reduce((a, b) => a * b, 1);
-        // values in (0, 1): uniforms where the graph draws from them, a one-hot-like label row elsewhere
+        // the same values in [0, 1) for every input (noise, uniforms, label rows): only the two levels' agreement matters
         feeds[meta.name] = new ort.Tensor('float32', Float32Array.from({ length: size }, (_, i) => ((i * 7919) % 997) / 997), dims);
       }
       const out = await session.run(feeds);

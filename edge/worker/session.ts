@@ -12,8 +12,8 @@ import { feedData, type GraphInfo, type Session, type Tensor } from '../engine';
  * but none for an int8 copy. With it, onnxruntime folds the copy's int8
  * weights back to float32 as the session opens, which cost the image MADEs
  * (2.4 M weights) ~150 ms of their first answer in workerd, against ~2 ms of
- * dequantising in each run without it (SERVING.md, "Cold start"); the
- * answers are the same bits either way (dtype.cases.ts).
+ * dequantising in each run without it (edge/README, "Cold start of every
+ * shipped model"); the answers are the same bits either way (session.test.ts).
  */
 export function optimisationFor(graph: GraphInfo): 'all' | 'disabled' {
   return graph.precision === 'int8' ? 'disabled' : 'all';
