@@ -792,8 +792,9 @@ export class Engine {
           unitsPerRow,
           rowWeight,
         });
-        // an int8 copy's stored weights are cast back to float32 when the session opens (export/onnx/graph.ts
-        // quantizeInt8), so it holds about what the float32 graph would: the bounds count that
+        // an int8 copy's stored weights are cast back to float32 (export/onnx/graph.ts quantizeInt8) when
+        // the session opens (Node) or during each run (the Worker, worker/session.ts optimisationFor), so at
+        // its peak it holds about what the float32 graph would: the bounds count that
         const resident = Math.max(entry.bytes, graphEntry(m, capability, 'float32')?.bytes ?? 0);
         this.open.set(key, { session, bytes: resident });
         this.evict(key);
