@@ -80,22 +80,30 @@ export function threadCpuMs(pid: number): number {
 
 /** threadCpuMs in two parts: the main thread's (the one whose id is the process's) and the other threads' together. */
 export function threadCpuSplit(pid: number): { main: number; others: number } {
+  const byThread = threadCpu(pid);
+  if (!byThread) return { main: NaN, others: NaN };
+  let others = 0;
+  for (const [tid, ms] of byThread) if (tid !== pid) others += ms;
+  return { main: byThread.get(pid) ?? 0, others };
+}
+
+/** CPU ms of each live thread of a process, by thread id (/proc/PID/task/TID/schedstat); undefined when the process cannot be read. */
+export function threadCpu(pid: number): Map<number, number> | undefined {
+  let tids: string[];
   try {
-    let main = 0;
-    let others = 0;
-    for (const tid of readdirSync(`/proc/${pid}/task`)) {
-      try {
-        const ms = Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]) / 1e6;
-        if (Number(tid) === pid) main += ms;
-        else others += ms;
-      } catch {
-        /* the thread ended between the listing and the read */
-      }
-    }
-    return { main, others };
+    tids = readdirSync(`/proc/${pid}/task`);
   } catch {
-    return { main: NaN, others: NaN };
+    return undefined;
   }
+  const out = new Map<number, number>();
+  for (const tid of tids) {
+    try {
+      out.set(Number(tid), Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]) / 1e6);
+    } catch {
+      /* the thread ended between the listing and the read */
+    }
+  }
+  return out;
 }
 
 /** The workerd that runs the user Worker under the wrangler dev this process started (not wrangler's proxy workerd). */

@@ -16,11 +16,10 @@
  * options (bench/node-server.ts) and environment, so two configurations are
  * measured side by side.
  */
-import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { benchArgs } from './args';
 import { log, machine, MODELS_DIR, ROOT, table } from './common';
-import { startProcess, turnOrder, type Server } from './peerlib';
+import { startProcess, threadCpu, turnOrder, type Server } from './peerlib';
 
 const args = benchArgs(
   'npx tsx bench/percpu.ts [--python PATH] [--requests N] [--rounds N] [--cases id@n,...] [--format f32|json] [--node-options JSON] [--node-env K=V,K=V]',
@@ -34,19 +33,6 @@ const cases = args.cases.split(',').map((c) => {
   const [id, n] = c.split('@');
   return { id, n: Number(n ?? 64) };
 });
-
-/** CPU ms of each live thread of a process, by thread id. */
-function threads(pid: number): Map<number, number> {
-  const out = new Map<number, number>();
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      out.set(Number(tid), Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]) / 1e6);
-    } catch {
-      /* the thread ended between the listing and the read */
-    }
-  }
-  return out;
-}
 
 interface Figure {
   wall: number;
@@ -64,11 +50,11 @@ async function measure(s: Server, id: string, n: number): Promise<Figure> {
     await res.arrayBuffer();
   };
   for (let i = 0; i < 50; i++) await one();
-  const before = threads(s.pid);
+  const before = threadCpu(s.pid) ?? new Map<number, number>();
   const t0 = performance.now();
   for (let i = 0; i < requests; i++) await one();
   const wall = (performance.now() - t0) / requests;
-  const after = threads(s.pid);
+  const after = threadCpu(s.pid) ?? new Map<number, number>();
   const per = [...after].map(([tid, ms]) => ({ tid, ms: (ms - (before.get(tid) ?? 0)) / requests }));
   const others = per.filter((t) => t.tid !== s.pid).sort((a, b) => b.ms - a.ms);
   return { wall, total: per.reduce((a, t) => a + t.ms, 0), main: per.find((t) => t.tid === s.pid)?.ms ?? NaN, busiest: others[0]?.ms ?? 0 };
