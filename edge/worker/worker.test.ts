@@ -45,9 +45,25 @@ describe('edge API on workerd (onnxruntime-web wasm)', () => {
    * answers "Your worker restarted mid-request": a dev-server artifact, sent once more.
    */
   const devFetch = async (url: string, init?: RequestInit): Promise<Response> => {
-    const res = await fetch(url, init);
+    const res = await answered(url, init);
     if (res.ok || !(await res.clone().text()).startsWith('Your worker restarted mid-request')) return res;
-    return fetch(url, init);
+    return answered(url, init);
+  };
+  /**
+   * One request, given up after ANSWER_MS with wrangler's log in the error: a
+   * request that never answers would otherwise surface only as the test's
+   * timeout, with nothing to say where it stopped. A body that stalls after
+   * the headers fails by the same signal (an AbortError, without the log).
+   */
+  const ANSWER_MS = 90_000;
+  const answered = async (url: string, init?: RequestInit): Promise<Response> => {
+    const limit = AbortSignal.timeout(ANSWER_MS);
+    try {
+      return await fetch(url, { ...init, signal: init?.signal ? AbortSignal.any([init.signal, limit]) : limit });
+    } catch (err) {
+      if (!limit.aborted) throw err;
+      throw new Error(`no answer from wrangler dev in ${ANSWER_MS / 1000} s: ${init?.method ?? 'GET'} ${new URL(url).pathname}; the end of its log:\n${wrangler.log().slice(-4000)}`);
+    }
   };
   const target: Target = { runtime: 'workerd', fetch: (path, init) => devFetch(wrangler.url + path, init) };
 
