@@ -75,7 +75,18 @@ export interface Wrangler {
   readyMs: number;
   stop(): Promise<void>;
   log(): string;
+  /**
+   * fetch(url + path), given up after WRANGLER_ANSWER_MS with the end of
+   * wrangler's log in the error: a request that never answers would otherwise
+   * surface only as the test's timeout, with nothing to say where it stopped.
+   * A body that stalls after the headers fails by the same signal (an
+   * AbortError, without the log). The caller's own signal, if any, still aborts.
+   */
+  fetch(path: string, init?: RequestInit): Promise<Response>;
 }
+
+/** How long Wrangler.fetch waits for an answer's headers. */
+export const WRANGLER_ANSWER_MS = 90_000;
 
 /**
  * Start `wrangler dev` serving `assets` on a free loopback port; resolves once
@@ -111,11 +122,20 @@ export async function startWrangler(assets: string, timeoutMs = 90_000, extraArg
     await Promise.race([exited, new Promise((ok) => setTimeout(ok, 5000))]);
     if (child.exitCode === null) process.kill(-child.pid, 'SIGKILL');
   };
+  const answered = async (path: string, init?: RequestInit): Promise<Response> => {
+    const limit = AbortSignal.timeout(WRANGLER_ANSWER_MS);
+    try {
+      return await fetch(url + path, { ...init, signal: init?.signal ? AbortSignal.any([init.signal, limit]) : limit });
+    } catch (err) {
+      if (!limit.aborted) throw err;
+      throw new Error(`no answer from wrangler dev in ${WRANGLER_ANSWER_MS / 1000} s: ${init?.method ?? 'GET'} ${path.slice(0, 200)}; the end of its log:\n${output.slice(-4000)}`);
+    }
+  };
   while (Date.now() - started < timeoutMs) {
     if (child.exitCode !== null) throw new Error(`wrangler dev exited early:\n${output}`);
     try {
       const res = await fetch(url + readyPath);
-      if (res.ok) return { url, readyMs: Date.now() - started, stop, log: () => output };
+      if (res.ok) return { url, readyMs: Date.now() - started, stop, log: () => output, fetch: answered };
     } catch {
       /* not listening yet */
     }

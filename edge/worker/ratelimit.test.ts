@@ -36,7 +36,7 @@ describe('rate limiting through the ratelimits binding (workerd)', () => {
     const statuses: number[] = [];
     let limited: { error: { code: string; message: string } } | undefined;
     for (let i = 0; i < 12; i++) {
-      const res = await fetch(`${wrangler.url}/v1/models/flow-nice-moons/sample`, {
+      const res = await wrangler.fetch('/v1/models/flow-nice-moons/sample', {
         method: 'POST',
         body: JSON.stringify({ n: 2, seed: i }),
         headers: { 'content-type': 'application/json' },
@@ -54,7 +54,7 @@ describe('rate limiting through the ratelimits binding (workerd)', () => {
     expect(statuses).toContain(429);
     expect(limited?.error.code).toBe('rate_limited');
     expect(typeof limited?.error.message).toBe('string');
-    expect((await fetch(`${wrangler.url}/v1/models`)).status).toBe(200);
-    expect((await fetch(`${wrangler.url}/healthz`)).status).toBe(200);
+    expect((await wrangler.fetch('/v1/models')).status).toBe(200);
+    expect((await wrangler.fetch('/healthz')).status).toBe(200);
   });
 });

@@ -31,6 +31,6 @@ describe('edge reliability on workerd (onnxruntime-web wasm)', () => {
     rmSync(faults.dir, { recursive: true, force: true });
   });
 
-  const target: Target = { runtime: 'workerd', fetch: (path, init) => fetch(wrangler.url + path, init) };
+  const target: Target = { runtime: 'workerd', fetch: (path, init) => wrangler.fetch(path, init) };
   reliabilityCases(() => target, { runs: RUNS, timeoutMs: 20_000, broken: () => faults.broken, healthy: () => faults.healthy, tally });
 });

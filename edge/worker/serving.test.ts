@@ -21,6 +21,6 @@ describe('serving on workerd (onnxruntime-web wasm)', () => {
     rmSync(dirname(out), { recursive: true, force: true });
     rmSync(dirname(entry), { recursive: true, force: true });
   });
-  const target: Target = { runtime: 'workerd', fetch: (path, init) => fetch(wrangler.url + path, init) };
+  const target: Target = { runtime: 'workerd', fetch: (path, init) => wrangler.fetch(path, init) };
   servingCases(() => target);
 });

@@ -44,28 +44,12 @@ describe('edge API on workerd (onnxruntime-web wasm)', () => {
    * files run `wrangler deploy --dry-run` in this project meanwhile) and then
    * answers "Your worker restarted mid-request": a dev-server artifact, sent once more.
    */
-  const devFetch = async (url: string, init?: RequestInit): Promise<Response> => {
-    const res = await answered(url, init);
+  const devFetch = async (path: string, init?: RequestInit): Promise<Response> => {
+    const res = await wrangler.fetch(path, init);
     if (res.ok || !(await res.clone().text()).startsWith('Your worker restarted mid-request')) return res;
-    return answered(url, init);
+    return wrangler.fetch(path, init);
   };
-  /**
-   * One request, given up after ANSWER_MS with wrangler's log in the error: a
-   * request that never answers would otherwise surface only as the test's
-   * timeout, with nothing to say where it stopped. A body that stalls after
-   * the headers fails by the same signal (an AbortError, without the log).
-   */
-  const ANSWER_MS = 90_000;
-  const answered = async (url: string, init?: RequestInit): Promise<Response> => {
-    const limit = AbortSignal.timeout(ANSWER_MS);
-    try {
-      return await fetch(url, { ...init, signal: init?.signal ? AbortSignal.any([init.signal, limit]) : limit });
-    } catch (err) {
-      if (!limit.aborted) throw err;
-      throw new Error(`no answer from wrangler dev in ${ANSWER_MS / 1000} s: ${init?.method ?? 'GET'} ${new URL(url).pathname}; the end of its log:\n${wrangler.log().slice(-4000)}`);
-    }
-  };
-  const target: Target = { runtime: 'workerd', fetch: (path, init) => devFetch(wrangler.url + path, init) };
+  const target: Target = { runtime: 'workerd', fetch: devFetch };
 
   it('instantiates onnxruntime as the isolate loads, before any model is asked for: /healthz finds the wasm memory there', async () => {
     // worker/index.ts calls warmUp() at global scope; nothing else instantiates onnxruntime before a model's
@@ -92,14 +76,14 @@ describe('edge API on workerd (onnxruntime-web wasm)', () => {
   conformanceCases(() => target, { runs: RUNS, skip: () => [corruptId], tally });
 
   it('serves the API reference at /docs with its script and stylesheet from the static assets, no CDN', async () => {
-    const page = await fetch(`${wrangler.url}/docs`);
+    const page = await wrangler.fetch('/docs');
     expect(page.status).toBe(200);
     expect(page.headers.get('content-type')).toContain('text/html');
     const html = await page.text();
     const refs = [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]);
     expect(refs.sort()).toEqual(['docs/ui/swagger-ui-bundle.js', 'docs/ui/swagger-ui.css']);
     for (const ref of refs) {
-      const res = await fetch(`${wrangler.url}/${ref}`);
+      const res = await wrangler.fetch(`/${ref}`);
       expect(res.status, ref).toBe(200);
       expect((await res.arrayBuffer()).byteLength, ref).toBeGreaterThan(10_000);
     }
@@ -130,10 +114,10 @@ describe('edge API on workerd (onnxruntime-web wasm)', () => {
   });
 
   it('answers long URLs the Worker sees in the error shape (longer ones are refused by the runtime first)', async () => {
-    const res = await fetch(`${wrangler.url}/v1/models/${'a'.repeat(8000)}`);
+    const res = await wrangler.fetch(`/v1/models/${'a'.repeat(8000)}`);
     expect(res.status).toBe(404);
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe('model_not_found');
-    const longer = await fetch(`${wrangler.url}/v1/models/${'a'.repeat(70_000)}`);
+    const longer = await wrangler.fetch(`/v1/models/${'a'.repeat(70_000)}`);
     console.log(`workerd, 70 000-character URL: ${longer.status} ${longer.headers.get('content-type')} ${(await longer.text()).slice(0, 80)}`);
   });
 
@@ -141,7 +125,7 @@ describe('edge API on workerd (onnxruntime-web wasm)', () => {
     const node = createApp(nodeRuntime(dir));
     const call = async (via: 'node' | 'workerd', path: string, body: unknown) => {
       const init = { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } };
-      const res = via === 'node' ? await node.request(path, init) : await devFetch(wrangler.url + path, init);
+      const res = via === 'node' ? await node.request(path, init) : await devFetch(path, init);
       expect(res.status, `${via} ${path}`).toBe(200);
       return (await res.json()) as any;
     };
@@ -151,7 +135,7 @@ describe('edge API on workerd (onnxruntime-web wasm)', () => {
       a.forEach((row, i) => row.forEach((v, j) => (worst = Math.max(worst, Math.abs(v - b[i][j]) / Math.max(1, Math.abs(v))))));
       expect(worst, `${what}: largest relative difference`).toBeLessThan(tol);
     };
-    const { models } = (await (await fetch(`${wrangler.url}/v1/models`)).json()) as ModelIndex;
+    const { models } = (await (await wrangler.fetch('/v1/models')).json()) as ModelIndex;
     for (const m of models) {
       if (m.id === corruptId) continue;
       // within the work budget: MADE on MNIST takes one sample (784 passes) a request
