@@ -85,7 +85,7 @@ export interface Wrangler {
   fetch(path: string, init?: RequestInit): Promise<Response>;
 }
 
-/** How long Wrangler.fetch waits for an answer's headers. */
+/** How long Wrangler.fetch gives a request to be answered, headers and body, before aborting it. */
 export const WRANGLER_ANSWER_MS = 90_000;
 
 /**
